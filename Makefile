@@ -1,0 +1,39 @@
+# kansa — the front door. Every target sets up what it needs.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DB     ?= sqlite:///./kansa.db
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: install run test lint bench demo clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --config-settings editable_mode=compat -e '.[dev]'
+	@touch $(STAMP)
+
+# Serve kansa on http://$(HOST):$(PORT) with demo data of the four products
+# (created once; delete kansa.db to start again).
+run: install
+	$(BIN)/kansa init --db $(DB)
+	$(BIN)/kansa demo --db $(DB) --if-empty
+	$(BIN)/kansa serve --db $(DB) --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check kansa tests bench
+	$(BIN)/ruff format --check kansa tests bench
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) kansa.db kansa.db-wal kansa.db-shm .pytest_cache .mypy_cache .ruff_cache

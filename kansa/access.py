@@ -1,0 +1,64 @@
+"""Who may do what: API key checks for publishing and reading."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kansa.errors import AuthError, Forbidden
+from kansa.events import PreparedEvent
+from kansa.keys import secret_matches, split_token
+from kansa.store import ApiKey, Store
+
+
+@dataclass
+class KeyCache:
+    """Checked keys, trusted for ``ttl`` seconds so a busy publisher is not a read per
+    request; a revoked key stops working within that time."""
+
+    store: Store
+    ttl: float = 30.0
+
+    def __post_init__(self) -> None:
+        self._seen: dict[str, tuple[float, ApiKey]] = {}
+
+    def authenticate(self, authorization: str | None) -> ApiKey:
+        if not authorization:
+            raise AuthError("missing Authorization header: send 'Authorization: Bearer <key>'")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthError("Authorization must be 'Bearer <api key>'")
+        key_id, secret = split_token(token.strip())
+        now = time.monotonic()
+        cached = self._seen.get(key_id)
+        if cached is not None and cached[0] > now:
+            key = cached[1]
+        else:
+            found = self.store.get_api_key(key_id)
+            if found is None:
+                raise AuthError("unknown API key")
+            key = found
+            self._seen[key_id] = (now + self.ttl, key)
+        if key.revoked or not secret_matches(secret, key.secret_hash):
+            raise AuthError("unknown API key")
+        return key
+
+
+def require_scope(key: ApiKey, scope: str) -> None:
+    if scope not in key.scopes:
+        raise Forbidden(f"this API key lacks the {scope!r} scope")
+
+
+def check_publish(key: ApiKey, events: Sequence[PreparedEvent], single: bool) -> None:
+    """A key bound to a tenant publishes for that tenant only."""
+    require_scope(key, "publish")
+    if key.tenant is None:
+        return
+    for index, event in enumerate(events):
+        if event.tenant_id != key.tenant:
+            where = "tenant.id" if single else f"events[{index}].tenant.id"
+            raise Forbidden(
+                f"{where}: this API key may publish only for tenant {key.tenant!r}, "
+                f"not {event.tenant_id!r}"
+            )

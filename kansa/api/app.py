@@ -1,0 +1,64 @@
+"""The HTTP application: ``create_app(settings)`` builds it on any store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from kansa import __version__
+from kansa.api import catalog, errors, events, health
+from kansa.events import EventIn
+from kansa.runtime import Runtime
+from kansa.settings import Settings
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """The kansa web application. Give it ``settings`` (a store is opened and closed with the
+    app) or a ready ``runtime`` (the caller owns it)."""
+    owned = runtime is None
+    rt = runtime or Runtime.from_settings(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if owned:
+            rt.start()
+        try:
+            yield
+        finally:
+            if owned:
+                rt.close()
+
+    app = FastAPI(
+        title="kansa",
+        version=__version__,
+        summary="Multi-tenant audit log: publish, search, export, verify.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.kansa = rt
+    errors.install(app)
+    app.include_router(events.router)
+    app.include_router(catalog.router)
+    app.include_router(health.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, summary=app.summary, routes=app.routes
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (EventIn, events.Batch):
+        body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(body.pop("$defs", {}))
+        components[model.__name__] = body
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,82 @@
+"""One place where kansa's errors become HTTP answers: JSON problem documents."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kansa.errors import (
+    AuthError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidQuery,
+    KansaError,
+    NotFound,
+    Problem,
+)
+
+log = logging.getLogger("kansa.api")
+
+STATUS: list[tuple[type[KansaError], int, str]] = [
+    (InvalidQuery, 400, "Invalid query"),
+    (InvalidInput, 422, "Invalid input"),
+    (AuthError, 401, "Not authenticated"),
+    (Forbidden, 403, "Forbidden"),
+    (NotFound, 404, "Not found"),
+    (Conflict, 409, "Conflict"),
+]
+
+
+class HTTPProblem(KansaError):
+    """An answer decided at the HTTP edge itself (415, 413, 400 for a body that is not JSON)."""
+
+    def __init__(self, status: int, title: str, problems: list[Problem]) -> None:
+        super().__init__(problems[0].message if problems else title)
+        self.status, self.title, self.problems = status, title, problems
+
+
+def problem(status: int, title: str, detail: str, problems: list[Problem]) -> ORJSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return ORJSONResponse(
+        {
+            "status": status,
+            "title": title,
+            "detail": detail,
+            "problems": [p.as_dict() for p in problems],
+        },
+        status_code=status,
+        media_type="application/problem+json",
+        headers=headers,
+    )
+
+
+def install(app: FastAPI) -> None:
+    async def kansa_error(request: Request, exc: Exception) -> ORJSONResponse:
+        if isinstance(exc, HTTPProblem):
+            return problem(exc.status, exc.title, str(exc), exc.problems)
+        for kind, status, title in STATUS:
+            if isinstance(exc, kind):
+                problems = exc.problems if isinstance(exc, InvalidInput) else []
+                return problem(status, title, str(exc), problems)
+        log.error("request failed: %s", exc)
+        return problem(503, "Service unavailable", "the store could not complete the request", [])
+
+    async def validation_error(request: Request, exc: Exception) -> ORJSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        problems = [
+            Problem(".".join(str(p) for p in e["loc"]), str(e["msg"])) for e in exc.errors()
+        ]
+        return problem(400, "Invalid request", problems[0].message if problems else "", problems)
+
+    async def http_error(request: Request, exc: Exception) -> ORJSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), [])
+
+    app.add_exception_handler(KansaError, kansa_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)

@@ -1,0 +1,236 @@
+"""The ``kansa`` command. It translates arguments into calls and results into lines; the
+rules live in the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+
+from kansa import __version__
+from kansa.errors import ConfigError, InvalidInput, KansaError
+from kansa.keys import make_key, parse_scopes
+from kansa.runtime import load_catalog_for
+from kansa.settings import Settings
+from kansa.store import Store, open_store
+
+app = typer.Typer(
+    help="kansa (監査): a multi-tenant audit log service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+tenant_app = typer.Typer(help="Tenants: the customer organisations.", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys of publishing applications.", no_args_is_help=True)
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(apikey_app, name="apikey")
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL (default: $KANSA_DATABASE_URL or sqlite:///./kansa.db)."),
+]
+CatalogOption = Annotated[
+    list[Path] | None,
+    typer.Option("--catalog", help="An extra catalog file (repeatable)."),
+]
+
+
+def _settings(db: str | None, catalogs: list[Path] | None = None) -> Settings:
+    settings = Settings()
+    updates: dict[str, object] = {}
+    if db:
+        updates["database_url"] = db
+    if catalogs:
+        updates["catalogs"] = [*settings.catalogs, *catalogs]
+    return settings.model_copy(update=updates)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"kansa: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _store(settings: Settings, migrate: bool = True) -> Iterator[Store]:
+    store = open_store(settings.database_url)
+    try:
+        if migrate:
+            store.migrate()
+        yield store
+    finally:
+        store.close()
+
+
+
+@app.callback(invoke_without_command=True)
+def _main(
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.command()
+def init(db: DbOption = None) -> None:
+    """Create the database (or bring its schema up to date)."""
+    settings = _settings(db)
+    with _store(settings, migrate=False) as store:
+        applied = store.migrate()
+    what = f"applied {len(applied)} migration(s)" if applied else "schema already up to date"
+    typer.echo(f"database ready at {settings.database_url} ({what})")
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+) -> None:
+    """Serve the API (and /docs) over HTTP."""
+    import uvicorn
+
+    from kansa.api.app import create_app
+
+    settings = _settings(db, catalog)
+    application = create_app(settings)
+    typer.echo(f"kansa {__version__} on http://{host}:{port} (docs at /docs), "
+               f"database {settings.database_url}", err=True)  # fmt: skip
+    uvicorn.run(application, host=host, port=port, access_log=access_log, log_level="warning",
+                loop="auto", http="auto")  # fmt: skip
+
+
+@tenant_app.command("create")
+def tenant_create(
+    tenant_id: Annotated[str, typer.Argument(metavar="ID", help="The tenant's id.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    layout: Annotated[str | None, typer.Option(help="Product layout, e.g. pca-id.")] = None,
+    tz: Annotated[str, typer.Option(help="Time zone for screens and CSV.")] = "Asia/Tokyo",
+    lang: Annotated[str, typer.Option(help="ja or en.")] = "ja",
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Set up a tenant ahead of its first event, with its layout, time zone and language."""
+    import re
+
+    from kansa.events import TENANT_ID_PATTERN
+
+    settings = _settings(db, catalog)
+    if not re.match(TENANT_ID_PATTERN, tenant_id):
+        raise _fail(f"tenant id {tenant_id!r} must be letters, digits and . _ : @ - (≤128)")
+    layouts = sorted({p.layout for p in load_catalog_for(settings).products.values()})
+    if layout is not None and layout not in layouts:
+        raise _fail(f"unknown layout {layout!r}; known: {', '.join(layouts)}")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail(f"unknown time zone {tz!r} (e.g. Asia/Tokyo, UTC)") from None
+    if lang not in ("ja", "en"):
+        raise _fail("lang must be ja or en")
+    with _store(settings) as store:
+        tenant = store.create_tenant(tenant_id, name=name, layout=layout, tz=tz, lang=lang)
+    typer.echo(f"tenant {tenant.id} created (layout {tenant.layout or '-'}, {tenant.tz}, "
+               f"{tenant.lang})")  # fmt: skip
+
+
+@tenant_app.command("list")
+def tenant_list(db: DbOption = None) -> None:
+    """List tenants with their event counts."""
+    with _store(_settings(db)) as store:
+        for tenant in store.list_tenants():
+            typer.echo(f"{tenant.id}\t{tenant.name or ''}\t{tenant.layout or '-'}\t"
+                       f"{tenant.tz}\t{tenant.lang}\t{tenant.last_seq} events")  # fmt: skip
+
+
+@apikey_app.command("create")
+def apikey_create(
+    app_name: Annotated[str, typer.Option("--app", help="The publishing application.")],
+    tenant: Annotated[str | None, typer.Option(help="Bind the key to one tenant.")] = None,
+    scopes: Annotated[str, typer.Option(help="publish, read or both.")] = "publish",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Create an API key. The key is printed only this once; kansa keeps only its hash."""
+    wanted = parse_scopes(scopes)
+    new = make_key()
+    with _store(_settings(db)) as store:
+        if tenant is not None and store.get_tenant(tenant) is None:
+            raise _fail(f"no tenant {tenant!r}; create it first with 'kansa tenant create'")
+        store.create_api_key(new.id, app=app_name, tenant=tenant, scopes=wanted,
+                             secret_hash=new.secret_hash)  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps({"key": new.token, "app": app_name, "tenant": tenant,
+                               "scopes": sorted(wanted)}))  # fmt: skip
+    else:
+        typer.echo(new.token)
+        typer.echo(f"(app {app_name}, scopes {','.join(sorted(wanted))}"
+                   f"{', tenant ' + tenant if tenant else ''}; shown only this once)",
+                   err=True)  # fmt: skip
+
+
+@app.command()
+def demo(
+    events: Annotated[int, typer.Option(help="How many events to create.")] = 20_000,
+    if_empty: Annotated[bool, typer.Option(help="Do nothing if the database has events.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    db: DbOption = None,
+) -> None:
+    """Fill the database with realistic events of the four products over 90 days."""
+    from kansa.demo import fill
+
+    settings = _settings(db)
+    with _store(settings) as store:
+        if if_empty and store.count_events() > 0:
+            typer.echo(f"demo: {store.count_events()} events already stored; nothing added")
+            return
+        started = time.perf_counter()
+        stored = fill(store, load_catalog_for(settings), events, seed=seed)
+        typer.echo(f"demo: stored {stored} events in {time.perf_counter() - started:.1f}s")
+
+
+@app.command()
+def verify(
+    tenant: Annotated[str | None, typer.Option(help="Check one tenant only.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Walk every tenant's hash chain. Exit 0 when intact; 1 naming the first broken link."""
+    from kansa.verify import verify_store
+
+    broken = 0
+    checked = 0
+    with _store(_settings(db), migrate=False) as store:
+        for walk in verify_store(store, tenant):
+            checked += walk.checked
+            if walk.broken is not None:
+                broken += 1
+                typer.echo(f"BROKEN {walk.broken}", err=True)
+            else:
+                typer.echo(f"ok     tenant {walk.tenant}: {walk.checked} events, head seq "
+                           f"{walk.head_seq} {walk.head_hash[:16]}…")  # fmt: skip
+    if broken:
+        raise _fail(f"{broken} tenant chain(s) broken", 1)
+    typer.echo(f"intact: {checked} events checked")
+
+
+def main() -> None:
+    try:
+        app()
+    except InvalidInput as exc:
+        typer.echo(f"kansa: {exc}", err=True)
+        sys.exit(2)
+    except (ConfigError, KansaError) as exc:
+        typer.echo(f"kansa: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""Realistic demo events for every loaded product: a few tenants each, spread over the
+last 90 days, in business hours, mostly successes, some failures and lockouts, provisioning
+jobs that go 処理中 → OK / NG. Every event goes through the same checks as a published one.
+
+Generation is pure (a seeded random source); :func:`fill` writes through the store.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from kansa.catalog import Catalog, EventType, Product
+from kansa.events import prepare
+from kansa.store import Store
+from kansa.timeutil import utcnow
+
+JST = ZoneInfo("Asia/Tokyo")
+
+
+@dataclass(frozen=True)
+class DemoTenant:
+    id: str
+    name: str
+    product: str
+    domain: str
+
+
+TENANTS = (
+    DemoTenant("iidabashi-company", "飯田橋カンパニー", "pca-id", "iidabashi.example.jp"),
+    DemoTenant("kagurazaka-shoji", "神楽坂商事", "pca-id", "kagurazaka.example.jp"),
+    DemoTenant("hikari-logistics", "ひかり物流", "kddi-business-id", "hikari.example.jp"),
+    DemoTenant("minato-kensetsu", "みなと建設", "kddi-business-id", "minato.example.jp"),
+    DemoTenant("sakura-trading", "さくら商事", "cybozu", "sakura.example.jp"),
+    DemoTenant("tsubame-media", "つばめメディア", "microcms", "tsubame.example.jp"),
+)
+
+_FAMILY = ["飯田橋", "佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林",
+           "加藤", "吉田", "山田", "佐々木", "松本", "井上", "木村", "林", "清水", "山口"]  # fmt: skip
+_GIVEN = [("一郎", "ichiro"), ("二郎", "jiro"), ("花子", "hanako"), ("健太", "kenta"),
+          ("美咲", "misaki"), ("翔", "sho"), ("陽菜", "hina"), ("大輔", "daisuke"),
+          ("さくら", "sakura"), ("拓也", "takuya"), ("結衣", "yui"), ("直樹", "naoki")]  # fmt: skip
+_ROMAJI = {"飯田橋": "iidabashi", "佐藤": "sato", "鈴木": "suzuki", "高橋": "takahashi",
+           "田中": "tanaka", "伊藤": "ito", "渡辺": "watanabe", "山本": "yamamoto",
+           "中村": "nakamura", "小林": "kobayashi", "加藤": "kato", "吉田": "yoshida",
+           "山田": "yamada", "佐々木": "sasaki", "松本": "matsumoto", "井上": "inoue",
+           "木村": "kimura", "林": "hayashi", "清水": "shimizu", "山口": "yamaguchi"}  # fmt: skip
+_AGENTS = [
+    ("Windows 11", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+                   "(KHTML, like Gecko) Chrome/131.0 Safari/537.36"),
+    ("macOS", "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 "
+              "(KHTML, like Gecko) Version/18.1 Safari/605.1.15"),
+    ("iOS", "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15"),
+    ("Android", "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 Chrome/131.0"),
+]  # fmt: skip
+_GOOD = {"success", "ok", "done"}
+
+
+def _people(rng: random.Random, tenant: DemoTenant, count: int) -> list[dict[str, str]]:
+    people = []
+    for number in range(count):
+        family = rng.choice(_FAMILY)
+        given, given_r = rng.choice(_GIVEN)
+        login = f"{given_r}.{_ROMAJI[family]}{number or ''}"
+        people.append(
+            {
+                "id": f"acc-{abs(hash((tenant.id, number))) % 10_000_000:07d}",
+                "name": f"{family} {given}",
+                "login": login,
+                "email": f"{login}@{tenant.domain}",
+            }
+        )
+    return people
+
+
+class _Source:
+    """The random source of one demo run."""
+
+    def __init__(self, catalog: Catalog, seed: int, now: datetime, days: int) -> None:
+        self.rng = random.Random(seed)
+        self.catalog = catalog
+        self.now = now
+        self.days = days
+        self.tenants = [t for t in TENANTS if t.product in catalog.products]
+        self.people = {t.id: _people(self.rng, t, 40) for t in self.tenants}
+        self.ips = {
+            t.id: [f"203.0.113.{self.rng.randint(1, 254)}" for _ in range(6)]
+            + ["2001:db8::" + format(self.rng.randint(1, 0xFFFF), "x")]
+            for t in self.tenants
+        }
+        self.types = {t.id: self._weighted(catalog.products[t.product]) for t in self.tenants}
+
+    @staticmethod
+    def _weighted(product: Product) -> tuple[list[EventType], list[float]]:
+        types = list(product.events.values())
+        share = {"login": 0.6, "operation": 0.33, "provisioning": 0.07}
+        present = {t.history for t in types}
+        total = sum(share[h] for h in present)
+        counts = {h: sum(1 for t in types if t.history == h) for h in present}
+        weights = []
+        for event_type in types:
+            weight = share[event_type.history] / total / counts[event_type.history]
+            if event_type.history == "login" and not set(event_type.results) & _GOOD:
+                weight *= 0.15
+            weights.append(weight)
+        return types, weights
+
+    def moment(self) -> datetime:
+        day = self.now.astimezone(JST) - timedelta(days=self.rng.random() * self.days)
+        hour = min(23, max(0, int(self.rng.gauss(13, 3))))
+        local = day.replace(hour=hour, minute=self.rng.randint(0, 59),
+                            second=self.rng.randint(0, 59),
+                            microsecond=self.rng.randint(0, 999_999))  # fmt: skip
+        return min(local, self.now.astimezone(JST))
+
+    def result(self, event_type: EventType) -> str:
+        good = [r for r in event_type.results if r in _GOOD]
+        bad = [r for r in event_type.results if r not in _GOOD and r != "processing"]
+        if good and (not bad or self.rng.random() < 0.9):
+            return self.rng.choice(good)
+        return self.rng.choice(bad or list(event_type.results))
+
+    def value(self, name: str, tenant: DemoTenant, target: dict[str, str]) -> Any:
+        product = self.catalog.products[tenant.product]
+        rng = self.rng
+        if name in product.values:
+            return rng.choice(product.values[name])
+        if name in ("org", "source_org", "from_org"):
+            return rng.choice(["営業部", "開発部", "総務部", "経理部", tenant.name])
+        if name in ("target_org", "to_org"):
+            return rng.choice(["東京支社", "大阪支社", "名古屋支社"])
+        if name in ("login", "login_name"):
+            return target["login"]
+        if name in ("email",):
+            return target["email"]
+        if name in ("count", "ok", "csv_import_count"):
+            return rng.randint(1, 120)
+        if name in ("ng", "aborted"):
+            return rng.randint(0, 3)
+        if name == "file":
+            return f"users_{self.now:%Y%m%d}.csv"
+        if name == "os":
+            return rng.choice(_AGENTS)[0]
+        if name == "api":
+            return rng.choice(["REST API", "SOAP API"])
+        if name == "reason":
+            return "ライセンスが不足しています (E4031)"
+        if name == "condition":
+            return rng.choice(["社内ネットワークのみ", "勤務時間内のみ"])
+        if name == "targets":
+            return [p["name"] for p in rng.sample(self.people[tenant.id], 3)]
+        if name.endswith(("_at", "_from", "_until")):
+            return f"{self.now.astimezone(JST):%Y/%m/%d}"
+        if name.endswith("_id"):
+            return f"{name.removesuffix('_id')}-{rng.randint(1000, 9999)}"
+        return f"{name.replace('_', '-')}-{rng.randint(1, 99)}"
+
+    def event(self, tenant: DemoTenant, number: int) -> list[dict[str, Any]]:
+        types, weights = self.types[tenant.id]
+        event_type = self.rng.choices(types, weights)[0]
+        actor = self.rng.choice(self.people[tenant.id])
+        target = self.rng.choice(self.people[tenant.id])
+        os_name, agent = self.rng.choice(_AGENTS)
+        result = self.result(event_type)
+        occurred = self.moment()
+        params = {
+            name: self.value(name, tenant, target)
+            for name in event_type.required_params(result)
+            if name not in ("ip", "actor", "target", "target_id", "target_login", "tenant")
+        }
+        if "os" in event_type.message.optional:
+            params["os"] = os_name
+        base: dict[str, Any] = {
+            "id": f"demo-{tenant.id}-{number}",
+            "tenant": {"id": tenant.id, "name": tenant.name},
+            "app": self.catalog.products[tenant.product].apps[0],
+            "action": event_type.action,
+            "occurred_at": occurred.isoformat(),
+            "result": result,
+            "actor": actor if event_type.history != "login" else actor | {"id": actor["id"]},
+            "ip": self.rng.choice(self.ips[tenant.id]),
+            "user_agent": agent,
+            "targets": [{"type": "user", "id": target["login"], "name": target["name"],
+                         "login": target["login"]}],  # fmt: skip
+            "params": params,
+            "trace_id": f"{self.rng.getrandbits(64):016x}",
+        }
+        if result not in _GOOD and result != "processing":
+            base["error"] = {"code": f"E{self.rng.randint(1000, 9999)}",
+                             "message": "処理中にエラーが発生しました"}  # fmt: skip
+        if event_type.history != "provisioning" or "processing" not in event_type.results:
+            return [base]
+        job = f"job-{tenant.id}-{number}"
+        start = base | {"id": f"{base['id']}-start", "result": "processing", "params":
+                        {k: v for k, v in params.items() if k == "service"},
+                        "correlation_id": job}  # fmt: skip
+        start.pop("error", None)
+        finish = base | {"correlation_id": job,
+                         "occurred_at": (occurred + timedelta(seconds=self.rng.randint(2, 90)))
+                         .isoformat()}  # fmt: skip
+        return [start, finish]
+
+
+def generate(
+    catalog: Catalog, count: int, *, seed: int = 42, now: datetime | None = None, days: int = 90
+) -> Iterator[dict[str, Any]]:
+    """``count`` demo events (as publishers send them), tenants taking turns."""
+    source = _Source(catalog, seed, now or utcnow(), days)
+    if not source.tenants:
+        return
+    made = 0
+    number = 0
+    while made < count:
+        tenant = source.tenants[number % len(source.tenants)]
+        for event in source.event(tenant, number):
+            if made < count:
+                yield event
+                made += 1
+        number += 1
+
+
+def fill(store: Store, catalog: Catalog, count: int, *, seed: int = 42, batch: int = 2000) -> int:
+    """Create the demo tenants with their layouts and store ``count`` demo events."""
+    for tenant in TENANTS:
+        if tenant.product in catalog.products and store.get_tenant(tenant.id) is None:
+            layout = catalog.products[tenant.product].layout
+            store.create_tenant(tenant.id, name=tenant.name, layout=layout,
+                                tz="Asia/Tokyo", lang="ja")  # fmt: skip
+    stored = 0
+    pending: list[dict[str, Any]] = []
+    for event in generate(catalog, count, seed=seed):
+        pending.append(event)
+        if len(pending) >= batch:
+            stored += sum(1 for r in store.append(prepare(pending, catalog)) if not r.duplicate)
+            pending = []
+    if pending:
+        stored += sum(1 for r in store.append(prepare(pending, catalog)) if not r.duplicate)
+    return stored

@@ -1,0 +1,354 @@
+"""The event contract: what a publisher sends, how it is checked, and the record kansa keeps.
+
+:func:`prepare` turns a batch of decoded JSON objects into :class:`PreparedEvent` records —
+checked against the schema and the catalog, message rendered, canonical bytes made — or
+raises :class:`~kansa.errors.InvalidInput` listing every problem with its field path. No I/O:
+the store assigns the sequence number and the chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from ipaddress import ip_address
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from kansa.catalog import Catalog, EventType
+from kansa.catalog.model import LEVELS
+from kansa.errors import InvalidInput, Problem
+from kansa.ids import new_id
+from kansa.timeutil import iso_utc, utcnow
+
+TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+MAX_DETAILS_BYTES = 64 * 1024
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Name = Annotated[str, StringConstraints(max_length=500)]
+Text = Annotated[str, StringConstraints(max_length=2000)]
+ParamValue = (
+    Annotated[str, StringConstraints(max_length=2000)] | int | float | bool | None | list[Text]
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TenantRef(_Strict):
+    id: Annotated[str, StringConstraints(pattern=TENANT_ID_PATTERN)]
+    name: Name | None = None
+
+
+class Actor(_Strict):
+    id: Id
+    name: Name | None = None
+    login: Name | None = None
+    email: Name | None = None
+    type: Annotated[str, StringConstraints(max_length=50)] | None = None
+
+
+class Target(_Strict):
+    type: Annotated[str, StringConstraints(max_length=50)] | None = None
+    id: Id | None = None
+    name: Name | None = None
+    login: Name | None = None
+
+
+class ErrorInfo(_Strict):
+    code: Annotated[str, StringConstraints(max_length=200)] | None = None
+    message: Text | None = None
+
+
+class EventIn(_Strict):
+    """One event as a publisher sends it (see docs/api.md)."""
+
+    id: Id | None = Field(default=None, description="Client-chosen id: the idempotency key.")
+    tenant: TenantRef
+    app: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    action: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    occurred_at: AwareDatetime | None = None
+    result: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    level: Literal["important", "info", "warning", "error"] | None = None
+    actor: Actor | None = None
+    anonymous: bool = False
+    ip: Annotated[str, StringConstraints(max_length=64)] | None = None
+    user_agent: Text | None = None
+    targets: Annotated[list[Target], Field(max_length=100)] = []
+    params: Annotated[dict[Annotated[str, StringConstraints(max_length=100)], ParamValue],
+                      Field(max_length=100)] = {}  # fmt: skip
+    details: dict[str, Any] | None = None
+    trace_id: Annotated[str, StringConstraints(max_length=200)] | None = None
+    error: ErrorInfo | None = None
+    correlation_id: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+    @field_validator("tenant", mode="before")
+    @classmethod
+    def _tenant_as_text(cls, value: Any) -> Any:
+        return {"id": value} if isinstance(value, str) else value
+
+    @field_validator("ip")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(ip_address(value))
+        except ValueError:
+            raise ValueError("not an IPv4 or IPv6 address") from None
+
+    @field_validator("details")
+    @classmethod
+    def _details_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(orjson.dumps(value)) > MAX_DETAILS_BYTES:
+            raise ValueError(f"details are larger than {MAX_DETAILS_BYTES} bytes as JSON")
+        return value
+
+    @model_validator(mode="after")
+    def _who(self) -> EventIn:
+        if self.actor is None and not self.anonymous:
+            raise ValueError("actor is required (or set anonymous: true when nobody is known)")
+        if self.actor is not None and self.anonymous:
+            raise ValueError("an anonymous event has no actor; send one or the other")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEvent:
+    """A checked event, ready to be chained and stored."""
+
+    id: str
+    tenant_id: str
+    tenant_name: str | None
+    layout: str
+    client_id: str | None
+    occurred_at: datetime
+    received_at: datetime
+    app: str | None
+    product: str
+    action: str
+    category: str
+    history: str
+    result: str
+    level: str
+    actor_id: str | None
+    actor_login: str | None
+    actor_name: str | None
+    ip: str | None
+    target_id: str | None
+    target_name: str | None
+    correlation_id: str | None
+    trace_id: str | None
+    message_ja: str
+    message_en: str
+    core: bytes
+    """Canonical JSON of the event (sorted keys, UTF-8); the chain wraps it with seq and
+    prev_hash."""
+
+
+def prepare(
+    items: Sequence[Any],
+    catalog: Catalog,
+    *,
+    default_app: str | None = None,
+    received_at: datetime | None = None,
+    path_prefix: str = "events",
+    single: bool = False,
+) -> list[PreparedEvent]:
+    """Check every item; return them prepared, or raise with every problem found."""
+    now = received_at or utcnow()
+    problems: list[Problem] = []
+    prepared: list[PreparedEvent] = []
+    for index, item in enumerate(items):
+        where = "" if single else f"{path_prefix}[{index}]"
+        try:
+            event = EventIn.model_validate(item)
+        except ValidationError as exc:
+            problems.extend(_problems(exc, where))
+            continue
+        found = _check(event, catalog, default_app, where, problems)
+        if found is None:
+            continue
+        prepared.append(_prepare(event, found, default_app, now))
+    if problems:
+        raise InvalidInput(problems)
+    return prepared
+
+
+def _check(
+    event: EventIn, catalog: Catalog, default_app: str | None, where: str, out: list[Problem]
+) -> EventType | None:
+    lookup = catalog.find(event.app or default_app, event.action)
+    if lookup.event_type is None:
+        out.append(Problem(_join(where, lookup.path), lookup.message))
+        return None
+    event_type = lookup.event_type
+    before = len(out)
+    if event.result not in event_type.results:
+        out.append(
+            Problem(
+                _join(where, "result"),
+                f"{event.result!r} is not a result of {event_type.action!r}; "
+                f"allowed: {', '.join(event_type.results)}",
+            )
+        )
+        return None
+    values = template_values(event)
+    for name in sorted(event_type.required_params(event.result)):
+        if values.get(name) in (None, ""):
+            out.append(
+                Problem(
+                    _join(where, f"params.{name}"),
+                    f"required by {event_type.action!r} (its message uses {{{name}}})",
+                )
+            )
+    product = catalog.products[event_type.product]
+    for name in set(event_type.params) & product.values.keys():
+        allowed = product.values[name]
+        given = event.params.get(name)
+        if given is not None and given not in allowed:
+            out.append(
+                Problem(
+                    _join(where, f"params.{name}"),
+                    f"{given!r} is not one of: {', '.join(allowed)}",
+                )
+            )
+    return event_type if len(out) == before else None
+
+
+def template_values(event: EventIn) -> dict[str, Any]:
+    """The values a message template can use: derived from the event, overridden by params."""
+    values: dict[str, Any] = {
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "tenant": event.tenant.name or event.tenant.id,
+    }
+    if event.actor is not None:
+        values.update(
+            actor=event.actor.name or event.actor.login or event.actor.id,
+            actor_id=event.actor.id,
+            actor_login=event.actor.login,
+            actor_email=event.actor.email,
+        )
+    if event.targets:
+        first = event.targets[0]
+        values.update(
+            target=first.name or first.login or first.id,
+            target_id=first.id,
+            target_login=first.login,
+            target_type=first.type,
+        )
+    values.update({k: v for k, v in event.params.items() if v is not None})
+    return values
+
+
+def _prepare(
+    event: EventIn, event_type: EventType, default_app: str | None, now: datetime
+) -> PreparedEvent:
+    occurred = event.occurred_at or now
+    level = event.level or event_type.level_for(event.result)
+    values = template_values(event)
+    template = event_type.template_for(event.result)
+    message = {"ja": template.render("ja", values), "en": template.render("en", values)}
+    kansa_id = new_id()
+    first_target = event.targets[0] if event.targets else None
+    app = event.app or default_app
+    record = {
+        "v": 1,
+        "id": kansa_id,
+        "client_id": event.id,
+        "tenant": {"id": event.tenant.id, "name": event.tenant.name},
+        "app": app,
+        "product": event_type.product,
+        "action": event.action,
+        "category": event_type.category,
+        "history": event_type.history,
+        "occurred_at": iso_utc(occurred),
+        "received_at": iso_utc(now),
+        "result": event.result,
+        "level": level,
+        "actor": event.actor.model_dump() if event.actor else None,
+        "anonymous": event.anonymous,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "targets": [t.model_dump() for t in event.targets],
+        "params": event.params,
+        "details": event.details,
+        "trace_id": event.trace_id,
+        "error": event.error.model_dump() if event.error else None,
+        "correlation_id": event.correlation_id,
+        "message": message,
+    }
+    return PreparedEvent(
+        id=kansa_id,
+        tenant_id=event.tenant.id,
+        tenant_name=event.tenant.name,
+        layout=event_type.product,
+        client_id=event.id,
+        occurred_at=occurred,
+        received_at=now,
+        app=app,
+        product=event_type.product,
+        action=event.action,
+        category=event_type.category,
+        history=event_type.history,
+        result=event.result,
+        level=level,
+        actor_id=event.actor.id if event.actor else None,
+        actor_login=event.actor.login if event.actor else None,
+        actor_name=event.actor.name if event.actor else None,
+        ip=event.ip,
+        target_id=first_target.id if first_target else None,
+        target_name=first_target.name if first_target else None,
+        correlation_id=event.correlation_id,
+        trace_id=event.trace_id,
+        message_ja=message["ja"],
+        message_en=message["en"],
+        core=canonical(record),
+    )
+
+
+def canonical(value: Mapping[str, Any]) -> bytes:
+    """The canonical bytes of a JSON object: sorted keys, no spaces, UTF-8."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+
+
+def _join(where: str, path: str) -> str:
+    if not where:
+        return path
+    return f"{where}.{path}" if path else where
+
+
+def _problems(exc: ValidationError, where: str) -> list[Problem]:
+    out = []
+    for error in exc.errors(include_url=False, include_context=False):
+        path = where
+        for part in error["loc"]:
+            if isinstance(part, int):
+                path = f"{path}[{part}]"
+            elif part in ("function-after[_who()]",):
+                continue
+            else:
+                path = _join(path, str(part))
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = "is required"
+        elif error["type"] == "extra_forbidden":
+            message = "is not a field of an event"
+        out.append(Problem(path or "event", message))
+    return out
+
+
+__all__ = ["LEVELS", "EventIn", "PreparedEvent", "canonical", "prepare", "template_values"]

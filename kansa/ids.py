@@ -1,0 +1,56 @@
+"""kansa's own event ids: 26 characters, time-sortable, unique.
+
+48 bits of milliseconds since the epoch and 80 random bits, in Crockford's base32 (the ULID
+layout). Ids made by one process in the same millisecond keep increasing, so sorting by id
+is sorting by arrival.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_RANDOM_MAX = (1 << 80) - 1
+
+
+class IdFactory:
+    """Makes monotonic ids; safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_ms = -1
+        self._last_random = 0
+
+    def new(self, now_ms: int | None = None) -> str:
+        ms = int(time.time() * 1000) if now_ms is None else now_ms
+        with self._lock:
+            if ms <= self._last_ms:
+                ms = self._last_ms
+                random = self._last_random + 1
+                if random > _RANDOM_MAX:
+                    ms, random = ms + 1, int.from_bytes(os.urandom(10), "big")
+            else:
+                random = int.from_bytes(os.urandom(10), "big")
+            self._last_ms, self._last_random = ms, random
+        return _encode((ms << 80) | random)
+
+
+def _encode(value: int) -> str:
+    chars = []
+    for _ in range(26):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def timestamp_ms(event_id: str) -> int:
+    """The millisecond an id was made in."""
+    value = 0
+    for char in event_id[:10]:
+        value = value * 32 + _ALPHABET.index(char)
+    return value
+
+
+new_id = IdFactory().new

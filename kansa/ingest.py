@@ -1,0 +1,97 @@
+"""The writer: one thread that owns appends, committing queued requests together.
+
+Requests that arrive while a transaction is committing wait in a queue; the writer takes all
+of them (up to ``max_events``) into the next transaction — group commit — so the cost of a
+durable commit is shared. Each request's future is resolved only after its commit. If a
+shared transaction fails, each request is retried alone so one bad request fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+
+from kansa.events import PreparedEvent
+from kansa.store import Receipt, Store
+
+_Item = tuple[Sequence[PreparedEvent], "Future[list[Receipt]]"]
+
+
+class Writer:
+    """Appends events through one thread with group commit."""
+
+    def __init__(self, store: Store, *, max_events: int = 5000) -> None:
+        self._store = store
+        self._max = max_events
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="kansa-writer", daemon=True)
+        self._started = False
+        self.commits = 0
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._thread.start()
+
+    def close(self) -> None:
+        if self._started:
+            self._queue.put(None)
+            self._thread.join()
+            self._started = False
+
+    def submit(self, events: Sequence[PreparedEvent]) -> Future[list[Receipt]]:
+        future: Future[list[Receipt]] = Future()
+        if not events:
+            future.set_result([])
+        else:
+            self._queue.put((events, future))
+        return future
+
+    async def append(self, events: Sequence[PreparedEvent]) -> list[Receipt]:
+        return await asyncio.wrap_future(self.submit(events))
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            group = [item]
+            count = len(item[0])
+            stop = False
+            while count < self._max:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                group.append(more)
+                count += len(more[0])
+            self._commit(group)
+            if stop:
+                return
+
+    def _commit(self, group: list[_Item]) -> None:
+        if len(group) > 1:
+            everything = [event for events, _ in group for event in events]
+            try:
+                receipts = self._store.append(everything)
+            except Exception:  # noqa: BLE001 - each request is retried alone below
+                pass
+            else:
+                self.commits += 1
+                start = 0
+                for events, future in group:
+                    future.set_result(receipts[start : start + len(events)])
+                    start += len(events)
+                return
+        for events, future in group:
+            try:
+                future.set_result(self._store.append(events))
+                self.commits += 1
+            except Exception as exc:  # noqa: BLE001 - handed to the waiting request
+                future.set_exception(exc)

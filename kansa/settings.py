@@ -1,0 +1,47 @@
+"""kansa's settings: one typed object, read from ``KANSA_*`` environment variables (and
+``.env``), passed to whatever needs it. Every setting is listed in docs/operations.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import field_validator
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KANSA_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./kansa.db",
+        description="Where events are kept: sqlite:///path/to/file.db or postgresql://...",
+    )
+    catalogs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Extra catalog files (comma-separated), loaded beside the shipped ones.",
+    )
+    max_body_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
+    )
+    max_batch: int = Field(
+        default=1000, ge=1, le=100_000, description="Most events in one publish request."
+    )
+    commit_max_events: int = Field(
+        default=5000,
+        ge=1,
+        description="Most events the writer commits in one transaction when requests queue up.",
+    )
+    key_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a checked API key is trusted before it is read again.",
+    )
+
+    @field_validator("catalogs", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [Path(p.strip()) for p in value.split(",") if p.strip()]
+        return value

@@ -1,0 +1,27 @@
+"""Storage: the :class:`Store` interface and its engines, chosen by URL."""
+
+from __future__ import annotations
+
+from kansa.errors import ConfigError
+from kansa.store.base import ApiKey, Receipt, Store, Tenant
+
+
+def open_store(url: str) -> Store:
+    """Open the store a database URL names: ``sqlite:///path`` or ``postgresql://…``."""
+    if url.startswith("sqlite://"):
+        from kansa.store.sqlite import SQLiteStore
+
+        return SQLiteStore(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        try:
+            from kansa.store.postgres import PostgresStore  # type: ignore[import-not-found]
+        except ImportError as exc:  # pragma: no cover - until the PostgreSQL store lands
+            raise ConfigError(f"PostgreSQL store is not available: {exc}") from exc
+        store: Store = PostgresStore(url)
+        return store
+    raise ConfigError(
+        f"unsupported database URL {url!r}: use sqlite:///path/to/file.db or postgresql://..."
+    )
+
+
+__all__ = ["ApiKey", "Receipt", "Store", "Tenant", "open_store"]

@@ -1,0 +1,105 @@
+"""The storage interface. Storage is the only layer that writes SQL; everything above it
+speaks in these records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from kansa.chain import StoredLink
+from kansa.events import PreparedEvent
+
+DEFAULT_TZ = "Asia/Tokyo"
+DEFAULT_LANG = "ja"
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a publisher gets back for one event."""
+
+    id: str
+    client_id: str | None
+    tenant: str
+    seq: int
+    hash: str
+    duplicate: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "client_id": self.client_id,
+            "tenant": self.tenant,
+            "seq": self.seq,
+            "hash": self.hash,
+            "duplicate": self.duplicate,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    id: str
+    name: str | None
+    layout: str | None
+    tz: str
+    lang: str
+    created_at: datetime
+    last_seq: int
+    last_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key as stored: never the secret, only its hash."""
+
+    id: str
+    app: str
+    tenant: str | None
+    scopes: frozenset[str]
+    secret_hash: str
+    created_at: datetime
+    revoked: bool
+
+
+class Store(Protocol):
+    """What kansa needs from a database. One implementation per engine."""
+
+    url: str
+
+    def migrate(self) -> list[str]:
+        """Bring the schema up to date; return the names of the migrations applied."""
+        ...
+
+    def close(self) -> None: ...
+
+    def append(self, events: Sequence[PreparedEvent]) -> list[Receipt]:
+        """Store ``events`` in one transaction, chained per tenant, in order. An event whose
+        (tenant, client id) is already stored — or earlier in ``events`` — is not stored again
+        and gets the original receipt. Returns one receipt per event, after the commit."""
+        ...
+
+    def create_tenant(
+        self, tenant_id: str, *, name: str | None, layout: str | None, tz: str, lang: str
+    ) -> Tenant: ...
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+
+    def list_tenants(self) -> list[Tenant]: ...
+
+    def create_api_key(
+        self, key_id: str, *, app: str, tenant: str | None, scopes: frozenset[str],
+        secret_hash: str,
+    ) -> ApiKey: ...  # fmt: skip
+
+    def get_api_key(self, key_id: str) -> ApiKey | None: ...
+
+    def chain(self, tenant_id: str, after_seq: int = 0) -> Iterator[StoredLink]:
+        """The tenant's stored links in sequence order, for verification."""
+        ...
+
+    def count_events(self, tenant_id: str | None = None) -> int: ...
+
+    def get_event(self, tenant_id: str, event_id: str) -> dict[str, Any] | None:
+        """One event as stored (the hashed event plus seq and hash)."""
+        ...

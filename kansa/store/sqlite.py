@@ -1,0 +1,337 @@
+"""The SQLite store: one file, WAL, ``synchronous=FULL`` so a commit survives a power cut.
+
+Writers serialise on SQLite's own write lock, taken at the start of each append
+(``BEGIN IMMEDIATE``) before the chain heads are read, so any number of threads or processes
+appending to one file keep one chain per tenant.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from kansa.chain import GENESIS, StoredLink, digest, link
+from kansa.errors import Conflict, StoreError
+from kansa.events import PreparedEvent
+from kansa.store.base import ApiKey, Receipt, Tenant
+from kansa.store.schema import EVENT_COLUMNS, MIGRATIONS, render
+from kansa.timeutil import from_micros, iso_utc, to_micros, utcnow
+
+_INSERT_EVENT = (
+    "INSERT INTO events (tenant_id, seq, id, client_id, occurred_at, received_at, app, product,"
+    " action, category, history, result, level, actor_id, actor_login, actor_name, ip,"
+    " target_id, target_name, correlation_id, trace_id, message_ja, message_en, body, hash,"
+    " prev_hash) VALUES (" + ", ".join("?" * 26) + ")"
+)
+_LINK_COLUMNS = ", ".join(column for column, _ in EVENT_COLUMNS)
+
+
+def path_of(url: str) -> str:
+    """``sqlite:///./kansa.db`` → ``./kansa.db``; ``sqlite:////abs/path.db`` → ``/abs/path.db``;
+    ``sqlite://:memory:`` → ``:memory:``."""
+    rest = url.removeprefix("sqlite://")
+    if rest in (":memory:", "/:memory:"):
+        return ":memory:"
+    return rest[1:] if rest.startswith("/") else rest
+
+
+class SQLiteStore:
+    """A kansa store in one SQLite file. Safe to share between threads: each thread gets its
+    own connection."""
+
+    dialect = "sqlite"
+
+    def __init__(self, url: str, *, cache_mib: int = 64) -> None:
+        self.url = url
+        self.path = path_of(url)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._cache_mib = cache_mib
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+
+    # -- connections -------------------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute(f"PRAGMA cache_size=-{self._cache_mib * 1024}")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self.db
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- schema ------------------------------------------------------------------------
+
+    def migrate(self) -> list[str]:
+        applied: list[str] = []
+        with self._write() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+            )
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            for migration in MIGRATIONS:
+                if migration.version in done:
+                    continue
+                for statement in migration.statements:
+                    conn.execute(render(statement, self.dialect))
+                conn.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    (migration.version, migration.name, to_micros(utcnow())),
+                )
+                applied.append(f"{migration.version}: {migration.name}")
+        return applied
+
+    def schema_version(self) -> int:
+        try:
+            row = self.db.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        except sqlite3.OperationalError:
+            return 0
+        return int(row[0] or 0)
+
+    # -- events ------------------------------------------------------------------------
+
+    def append(self, events: Sequence[PreparedEvent]) -> list[Receipt]:
+        if not events:
+            return []
+        try:
+            with self._write() as conn:
+                return self._append(conn, events)
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not store events: {exc}") from exc
+
+    def _append(self, conn: sqlite3.Connection, events: Sequence[PreparedEvent]) -> list[Receipt]:
+        heads: dict[str, tuple[int, str]] = {}
+        for event in events:
+            if event.tenant_id not in heads:
+                heads[event.tenant_id] = self._head(conn, event)
+        known = self._known_client_ids(conn, events)
+        receipts: list[Receipt] = []
+        rows: list[tuple[Any, ...]] = []
+        for event in events:
+            key = (event.tenant_id, event.client_id)
+            if event.client_id is not None and key in known:
+                receipts.append(known[key])
+                continue
+            seq, prev = heads[event.tenant_id]
+            seq += 1
+            body = link(event.core, prev, seq)
+            hashed = digest(body)
+            heads[event.tenant_id] = (seq, hashed)
+            receipt = Receipt(event.id, event.client_id, event.tenant_id, seq, hashed)
+            if event.client_id is not None:
+                known[key] = Receipt(
+                    event.id, event.client_id, event.tenant_id, seq, hashed, duplicate=True
+                )
+            receipts.append(receipt)
+            rows.append(_row(event, seq, body, hashed, prev))
+        conn.executemany(_INSERT_EVENT, rows)
+        conn.executemany(
+            "UPDATE tenants SET last_seq = ?, last_hash = ? WHERE id = ?",
+            [(seq, hashed, tenant) for tenant, (seq, hashed) in heads.items()],
+        )
+        return receipts
+
+    def _head(self, conn: sqlite3.Connection, event: PreparedEvent) -> tuple[int, str]:
+        row = conn.execute(
+            "SELECT last_seq, last_hash FROM tenants WHERE id = ?", (event.tenant_id,)
+        ).fetchone()
+        if row is not None:
+            return int(row[0]), str(row[1])
+        conn.execute(
+            "INSERT INTO tenants (id, name, layout, tz, lang, created_at, last_seq, last_hash)"
+            " VALUES (?, ?, ?, 'Asia/Tokyo', 'ja', ?, 0, ?)",
+            (event.tenant_id, event.tenant_name, event.layout, to_micros(utcnow()), GENESIS),
+        )
+        return 0, GENESIS
+
+    @staticmethod
+    def _known_client_ids(
+        conn: sqlite3.Connection, events: Sequence[PreparedEvent]
+    ) -> dict[tuple[str, str | None], Receipt]:
+        wanted: dict[str, list[str]] = {}
+        for event in events:
+            if event.client_id is not None:
+                wanted.setdefault(event.tenant_id, []).append(event.client_id)
+        known: dict[tuple[str, str | None], Receipt] = {}
+        for tenant, client_ids in wanted.items():
+            for start in range(0, len(client_ids), 500):
+                chunk = client_ids[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                for client_id, event_id, seq, hashed in conn.execute(
+                    "SELECT client_id, id, seq, hash FROM events"
+                    f" WHERE tenant_id = ? AND client_id IN ({marks})",
+                    (tenant, *chunk),
+                ):
+                    known[(tenant, client_id)] = Receipt(
+                        event_id, client_id, tenant, seq, hashed, duplicate=True
+                    )
+        return known
+
+    def chain(self, tenant_id: str, after_seq: int = 0) -> Iterator[StoredLink]:
+        cursor = self.db.execute(
+            f"SELECT seq, body, hash, prev_hash, {_LINK_COLUMNS} FROM events"
+            " WHERE tenant_id = ? AND seq > ? ORDER BY seq",
+            (tenant_id, after_seq),
+        )
+        names = [path for _, path in EVENT_COLUMNS]
+        for row in cursor:
+            columns = dict(zip(names, row[4:], strict=True))
+            columns["occurred_at"] = iso_utc(from_micros(columns["occurred_at"]))
+            columns["received_at"] = iso_utc(from_micros(columns["received_at"]))
+            yield StoredLink(row[0], bytes(row[1]), row[2], row[3], columns)
+
+    def count_events(self, tenant_id: str | None = None) -> int:
+        if tenant_id is None:
+            row = self.db.execute("SELECT count(*) FROM events").fetchone()
+        else:
+            row = self.db.execute(
+                "SELECT count(*) FROM events WHERE tenant_id = ?", (tenant_id,)
+            ).fetchone()
+        return int(row[0])
+
+    def get_event(self, tenant_id: str, event_id: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT body, hash FROM events WHERE tenant_id = ? AND id = ?", (tenant_id, event_id)
+        ).fetchone()
+        if row is None:
+            return None
+        envelope = orjson.loads(row[0])
+        event: dict[str, Any] = envelope["event"]
+        event.update(seq=envelope["seq"], prev_hash=envelope["prev_hash"], hash=row[1])
+        return event
+
+    # -- tenants -----------------------------------------------------------------------
+
+    def create_tenant(
+        self, tenant_id: str, *, name: str | None, layout: str | None, tz: str, lang: str
+    ) -> Tenant:
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    "INSERT INTO tenants (id, name, layout, tz, lang, created_at, last_seq,"
+                    " last_hash) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+                    (tenant_id, name, layout, tz, lang, to_micros(utcnow()), GENESIS),
+                )
+        except sqlite3.IntegrityError:
+            raise Conflict(f"tenant {tenant_id!r} already exists") from None
+        tenant = self.get_tenant(tenant_id)
+        assert tenant is not None
+        return tenant
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        row = self.db.execute(
+            "SELECT id, name, layout, tz, lang, created_at, last_seq, last_hash"
+            " FROM tenants WHERE id = ?",
+            (tenant_id,),
+        ).fetchone()
+        return _tenant(row) if row else None
+
+    def list_tenants(self) -> list[Tenant]:
+        rows = self.db.execute(
+            "SELECT id, name, layout, tz, lang, created_at, last_seq, last_hash"
+            " FROM tenants ORDER BY id"
+        ).fetchall()
+        return [_tenant(row) for row in rows]
+
+    # -- applications and keys -----------------------------------------------------------
+
+    def create_api_key(
+        self,
+        key_id: str,
+        *,
+        app: str,
+        tenant: str | None,
+        scopes: frozenset[str],
+        secret_hash: str,
+    ) -> ApiKey:
+        now = to_micros(utcnow())
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO applications (name, created_at) VALUES (?, ?)"
+                " ON CONFLICT (name) DO NOTHING",
+                (app, now),
+            )
+            conn.execute(
+                "INSERT INTO api_keys (id, app, tenant_id, scopes, secret_hash, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (key_id, app, tenant, ",".join(sorted(scopes)), secret_hash, now),
+            )
+        key = self.get_api_key(key_id)
+        assert key is not None
+        return key
+
+    def get_api_key(self, key_id: str) -> ApiKey | None:
+        row = self.db.execute(
+            "SELECT id, app, tenant_id, scopes, secret_hash, created_at, revoked_at"
+            " FROM api_keys WHERE id = ?",
+            (key_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return ApiKey(
+            id=row[0],
+            app=row[1],
+            tenant=row[2],
+            scopes=frozenset(s for s in row[3].split(",") if s),
+            secret_hash=row[4],
+            created_at=from_micros(row[5]),
+            revoked=row[6] is not None,
+        )
+
+
+def _row(event: PreparedEvent, seq: int, body: bytes, hashed: str, prev: str) -> tuple[Any, ...]:
+    return (
+        event.tenant_id, seq, event.id, event.client_id, to_micros(event.occurred_at),
+        to_micros(event.received_at), event.app, event.product, event.action, event.category,
+        event.history, event.result, event.level, event.actor_id, event.actor_login,
+        event.actor_name, event.ip, event.target_id, event.target_name, event.correlation_id,
+        event.trace_id, event.message_ja, event.message_en, body, hashed, prev,
+    )  # fmt: skip
+
+
+def _tenant(row: Sequence[Any]) -> Tenant:
+    return Tenant(
+        id=row[0],
+        name=row[1],
+        layout=row[2],
+        tz=row[3],
+        lang=row[4],
+        created_at=from_micros(row[5]),
+        last_seq=row[6],
+        last_hash=row[7],
+    )
