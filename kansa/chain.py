@@ -83,8 +83,7 @@ def verify(
     for row in links:
         reason = _check(row, expected_seq, prev)
         if reason:
-            walk.broken = Break(tenant, row.seq if row.seq >= expected_seq else expected_seq,
-                                reason)  # fmt: skip
+            walk.broken = Break(tenant, expected_seq, reason)
             return walk
         walk.checked += 1
         walk.head_seq, walk.head_hash = row.seq, row.hash

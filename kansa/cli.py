@@ -3,10 +3,10 @@ rules live in the library."""
 
 from __future__ import annotations
 
+import functools
 import json
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from kansa import __version__
-from kansa.errors import ConfigError, InvalidInput, KansaError
+from kansa.errors import InvalidInput, KansaError
 from kansa.keys import make_key, parse_scopes
 from kansa.runtime import load_catalog_for
 from kansa.settings import Settings
@@ -34,7 +34,9 @@ app.add_typer(apikey_app, name="apikey")
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Database URL (default: $KANSA_DATABASE_URL or sqlite:///./kansa.db)."),
+    typer.Option(
+        "--db", help="Database URL (default: $KANSA_DATABASE_URL or sqlite:///./kansa.db)."
+    ),
 ]
 CatalogOption = Annotated[
     list[Path] | None,
@@ -50,6 +52,28 @@ def _settings(db: str | None, catalogs: list[Path] | None = None) -> Settings:
     if catalogs:
         updates["catalogs"] = [*settings.catalogs, *catalogs]
     return settings.model_copy(update=updates)
+
+
+def command(
+    group: typer.Typer, name: str | None = None
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a command whose expected failures (kansa's own errors) print one line on
+    stderr and exit non-zero: 2 for invalid input, 1 otherwise. No traceback."""
+
+    def register(func: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(func)
+        def run(*args: object, **kwargs: object) -> None:
+            try:
+                func(*args, **kwargs)
+            except InvalidInput as exc:
+                raise _fail(str(exc), 2) from None
+            except KansaError as exc:
+                raise _fail(str(exc), 1) from None
+
+        group.command(name)(run)
+        return run
+
+    return register
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -68,7 +92,6 @@ def _store(settings: Settings, migrate: bool = True) -> Iterator[Store]:
         store.close()
 
 
-
 @app.callback(invoke_without_command=True)
 def _main(
     version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
@@ -78,7 +101,7 @@ def _main(
         raise typer.Exit()
 
 
-@app.command()
+@command(app)
 def init(db: DbOption = None) -> None:
     """Create the database (or bring its schema up to date)."""
     settings = _settings(db)
@@ -88,7 +111,7 @@ def init(db: DbOption = None) -> None:
     typer.echo(f"database ready at {settings.database_url} ({what})")
 
 
-@app.command()
+@command(app)
 def serve(
     db: DbOption = None,
     catalog: CatalogOption = None,
@@ -109,7 +132,7 @@ def serve(
                 loop="auto", http="auto")  # fmt: skip
 
 
-@tenant_app.command("create")
+@command(tenant_app, "create")
 def tenant_create(
     tenant_id: Annotated[str, typer.Argument(metavar="ID", help="The tenant's id.")],
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
@@ -142,7 +165,7 @@ def tenant_create(
                f"{tenant.lang})")  # fmt: skip
 
 
-@tenant_app.command("list")
+@command(tenant_app, "list")
 def tenant_list(db: DbOption = None) -> None:
     """List tenants with their event counts."""
     with _store(_settings(db)) as store:
@@ -151,7 +174,7 @@ def tenant_list(db: DbOption = None) -> None:
                        f"{tenant.tz}\t{tenant.lang}\t{tenant.last_seq} events")  # fmt: skip
 
 
-@apikey_app.command("create")
+@command(apikey_app, "create")
 def apikey_create(
     app_name: Annotated[str, typer.Option("--app", help="The publishing application.")],
     tenant: Annotated[str | None, typer.Option(help="Bind the key to one tenant.")] = None,
@@ -177,7 +200,7 @@ def apikey_create(
                    err=True)  # fmt: skip
 
 
-@app.command()
+@command(app)
 def demo(
     events: Annotated[int, typer.Option(help="How many events to create.")] = 20_000,
     if_empty: Annotated[bool, typer.Option(help="Do nothing if the database has events.")] = False,
@@ -197,7 +220,7 @@ def demo(
         typer.echo(f"demo: stored {stored} events in {time.perf_counter() - started:.1f}s")
 
 
-@app.command()
+@command(app)
 def verify(
     tenant: Annotated[str | None, typer.Option(help="Check one tenant only.")] = None,
     db: DbOption = None,
@@ -222,14 +245,7 @@ def verify(
 
 
 def main() -> None:
-    try:
-        app()
-    except InvalidInput as exc:
-        typer.echo(f"kansa: {exc}", err=True)
-        sys.exit(2)
-    except (ConfigError, KansaError) as exc:
-        typer.echo(f"kansa: {exc}", err=True)
-        sys.exit(1)
+    app()
 
 
 if __name__ == "__main__":

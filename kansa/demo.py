@@ -39,8 +39,9 @@ TENANTS = (
     DemoTenant("tsubame-media", "つばめメディア", "microcms", "tsubame.example.jp"),
 )
 
-_FAMILY = ["飯田橋", "佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林",
-           "加藤", "吉田", "山田", "佐々木", "松本", "井上", "木村", "林", "清水", "山口"]  # fmt: skip
+_FAMILY = ["飯田橋", "佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村",
+           "小林", "加藤", "吉田", "山田", "佐々木", "松本", "井上", "木村", "林", "清水",
+           "山口"]  # fmt: skip
 _GIVEN = [("一郎", "ichiro"), ("二郎", "jiro"), ("花子", "hanako"), ("健太", "kenta"),
           ("美咲", "misaki"), ("翔", "sho"), ("陽菜", "hina"), ("大輔", "daisuke"),
           ("さくら", "sakura"), ("拓也", "takuya"), ("結衣", "yui"), ("直樹", "naoki")]  # fmt: skip
@@ -184,8 +185,14 @@ class _Source:
             "actor": actor if event_type.history != "login" else actor | {"id": actor["id"]},
             "ip": self.rng.choice(self.ips[tenant.id]),
             "user_agent": agent,
-            "targets": [{"type": "user", "id": target["login"], "name": target["name"],
-                         "login": target["login"]}],  # fmt: skip
+            "targets": [
+                {
+                    "type": "user",
+                    "id": target["login"],
+                    "name": target["name"],
+                    "login": target["login"],
+                }
+            ],  # fmt: skip
             "params": params,
             "trace_id": f"{self.rng.getrandbits(64):016x}",
         }

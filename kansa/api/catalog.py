@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
 
+from kansa.api.responses import JSON
 from kansa.catalog import Catalog, EventType
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
@@ -26,9 +26,7 @@ def describe(catalog: Catalog, event_type: EventType) -> dict[str, Any]:
         "module": event_type.module,
         "label": event_type.label.as_dict(),
         "group": event_type.group,
-        "results": [
-            {"code": r, "label": product.results[r].as_dict()} for r in event_type.results
-        ],
+        "results": [{"code": r, "label": product.results[r].as_dict()} for r in event_type.results],
         "params": event_type.param_names(),
         "message": {"ja": event_type.message.ja, "en": event_type.message.en},
         "result_messages": {
@@ -41,14 +39,12 @@ def describe(catalog: Catalog, event_type: EventType) -> dict[str, Any]:
 
 
 @router.get("/catalog", summary="The loaded event types")
-def catalog(request: Request, product: str | None = None) -> ORJSONResponse:
+def catalog(request: Request, product: str | None = None) -> JSON:
     """Every event type of every loaded catalog (or of one ``product``): its action code,
     category, history, default level, allowed results with labels, the params its message
     needs, and the message template in Japanese and English."""
     loaded: Catalog = request.app.state.kansa.catalog
     types = [
-        describe(loaded, t)
-        for t in loaded.event_types()
-        if product is None or t.product == product
+        describe(loaded, t) for t in loaded.event_types() if product is None or t.product == product
     ]
-    return ORJSONResponse({"event_types": types, "count": len(types)})
+    return JSON({"event_types": types, "count": len(types)})

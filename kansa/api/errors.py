@@ -6,9 +6,9 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kansa.api.responses import JSON
 from kansa.errors import (
     AuthError,
     Conflict,
@@ -40,9 +40,9 @@ class HTTPProblem(KansaError):
         self.status, self.title, self.problems = status, title, problems
 
 
-def problem(status: int, title: str, detail: str, problems: list[Problem]) -> ORJSONResponse:
+def problem(status: int, title: str, detail: str, problems: list[Problem]) -> JSON:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return ORJSONResponse(
+    return JSON(
         {
             "status": status,
             "title": title,
@@ -56,7 +56,7 @@ def problem(status: int, title: str, detail: str, problems: list[Problem]) -> OR
 
 
 def install(app: FastAPI) -> None:
-    async def kansa_error(request: Request, exc: Exception) -> ORJSONResponse:
+    async def kansa_error(request: Request, exc: Exception) -> JSON:
         if isinstance(exc, HTTPProblem):
             return problem(exc.status, exc.title, str(exc), exc.problems)
         for kind, status, title in STATUS:
@@ -66,14 +66,14 @@ def install(app: FastAPI) -> None:
         log.error("request failed: %s", exc)
         return problem(503, "Service unavailable", "the store could not complete the request", [])
 
-    async def validation_error(request: Request, exc: Exception) -> ORJSONResponse:
+    async def validation_error(request: Request, exc: Exception) -> JSON:
         assert isinstance(exc, RequestValidationError)
         problems = [
             Problem(".".join(str(p) for p in e["loc"]), str(e["msg"])) for e in exc.errors()
         ]
         return problem(400, "Invalid request", problems[0].message if problems else "", problems)
 
-    async def http_error(request: Request, exc: Exception) -> ORJSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSON:
         assert isinstance(exc, StarletteHTTPException)
         return problem(exc.status_code, str(exc.detail), str(exc.detail), [])
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel
 
 from kansa.access import check_publish, require_scope
 from kansa.api.errors import HTTPProblem
+from kansa.api.responses import JSON
 from kansa.errors import InvalidInput, Problem
 from kansa.events import EventIn, prepare
 from kansa.runtime import Runtime
@@ -37,7 +37,7 @@ class Batch(BaseModel):
     events: list[EventIn]
 
 
-_PROBLEM = {"content": {"application/problem+json": {}}}
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 PUBLISH_DOC: dict[str, Any] = {
     "requestBody": {
@@ -66,14 +66,16 @@ PUBLISH_DOC: dict[str, Any] = {
         200: {"model": PublishReply, "description": "Every event was a duplicate."},
         400: {"description": "The body is not valid JSON.", **_PROBLEM},
         401: {"description": "Missing or unknown API key.", **_PROBLEM},
-        403: {"description": "Key lacks publish scope or is bound to another tenant.",
-              **_PROBLEM},  # fmt: skip
+        403: {
+            "description": "Key lacks publish scope or is bound to another tenant.",
+            **_PROBLEM,
+        },  # fmt: skip
         413: {"description": "The body is larger than the limit.", **_PROBLEM},
         415: {"description": "The body is not JSON.", **_PROBLEM},
         422: {"description": "Invalid events; nothing was stored.", **_PROBLEM},
     },
 )
-async def publish(request: Request) -> ORJSONResponse:
+async def publish(request: Request) -> JSON:
     """Store one event, or ``{"events": [...]}``. Every event is checked against the schema
     and the catalog first; if any is invalid nothing is stored and every problem is listed
     with its path. The reply is sent after the commit. An event whose ``id`` was stored
@@ -93,7 +95,7 @@ async def publish(request: Request) -> ORJSONResponse:
         "duplicates": duplicates,
         "events": [r.as_dict() for r in receipts],
     }
-    return ORJSONResponse(reply, status_code=201 if duplicates < len(receipts) else 200)
+    return JSON(reply, status_code=201 if duplicates < len(receipts) else 200)
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -125,7 +127,9 @@ def _json(body: bytes, request: Request) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise HTTPProblem(400, "Invalid JSON", [Problem("body", f"not valid JSON: {exc}")]) from None
+        raise HTTPProblem(
+            400, "Invalid JSON", [Problem("body", f"not valid JSON: {exc}")]
+        ) from None
 
 
 def _items(payload: Any, max_batch: int) -> tuple[list[Any], bool]:

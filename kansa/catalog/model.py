@@ -138,9 +138,7 @@ class Catalog:
             found = product.events.get(action)
             if found is not None:
                 return Lookup(found)
-            return Lookup(
-                None, "action", self._unknown(action, list(product.events), product.name)
-            )
+            return Lookup(None, "action", self._unknown(action, list(product.events), product.name))
         candidates = self._by_action.get(action, [])
         if len(candidates) == 1:
             return Lookup(candidates[0])

@@ -213,7 +213,8 @@ class SQLiteStore:
             columns = dict(zip(names, row[4:], strict=True))
             columns["occurred_at"] = iso_utc(from_micros(columns["occurred_at"]))
             columns["received_at"] = iso_utc(from_micros(columns["received_at"]))
-            yield StoredLink(row[0], bytes(row[1]), row[2], row[3], columns)
+            body = row[1].encode() if isinstance(row[1], str) else bytes(row[1])
+            yield StoredLink(row[0], body, row[2], row[3], columns)
 
     def count_events(self, tenant_id: str | None = None) -> int:
         if tenant_id is None:

@@ -1,0 +1,116 @@
+"""Shared fixtures. Every storage and API test takes ``store_url`` (or a fixture built on it)
+and so runs once per engine in ENGINES; each test works in a fresh tenant of its own instead
+of truncating tables."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kansa.api.app import create_app
+from kansa.catalog import Catalog, default_catalog_paths, load_catalog
+from kansa.keys import make_key
+from kansa.runtime import Runtime
+from kansa.settings import Settings
+from kansa.store import Store, open_store
+
+ENGINES = ["sqlite"]
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return load_catalog(default_catalog_paths())
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One database per engine for the whole session, migrated."""
+    engine = request.param
+    if engine == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'kansa.db'}"
+    else:  # pragma: no cover - engines are added beside their store
+        raise AssertionError(f"no fixture for engine {engine}")
+    store = open_store(url)
+    store.migrate()
+    store.close()
+    return url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    opened = open_store(store_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def tenant_id() -> str:
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def settings(store_url: str) -> Settings:
+    return Settings(database_url=store_url)
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    rt = Runtime.from_settings(settings)
+    rt.start()
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime=runtime)) as test_client:
+        yield test_client
+
+
+def new_key(store: Store, *, app: str = "PCA Hub", tenant: str | None = None,
+            scopes: frozenset[str] = frozenset({"publish", "read"})) -> str:  # fmt: skip
+    key = make_key()
+    store.create_api_key(key.id, app=app, tenant=tenant, scopes=scopes,
+                         secret_hash=key.secret_hash)  # fmt: skip
+    return key.token
+
+
+@pytest.fixture
+def api_key(store: Store) -> str:
+    """A publish+read key of the PCA Hub application, bound to no tenant."""
+    return new_key(store)
+
+
+@pytest.fixture
+def auth(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"}
+
+
+def pca_event(tenant_id: str, number: int = 1, **overrides: Any) -> dict[str, Any]:
+    """A valid PCA ID ``user.create`` event as a publisher sends it."""
+    event: dict[str, Any] = {
+        "id": f"evt-{number}",
+        "tenant": {"id": tenant_id, "name": "iidabashi-company"},
+        "app": "PCA Hub",
+        "action": "user.create",
+        "occurred_at": "2026-11-21T10:00:00+09:00",
+        "result": "success",
+        "actor": {"id": "acc-1001", "name": "飯田橋 一郎", "login": "ichiro",
+                  "email": "ichiro@example.jp"},  # fmt: skip
+        "ip": "12.34.56.78",
+        "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
+        "targets": [{"type": "user", "id": "acc-1002", "name": "飯田橋 二郎", "login": "jiro"}],
+        "params": {"login": "jiro"},
+        "details": {"changed": ["role"]},
+        "trace_id": "7f9c0000aa",
+    }
+    event.update(overrides)
+    return event
+
+
+ROOT = Path(__file__).resolve().parent.parent
