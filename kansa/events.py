@@ -345,6 +345,8 @@ def _problems(exc: ValidationError, where: str) -> list[Problem]:
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "missing":
             message = "is required"
+        elif error["type"] == "timezone_aware":
+            message = "must state its UTC offset, e.g. 2026-11-21T10:00:00+09:00 or …Z"
         elif error["type"] == "extra_forbidden":
             message = "is not a field of an event"
         out.append(Problem(path or "event", message))

@@ -40,7 +40,7 @@ def test_canonical_bytes_have_sorted_keys_and_no_spaces(catalog: Catalog) -> Non
 
 def test_a_naive_timestamp_is_refused(catalog: Catalog) -> None:
     found = problems(catalog, [pca_event("t", occurred_at="2026-11-21T10:00:00")])
-    assert "timezone" in found["events[0].occurred_at"]
+    assert "UTC offset" in found["events[0].occurred_at"]
 
 
 def test_every_problem_of_a_batch_is_listed_with_its_path(catalog: Catalog) -> None:
