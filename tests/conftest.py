@@ -18,13 +18,28 @@ from kansa.keys import make_key
 from kansa.runtime import Runtime
 from kansa.settings import Settings
 from kansa.store import Store, open_store
+from tests import pg
 
-ENGINES = ["sqlite"]
+ENGINES = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog(default_catalog_paths())
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server for the session (see tests/pg.py); skips loudly where there is none."""
+    try:
+        url, stop = pg.start_server()
+    except pg.Unavailable as exc:
+        reason = str(exc)
+    else:
+        yield url
+        stop()
+        return
+    pg.unavailable(reason)
 
 
 @pytest.fixture(scope="session", params=ENGINES)
@@ -33,6 +48,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     engine = request.param
     if engine == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'kansa.db'}"
+    elif engine == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        url = pg.create_database(server)
+        request.addfinalizer(lambda: pg.drop_database(server, url))
     else:  # pragma: no cover - engines are added beside their store
         raise AssertionError(f"no fixture for engine {engine}")
     store = open_store(url)

@@ -14,11 +14,10 @@ def open_store(url: str) -> Store:
         return SQLiteStore(url)
     if url.startswith(("postgresql://", "postgres://")):
         try:
-            from kansa.store.postgres import PostgresStore  # type: ignore[import-not-found]
-        except ImportError as exc:  # pragma: no cover - until the PostgreSQL store lands
+            from kansa.store.postgres import PostgresStore
+        except ImportError as exc:  # pragma: no cover - psycopg or psycopg-pool missing
             raise ConfigError(f"PostgreSQL store is not available: {exc}") from exc
-        store: Store = PostgresStore(url)
-        return store
+        return PostgresStore(url)
     raise ConfigError(
         f"unsupported database URL {url!r}: use sqlite:///path/to/file.db or postgresql://..."
     )

@@ -1,25 +1,63 @@
-"""The schema, as numbered migrations written once for every engine.
+"""The schema, as numbered migrations written once for every engine, and the schema the code
+expects them to produce (checked by ``tests/store/test_schema.py``).
 
 Statements use ``{int}``, ``{bigint}``, ``{blob}`` and ``{text}`` for the column types that
-differ between engines; :func:`render` fills them in. Every key and index starts with the
-tenant, so the schema can be distributed by tenant.
+differ between engines, and ``{partition_key}`` / ``{partitioned}`` for PostgreSQL's monthly
+partitioning of ``events``; :func:`render` fills them in. A statement that only one engine
+runs is wrapped in :class:`Only`. Every key and index starts with the tenant, so the schema
+can be distributed by tenant.
+
+Where the engines differ, and why: a PostgreSQL partitioned table can only have unique
+indexes that include the partition key (``occurred_at``), so there the primary key of
+``events`` carries ``occurred_at`` and client-id idempotency lives in ``event_keys``, a
+plain table keyed by ``(tenant_id, client_id)``. SQLite keeps its unique indexes on
+``events`` itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-TYPES = {
-    "sqlite": {"int": "INTEGER", "bigint": "INTEGER", "blob": "BLOB", "text": "TEXT"},
-    "postgresql": {"int": "INTEGER", "bigint": "BIGINT", "blob": "BYTEA", "text": "TEXT"},
+DIALECTS: dict[str, dict[str, str]] = {
+    "sqlite": {
+        "int": "INTEGER",
+        "bigint": "INTEGER",
+        "blob": "BLOB",
+        "text": "TEXT",
+        "partition_key": "",
+        "partitioned": "",
+    },
+    "postgresql": {
+        "int": "INTEGER",
+        "bigint": "BIGINT",
+        "blob": "BYTEA",
+        "text": "TEXT",
+        "partition_key": ", occurred_at",
+        "partitioned": " PARTITION BY RANGE (occurred_at)",
+    },
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Only:
+    """A statement that only ``dialect`` runs."""
+
+    dialect: str
+    sql: str
+
+
+Statement = str | Only
 
 
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
     name: str
-    statements: tuple[str, ...]
+    statements: tuple[Statement, ...]
+
+    def statements_for(self, dialect: str) -> list[str]:
+        """The statements ``dialect`` runs, in order, ready to execute."""
+        return [sql for sql in (render(s, dialect) for s in self.statements) if sql]
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -77,20 +115,38 @@ MIGRATIONS: tuple[Migration, ...] = (
                 body {blob} NOT NULL,
                 hash {text} NOT NULL,
                 prev_hash {text} NOT NULL,
-                PRIMARY KEY (tenant_id, seq)
-            )""",
-            "CREATE UNIQUE INDEX events_client_id ON events (tenant_id, client_id)",
+                PRIMARY KEY (tenant_id, seq{partition_key})
+            ){partitioned}""",
+            Only("sqlite", "CREATE UNIQUE INDEX events_client_id ON events (tenant_id, client_id)"),
             "CREATE INDEX events_tenant_time ON events (tenant_id, occurred_at)",
             "CREATE INDEX events_tenant_actor ON events (tenant_id, actor_id, occurred_at)",
             "CREATE INDEX events_tenant_category ON events (tenant_id, category, occurred_at)",
-            "CREATE UNIQUE INDEX events_id ON events (id)",
+            Only("sqlite", "CREATE UNIQUE INDEX events_id ON events (id)"),
+            Only("postgresql", "CREATE INDEX events_tenant_id ON events (tenant_id, id)"),
+            Only(
+                "postgresql",
+                """CREATE TABLE event_keys (
+                    tenant_id TEXT NOT NULL,
+                    client_id TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    seq BIGINT NOT NULL,
+                    hash TEXT NOT NULL,
+                    occurred_at BIGINT NOT NULL,
+                    PRIMARY KEY (tenant_id, client_id)
+                )""",
+            ),
         ),
     ),
 )
 
 
-def render(statement: str, dialect: str) -> str:
-    return statement.format(**TYPES[dialect])
+def render(statement: Statement, dialect: str) -> str:
+    """``statement`` as ``dialect`` runs it; empty when it is another engine's alone."""
+    if isinstance(statement, Only):
+        if statement.dialect != dialect:
+            return ""
+        statement = statement.sql
+    return statement.format(**DIALECTS[dialect])
 
 
 # The columns of ``events`` that are kept beside the hashed bytes, and where each is found
@@ -119,3 +175,70 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("message_ja", "message.ja"),
     ("message_en", "message.en"),
 )
+
+# -- the schema the migrations must produce -------------------------------------------------
+
+# Every column of ``events``, in the order the stores write a row.
+EVENT_ROW: tuple[str, ...] = (
+    "tenant_id", "seq", "id", "client_id", "occurred_at", "received_at", "app", "product",
+    "action", "category", "history", "result", "level", "actor_id", "actor_login", "actor_name",
+    "ip", "target_id", "target_name", "correlation_id", "trace_id", "message_ja", "message_en",
+    "body", "hash", "prev_hash",
+)  # fmt: skip
+
+# Every column of ``event_keys`` (PostgreSQL), in the order the store writes a row.
+EVENT_KEY_ROW: tuple[str, ...] = ("tenant_id", "client_id", "id", "seq", "hash", "occurred_at")
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    table: str
+    columns: tuple[str, ...]
+    unique: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """The schema an engine's database has after every migration."""
+
+    tables: dict[str, tuple[str, ...]]
+    primary_keys: dict[str, tuple[str, ...]]
+    indexes: dict[str, Index]
+
+
+_TABLES: dict[str, tuple[str, ...]] = {
+    "schema_migrations": ("version", "name", "applied_at"),
+    "tenants": ("id", "name", "layout", "tz", "lang", "created_at", "last_seq", "last_hash"),
+    "applications": ("name", "created_at"),
+    "api_keys": ("id", "app", "tenant_id", "scopes", "secret_hash", "created_at", "revoked_at"),
+    "events": EVENT_ROW,
+}
+_KEYS: dict[str, tuple[str, ...]] = {
+    "schema_migrations": ("version",),
+    "tenants": ("id",),
+    "applications": ("name",),
+    "api_keys": ("id",),
+}
+_EVENT_INDEXES: dict[str, Index] = {
+    "events_tenant_time": Index("events", ("tenant_id", "occurred_at")),
+    "events_tenant_actor": Index("events", ("tenant_id", "actor_id", "occurred_at")),
+    "events_tenant_category": Index("events", ("tenant_id", "category", "occurred_at")),
+}
+
+DECLARED: dict[str, Declared] = {
+    "sqlite": Declared(
+        tables=_TABLES,
+        primary_keys=_KEYS | {"events": ("tenant_id", "seq")},
+        indexes=_EVENT_INDEXES
+        | {
+            "events_client_id": Index("events", ("tenant_id", "client_id"), unique=True),
+            "events_id": Index("events", ("id",), unique=True),
+        },
+    ),
+    "postgresql": Declared(
+        tables=_TABLES | {"event_keys": EVENT_KEY_ROW},
+        primary_keys=_KEYS
+        | {"events": ("tenant_id", "seq", "occurred_at"), "event_keys": ("tenant_id", "client_id")},
+        indexes=_EVENT_INDEXES | {"events_tenant_id": Index("events", ("tenant_id", "id"))},
+    ),
+}

@@ -1,0 +1,498 @@
+"""The PostgreSQL store: many kansa processes on one database, events partitioned by month.
+
+Writers serialise per tenant on the tenant's row: each append locks the rows of the tenants
+it touches (``SELECT … FOR UPDATE``, in id order so two appends cannot deadlock) before it
+reads the chain heads, so any number of threads or processes keep one chain per tenant.
+
+``events`` is partitioned by month of ``occurred_at`` (microseconds since the epoch, UTC
+month bounds). Partitions are made ahead on :meth:`PostgresStore.migrate` and on demand when a
+batch touches a month that has none (a late or back-dated event), in a short transaction of
+their own under an advisory lock. A partitioned table cannot enforce uniqueness without its
+partition key, so client ids are kept unique in ``event_keys``, a plain table.
+
+Connections come from a small pool and use ``prepare_threshold=None``: psycopg's server-side
+prepared statements switch to generic plans that are far slower for searches.
+"""
+
+from __future__ import annotations
+
+import calendar
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import sql
+from psycopg.adapt import PyFormat
+from psycopg.errors import CheckViolation, UniqueViolation
+from psycopg_pool import ConnectionPool
+
+from kansa.chain import GENESIS, StoredLink, digest, link
+from kansa.errors import ConfigError, Conflict, StoreError
+from kansa.events import PreparedEvent
+from kansa.store.base import DEFAULT_LANG, DEFAULT_TZ, ApiKey, Receipt, Tenant
+from kansa.store.schema import EVENT_COLUMNS, EVENT_KEY_ROW, EVENT_ROW, MIGRATIONS
+from kansa.timeutil import from_micros, iso_utc, to_micros, utcnow
+
+DEFAULT_POOL_SIZE = 8
+"""Most connections one store (one kansa process) opens; one is kept open when idle."""
+
+MONTHS_BACK, MONTHS_AHEAD = 2, 3
+"""Partitions :meth:`PostgresStore.migrate` makes around the current month."""
+
+_DDL_LOCK = 0x6B616E7361  # "kansa": the advisory lock every schema change takes
+_LINK_COLUMNS = ", ".join(column for column, _ in EVENT_COLUMNS)
+# Binary COPY (a quarter faster than text here) needs each column's type.
+COPY_TYPES = {"seq": "int8", "occurred_at": "int8", "received_at": "int8", "body": "bytea"}
+_COPY_EVENTS = (
+    f"COPY events ({', '.join(EVENT_ROW)}) FROM STDIN (FORMAT BINARY)",
+    [COPY_TYPES.get(column, "text") for column in EVENT_ROW],
+)
+_COPY_KEYS = (
+    f"COPY event_keys ({', '.join(EVENT_KEY_ROW)}) FROM STDIN (FORMAT BINARY)",
+    [COPY_TYPES.get(column, "text") for column in EVENT_KEY_ROW],
+)
+_TENANT_COLUMNS = "id, name, layout, tz, lang, created_at, last_seq, last_hash"
+
+Month = tuple[int, int]
+
+
+class PostgresStore:
+    """A kansa store in a PostgreSQL database. Safe to share between threads."""
+
+    dialect = "postgresql"
+
+    def __init__(
+        self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE, connect_timeout: int = 10
+    ) -> None:
+        if pool_size < 1:
+            raise ConfigError(f"pool_size must be at least 1, not {pool_size}")
+        self.url = url
+        options: dict[str, Any] = {
+            "autocommit": True,
+            "prepare_threshold": None,
+            "application_name": "kansa",
+            "connect_timeout": connect_timeout,
+        }
+        try:  # fail now, with the server's reason, rather than at the pool's timeout
+            psycopg.connect(url, **options).close()
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
+        self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
+            url,
+            kwargs=options,
+            min_size=1,
+            max_size=pool_size,
+            open=True,
+            name="kansa",
+            configure=_configure,
+            timeout=connect_timeout,
+        )
+        self._months: set[Month] = set()
+        self._months_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # -- schema ------------------------------------------------------------------------
+
+    def migrate(self) -> list[str]:
+        applied: list[str] = []
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+            if _missing(conn, ["schema_migrations"]):
+                conn.execute(
+                    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+                    " name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+                )
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            for migration in MIGRATIONS:
+                if migration.version in done:
+                    continue
+                for statement in migration.statements_for(self.dialect):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations VALUES (%s, %s, %s)",
+                    (migration.version, migration.name, to_micros(utcnow())),
+                )
+                applied.append(f"{migration.version}: {migration.name}")
+        now = utcnow()
+        self.ensure_partitions(_months_around(now.year, now.month))
+        return applied
+
+    def schema_version(self) -> int:
+        with self._pool.connection() as conn:
+            if _missing(conn, ["schema_migrations"]):
+                return 0
+            row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0) if row else 0
+
+    def ensure_partitions(self, months: Iterable[Month]) -> list[str]:
+        """Make the monthly partitions of ``events`` that ``months`` lack; return the names of
+        those made. Safe to call from any number of processes at once."""
+        with self._months_lock:
+            wanted = set(months) - self._months
+        if not wanted:
+            return []
+        names = {partition_name(month): month for month in wanted}
+        made: list[str] = []
+        with self._pool.connection() as conn:
+            if _missing(conn, list(names)):
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+                    for name in _missing(conn, list(names)):
+                        low, high = month_bounds(names[name])
+                        conn.execute(
+                            sql.SQL(
+                                "CREATE TABLE IF NOT EXISTS {} PARTITION OF events"
+                                " FOR VALUES FROM ({}) TO ({})"
+                            ).format(sql.Identifier(name), sql.Literal(low), sql.Literal(high))
+                        )
+                        made.append(name)
+        with self._months_lock:
+            self._months |= wanted
+        return made
+
+    # -- events ------------------------------------------------------------------------
+
+    def append(self, events: Sequence[PreparedEvent]) -> list[Receipt]:
+        if not events:
+            return []
+        months = {_month_of(event.occurred_at) for event in events}
+        try:
+            try:
+                return self._append_once(events, months)
+            except CheckViolation as exc:
+                if "no partition" not in str(exc):
+                    raise
+                with self._months_lock:  # a partition was dropped behind our back
+                    self._months.clear()
+                return self._append_once(events, months)
+        except psycopg.Error as exc:
+            raise StoreError(f"could not store events: {exc}") from exc
+
+    def _append_once(self, events: Sequence[PreparedEvent], months: set[Month]) -> list[Receipt]:
+        self.ensure_partitions(months)
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            return _append(cur, events)
+
+    def chain(self, tenant_id: str, after_seq: int = 0) -> Iterator[StoredLink]:
+        names = [path for _, path in EVENT_COLUMNS]
+        with (
+            self._pool.connection() as conn,
+            conn.transaction(),
+            conn.cursor(name="kansa_chain") as cur,
+        ):
+            cur.itersize = 2000
+            cur.execute(
+                f"SELECT seq, body, hash, prev_hash, {_LINK_COLUMNS} FROM events"
+                " WHERE tenant_id = %s AND seq > %s ORDER BY seq",
+                (tenant_id, after_seq),
+            )
+            for row in cur:
+                columns = dict(zip(names, row[4:], strict=True))
+                columns["occurred_at"] = iso_utc(from_micros(columns["occurred_at"]))
+                columns["received_at"] = iso_utc(from_micros(columns["received_at"]))
+                yield StoredLink(row[0], bytes(row[1]), row[2], row[3], columns)
+
+    def count_events(self, tenant_id: str | None = None) -> int:
+        with self._pool.connection() as conn:
+            if tenant_id is None:
+                row = conn.execute("SELECT count(*) FROM events").fetchone()
+            else:
+                row = conn.execute(
+                    "SELECT count(*) FROM events WHERE tenant_id = %s", (tenant_id,)
+                ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def get_event(self, tenant_id: str, event_id: str) -> dict[str, Any] | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT body, hash FROM events WHERE tenant_id = %s AND id = %s",
+                (tenant_id, event_id),
+            ).fetchone()
+        if row is None:
+            return None
+        envelope = orjson.loads(row[0])
+        event: dict[str, Any] = envelope["event"]
+        event.update(seq=envelope["seq"], prev_hash=envelope["prev_hash"], hash=row[1])
+        return event
+
+    # -- tenants -----------------------------------------------------------------------
+
+    def create_tenant(
+        self, tenant_id: str, *, name: str | None, layout: str | None, tz: str, lang: str
+    ) -> Tenant:
+        try:
+            with self._pool.connection() as conn:
+                conn.execute(
+                    f"INSERT INTO tenants ({_TENANT_COLUMNS})"
+                    " VALUES (%s, %s, %s, %s, %s, %s, 0, %s)",
+                    (tenant_id, name, layout, tz, lang, to_micros(utcnow()), GENESIS),
+                )
+        except UniqueViolation:
+            raise Conflict(f"tenant {tenant_id!r} already exists") from None
+        except psycopg.Error as exc:
+            raise StoreError(f"could not create tenant {tenant_id!r}: {exc}") from exc
+        tenant = self.get_tenant(tenant_id)
+        assert tenant is not None
+        return tenant
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE id = %s", (tenant_id,)
+            ).fetchone()
+        return _tenant(row) if row else None
+
+    def list_tenants(self) -> list[Tenant]:
+        with self._pool.connection() as conn:  # byte order, as SQLite sorts
+            rows = conn.execute(
+                f'SELECT {_TENANT_COLUMNS} FROM tenants ORDER BY id COLLATE "C"'
+            ).fetchall()
+        return [_tenant(row) for row in rows]
+
+    # -- applications and keys -----------------------------------------------------------
+
+    def create_api_key(
+        self,
+        key_id: str,
+        *,
+        app: str,
+        tenant: str | None,
+        scopes: frozenset[str],
+        secret_hash: str,
+    ) -> ApiKey:
+        now = to_micros(utcnow())
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute(
+                    "INSERT INTO applications (name, created_at) VALUES (%s, %s)"
+                    " ON CONFLICT (name) DO NOTHING",
+                    (app, now),
+                )
+                conn.execute(
+                    "INSERT INTO api_keys (id, app, tenant_id, scopes, secret_hash, created_at)"
+                    " VALUES (%s, %s, %s, %s, %s, %s)",
+                    (key_id, app, tenant, ",".join(sorted(scopes)), secret_hash, now),
+                )
+        except UniqueViolation:
+            raise Conflict(f"API key {key_id!r} already exists") from None
+        except psycopg.Error as exc:
+            raise StoreError(f"could not create API key: {exc}") from exc
+        key = self.get_api_key(key_id)
+        assert key is not None
+        return key
+
+    def get_api_key(self, key_id: str) -> ApiKey | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT id, app, tenant_id, scopes, secret_hash, created_at, revoked_at"
+                " FROM api_keys WHERE id = %s",
+                (key_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return ApiKey(
+            id=row[0],
+            app=row[1],
+            tenant=row[2],
+            scopes=frozenset(s for s in row[3].split(",") if s),
+            secret_hash=row[4],
+            created_at=from_micros(row[5]),
+            revoked=row[6] is not None,
+        )
+
+
+def _configure(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    # Binary COPY picks a dumper by column type; for bytea psycopg's default is a pure-Python
+    # one (kept for its DB-API ``Binary`` wrapper). Use the compiled one, as for parameters.
+    conn.adapters.register_dumper(bytes, psycopg.adapters.get_dumper(bytes, PyFormat.BINARY))
+
+
+# -- one append, inside its transaction -------------------------------------------------
+
+
+def _append(cur: psycopg.Cursor[tuple[Any, ...]], events: Sequence[PreparedEvent]) -> list[Receipt]:
+    batch = _Chaining(_lock_heads(cur, events), _known_client_ids(cur, events))
+    _copy(cur, _COPY_EVENTS, batch.rows(events))  # hashed as the server takes them
+    if batch.keys:
+        _copy(cur, _COPY_KEYS, batch.keys)
+    if batch.moved:
+        cur.execute(
+            "UPDATE tenants AS t SET last_seq = h.seq, last_hash = h.hash"
+            " FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS h (id, seq, hash)"
+            " WHERE t.id = h.id",
+            (list(batch.moved), [seq for seq, _ in batch.moved.values()],
+             [hashed for _, hashed in batch.moved.values()]),
+        )  # fmt: skip
+    return batch.receipts
+
+
+class _Chaining:
+    """One batch chained onto its tenants' heads, as in the SQLite store: the receipts in
+    input order, the rows to store, and the heads that moved."""
+
+    def __init__(
+        self, heads: dict[str, tuple[int, str]], known: dict[tuple[str, str], Receipt]
+    ) -> None:
+        self.heads = heads
+        self.known = known
+        self.stored: dict[tuple[str, str], Receipt] = {}
+        self.receipts: list[Receipt] = []
+        self.keys: list[tuple[Any, ...]] = []
+        self.moved: dict[str, tuple[int, str]] = {}
+
+    def rows(self, events: Sequence[PreparedEvent]) -> Iterator[tuple[Any, ...]]:
+        for event in events:
+            duplicate = self._duplicate(event)
+            if duplicate is not None:
+                self.receipts.append(duplicate)
+                continue
+            seq, prev = self.heads[event.tenant_id]
+            seq += 1
+            body = link(event.core, prev, seq)
+            hashed = digest(body)
+            self.heads[event.tenant_id] = self.moved[event.tenant_id] = (seq, hashed)
+            receipt = Receipt(event.id, event.client_id, event.tenant_id, seq, hashed)
+            self.receipts.append(receipt)
+            occurred = to_micros(event.occurred_at)
+            if event.client_id is not None:
+                self.stored[(event.tenant_id, event.client_id)] = receipt
+                self.keys.append((event.tenant_id, event.client_id, event.id, seq, hashed,
+                                  occurred))  # fmt: skip
+            yield _row(event, seq, occurred, body, hashed, prev)
+
+    def _duplicate(self, event: PreparedEvent) -> Receipt | None:
+        """The receipt of the event already stored with this client id, or earlier in the
+        batch."""
+        if event.client_id is None:
+            return None
+        key = (event.tenant_id, event.client_id)
+        if key in self.known:
+            return self.known[key]
+        first = self.stored.get(key)
+        if first is None:
+            return None
+        return Receipt(first.id, first.client_id, first.tenant, first.seq, first.hash,
+                       duplicate=True)  # fmt: skip
+
+
+def _lock_heads(
+    cur: psycopg.Cursor[tuple[Any, ...]], events: Sequence[PreparedEvent]
+) -> dict[str, tuple[int, str]]:
+    """Create the tenants first seen here and lock every tenant of ``events``, in id order;
+    return each one's chain head."""
+    first: dict[str, PreparedEvent] = {}
+    for event in events:
+        first.setdefault(event.tenant_id, event)
+    ids = sorted(first)
+    cur.execute(
+        f"INSERT INTO tenants ({_TENANT_COLUMNS})"
+        " SELECT t.id, t.name, t.layout, %s, %s, %s, 0, %s"
+        " FROM unnest(%s::text[], %s::text[], %s::text[]) AS t (id, name, layout)"
+        " ORDER BY t.id ON CONFLICT (id) DO NOTHING",
+        (DEFAULT_TZ, DEFAULT_LANG, to_micros(utcnow()), GENESIS, ids,
+         [first[i].tenant_name for i in ids], [first[i].layout for i in ids]),
+    )  # fmt: skip
+    cur.execute(
+        "SELECT id, last_seq, last_hash FROM tenants WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+        (ids,),
+    )
+    return {row[0]: (int(row[1]), str(row[2])) for row in cur.fetchall()}
+
+
+def _known_client_ids(
+    cur: psycopg.Cursor[tuple[Any, ...]], events: Sequence[PreparedEvent]
+) -> dict[tuple[str, str], Receipt]:
+    tenants = [e.tenant_id for e in events if e.client_id is not None]
+    client_ids = [e.client_id for e in events if e.client_id is not None]
+    if not client_ids:
+        return {}
+    # One primary-key probe per id, whatever the statistics say: a plain join turns into a
+    # hash join over all of event_keys while the table is young (not yet analysed).
+    cur.execute(
+        "SELECT w.tenant_id, w.client_id, k.id, k.seq, k.hash"
+        " FROM unnest(%b::text[], %b::text[]) AS w (tenant_id, client_id)"
+        " CROSS JOIN LATERAL (SELECT id, seq, hash FROM event_keys"
+        " WHERE tenant_id = w.tenant_id AND client_id = w.client_id LIMIT 1) AS k",
+        (tenants, client_ids),  # %b: arrays of text cost far less to send in binary
+    )
+    return {
+        (tenant, client_id): Receipt(event_id, client_id, tenant, seq, hashed, duplicate=True)
+        for tenant, client_id, event_id, seq, hashed in cur.fetchall()
+    }
+
+
+def _copy(
+    cur: psycopg.Cursor[tuple[Any, ...]],
+    how: tuple[str, list[str]],
+    rows: Iterable[tuple[Any, ...]],
+) -> None:
+    statement, types = how
+    with cur.copy(statement) as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
+
+
+def _row(
+    event: PreparedEvent, seq: int, occurred: int, body: bytes, hashed: str, prev: str
+) -> tuple[Any, ...]:
+    return (
+        event.tenant_id, seq, event.id, event.client_id, occurred,
+        to_micros(event.received_at), event.app, event.product, event.action, event.category,
+        event.history, event.result, event.level, event.actor_id, event.actor_login,
+        event.actor_name, event.ip, event.target_id, event.target_name, event.correlation_id,
+        event.trace_id, event.message_ja, event.message_en, body, hashed, prev,
+    )  # fmt: skip
+
+
+def _tenant(row: Sequence[Any]) -> Tenant:
+    return Tenant(
+        id=row[0],
+        name=row[1],
+        layout=row[2],
+        tz=row[3],
+        lang=row[4],
+        created_at=from_micros(row[5]),
+        last_seq=row[6],
+        last_hash=row[7],
+    )
+
+
+# -- months and partitions ----------------------------------------------------------------
+
+
+def partition_name(month: Month) -> str:
+    """``(2026, 11)`` → ``events_y2026m11``."""
+    return f"events_y{month[0]:04d}m{month[1]:02d}"
+
+
+def month_bounds(month: Month) -> tuple[int, int]:
+    """The partition bounds of ``month``: its first microsecond (UTC) and the next month's."""
+    year, number = month
+    start = to_micros(datetime(year, number, 1, tzinfo=UTC))
+    days = calendar.monthrange(year, number)[1]
+    return start, start + days * 86_400_000_000
+
+
+def _month_of(moment: datetime) -> Month:
+    utc = moment.astimezone(UTC)
+    return utc.year, utc.month
+
+
+def _months_around(year: int, month: int) -> list[Month]:
+    index = year * 12 + month - 1
+    return [(i // 12, i % 12 + 1) for i in range(index - MONTHS_BACK, index + MONTHS_AHEAD + 1)]
+
+
+def _missing(conn: psycopg.Connection[tuple[Any, ...]], tables: list[str]) -> list[str]:
+    """Those of ``tables`` that do not exist (in the search path)."""
+    rows = conn.execute(
+        "SELECT name FROM unnest(%s::text[]) AS name WHERE to_regclass(name) IS NULL", (tables,)
+    ).fetchall()
+    return [row[0] for row in rows]

@@ -1,0 +1,313 @@
+"""What only the PostgreSQL store has: monthly partitions, made ahead and on demand, client-id
+idempotency across partitions, and many `kansa serve` processes on one database."""
+
+from __future__ import annotations
+
+import json
+import queue
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from kansa.catalog import Catalog
+from kansa.errors import StoreError
+from kansa.events import prepare
+from kansa.store.postgres import (
+    MONTHS_AHEAD,
+    MONTHS_BACK,
+    PostgresStore,
+    month_bounds,
+    partition_name,
+)
+from tests import pg
+from tests.conftest import pca_event
+from tests.raw import execute
+
+KANSA = str(Path(sys.executable).parent / "kansa")
+
+
+@pytest.fixture(scope="module")
+def pg_url(postgres_server: str) -> Iterator[str]:
+    """A database of this module's own, so partitions made here are the tests' to count."""
+    url = pg.create_database(postgres_server)
+    PostgresStore(url).migrate()
+    yield url
+    pg.drop_database(postgres_server, url)
+
+
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[PostgresStore]:
+    opened = PostgresStore(pg_url, pool_size=2)
+    yield opened
+    opened.close()
+
+
+def partitions(url: str) -> dict[str, tuple[int, int]]:
+    rows = execute(
+        url,
+        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
+        " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass",
+    )
+    bounds = {}
+    for name, expression in rows:  # FOR VALUES FROM ('…') TO ('…')
+        low, high = re.findall(r"-?\d+", expression)
+        bounds[name] = (int(low), int(high))
+    return bounds
+
+
+def partition_of(url: str, tenant: str, event_id: str) -> str:
+    ((name,),) = execute(
+        url, "SELECT tableoid::regclass::text FROM events WHERE tenant_id = ? AND id = ?",
+        tenant, event_id,
+    )  # fmt: skip
+    return str(name)
+
+
+def test_month_bounds_are_utc_month_starts_in_microseconds() -> None:
+    assert month_bounds((1970, 1)) == (0, 31 * 86_400_000_000)
+    low, high = month_bounds((2026, 12))
+    assert high == month_bounds((2027, 1))[0]
+    assert datetime.fromtimestamp(low / 1e6, UTC) == datetime(2026, 12, 1, tzinfo=UTC)
+    assert month_bounds((2024, 2))[1] - month_bounds((2024, 2))[0] == 29 * 86_400_000_000
+    assert month_bounds((9999, 12))[1] > month_bounds((9999, 12))[0]
+    assert partition_name((2019, 3)) == "events_y2019m03"
+
+
+def test_partitions_exist_ahead_and_behind_after_migrate(pg_url: str) -> None:
+    now = datetime.now(UTC)
+    index = now.year * 12 + now.month - 1
+    wanted = [(i // 12, i % 12 + 1) for i in range(index - MONTHS_BACK, index + MONTHS_AHEAD + 1)]
+    found = partitions(pg_url)
+    for month in wanted:
+        assert found[partition_name(month)] == month_bounds(month)
+    ((strategy, key),) = execute(
+        pg_url,
+        "SELECT p.partstrat, a.attname FROM pg_partitioned_table p JOIN pg_attribute a"
+        " ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]"
+        " WHERE p.partrelid = 'events'::regclass",
+    )
+    assert (strategy, key) == ("r", "occurred_at")
+    assert not execute(
+        pg_url,
+        "SELECT 1 FROM pg_partitioned_table WHERE partrelid = 'events'::regclass"
+        " AND partdefid <> 0",
+    ), "no DEFAULT partition: every row belongs to its month"
+
+
+def test_a_back_dated_event_gets_its_month_made(
+    pg_store: PostgresStore, catalog: Catalog, tenant_id: str, pg_url: str
+) -> None:
+    assert "events_y2019m06" not in partitions(pg_url)
+    event = pca_event(tenant_id, 1, occurred_at="2019-05-31T23:30:00-01:00")  # June in UTC
+    (receipt,) = pg_store.append(prepare([event], catalog))
+    assert partition_of(pg_url, tenant_id, receipt.id) == "events_y2019m06"
+    assert pg_store.get_event(tenant_id, receipt.id) is not None
+
+
+def test_a_resent_event_is_a_duplicate_whatever_month_it_now_claims(
+    pg_store: PostgresStore, catalog: Catalog, tenant_id: str
+) -> None:
+    old = pca_event(tenant_id, 1, occurred_at="2018-02-01T00:00:00Z")
+    (first,) = pg_store.append(prepare([old], catalog))
+    again = pg_store.append(prepare([pca_event(tenant_id, 1), pca_event(tenant_id, 2)], catalog))
+    assert again[0].duplicate and (again[0].id, again[0].seq) == (first.id, first.seq)
+    assert not again[1].duplicate and again[1].seq == 2
+    assert pg_store.count_events(tenant_id) == 2
+    rows = execute(pg_store.url, "SELECT count(*) FROM event_keys WHERE tenant_id = ?", tenant_id)
+    assert rows == [(2,)]
+
+
+def test_a_partition_dropped_behind_the_stores_back_is_made_again(
+    pg_store: PostgresStore, catalog: Catalog, tenant_id: str, pg_url: str
+) -> None:
+    pg_store.append(prepare([pca_event(tenant_id, 1, occurred_at="2017-07-07T00:00:00Z")], catalog))
+    execute(pg_url, "DROP TABLE events_y2017m07")  # as retention will
+    (receipt,) = pg_store.append(
+        prepare([pca_event(tenant_id, 2, occurred_at="2017-07-08T00:00:00Z")], catalog)
+    )
+    assert partition_of(pg_url, tenant_id, receipt.id) == "events_y2017m07"
+
+
+def test_many_stores_making_the_same_months_at_once_all_succeed(
+    pg_url: str, catalog: Catalog, tenant_id: str
+) -> None:
+    months = [f"2016-{m:02d}-15T00:00:00Z" for m in range(1, 7)]
+    stores = [PostgresStore(pg_url, pool_size=2) for _ in range(4)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(stores))
+
+    def publish(number: int, store: PostgresStore) -> None:
+        batch = [pca_event(f"{tenant_id}-{number}", n, occurred_at=month)
+                 for n, month in enumerate(months)]  # fmt: skip
+        start.wait()
+        try:
+            store.append(prepare(batch, catalog))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=publish, args=p) for p in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+    assert errors == []
+    assert {f"events_y2016m{m:02d}" for m in range(1, 7)} <= set(partitions(pg_url))
+
+
+def test_an_unreachable_server_is_one_clear_error() -> None:
+    with pytest.raises(StoreError, match="cannot connect to PostgreSQL"):
+        PostgresStore(f"postgresql://kansa@127.0.0.1:{free_port()}/kansa", connect_timeout=2)
+
+
+def test_connections_never_prepare_statements(pg_store: PostgresStore) -> None:
+    with pg_store._pool.connection() as conn:
+        assert conn.prepare_threshold is None
+    assert pg_store._pool.max_size == 2
+
+
+# -- four `kansa serve` processes on one database ----------------------------------------
+
+TENANTS = ("conc-a", "conc-b", "conc-c")
+MONTHS = ("2026-11-21T10:00:00+09:00", "2024-02-29T12:00:00Z", "2019-12-31T23:59:59-05:00")
+PUBLISHERS, PER_PUBLISHER, BATCH, RESENT = 4, 500, 25, 20
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def kansa(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([KANSA, *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.fixture
+def servers(postgres_server: str, tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+    """Four `kansa serve` processes started at once on a fresh database (so they also migrate
+    it at once)."""
+    url = pg.create_database(postgres_server)
+    ports = [free_port() for _ in range(4)]
+    logs = [open(tmp_path / f"serve-{port}.log", "w") for port in ports]
+    processes = [
+        subprocess.Popen([KANSA, "serve", "--db", url, "--port", str(port)],
+                         stdout=log, stderr=subprocess.STDOUT)
+        for port, log in zip(ports, logs, strict=True)
+    ]  # fmt: skip
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        deadline = time.monotonic() + 20
+        for base, process, port in zip(bases, processes, ports, strict=True):
+            while not _healthy(base):
+                log = (tmp_path / f"serve-{port}.log").read_text()
+                assert process.poll() is None, log
+                assert time.monotonic() < deadline, f"kansa serve did not come up: {log}"
+                time.sleep(0.1)
+        yield url, bases
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for log in logs:
+            log.close()
+        pg.drop_database(postgres_server, url)
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def work() -> list[list[dict[str, Any]]]:
+    """Every publisher's batches, 3 tenants and 3 months mixed, then some batches again."""
+    rng = random.Random(5)
+    batches = []
+    for publisher in range(PUBLISHERS):
+        events = [
+            pca_event(rng.choice(TENANTS), 0, id=f"p{publisher}-{n}",
+                      occurred_at=rng.choice(MONTHS))
+            for n in range(PER_PUBLISHER)
+        ]  # fmt: skip
+        batches += [events[i : i + BATCH] for i in range(0, PER_PUBLISHER, BATCH)]
+    batches += rng.sample(batches, RESENT)
+    rng.shuffle(batches)
+    return batches
+
+
+@pytest.mark.slow
+def test_four_servers_keep_one_gapless_chain_per_tenant(
+    servers: tuple[str, list[str]],
+) -> None:
+    url, bases = servers
+    created = kansa("apikey", "create", "--app", "PCA Hub", "--scopes", "publish", "--json",
+                    "--db", url)  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    headers = {"Authorization": f"Bearer {json.loads(created.stdout)['key']}"}
+    todo: queue.SimpleQueue[list[dict[str, Any]]] = queue.SimpleQueue()
+    for batch in work():
+        todo.put(batch)
+    receipts: list[dict[str, Any]] = []
+    failures: list[str] = []
+
+    def publisher(number: int) -> None:
+        with httpx.Client(headers=headers, timeout=30) as http:
+            turn = number
+            while True:
+                try:
+                    batch = todo.get_nowait()
+                except queue.Empty:
+                    return
+                reply = http.post(f"{bases[turn % len(bases)]}/api/v1/events",
+                                  json={"events": batch})  # fmt: skip
+                turn += 1
+                if reply.status_code not in (200, 201):
+                    failures.append(f"{reply.status_code} {reply.text}")
+                else:
+                    receipts.extend(reply.json()["events"])
+
+    threads = [threading.Thread(target=publisher, args=(n,)) for n in range(PUBLISHERS * 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+    verified = kansa("verify", "--db", url)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    unique = PUBLISHERS * PER_PUBLISHER
+    assert len(receipts) == unique + RESENT * BATCH
+    assert sum(not r["duplicate"] for r in receipts) == unique
+    stored = 0
+    for tenant in TENANTS:
+        seqs = [row[0] for row in execute(
+            url, "SELECT seq FROM events WHERE tenant_id = ? ORDER BY seq", tenant)]  # fmt: skip
+        assert seqs == list(range(1, len(seqs) + 1)), f"gaps or repeats in {tenant}"
+        stored += len(seqs)
+    assert stored == unique
+    assert execute(url, "SELECT count(DISTINCT (tenant_id, client_id)) FROM events") == [(unique,)]
+    assert execute(url, "SELECT count(*) FROM event_keys") == [(unique,)]
+    # A resent event got the receipt of the one stored, whichever process stored it.
+    by_client: dict[str, set[tuple[str, int, str]]] = {}
+    for r in receipts:
+        by_client.setdefault(r["client_id"], set()).add((r["tenant"], r["seq"], r["hash"]))
+    assert all(len(seen) == 1 for seen in by_client.values())
