@@ -62,3 +62,34 @@ def check_publish(key: ApiKey, events: Sequence[PreparedEvent], single: bool) ->
                 f"{where}: this API key may publish only for tenant {key.tenant!r}, "
                 f"not {event.tenant_id!r}"
             )
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Someone reading a tenant's log: an API key (a host product's backend), a viewer
+    token (a person sent by the host product), or a signed-in account."""
+
+    kind: str
+    """``key``, ``viewer`` or ``account``."""
+    role: str
+    """``admin`` or ``user``; a key reads as an admin."""
+    tenant: str | None
+    """The one tenant this reader is bound to; None for a key given ``tenant=`` per request."""
+    actor_id: str | None
+    name: str
+
+    @property
+    def purpose(self) -> str:
+        """Machines read as for an export; people read as on the log screen."""
+        return "export" if self.kind == "key" else "screen"
+
+    def actor(self) -> dict[str, str]:
+        """This reader as the actor of an event recording what they did."""
+        if self.kind == "key":
+            return {"id": f"apikey:{self.actor_id}", "name": self.name, "type": "api_key"}
+        return {"id": self.actor_id or "unknown", "name": self.name, "type": self.kind}
+
+
+def reader_of_key(key: ApiKey) -> Reader:
+    require_scope(key, "read")
+    return Reader("key", "admin", key.tenant, key.id, key.app)

@@ -12,7 +12,7 @@ same :func:`verify` walks a database or an exported file.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,17 +71,19 @@ def verify(
     *,
     start_seq: int = 1,
     start_hash: str = GENESIS,
+    derived: Mapping[str, Callable[[Mapping[str, Any]], Any]] | None = None,
 ) -> Walk:
     """Walk ``links`` in sequence order; stop at the first break.
 
     A row whose bytes no longer give its hash was changed; a gap in ``seq`` is a deleted
     event; a row whose ``prev_hash`` is not the hash before it was inserted or moved; a column
-    that disagrees with the hashed bytes was changed beside them.
+    that disagrees with the hashed bytes was changed beside them. ``derived`` gives, for a
+    column computed from the event rather than copied from it, how to compute it.
     """
     walk = Walk(tenant, head_seq=start_seq - 1, head_hash=start_hash)
     expected_seq, prev = start_seq, start_hash
     for row in links:
-        reason = _check(row, expected_seq, prev)
+        reason = _check(row, expected_seq, prev, derived or {})
         if reason:
             walk.broken = Break(tenant, expected_seq, reason)
             return walk
@@ -91,12 +93,18 @@ def verify(
     return walk
 
 
-def _check(row: StoredLink, expected_seq: int, prev: str) -> str:
+def _check(
+    row: StoredLink,
+    expected_seq: int,
+    prev: str,
+    derived: Mapping[str, Callable[[Mapping[str, Any]], Any]],
+) -> str:
     if row.seq < expected_seq:
         return f"seq {row.seq} appears again or out of order (expected {expected_seq})"
     if row.seq > expected_seq:
-        missing = f"{expected_seq}" if row.seq == expected_seq + 1 else (
-            f"{expected_seq}-{row.seq - 1}")  # fmt: skip
+        missing = (
+            f"{expected_seq}" if row.seq == expected_seq + 1 else (f"{expected_seq}-{row.seq - 1}")
+        )
         return f"event(s) missing: seq {missing}"
     if digest(row.body) != row.hash:
         return "stored bytes do not match their hash (event changed)"
@@ -110,7 +118,8 @@ def _check(row: StoredLink, expected_seq: int, prev: str) -> str:
         return "previous-hash link does not match the event before it (inserted or moved)"
     event = envelope.get("event") or {}
     for column, value in row.columns.items():
-        if _field(event, column) != value:
+        expected = derived[column](event) if column in derived else _field(event, column)
+        if expected != value:
             return f"column {column!r} differs from the hashed event (changed in place)"
     return ""
 

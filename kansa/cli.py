@@ -29,8 +29,10 @@ app = typer.Typer(
 )
 tenant_app = typer.Typer(help="Tenants: the customer organisations.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys of publishing applications.", no_args_is_help=True)
+account_app = typer.Typer(help="Accounts of people who read a tenant's log.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(account_app, name="account")
 
 DbOption = Annotated[
     str | None,
@@ -126,10 +128,20 @@ def serve(
 
     settings = _settings(db, catalog)
     application = create_app(settings)
-    typer.echo(f"kansa {__version__} on http://{host}:{port} (docs at /docs), "
-               f"database {settings.database_url}", err=True)  # fmt: skip
-    uvicorn.run(application, host=host, port=port, access_log=access_log, log_level="warning",
-                loop="auto", http="auto")  # fmt: skip
+    typer.echo(
+        f"kansa {__version__} on http://{host}:{port} (docs at /docs), "
+        f"database {settings.database_url}",
+        err=True,
+    )
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        access_log=access_log,
+        log_level="warning",
+        loop="auto",
+        http="auto",
+    )
 
 
 @command(tenant_app, "create")
@@ -150,19 +162,93 @@ def tenant_create(
     settings = _settings(db, catalog)
     if not re.match(TENANT_ID_PATTERN, tenant_id):
         raise _fail(f"tenant id {tenant_id!r} must be letters, digits and . _ : @ - (≤128)")
-    layouts = sorted({p.layout for p in load_catalog_for(settings).products.values()})
-    if layout is not None and layout not in layouts:
-        raise _fail(f"unknown layout {layout!r}; known: {', '.join(layouts)}")
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise _fail(f"unknown time zone {tz!r} (e.g. Asia/Tokyo, UTC)") from None
-    if lang not in ("ja", "en"):
-        raise _fail("lang must be ja or en")
+    _check_tenant_options(settings, layout, tz, lang)
     with _store(settings) as store:
         tenant = store.create_tenant(tenant_id, name=name, layout=layout, tz=tz, lang=lang)
-    typer.echo(f"tenant {tenant.id} created (layout {tenant.layout or '-'}, {tenant.tz}, "
-               f"{tenant.lang})")  # fmt: skip
+    typer.echo(
+        f"tenant {tenant.id} created (layout {tenant.layout or '-'}, {tenant.tz}, {tenant.lang})"
+    )
+
+
+@command(tenant_app, "update")
+def tenant_update(
+    tenant_id: Annotated[str, typer.Argument(metavar="ID", help="The tenant's id.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    layout: Annotated[str | None, typer.Option(help="Product layout, e.g. pca-id.")] = None,
+    tz: Annotated[str | None, typer.Option(help="Time zone for screens and CSV.")] = None,
+    lang: Annotated[str | None, typer.Option(help="ja or en.")] = None,
+    record_searches: Annotated[
+        bool | None, typer.Option(help="Record every search of the log in the log itself.")
+    ] = None,
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Change a tenant's name, layout, time zone, language or whether searches are recorded."""
+    settings = _settings(db, catalog)
+    changes = {
+        k: v
+        for k, v in {
+            "name": name,
+            "layout": layout,
+            "tz": tz,
+            "lang": lang,
+            "record_searches": record_searches,
+        }.items()
+        if v is not None
+    }
+    _check_tenant_options(settings, layout, tz, lang)
+    with _store(settings) as store:
+        tenant = store.update_tenant(tenant_id, **changes)
+    typer.echo(
+        f"tenant {tenant.id}: layout {tenant.layout or '-'}, {tenant.tz}, {tenant.lang}, "
+        f"searches {'recorded' if tenant.record_searches else 'not recorded'}"
+    )
+
+
+def _check_tenant_options(
+    settings: Settings, layout: str | None, tz: str | None, lang: str | None
+) -> None:
+    from kansa.layout import default_layout_paths, load_layouts
+
+    layouts = sorted(load_layouts(default_layout_paths()))
+    if layout is not None and layout not in layouts:
+        raise _fail(f"unknown layout {layout!r}; known: {', '.join(layouts)}")
+    if tz is not None:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _fail(f"unknown time zone {tz!r} (e.g. Asia/Tokyo, UTC)") from None
+    if lang is not None and lang not in ("ja", "en"):
+        raise _fail("lang must be ja or en")
+
+
+@command(account_app, "create")
+def account_create(
+    tenant: Annotated[str, typer.Option(help="The account's tenant.")],
+    login: Annotated[str, typer.Option(help="The login name.")],
+    role: Annotated[str, typer.Option(help="admin (the whole tenant) or user (own events).")],
+    name: Annotated[str | None, typer.Option(help="Display name (default: the login).")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Create an account. Without --password-stdin a password is generated and printed once."""
+    from kansa.accounts import check_role, generate_password, hash_password
+
+    check_role(role)
+    generated = not password_stdin
+    password = generate_password() if generated else typer.get_text_stream("stdin").readline()
+    password = password.rstrip("\r\n")
+    with _store(_settings(db)) as store:
+        if store.get_tenant(tenant) is None:
+            raise _fail(f"no tenant {tenant!r}; create it first with 'kansa tenant create'")
+        store.create_account(
+            tenant, login, name=name or login, role=role, password_hash=hash_password(password)
+        )
+    typer.echo(f"account {login} ({role}) created in {tenant}")
+    if generated:
+        typer.echo(f"password: {password}  (shown only this once)")
 
 
 @command(tenant_app, "list")
@@ -170,8 +256,10 @@ def tenant_list(db: DbOption = None) -> None:
     """List tenants with their event counts."""
     with _store(_settings(db)) as store:
         for tenant in store.list_tenants():
-            typer.echo(f"{tenant.id}\t{tenant.name or ''}\t{tenant.layout or '-'}\t"
-                       f"{tenant.tz}\t{tenant.lang}\t{tenant.last_seq} events")  # fmt: skip
+            typer.echo(
+                f"{tenant.id}\t{tenant.name or ''}\t{tenant.layout or '-'}\t"
+                f"{tenant.tz}\t{tenant.lang}\t{tenant.last_seq} events"
+            )
 
 
 @command(apikey_app, "create")
@@ -188,16 +276,22 @@ def apikey_create(
     with _store(_settings(db)) as store:
         if tenant is not None and store.get_tenant(tenant) is None:
             raise _fail(f"no tenant {tenant!r}; create it first with 'kansa tenant create'")
-        store.create_api_key(new.id, app=app_name, tenant=tenant, scopes=wanted,
-                             secret_hash=new.secret_hash)  # fmt: skip
+        store.create_api_key(
+            new.id, app=app_name, tenant=tenant, scopes=wanted, secret_hash=new.secret_hash
+        )
     if as_json:
-        typer.echo(json.dumps({"key": new.token, "app": app_name, "tenant": tenant,
-                               "scopes": sorted(wanted)}))  # fmt: skip
+        typer.echo(
+            json.dumps(
+                {"key": new.token, "app": app_name, "tenant": tenant, "scopes": sorted(wanted)}
+            )
+        )
     else:
         typer.echo(new.token)
-        typer.echo(f"(app {app_name}, scopes {','.join(sorted(wanted))}"
-                   f"{', tenant ' + tenant if tenant else ''}; shown only this once)",
-                   err=True)  # fmt: skip
+        typer.echo(
+            f"(app {app_name}, scopes {','.join(sorted(wanted))}"
+            f"{', tenant ' + tenant if tenant else ''}; shown only this once)",
+            err=True,
+        )
 
 
 @command(app)
@@ -237,8 +331,10 @@ def verify(
                 broken += 1
                 typer.echo(f"BROKEN {walk.broken}", err=True)
             else:
-                typer.echo(f"ok     tenant {walk.tenant}: {walk.checked} events, head seq "
-                           f"{walk.head_seq} {walk.head_hash[:16]}…")  # fmt: skip
+                typer.echo(
+                    f"ok     tenant {walk.tenant}: {walk.checked} events, head seq "
+                    f"{walk.head_seq} {walk.head_hash[:16]}…"
+                )
     if broken:
         raise _fail(f"{broken} tenant chain(s) broken", 1)
     typer.echo(f"intact: {checked} events checked")

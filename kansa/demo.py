@@ -39,25 +39,78 @@ TENANTS = (
     DemoTenant("tsubame-media", "つばめメディア", "microcms", "tsubame.example.jp"),
 )
 
-_FAMILY = ["飯田橋", "佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村",
-           "小林", "加藤", "吉田", "山田", "佐々木", "松本", "井上", "木村", "林", "清水",
-           "山口"]  # fmt: skip
-_GIVEN = [("一郎", "ichiro"), ("二郎", "jiro"), ("花子", "hanako"), ("健太", "kenta"),
-          ("美咲", "misaki"), ("翔", "sho"), ("陽菜", "hina"), ("大輔", "daisuke"),
-          ("さくら", "sakura"), ("拓也", "takuya"), ("結衣", "yui"), ("直樹", "naoki")]  # fmt: skip
-_ROMAJI = {"飯田橋": "iidabashi", "佐藤": "sato", "鈴木": "suzuki", "高橋": "takahashi",
-           "田中": "tanaka", "伊藤": "ito", "渡辺": "watanabe", "山本": "yamamoto",
-           "中村": "nakamura", "小林": "kobayashi", "加藤": "kato", "吉田": "yoshida",
-           "山田": "yamada", "佐々木": "sasaki", "松本": "matsumoto", "井上": "inoue",
-           "木村": "kimura", "林": "hayashi", "清水": "shimizu", "山口": "yamaguchi"}  # fmt: skip
+_FAMILY = [
+    "飯田橋",
+    "佐藤",
+    "鈴木",
+    "高橋",
+    "田中",
+    "伊藤",
+    "渡辺",
+    "山本",
+    "中村",
+    "小林",
+    "加藤",
+    "吉田",
+    "山田",
+    "佐々木",
+    "松本",
+    "井上",
+    "木村",
+    "林",
+    "清水",
+    "山口",
+]
+_GIVEN = [
+    ("一郎", "ichiro"),
+    ("二郎", "jiro"),
+    ("花子", "hanako"),
+    ("健太", "kenta"),
+    ("美咲", "misaki"),
+    ("翔", "sho"),
+    ("陽菜", "hina"),
+    ("大輔", "daisuke"),
+    ("さくら", "sakura"),
+    ("拓也", "takuya"),
+    ("結衣", "yui"),
+    ("直樹", "naoki"),
+]
+_ROMAJI = {
+    "飯田橋": "iidabashi",
+    "佐藤": "sato",
+    "鈴木": "suzuki",
+    "高橋": "takahashi",
+    "田中": "tanaka",
+    "伊藤": "ito",
+    "渡辺": "watanabe",
+    "山本": "yamamoto",
+    "中村": "nakamura",
+    "小林": "kobayashi",
+    "加藤": "kato",
+    "吉田": "yoshida",
+    "山田": "yamada",
+    "佐々木": "sasaki",
+    "松本": "matsumoto",
+    "井上": "inoue",
+    "木村": "kimura",
+    "林": "hayashi",
+    "清水": "shimizu",
+    "山口": "yamaguchi",
+}
 _AGENTS = [
-    ("Windows 11", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
-                   "(KHTML, like Gecko) Chrome/131.0 Safari/537.36"),
-    ("macOS", "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 "
-              "(KHTML, like Gecko) Version/18.1 Safari/605.1.15"),
+    (
+        "Windows 11",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+    ),
+    (
+        "macOS",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+    ),
     ("iOS", "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15"),
     ("Android", "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 Chrome/131.0"),
-]  # fmt: skip
+]
 _GOOD = {"success", "ok", "done"}
 
 
@@ -113,9 +166,12 @@ class _Source:
     def moment(self) -> datetime:
         day = self.now.astimezone(JST) - timedelta(days=self.rng.random() * self.days)
         hour = min(23, max(0, int(self.rng.gauss(13, 3))))
-        local = day.replace(hour=hour, minute=self.rng.randint(0, 59),
-                            second=self.rng.randint(0, 59),
-                            microsecond=self.rng.randint(0, 999_999))  # fmt: skip
+        local = day.replace(
+            hour=hour,
+            minute=self.rng.randint(0, 59),
+            second=self.rng.randint(0, 59),
+            microsecond=self.rng.randint(0, 999_999),
+        )
         return min(local, self.now.astimezone(JST))
 
     def result(self, event_type: EventType) -> str:
@@ -192,23 +248,29 @@ class _Source:
                     "name": target["name"],
                     "login": target["login"],
                 }
-            ],  # fmt: skip
+            ],
             "params": params,
             "trace_id": f"{self.rng.getrandbits(64):016x}",
         }
         if result not in _GOOD and result != "processing":
-            base["error"] = {"code": f"E{self.rng.randint(1000, 9999)}",
-                             "message": "処理中にエラーが発生しました"}  # fmt: skip
+            base["error"] = {
+                "code": f"E{self.rng.randint(1000, 9999)}",
+                "message": "処理中にエラーが発生しました",
+            }
         if event_type.history != "provisioning" or "processing" not in event_type.results:
             return [base]
         job = f"job-{tenant.id}-{number}"
-        start = base | {"id": f"{base['id']}-start", "result": "processing", "params":
-                        {k: v for k, v in params.items() if k == "service"},
-                        "correlation_id": job}  # fmt: skip
+        start = base | {
+            "id": f"{base['id']}-start",
+            "result": "processing",
+            "params": {k: v for k, v in params.items() if k == "service"},
+            "correlation_id": job,
+        }
         start.pop("error", None)
-        finish = base | {"correlation_id": job,
-                         "occurred_at": (occurred + timedelta(seconds=self.rng.randint(2, 90)))
-                         .isoformat()}  # fmt: skip
+        finish = base | {
+            "correlation_id": job,
+            "occurred_at": (occurred + timedelta(seconds=self.rng.randint(2, 90))).isoformat(),
+        }
         return [start, finish]
 
 
@@ -235,8 +297,9 @@ def fill(store: Store, catalog: Catalog, count: int, *, seed: int = 42, batch: i
     for tenant in TENANTS:
         if tenant.product in catalog.products and store.get_tenant(tenant.id) is None:
             layout = catalog.products[tenant.product].layout
-            store.create_tenant(tenant.id, name=tenant.name, layout=layout,
-                                tz="Asia/Tokyo", lang="ja")  # fmt: skip
+            store.create_tenant(
+                tenant.id, name=tenant.name, layout=layout, tz="Asia/Tokyo", lang="ja"
+            )
     stored = 0
     pending: list[dict[str, Any]] = []
     for event in generate(catalog, count, seed=seed):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
 from typing import Annotated, Any, Literal
 
@@ -33,6 +33,9 @@ from kansa.ids import new_id
 from kansa.timeutil import iso_utc, utcnow
 
 TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_AHEAD = timedelta(days=1)
+"""How far ahead of kansa's clock an event may say it happened (clock skew)."""
 MAX_DETAILS_BYTES = 64 * 1024
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -87,8 +90,9 @@ class EventIn(_Strict):
     ip: Annotated[str, StringConstraints(max_length=64)] | None = None
     user_agent: Text | None = None
     targets: Annotated[list[Target], Field(max_length=100)] = []
-    params: Annotated[dict[Annotated[str, StringConstraints(max_length=100)], ParamValue],
-                      Field(max_length=100)] = {}  # fmt: skip
+    params: Annotated[
+        dict[Annotated[str, StringConstraints(max_length=100)], ParamValue], Field(max_length=100)
+    ] = {}
     details: dict[str, Any] | None = None
     trace_id: Annotated[str, StringConstraints(max_length=200)] | None = None
     error: ErrorInfo | None = None
@@ -153,6 +157,10 @@ class PreparedEvent:
     trace_id: str | None
     message_ja: str
     message_en: str
+    service: str | None
+    """The provisioning destination (``params.service``), searched as its own field."""
+    search_text: str
+    """Every value a free-text search looks at, lower-cased (see :func:`search_text`)."""
     core: bytes
     """Canonical JSON of the event (sorted keys, UTF-8); the chain wraps it with seq and
     prev_hash."""
@@ -178,7 +186,7 @@ def prepare(
         except ValidationError as exc:
             problems.extend(_problems(exc, where))
             continue
-        found = _check(event, catalog, default_app, where, problems)
+        found = _check(event, catalog, default_app, where, problems, now)
         if found is None:
             continue
         prepared.append(_prepare(event, found, default_app, now))
@@ -188,7 +196,12 @@ def prepare(
 
 
 def _check(
-    event: EventIn, catalog: Catalog, default_app: str | None, where: str, out: list[Problem]
+    event: EventIn,
+    catalog: Catalog,
+    default_app: str | None,
+    where: str,
+    out: list[Problem],
+    now: datetime,
 ) -> EventType | None:
     lookup = catalog.find(event.app or default_app, event.action)
     if lookup.event_type is None:
@@ -196,6 +209,12 @@ def _check(
         return None
     event_type = lookup.event_type
     before = len(out)
+    if event.occurred_at is not None and not EARLIEST <= event.occurred_at <= now + MAX_AHEAD:
+        out.append(
+            Problem(
+                _join(where, "occurred_at"), "must lie between 2000-01-01 and one day after now"
+            )
+        )
     if event.result not in event_type.results:
         out.append(
             Problem(
@@ -316,8 +335,54 @@ def _prepare(
         trace_id=event.trace_id,
         message_ja=message["ja"],
         message_en=message["en"],
+        service=service_of(record),
+        search_text=search_text(record),
         core=canonical(record),
     )
+
+
+SEARCHED = (
+    "message",
+    "actor",
+    "targets",
+    "params",
+    "details",
+    "ip",
+    "user_agent",
+    "trace_id",
+    "error",
+    "correlation_id",
+    "app",
+)
+
+
+def search_text(event: Mapping[str, Any]) -> str:
+    """The values free text is searched in — messages, names, ids, params, details — without
+    the JSON keys, so searching "login" finds a login and not every event with an actor."""
+    parts: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, bool) or value is None:
+            return
+        elif isinstance(value, int | float):
+            parts.append(str(value))
+        elif isinstance(value, Mapping):
+            for key in sorted(value):  # the order of the canonical bytes, so verify agrees
+                walk(value[key])
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for name in SEARCHED:
+        walk(event.get(name))
+    return "\x1f".join(parts).lower()
+
+
+def service_of(event: Mapping[str, Any]) -> str | None:
+    service = (event.get("params") or {}).get("service")
+    return service if isinstance(service, str) else None
 
 
 def canonical(value: Mapping[str, Any]) -> bytes:
@@ -353,4 +418,13 @@ def _problems(exc: ValidationError, where: str) -> list[Problem]:
     return out
 
 
-__all__ = ["LEVELS", "EventIn", "PreparedEvent", "canonical", "prepare", "template_values"]
+__all__ = [
+    "LEVELS",
+    "EventIn",
+    "PreparedEvent",
+    "canonical",
+    "prepare",
+    "search_text",
+    "service_of",
+    "template_values",
+]

@@ -1,14 +1,22 @@
-"""The parts one running kansa shares: settings, store, catalog, writer, key cache."""
+"""The parts one running kansa shares: settings, store, catalog, layouts, writer, keys."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from kansa.access import KeyCache
+from kansa.access import KeyCache, Reader
 from kansa.catalog import Catalog, default_catalog_paths, load_catalog
+from kansa.errors import NotFound
+from kansa.events import prepare
 from kansa.ingest import Writer
+from kansa.layout import DEFAULT_LAYOUT, Layout, default_layout_paths, load_layouts
 from kansa.settings import Settings
-from kansa.store import Store, open_store
+from kansa.store import Receipt, Store, Tenant, open_store
+
+T = TypeVar("T")
 
 
 def load_catalog_for(settings: Settings) -> Catalog:
@@ -20,12 +28,15 @@ class Runtime:
     settings: Settings
     store: Store
     catalog: Catalog
+    layouts: dict[str, Layout] = field(default_factory=dict)
     writer: Writer = field(init=False)
     keys: KeyCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.writer = Writer(self.store, max_events=self.settings.commit_max_events)
         self.keys = KeyCache(self.store, ttl=self.settings.key_cache_seconds)
+        self.layouts = self.layouts or load_layouts(default_layout_paths())
+        self._secret: bytes | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -38,3 +49,42 @@ class Runtime:
     def close(self) -> None:
         self.writer.close()
         self.store.close()
+
+    def tenant(self, tenant_id: str) -> Tenant:
+        found = self.store.get_tenant(tenant_id)
+        if found is None:
+            raise NotFound(f"no tenant {tenant_id!r}")
+        return found
+
+    def layout_of(self, tenant: Tenant) -> Layout:
+        return self.layouts.get(tenant.layout or "", DEFAULT_LAYOUT)
+
+    def secret_key(self) -> bytes:
+        """The key that signs viewer tokens: the setting, else one kept in the database so
+        every kansa process on it agrees."""
+        if self._secret is None:
+            configured = self.settings.secret_key
+            if configured is not None:
+                self._secret = configured.get_secret_value().encode()
+            else:
+                self._secret = self.store.instance_secret("viewer-tokens")
+        return self._secret
+
+    async def read(self, work: Callable[[], T]) -> T:
+        """Run a blocking store read off the event loop."""
+        return await asyncio.to_thread(work)
+
+    async def record(
+        self, reader: Reader, tenant: str, action: str, params: dict[str, Any], ip: str | None
+    ) -> list[Receipt]:
+        """Record in the tenant's own log something a reader did with it."""
+        event = {
+            "tenant": tenant,
+            "app": "kansa",
+            "action": action,
+            "result": "success",
+            "actor": reader.actor(),
+            "ip": ip,
+            "params": {k: v for k, v in params.items() if v is not None},
+        }
+        return await self.writer.append(prepare([event], self.catalog))

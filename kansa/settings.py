@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "placeholder"}
 
 
 class Settings(BaseSettings):
@@ -37,6 +39,28 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a checked API key is trusted before it is read again.",
     )
+
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs viewer tokens (32+ characters). Unset: a random key kept in the "
+        "database, shared by every kansa process on it.",
+    )
+    signin_max_failures: int = Field(
+        default=5, ge=1, description="Wrong passwords in a row that lock an account."
+    )
+    signin_lock_minutes: int = Field(
+        default=15, ge=1, description="How long a locked account stays locked."
+    )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        text = value.get_secret_value()
+        if len(text) < 32 or text.lower() in _PLACEHOLDERS or len(set(text)) < 8:
+            raise ValueError("must be at least 32 random characters (not a placeholder)")
+        return value
 
     @field_validator("catalogs", mode="before")
     @classmethod

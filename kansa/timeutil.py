@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from kansa.errors import InvalidQuery, Problem
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -32,3 +35,19 @@ def parse_iso(text: str) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("time must state its UTC offset (e.g. +09:00 or Z)")
     return moment
+
+
+def parse_period_bound(text: str, tz: str, name: str, end: bool = False) -> datetime:
+    """A ``from``/``to`` bound: a date (``2026-11-01`` or ``2026/11/01``, in the tenant's zone;
+    a ``to`` date means the end of that day) or an ISO time with its offset. The result is an
+    exclusive bound for ``to``."""
+    cleaned = text.strip().replace("/", "-")
+    try:
+        if len(cleaned) == 10:
+            day = date.fromisoformat(cleaned)
+            start = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz))
+            return start + timedelta(days=1) if end else start
+        moment = parse_iso(cleaned)
+    except ValueError as exc:
+        raise InvalidQuery([Problem(name, f"not a date or a time with offset: {exc}")]) from None
+    return moment + timedelta(microseconds=1) if end else moment

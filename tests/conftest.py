@@ -91,11 +91,15 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
         yield test_client
 
 
-def new_key(store: Store, *, app: str = "PCA Hub", tenant: str | None = None,
-            scopes: frozenset[str] = frozenset({"publish", "read"})) -> str:  # fmt: skip
+def new_key(
+    store: Store,
+    *,
+    app: str = "PCA Hub",
+    tenant: str | None = None,
+    scopes: frozenset[str] = frozenset({"publish", "read"}),
+) -> str:
     key = make_key()
-    store.create_api_key(key.id, app=app, tenant=tenant, scopes=scopes,
-                         secret_hash=key.secret_hash)  # fmt: skip
+    store.create_api_key(key.id, app=app, tenant=tenant, scopes=scopes, secret_hash=key.secret_hash)
     return key.token
 
 
@@ -119,8 +123,12 @@ def pca_event(tenant_id: str, number: int = 1, **overrides: Any) -> dict[str, An
         "action": "user.create",
         "occurred_at": "2026-11-21T10:00:00+09:00",
         "result": "success",
-        "actor": {"id": "acc-1001", "name": "飯田橋 一郎", "login": "ichiro",
-                  "email": "ichiro@example.jp"},  # fmt: skip
+        "actor": {
+            "id": "acc-1001",
+            "name": "飯田橋 一郎",
+            "login": "ichiro",
+            "email": "ichiro@example.jp",
+        },
         "ip": "12.34.56.78",
         "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
         "targets": [{"type": "user", "id": "acc-1002", "name": "飯田橋 二郎", "login": "jiro"}],

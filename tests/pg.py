@@ -84,17 +84,34 @@ def throwaway_cluster() -> tuple[str, Callable[[], None]]:
     pg_ctl = [*as_user, str(found / "pg_ctl"), "-D", str(data / "data")]
     try:
         subprocess.run(
-            [*as_user, str(found / "initdb"), "-D", str(data / "data"), "-U", "postgres",
-             "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
+            [
+                *as_user,
+                str(found / "initdb"),
+                "-D",
+                str(data / "data"),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         options = (
             f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={data}"
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             " -c max_connections=200"
         )
-        subprocess.run([*pg_ctl, "-l", str(log), "-o", options, "-w", "-t", "30", "start"],
-                       check=True, capture_output=True, text=True)  # fmt: skip
+        subprocess.run(
+            [*pg_ctl, "-l", str(log), "-o", options, "-w", "-t", "30", "start"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
     except subprocess.CalledProcessError as exc:
         detail = log.read_text() if log.exists() else ""
         shutil.rmtree(data, ignore_errors=True)

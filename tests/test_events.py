@@ -80,9 +80,14 @@ def test_actor_or_anonymous(catalog: Catalog) -> None:
     both = pca_event("t", anonymous=True)
     assert "one or the other" in problems(catalog, [both])["events[0]"]
     failed_login = {
-        "tenant": "t", "app": "PCA Hub", "action": "auth.login_failed", "result": "failure",
-        "anonymous": True, "ip": "2001:db8::1", "params": {"login_name": "nobody"},
-    }  # fmt: skip
+        "tenant": "t",
+        "app": "PCA Hub",
+        "action": "auth.login_failed",
+        "result": "failure",
+        "anonymous": True,
+        "ip": "2001:db8::1",
+        "params": {"login_name": "nobody"},
+    }
     (event,) = prepare([failed_login], catalog)
     assert event.actor_id is None and event.level == "warning"
     assert event.ip == "2001:db8::1"
@@ -97,9 +102,12 @@ def test_the_app_decides_the_product_and_an_ambiguous_action_asks_for_it(
     catalog: Catalog,
 ) -> None:
     garoon = {
-        "tenant": "t", "app": "Garoon", "action": "logout", "result": "success",
+        "tenant": "t",
+        "app": "Garoon",
+        "action": "logout",
+        "result": "success",
         "actor": {"id": "u1", "name": "Sato"},
-    }  # fmt: skip
+    }
     (event,) = prepare([garoon], catalog)
     assert event.product == "cybozu"
     # An unknown app: the action alone must name one product.
@@ -125,11 +133,15 @@ def test_the_level_defaults_from_the_catalog_and_a_failure_may_raise_it(
 
 def test_a_param_with_listed_values_must_be_one_of_them(catalog: Catalog) -> None:
     job = {
-        "tenant": "t", "app": "KDDI Business ID", "action": "provision.user.create",
-        "result": "processing", "actor": {"id": "system"},
-        "targets": [{"id": "jiro@example.jp"}], "params": {"service": "Nonexistent 365"},
+        "tenant": "t",
+        "app": "KDDI Business ID",
+        "action": "provision.user.create",
+        "result": "processing",
+        "actor": {"id": "system"},
+        "targets": [{"id": "jiro@example.jp"}],
+        "params": {"service": "Nonexistent 365"},
         "correlation_id": "job-1",
-    }  # fmt: skip
+    }
     assert "Microsoft 365" in problems(catalog, [job])["events[0].params.service"]
     job["params"] = {"service": "Microsoft 365"}
     (event,) = prepare([job], catalog)
@@ -138,10 +150,14 @@ def test_a_param_with_listed_values_must_be_one_of_them(catalog: Catalog) -> Non
 
 def test_kddi_login_message_fills_ip_from_the_event(catalog: Catalog) -> None:
     login = {
-        "tenant": "t", "app": "KDDI Business ID", "action": "login.password_otp",
-        "result": "success", "actor": {"id": "jiro", "name": "飯田橋 二郎"},
-        "ip": "12.34.56.78", "params": {"os": "Windows"},
-    }  # fmt: skip
+        "tenant": "t",
+        "app": "KDDI Business ID",
+        "action": "login.password_otp",
+        "result": "success",
+        "actor": {"id": "jiro", "name": "飯田橋 二郎"},
+        "ip": "12.34.56.78",
+        "params": {"os": "Windows"},
+    }
     (event,) = prepare([login], catalog)
     expected = "ID/パスワード+ワンタイムパスワード認証による認証成功[12.34.56.78 Windows]"
     assert event.message_ja == expected
@@ -155,3 +171,14 @@ def test_limits_on_sizes(catalog: Catalog) -> None:
     assert "larger than" in found["events[0].details"]
     found = problems(catalog, [pca_event("t", user_agent="x" * 3000)])
     assert "events[0].user_agent" in found
+
+
+def test_occurred_at_must_be_plausible(catalog: Catalog) -> None:
+    found = problems(
+        catalog,
+        [
+            pca_event("t", occurred_at="1999-12-31T23:59:59Z"),
+            pca_event("t", occurred_at="9999-01-01T00:00:00Z"),
+        ],
+    )
+    assert set(found) == {"events[0].occurred_at", "events[1].occurred_at"}

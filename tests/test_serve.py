@@ -38,8 +38,10 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     port = free_port()
     server = subprocess.Popen(
         [KANSA, "serve", "--db", db, "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy(),
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=os.environ.copy(),
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20

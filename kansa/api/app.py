@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from kansa import __version__
-from kansa.api import catalog, errors, events, health
+from kansa.api import catalog, errors, events, health, search, tokens
 from kansa.events import EventIn
 from kansa.runtime import Runtime
 from kansa.settings import Settings
@@ -43,6 +43,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.kansa = rt
     errors.install(app)
     app.include_router(events.router)
+    app.include_router(search.router)
+    app.include_router(tokens.router)
     app.include_router(catalog.router)
     app.include_router(health.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

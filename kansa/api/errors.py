@@ -67,11 +67,26 @@ def install(app: FastAPI) -> None:
         return problem(503, "Service unavailable", "the store could not complete the request", [])
 
     async def validation_error(request: Request, exc: Exception) -> JSON:
+        """A body that fails its model is invalid input (422); a bad query or path
+        parameter is a bad request (400). Paths name the field as the client wrote it."""
         assert isinstance(exc, RequestValidationError)
-        problems = [
-            Problem(".".join(str(p) for p in e["loc"]), str(e["msg"])) for e in exc.errors()
-        ]
-        return problem(400, "Invalid request", problems[0].message if problems else "", problems)
+        problems = []
+        in_body = False
+        for error in exc.errors():
+            where, *rest = error["loc"] or ("body",)
+            in_body = in_body or where == "body"
+            path = ""
+            for part in rest or ([] if where == "body" else [where]):
+                path = (
+                    f"{path}[{part}]"
+                    if isinstance(part, int)
+                    else (f"{path}.{part}" if path else str(part))
+                )
+            message = "is required" if error["type"] == "missing" else str(error["msg"])
+            problems.append(Problem(path or "body", message))
+        status, title = (422, "Invalid input") if in_body else (400, "Invalid request")
+        detail = f"{problems[0].path}: {problems[0].message}" if problems else title
+        return problem(status, title, detail, problems)
 
     async def http_error(request: Request, exc: Exception) -> JSON:
         assert isinstance(exc, StarletteHTTPException)

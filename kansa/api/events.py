@@ -69,7 +69,7 @@ PUBLISH_DOC: dict[str, Any] = {
         403: {
             "description": "Key lacks publish scope or is bound to another tenant.",
             **_PROBLEM,
-        },  # fmt: skip
+        },
         413: {"description": "The body is larger than the limit.", **_PROBLEM},
         415: {"description": "The body is not JSON.", **_PROBLEM},
         422: {"description": "Invalid events; nothing was stored.", **_PROBLEM},

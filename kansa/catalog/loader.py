@@ -27,12 +27,32 @@ SHIPPED_DIR = Path(__file__).parent / "catalogs"
 
 _PRODUCT_KEYS = {"id", "name", "apps", "layout"}
 _TOP_KEYS = {
-    "product", "retention", "categories", "results", "groups", "values", "fields", "events",
-}  # fmt: skip
+    "product",
+    "retention",
+    "categories",
+    "results",
+    "groups",
+    "values",
+    "fields",
+    "events",
+}
 _EVENT_KEYS = {
-    "action", "category", "history", "level", "module", "label", "results", "params",
-    "group", "screen", "csv", "description", "message", "result_messages", "result_levels",
-}  # fmt: skip
+    "action",
+    "category",
+    "history",
+    "level",
+    "module",
+    "label",
+    "results",
+    "params",
+    "group",
+    "screen",
+    "csv",
+    "description",
+    "message",
+    "result_messages",
+    "result_levels",
+}
 
 
 def default_catalog_paths() -> list[Path]:

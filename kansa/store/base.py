@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 from kansa.chain import StoredLink
 from kansa.events import PreparedEvent
+from kansa.query import Query
+from kansa.store.search import Page
 
 DEFAULT_TZ = "Asia/Tokyo"
 DEFAULT_LANG = "ja"
@@ -47,6 +49,8 @@ class Tenant:
     created_at: datetime
     last_seq: int
     last_hash: str
+    record_searches: bool = False
+    """Whether searching the log is itself recorded (detail views and exports always are)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,19 @@ class ApiKey:
     secret_hash: str
     created_at: datetime
     revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A person who signs in to read a tenant's log; the password only as its hash."""
+
+    tenant: str
+    login: str
+    name: str
+    role: str
+    password_hash: str
+    failures: int
+    locked_until: datetime | None
 
 
 class Store(Protocol):
@@ -88,9 +105,14 @@ class Store(Protocol):
     def list_tenants(self) -> list[Tenant]: ...
 
     def create_api_key(
-        self, key_id: str, *, app: str, tenant: str | None, scopes: frozenset[str],
+        self,
+        key_id: str,
+        *,
+        app: str,
+        tenant: str | None,
+        scopes: frozenset[str],
         secret_hash: str,
-    ) -> ApiKey: ...  # fmt: skip
+    ) -> ApiKey: ...
 
     def get_api_key(self, key_id: str) -> ApiKey | None: ...
 
@@ -102,4 +124,32 @@ class Store(Protocol):
 
     def get_event(self, tenant_id: str, event_id: str) -> dict[str, Any] | None:
         """One event as stored (the hashed event plus seq and hash)."""
+        ...
+
+    def search(self, query: Query) -> Page:
+        """One page of the events ``query`` selects, and the cursor of the next."""
+        ...
+
+    def job_states(self, tenant_id: str, correlation_id: str) -> list[dict[str, Any]]:
+        """Every event of one job (correlation id), in sequence order."""
+        ...
+
+    def update_tenant(self, tenant_id: str, **changes: Any) -> Tenant:
+        """Change name, layout, tz, lang or record_searches of a tenant."""
+        ...
+
+    def instance_secret(self, name: str) -> bytes:
+        """A random 32-byte secret kept in the database, made on first use."""
+        ...
+
+    def create_account(
+        self, tenant_id: str, login: str, *, name: str, role: str, password_hash: str
+    ) -> Account: ...
+
+    def get_account(self, tenant_id: str, login: str) -> Account | None: ...
+
+    def record_signin(
+        self, tenant_id: str, login: str, *, failures: int, locked_until: datetime | None
+    ) -> None:
+        """Store the failure count and lock of an account after a sign-in attempt."""
         ...

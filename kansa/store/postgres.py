@@ -17,12 +17,12 @@ prepared statements switch to generic plans that are far slower for searches.
 from __future__ import annotations
 
 import calendar
+import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg import sql
 from psycopg.adapt import PyFormat
@@ -30,9 +30,11 @@ from psycopg.errors import CheckViolation, UniqueViolation
 from psycopg_pool import ConnectionPool
 
 from kansa.chain import GENESIS, StoredLink, digest, link
-from kansa.errors import ConfigError, Conflict, StoreError
+from kansa.errors import ConfigError, Conflict, NotFound, StoreError
 from kansa.events import PreparedEvent
-from kansa.store.base import DEFAULT_LANG, DEFAULT_TZ, ApiKey, Receipt, Tenant
+from kansa.query import Query
+from kansa.store import search as search_sql
+from kansa.store.base import DEFAULT_LANG, DEFAULT_TZ, Account, ApiKey, Receipt, Tenant
 from kansa.store.schema import EVENT_COLUMNS, EVENT_KEY_ROW, EVENT_ROW, MIGRATIONS
 from kansa.timeutil import from_micros, iso_utc, to_micros, utcnow
 
@@ -54,7 +56,9 @@ _COPY_KEYS = (
     f"COPY event_keys ({', '.join(EVENT_KEY_ROW)}) FROM STDIN (FORMAT BINARY)",
     [COPY_TYPES.get(column, "text") for column in EVENT_KEY_ROW],
 )
-_TENANT_COLUMNS = "id, name, layout, tz, lang, created_at, last_seq, last_hash"
+_NEW_TENANT = "id, name, layout, tz, lang, created_at, last_seq, last_hash"
+_TENANT_COLUMNS = _NEW_TENANT + ", record_searches"
+_ACCOUNT_COLUMNS = "tenant_id, login, name, role, password_hash, failures, locked_until"
 
 Month = tuple[int, int]
 
@@ -214,12 +218,22 @@ class PostgresStore:
                 "SELECT body, hash FROM events WHERE tenant_id = %s AND id = %s",
                 (tenant_id, event_id),
             ).fetchone()
-        if row is None:
-            return None
-        envelope = orjson.loads(row[0])
-        event: dict[str, Any] = envelope["event"]
-        event.update(seq=envelope["seq"], prev_hash=envelope["prev_hash"], hash=row[1])
-        return event
+        return search_sql.event_of(row[0], row[1]) if row else None
+
+    def search(self, query: Query) -> search_sql.Page:
+        text, params = search_sql.build(query, self.dialect)
+        with self._pool.connection() as conn:
+            rows = conn.execute(text, params).fetchall()
+        return search_sql.page(rows, query)
+
+    def job_states(self, tenant_id: str, correlation_id: str) -> list[dict[str, Any]]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT body, hash FROM events WHERE tenant_id = %s AND correlation_id = %s"
+                " ORDER BY seq",
+                (tenant_id, correlation_id),
+            ).fetchall()
+        return [search_sql.event_of(body, hashed) for body, hashed in rows]
 
     # -- tenants -----------------------------------------------------------------------
 
@@ -229,8 +243,7 @@ class PostgresStore:
         try:
             with self._pool.connection() as conn:
                 conn.execute(
-                    f"INSERT INTO tenants ({_TENANT_COLUMNS})"
-                    " VALUES (%s, %s, %s, %s, %s, %s, 0, %s)",
+                    f"INSERT INTO tenants ({_NEW_TENANT}) VALUES (%s, %s, %s, %s, %s, %s, 0, %s)",
                     (tenant_id, name, layout, tz, lang, to_micros(utcnow()), GENESIS),
                 )
         except UniqueViolation:
@@ -247,6 +260,25 @@ class PostgresStore:
                 f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE id = %s", (tenant_id,)
             ).fetchone()
         return _tenant(row) if row else None
+
+    def update_tenant(self, tenant_id: str, **changes: Any) -> Tenant:
+        allowed = {"name", "layout", "tz", "lang", "record_searches"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise StoreError(f"cannot change {', '.join(sorted(unknown))} of a tenant")
+        if changes:
+            assignments = sql.SQL(", ").join(
+                sql.SQL("{} = %s").format(sql.Identifier(name)) for name in changes
+            )
+            with self._pool.connection() as conn:
+                conn.execute(
+                    sql.SQL("UPDATE tenants SET {} WHERE id = %s").format(assignments),
+                    (*(int(v) if isinstance(v, bool) else v for v in changes.values()), tenant_id),
+                )
+        tenant = self.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFound(f"no tenant {tenant_id!r}")
+        return tenant
 
     def list_tenants(self) -> list[Tenant]:
         with self._pool.connection() as conn:  # byte order, as SQLite sorts
@@ -306,6 +338,68 @@ class PostgresStore:
             revoked=row[6] is not None,
         )
 
+    # -- accounts and secrets ------------------------------------------------------------
+
+    def create_account(
+        self, tenant_id: str, login: str, *, name: str, role: str, password_hash: str
+    ) -> Account:
+        try:
+            with self._pool.connection() as conn:
+                conn.execute(
+                    "INSERT INTO accounts (tenant_id, login, name, role, password_hash,"
+                    " failures, locked_until, created_at)"
+                    " VALUES (%s, %s, %s, %s, %s, 0, NULL, %s)",
+                    (tenant_id, login, name, role, password_hash, to_micros(utcnow())),
+                )
+        except UniqueViolation:
+            raise Conflict(f"account {login!r} already exists in {tenant_id!r}") from None
+        except psycopg.errors.ForeignKeyViolation:
+            raise NotFound(f"no tenant {tenant_id!r}") from None
+        account = self.get_account(tenant_id, login)
+        assert account is not None
+        return account
+
+    def get_account(self, tenant_id: str, login: str) -> Account | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE tenant_id = %s AND login = %s",
+                (tenant_id, login),
+            ).fetchone()
+        if row is None:
+            return None
+        return Account(
+            tenant=row[0],
+            login=row[1],
+            name=row[2],
+            role=row[3],
+            password_hash=row[4],
+            failures=row[5],
+            locked_until=from_micros(row[6]) if row[6] is not None else None,
+        )
+
+    def record_signin(
+        self, tenant_id: str, login: str, *, failures: int, locked_until: datetime | None
+    ) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                "UPDATE accounts SET failures = %s, locked_until = %s"
+                " WHERE tenant_id = %s AND login = %s",
+                (failures, to_micros(locked_until) if locked_until else None, tenant_id, login),
+            )
+
+    def instance_secret(self, name: str) -> bytes:
+        with self._pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO instance_secrets (name, value, created_at) VALUES (%s, %s, %s)"
+                " ON CONFLICT (name) DO NOTHING",
+                (name, os.urandom(32), to_micros(utcnow())),
+            )
+            row = conn.execute(
+                "SELECT value FROM instance_secrets WHERE name = %s", (name,)
+            ).fetchone()
+        assert row is not None
+        return bytes(row[0])
+
 
 def _configure(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
     # Binary COPY picks a dumper by column type; for bytea psycopg's default is a pure-Python
@@ -326,9 +420,12 @@ def _append(cur: psycopg.Cursor[tuple[Any, ...]], events: Sequence[PreparedEvent
             "UPDATE tenants AS t SET last_seq = h.seq, last_hash = h.hash"
             " FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS h (id, seq, hash)"
             " WHERE t.id = h.id",
-            (list(batch.moved), [seq for seq, _ in batch.moved.values()],
-             [hashed for _, hashed in batch.moved.values()]),
-        )  # fmt: skip
+            (
+                list(batch.moved),
+                [seq for seq, _ in batch.moved.values()],
+                [hashed for _, hashed in batch.moved.values()],
+            ),
+        )
     return batch.receipts
 
 
@@ -362,8 +459,9 @@ class _Chaining:
             occurred = to_micros(event.occurred_at)
             if event.client_id is not None:
                 self.stored[(event.tenant_id, event.client_id)] = receipt
-                self.keys.append((event.tenant_id, event.client_id, event.id, seq, hashed,
-                                  occurred))  # fmt: skip
+                self.keys.append(
+                    (event.tenant_id, event.client_id, event.id, seq, hashed, occurred)
+                )
             yield _row(event, seq, occurred, body, hashed, prev)
 
     def _duplicate(self, event: PreparedEvent) -> Receipt | None:
@@ -377,8 +475,9 @@ class _Chaining:
         first = self.stored.get(key)
         if first is None:
             return None
-        return Receipt(first.id, first.client_id, first.tenant, first.seq, first.hash,
-                       duplicate=True)  # fmt: skip
+        return Receipt(
+            first.id, first.client_id, first.tenant, first.seq, first.hash, duplicate=True
+        )
 
 
 def _lock_heads(
@@ -391,13 +490,20 @@ def _lock_heads(
         first.setdefault(event.tenant_id, event)
     ids = sorted(first)
     cur.execute(
-        f"INSERT INTO tenants ({_TENANT_COLUMNS})"
+        f"INSERT INTO tenants ({_NEW_TENANT})"
         " SELECT t.id, t.name, t.layout, %s, %s, %s, 0, %s"
         " FROM unnest(%s::text[], %s::text[], %s::text[]) AS t (id, name, layout)"
         " ORDER BY t.id ON CONFLICT (id) DO NOTHING",
-        (DEFAULT_TZ, DEFAULT_LANG, to_micros(utcnow()), GENESIS, ids,
-         [first[i].tenant_name for i in ids], [first[i].layout for i in ids]),
-    )  # fmt: skip
+        (
+            DEFAULT_TZ,
+            DEFAULT_LANG,
+            to_micros(utcnow()),
+            GENESIS,
+            ids,
+            [first[i].tenant_name for i in ids],
+            [first[i].layout for i in ids],
+        ),
+    )
     cur.execute(
         "SELECT id, last_seq, last_hash FROM tenants WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
         (ids,),
@@ -443,12 +549,35 @@ def _row(
     event: PreparedEvent, seq: int, occurred: int, body: bytes, hashed: str, prev: str
 ) -> tuple[Any, ...]:
     return (
-        event.tenant_id, seq, event.id, event.client_id, occurred,
-        to_micros(event.received_at), event.app, event.product, event.action, event.category,
-        event.history, event.result, event.level, event.actor_id, event.actor_login,
-        event.actor_name, event.ip, event.target_id, event.target_name, event.correlation_id,
-        event.trace_id, event.message_ja, event.message_en, body, hashed, prev,
-    )  # fmt: skip
+        event.tenant_id,
+        seq,
+        event.id,
+        event.client_id,
+        occurred,
+        to_micros(event.received_at),
+        event.app,
+        event.product,
+        event.action,
+        event.category,
+        event.history,
+        event.result,
+        event.level,
+        event.actor_id,
+        event.actor_login,
+        event.actor_name,
+        event.ip,
+        event.target_id,
+        event.target_name,
+        event.correlation_id,
+        event.trace_id,
+        event.message_ja,
+        event.message_en,
+        body,
+        hashed,
+        prev,
+        event.service,
+        event.search_text,
+    )
 
 
 def _tenant(row: Sequence[Any]) -> Tenant:
@@ -461,6 +590,7 @@ def _tenant(row: Sequence[Any]) -> Tenant:
         created_at=from_micros(row[5]),
         last_seq=row[6],
         last_hash=row[7],
+        record_searches=bool(row[8]),
     )
 
 

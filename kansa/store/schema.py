@@ -137,6 +137,32 @@ MIGRATIONS: tuple[Migration, ...] = (
             ),
         ),
     ),
+    Migration(
+        2,
+        "search columns, job index, accounts, instance secrets",
+        (
+            "ALTER TABLE events ADD COLUMN service {text}",
+            "ALTER TABLE events ADD COLUMN search_text {text} NOT NULL DEFAULT ''",
+            "CREATE INDEX events_tenant_job ON events (tenant_id, correlation_id, seq)",
+            "ALTER TABLE tenants ADD COLUMN record_searches {int} NOT NULL DEFAULT 0",
+            """CREATE TABLE accounts (
+                tenant_id {text} NOT NULL REFERENCES tenants (id),
+                login {text} NOT NULL,
+                name {text} NOT NULL,
+                role {text} NOT NULL,
+                password_hash {text} NOT NULL,
+                failures {int} NOT NULL DEFAULT 0,
+                locked_until {bigint},
+                created_at {bigint} NOT NULL,
+                PRIMARY KEY (tenant_id, login)
+            )""",
+            """CREATE TABLE instance_secrets (
+                name {text} PRIMARY KEY,
+                value {blob} NOT NULL,
+                created_at {bigint} NOT NULL
+            )""",
+        ),
+    ),
 )
 
 
@@ -174,17 +200,43 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("trace_id", "trace_id"),
     ("message_ja", "message.ja"),
     ("message_en", "message.en"),
+    ("service", "params.service"),
+    ("search_text", "search_text"),  # derived: kansa.events.search_text of the event
 )
 
 # -- the schema the migrations must produce -------------------------------------------------
 
 # Every column of ``events``, in the order the stores write a row.
 EVENT_ROW: tuple[str, ...] = (
-    "tenant_id", "seq", "id", "client_id", "occurred_at", "received_at", "app", "product",
-    "action", "category", "history", "result", "level", "actor_id", "actor_login", "actor_name",
-    "ip", "target_id", "target_name", "correlation_id", "trace_id", "message_ja", "message_en",
-    "body", "hash", "prev_hash",
-)  # fmt: skip
+    "tenant_id",
+    "seq",
+    "id",
+    "client_id",
+    "occurred_at",
+    "received_at",
+    "app",
+    "product",
+    "action",
+    "category",
+    "history",
+    "result",
+    "level",
+    "actor_id",
+    "actor_login",
+    "actor_name",
+    "ip",
+    "target_id",
+    "target_name",
+    "correlation_id",
+    "trace_id",
+    "message_ja",
+    "message_en",
+    "body",
+    "hash",
+    "prev_hash",
+    "service",
+    "search_text",
+)
 
 # Every column of ``event_keys`` (PostgreSQL), in the order the store writes a row.
 EVENT_KEY_ROW: tuple[str, ...] = ("tenant_id", "client_id", "id", "seq", "hash", "occurred_at")
@@ -208,7 +260,28 @@ class Declared:
 
 _TABLES: dict[str, tuple[str, ...]] = {
     "schema_migrations": ("version", "name", "applied_at"),
-    "tenants": ("id", "name", "layout", "tz", "lang", "created_at", "last_seq", "last_hash"),
+    "tenants": (
+        "id",
+        "name",
+        "layout",
+        "tz",
+        "lang",
+        "created_at",
+        "last_seq",
+        "last_hash",
+        "record_searches",
+    ),
+    "accounts": (
+        "tenant_id",
+        "login",
+        "name",
+        "role",
+        "password_hash",
+        "failures",
+        "locked_until",
+        "created_at",
+    ),
+    "instance_secrets": ("name", "value", "created_at"),
     "applications": ("name", "created_at"),
     "api_keys": ("id", "app", "tenant_id", "scopes", "secret_hash", "created_at", "revoked_at"),
     "events": EVENT_ROW,
@@ -218,11 +291,14 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "tenants": ("id",),
     "applications": ("name",),
     "api_keys": ("id",),
+    "accounts": ("tenant_id", "login"),
+    "instance_secrets": ("name",),
 }
 _EVENT_INDEXES: dict[str, Index] = {
     "events_tenant_time": Index("events", ("tenant_id", "occurred_at")),
     "events_tenant_actor": Index("events", ("tenant_id", "actor_id", "occurred_at")),
     "events_tenant_category": Index("events", ("tenant_id", "category", "occurred_at")),
+    "events_tenant_job": Index("events", ("tenant_id", "correlation_id", "seq")),
 }
 
 DECLARED: dict[str, Declared] = {

@@ -7,29 +7,30 @@ appending to one file keep one chain per tenant.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from kansa.chain import GENESIS, StoredLink, digest, link
-from kansa.errors import Conflict, StoreError
+from kansa.errors import Conflict, NotFound, StoreError
 from kansa.events import PreparedEvent
-from kansa.store.base import ApiKey, Receipt, Tenant
-from kansa.store.schema import EVENT_COLUMNS, MIGRATIONS, render
+from kansa.query import Query
+from kansa.store import search as search_sql
+from kansa.store.base import Account, ApiKey, Receipt, Tenant
+from kansa.store.schema import EVENT_COLUMNS, EVENT_ROW, MIGRATIONS, render
 from kansa.timeutil import from_micros, iso_utc, to_micros, utcnow
 
 _INSERT_EVENT = (
-    "INSERT INTO events (tenant_id, seq, id, client_id, occurred_at, received_at, app, product,"
-    " action, category, history, result, level, actor_id, actor_login, actor_name, ip,"
-    " target_id, target_name, correlation_id, trace_id, message_ja, message_en, body, hash,"
-    " prev_hash) VALUES (" + ", ".join("?" * 26) + ")"
+    f"INSERT INTO events ({', '.join(EVENT_ROW)}) VALUES ({', '.join('?' * len(EVENT_ROW))})"
 )
 _LINK_COLUMNS = ", ".join(column for column, _ in EVENT_COLUMNS)
+_TENANT_COLUMNS = "id, name, layout, tz, lang, created_at, last_seq, last_hash, record_searches"
+_ACCOUNT_COLUMNS = "tenant_id, login, name, role, password_hash, failures, locked_until"
 
 
 def path_of(url: str) -> str:
@@ -229,12 +230,18 @@ class SQLiteStore:
         row = self.db.execute(
             "SELECT body, hash FROM events WHERE tenant_id = ? AND id = ?", (tenant_id, event_id)
         ).fetchone()
-        if row is None:
-            return None
-        envelope = orjson.loads(row[0])
-        event: dict[str, Any] = envelope["event"]
-        event.update(seq=envelope["seq"], prev_hash=envelope["prev_hash"], hash=row[1])
-        return event
+        return search_sql.event_of(row[0], row[1]) if row else None
+
+    def search(self, query: Query) -> search_sql.Page:
+        text, params = search_sql.build(query, self.dialect)
+        return search_sql.page(self.db.execute(text, params).fetchall(), query)
+
+    def job_states(self, tenant_id: str, correlation_id: str) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT body, hash FROM events WHERE tenant_id = ? AND correlation_id = ? ORDER BY seq",
+            (tenant_id, correlation_id),
+        ).fetchall()
+        return [search_sql.event_of(body, hashed) for body, hashed in rows]
 
     # -- tenants -----------------------------------------------------------------------
 
@@ -256,17 +263,29 @@ class SQLiteStore:
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         row = self.db.execute(
-            "SELECT id, name, layout, tz, lang, created_at, last_seq, last_hash"
-            " FROM tenants WHERE id = ?",
-            (tenant_id,),
+            f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE id = ?", (tenant_id,)
         ).fetchone()
         return _tenant(row) if row else None
 
+    def update_tenant(self, tenant_id: str, **changes: Any) -> Tenant:
+        allowed = {"name", "layout", "tz", "lang", "record_searches"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise StoreError(f"cannot change {', '.join(sorted(unknown))} of a tenant")
+        if changes:
+            assignments = ", ".join(f"{name} = ?" for name in changes)
+            with self._write() as conn:
+                conn.execute(
+                    f"UPDATE tenants SET {assignments} WHERE id = ?",
+                    (*(_plain(v) for v in changes.values()), tenant_id),
+                )
+        tenant = self.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFound(f"no tenant {tenant_id!r}")
+        return tenant
+
     def list_tenants(self) -> list[Tenant]:
-        rows = self.db.execute(
-            "SELECT id, name, layout, tz, lang, created_at, last_seq, last_hash"
-            " FROM tenants ORDER BY id"
-        ).fetchall()
+        rows = self.db.execute(f"SELECT {_TENANT_COLUMNS} FROM tenants ORDER BY id").fetchall()
         return [_tenant(row) for row in rows]
 
     # -- applications and keys -----------------------------------------------------------
@@ -281,17 +300,22 @@ class SQLiteStore:
         secret_hash: str,
     ) -> ApiKey:
         now = to_micros(utcnow())
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO applications (name, created_at) VALUES (?, ?)"
-                " ON CONFLICT (name) DO NOTHING",
-                (app, now),
-            )
-            conn.execute(
-                "INSERT INTO api_keys (id, app, tenant_id, scopes, secret_hash, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (key_id, app, tenant, ",".join(sorted(scopes)), secret_hash, now),
-            )
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    "INSERT INTO applications (name, created_at) VALUES (?, ?)"
+                    " ON CONFLICT (name) DO NOTHING",
+                    (app, now),
+                )
+                conn.execute(
+                    "INSERT INTO api_keys (id, app, tenant_id, scopes, secret_hash, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (key_id, app, tenant, ",".join(sorted(scopes)), secret_hash, now),
+                )
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" in str(exc):
+                raise Conflict(f"API key {key_id!r} already exists") from None
+            raise StoreError(f"could not create API key: {exc}") from None
         key = self.get_api_key(key_id)
         assert key is not None
         return key
@@ -314,15 +338,103 @@ class SQLiteStore:
             revoked=row[6] is not None,
         )
 
+    # -- accounts and secrets ------------------------------------------------------------
+
+    def create_account(
+        self, tenant_id: str, login: str, *, name: str, role: str, password_hash: str
+    ) -> Account:
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    "INSERT INTO accounts (tenant_id, login, name, role, password_hash,"
+                    " failures, locked_until, created_at) VALUES (?, ?, ?, ?, ?, 0, NULL, ?)",
+                    (tenant_id, login, name, role, password_hash, to_micros(utcnow())),
+                )
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" in str(exc) or "PRIMARY" in str(exc):
+                raise Conflict(f"account {login!r} already exists in {tenant_id!r}") from None
+            raise NotFound(f"no tenant {tenant_id!r}") from None
+        account = self.get_account(tenant_id, login)
+        assert account is not None
+        return account
+
+    def get_account(self, tenant_id: str, login: str) -> Account | None:
+        row = self.db.execute(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE tenant_id = ? AND login = ?",
+            (tenant_id, login),
+        ).fetchone()
+        return _account(row) if row else None
+
+    def record_signin(
+        self, tenant_id: str, login: str, *, failures: int, locked_until: datetime | None
+    ) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE accounts SET failures = ?, locked_until = ?"
+                " WHERE tenant_id = ? AND login = ?",
+                (failures, to_micros(locked_until) if locked_until else None, tenant_id, login),
+            )
+
+    def instance_secret(self, name: str) -> bytes:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO instance_secrets (name, value, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO NOTHING",
+                (name, os.urandom(32), to_micros(utcnow())),
+            )
+            row = conn.execute(
+                "SELECT value FROM instance_secrets WHERE name = ?", (name,)
+            ).fetchone()
+        return bytes(row[0])
+
+
+def _plain(value: Any) -> Any:
+    return int(value) if isinstance(value, bool) else value
+
+
+def _account(row: Sequence[Any]) -> Account:
+    return Account(
+        tenant=row[0],
+        login=row[1],
+        name=row[2],
+        role=row[3],
+        password_hash=row[4],
+        failures=row[5],
+        locked_until=from_micros(row[6]) if row[6] is not None else None,
+    )
+
 
 def _row(event: PreparedEvent, seq: int, body: bytes, hashed: str, prev: str) -> tuple[Any, ...]:
     return (
-        event.tenant_id, seq, event.id, event.client_id, to_micros(event.occurred_at),
-        to_micros(event.received_at), event.app, event.product, event.action, event.category,
-        event.history, event.result, event.level, event.actor_id, event.actor_login,
-        event.actor_name, event.ip, event.target_id, event.target_name, event.correlation_id,
-        event.trace_id, event.message_ja, event.message_en, body, hashed, prev,
-    )  # fmt: skip
+        event.tenant_id,
+        seq,
+        event.id,
+        event.client_id,
+        to_micros(event.occurred_at),
+        to_micros(event.received_at),
+        event.app,
+        event.product,
+        event.action,
+        event.category,
+        event.history,
+        event.result,
+        event.level,
+        event.actor_id,
+        event.actor_login,
+        event.actor_name,
+        event.ip,
+        event.target_id,
+        event.target_name,
+        event.correlation_id,
+        event.trace_id,
+        event.message_ja,
+        event.message_en,
+        body,
+        hashed,
+        prev,
+        event.service,
+        event.search_text,
+    )
 
 
 def _tenant(row: Sequence[Any]) -> Tenant:
@@ -335,4 +447,5 @@ def _tenant(row: Sequence[Any]) -> Tenant:
         created_at=from_micros(row[5]),
         last_seq=row[6],
         last_hash=row[7],
+        record_searches=bool(row[8]),
     )

@@ -108,8 +108,11 @@ def test_a_body_that_is_not_json_is_400_and_not_json_at_all_is_415(
     headers = auth | {"content-type": "application/json"}
     broken = client.post(URL, content=b'{"tenant": ', headers=headers)
     assert broken.status_code == 400 and "not valid JSON" in broken.json()["detail"]
-    wrong_type = client.post(URL, content=b"tenant=x", headers=auth | {
-        "content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+    wrong_type = client.post(
+        URL,
+        content=b"tenant=x",
+        headers=auth | {"content-type": "application/x-www-form-urlencoded"},
+    )
     assert wrong_type.status_code == 415
     assert wrong_type.json()["problems"][0]["path"] == "content-type"
 
@@ -122,8 +125,10 @@ def test_keys_are_required_and_checked(client: TestClient, store: Store, tenant_
         assert client.post(URL, json=event, headers={"Authorization": header}).status_code == 401
     real = new_key(store)
     forged = real[: real.rindex("_") + 1] + "x" * 43
-    assert client.post(URL, json=event, headers={"Authorization": f"Bearer {forged}"}
-                       ).status_code == 401  # fmt: skip
+    assert (
+        client.post(URL, json=event, headers={"Authorization": f"Bearer {forged}"}).status_code
+        == 401
+    )
     assert store.count_events(tenant_id) == 0
 
 
@@ -155,8 +160,9 @@ def test_the_body_size_limit_is_413(client: TestClient, auth: dict[str, str]) ->
     assert reply.status_code == 413 and reply.json()["problems"][0]["path"] == "body"
 
 
-def test_the_batch_size_limit_is_422(client: TestClient, auth: dict[str, str],
-                                     tenant_id: str) -> None:  # fmt: skip
+def test_the_batch_size_limit_is_422(
+    client: TestClient, auth: dict[str, str], tenant_id: str
+) -> None:
     limit = client.app.state.kansa.settings.max_batch  # type: ignore[attr-defined]
     events = [pca_event(tenant_id, n) for n in range(limit + 1)]
     reply = post(client, {"events": events}, auth)
@@ -178,15 +184,19 @@ def test_hostile_values_are_stored_as_given(
 def test_the_catalog_lists_every_event_type(client: TestClient) -> None:
     body = client.get("/api/v1/catalog").json()
     assert body["count"] == len(body["event_types"]) > 200
-    create = next(t for t in body["event_types"]
-                  if t["product"] == "pca-id" and t["action"] == "user.create")  # fmt: skip
+    create = next(
+        t for t in body["event_types"] if t["product"] == "pca-id" and t["action"] == "user.create"
+    )
     assert create["category"] == "user" and create["history"] == "operation"
     assert create["level"] == "info" and create["params"] == ["login"]
     assert create["message"] == {"ja": "ユーザー[{login}]を作成", "en": "Created user [{login}]"}
     assert {r["code"] for r in create["results"]} == {"success", "failure"}
     kddi = client.get("/api/v1/catalog", params={"product": "kddi-business-id"}).json()
     assert kddi["count"] == 103 and {t["history"] for t in kddi["event_types"]} == {
-        "login", "operation", "provisioning"}  # fmt: skip
+        "login",
+        "operation",
+        "provisioning",
+    }
 
 
 def test_health_and_openapi(client: TestClient) -> None:

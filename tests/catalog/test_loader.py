@@ -83,5 +83,5 @@ def test_templates_reach_only_their_values() -> None:
 
 def test_the_shipped_catalogs_load_and_cover_four_products() -> None:
     catalog = load_catalog(default_catalog_paths())
-    assert set(catalog.products) == {"cybozu", "microcms", "pca-id", "kddi-business-id"}
+    assert set(catalog.products) == {"cybozu", "microcms", "pca-id", "kddi-business-id", "kansa"}
     assert len(catalog) > 200

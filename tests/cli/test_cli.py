@@ -24,20 +24,32 @@ def test_init_is_idempotent(store_url: str) -> None:
 
 
 def test_tenant_create_and_its_mistakes(store_url: str, store: Store, tenant_id: str) -> None:
-    code, out, _ = kansa("tenant", "create", tenant_id, "--name", "ひかり物流",
-                         "--layout", "kddi-business-id", "--tz", "Asia/Tokyo", "--lang", "ja",
-                         "--db", store_url)  # fmt: skip
+    code, out, _ = kansa(
+        "tenant",
+        "create",
+        tenant_id,
+        "--name",
+        "ひかり物流",
+        "--layout",
+        "kddi-business-id",
+        "--tz",
+        "Asia/Tokyo",
+        "--lang",
+        "ja",
+        "--db",
+        store_url,
+    )
     assert code == 0 and tenant_id in out
     tenant = store.get_tenant(tenant_id)
     assert tenant is not None and tenant.layout == "kddi-business-id"
     assert tenant.name == "ひかり物流"
     code, _, err = kansa("tenant", "create", tenant_id, "--db", store_url)
     assert code == 1 and err.strip() == f"kansa: tenant '{tenant_id}' already exists"
-    code, _, err = kansa("tenant", "create", tenant_id + "x", "--layout", "nope",
-                         "--db", store_url)  # fmt: skip
+    code, _, err = kansa("tenant", "create", tenant_id + "x", "--layout", "nope", "--db", store_url)
     assert code == 1 and "unknown layout 'nope'" in err and "pca-id" in err
-    code, _, err = kansa("tenant", "create", tenant_id + "y", "--tz", "Mars/Base",
-                         "--db", store_url)  # fmt: skip
+    code, _, err = kansa(
+        "tenant", "create", tenant_id + "y", "--tz", "Mars/Base", "--db", store_url
+    )
     assert code == 1 and "time zone" in err
     code, out, _ = kansa("tenant", "list", "--db", store_url)
     assert code == 0 and tenant_id in out
@@ -46,8 +58,17 @@ def test_tenant_create_and_its_mistakes(store_url: str, store: Store, tenant_id:
 def test_apikey_create_prints_the_key_once_and_stores_its_hash(
     store_url: str, store: Store
 ) -> None:
-    code, out, _ = kansa("apikey", "create", "--app", "KDDI Business ID", "--scopes",
-                         "publish,read", "--json", "--db", store_url)  # fmt: skip
+    code, out, _ = kansa(
+        "apikey",
+        "create",
+        "--app",
+        "KDDI Business ID",
+        "--scopes",
+        "publish,read",
+        "--json",
+        "--db",
+        store_url,
+    )
     assert code == 0
     shown = json.loads(out)
     assert shown["app"] == "KDDI Business ID" and shown["scopes"] == ["publish", "read"]
@@ -70,15 +91,23 @@ def test_demo_then_verify_and_a_tampered_row_is_named(store_url: str, store: Sto
     tenant = "hikari-logistics"
     code, out, _ = kansa("verify", "--tenant", tenant, "--db", store_url)
     assert code == 0 and "intact" in out
-    ((original,),) = execute(store_url, "SELECT actor_name FROM events "
-                                        "WHERE tenant_id = ? AND seq = 5", tenant)  # fmt: skip
-    execute(store_url, "UPDATE events SET actor_name = 'someone else' "
-                       "WHERE tenant_id = ? AND seq = 5", tenant)  # fmt: skip
+    ((original,),) = execute(
+        store_url, "SELECT actor_name FROM events WHERE tenant_id = ? AND seq = 5", tenant
+    )
+    execute(
+        store_url,
+        "UPDATE events SET actor_name = 'someone else' WHERE tenant_id = ? AND seq = 5",
+        tenant,
+    )
     code, _, err = kansa("verify", "--tenant", tenant, "--db", store_url)
     assert code == 1
     assert f"tenant {tenant}: chain broken at seq 5" in err
-    execute(store_url, "UPDATE events SET actor_name = ? WHERE tenant_id = ? AND seq = 5",
-            original, tenant)  # fmt: skip
+    execute(
+        store_url,
+        "UPDATE events SET actor_name = ? WHERE tenant_id = ? AND seq = 5",
+        original,
+        tenant,
+    )
     code, _, _ = kansa("verify", "--tenant", tenant, "--db", store_url)
     assert code == 0
 
@@ -93,3 +122,86 @@ def test_a_bad_database_url_is_one_line(tmp_path: object) -> None:
     code, _, err = kansa("init", "--db", "mysql://nowhere")
     assert code == 1 and err.startswith("kansa: unsupported database URL")
     assert "Traceback" not in err
+
+
+def test_account_create_with_a_generated_or_given_password(
+    store_url: str, store: Store, tenant_id: str
+) -> None:
+    store.create_tenant(tenant_id, name=None, layout="pca-id", tz="Asia/Tokyo", lang="ja")
+    code, out, _ = kansa(
+        "account",
+        "create",
+        "--tenant",
+        tenant_id,
+        "--login",
+        "ichiro",
+        "--role",
+        "admin",
+        "--name",
+        "飯田橋 一郎",
+        "--db",
+        store_url,
+    )
+    assert code == 0 and "password: " in out
+    password = out.split("password: ")[1].split()[0]
+    account = store.get_account(tenant_id, "ichiro")
+    assert account is not None and account.role == "admin" and account.name == "飯田橋 一郎"
+    assert password not in account.password_hash and account.password_hash.startswith("$argon2id$")
+    result = runner.invoke(
+        app,
+        [
+            "account",
+            "create",
+            "--tenant",
+            tenant_id,
+            "--login",
+            "jiro",
+            "--role",
+            "user",
+            "--password-stdin",
+            "--db",
+            store_url,
+        ],
+        input="correct horse battery\n",
+    )
+    assert result.exit_code == 0 and "password:" not in result.stdout
+    code, _, err = kansa(
+        "account",
+        "create",
+        "--tenant",
+        tenant_id,
+        "--login",
+        "jiro",
+        "--role",
+        "user",
+        "--db",
+        store_url,
+    )
+    assert code == 1 and "already exists" in err
+    code, _, err = kansa(
+        "account",
+        "create",
+        "--tenant",
+        tenant_id,
+        "--login",
+        "x",
+        "--role",
+        "owner",
+        "--db",
+        store_url,
+    )
+    assert code == 2 and "role" in err
+
+
+def test_tenant_update_switches_recording_of_searches(
+    store_url: str, store: Store, tenant_id: str
+) -> None:
+    store.create_tenant(tenant_id, name=None, layout="pca-id", tz="Asia/Tokyo", lang="ja")
+    code, out, _ = kansa(
+        "tenant", "update", tenant_id, "--record-searches", "--lang", "en", "--db", store_url
+    )
+    assert code == 0 and "searches recorded" in out
+    tenant = store.get_tenant(tenant_id)
+    assert tenant is not None and tenant.record_searches and tenant.lang == "en"
+    code, _, err = kansa("tenant", "update", "ghost-tenant", "--lang", "ja", "--db", store_url)
+    assert code == 1 and "no tenant" in err

@@ -154,28 +154,33 @@ def test_concurrent_writers_keep_one_chain_per_tenant(
     ("sql", "reason"),
     [
         ("UPDATE events SET action = 'user.delete' WHERE tenant_id = ? AND seq = 3", "column"),
-        ("UPDATE events SET body = replace(body, 'jiro', 'saburo') WHERE tenant_id = ? AND seq = 3",
-         "changed"),
+        (
+            "UPDATE events SET body = replace(body, 'jiro', 'saburo')"
+            " WHERE tenant_id = ? AND seq = 3",
+            "changed",
+        ),
         ("DELETE FROM events WHERE tenant_id = ? AND seq = 3", "missing"),
         ("UPDATE events SET seq = seq + 100 WHERE tenant_id = ? AND seq = 3", "missing"),
     ],
-)  # fmt: skip
+)
 def test_verify_names_the_seq_of_a_row_changed_in_the_database(
     store: Store, store_url: str, catalog: Catalog, tenant_id: str, sql: str, reason: str
 ) -> None:
     store.append(prepare([pca_event(tenant_id, n) for n in range(1, 6)], catalog))
     if "replace(body" in sql and not store_url.startswith("sqlite"):
-        sql = sql.replace("replace(body, 'jiro', 'saburo')",
-                          "convert_to(replace(convert_from(body, 'UTF8'), 'jiro', 'saburo'), "
-                          "'UTF8')")  # fmt: skip
+        sql = sql.replace(
+            "replace(body, 'jiro', 'saburo')",
+            "convert_to(replace(convert_from(body, 'UTF8'), 'jiro', 'saburo'), 'UTF8')",
+        )
     execute(store_url, sql, tenant_id)
     (walk,) = verify_store(store, tenant_id)
     assert walk.broken is not None and walk.broken.seq == 3, walk.broken
     assert reason in walk.broken.reason
 
 
-def test_verify_finds_a_cut_tail(store: Store, store_url: str, catalog: Catalog,
-                                 tenant_id: str) -> None:  # fmt: skip
+def test_verify_finds_a_cut_tail(
+    store: Store, store_url: str, catalog: Catalog, tenant_id: str
+) -> None:
     store.append(prepare([pca_event(tenant_id, n) for n in range(1, 6)], catalog))
     execute(store_url, "DELETE FROM events WHERE tenant_id = ? AND seq >= 4", tenant_id)
     (walk,) = verify_store(store, tenant_id)

@@ -69,9 +69,11 @@ def partitions(url: str) -> dict[str, tuple[int, int]]:
 
 def partition_of(url: str, tenant: str, event_id: str) -> str:
     ((name,),) = execute(
-        url, "SELECT tableoid::regclass::text FROM events WHERE tenant_id = ? AND id = ?",
-        tenant, event_id,
-    )  # fmt: skip
+        url,
+        "SELECT tableoid::regclass::text FROM events WHERE tenant_id = ? AND id = ?",
+        tenant,
+        event_id,
+    )
     return str(name)
 
 
@@ -149,8 +151,10 @@ def test_many_stores_making_the_same_months_at_once_all_succeed(
     start = threading.Barrier(len(stores))
 
     def publish(number: int, store: PostgresStore) -> None:
-        batch = [pca_event(f"{tenant_id}-{number}", n, occurred_at=month)
-                 for n, month in enumerate(months)]  # fmt: skip
+        batch = [
+            pca_event(f"{tenant_id}-{number}", n, occurred_at=month)
+            for n, month in enumerate(months)
+        ]
         start.wait()
         try:
             store.append(prepare(batch, catalog))
@@ -204,10 +208,11 @@ def servers(postgres_server: str, tmp_path: Path) -> Iterator[tuple[str, list[st
     ports = [free_port() for _ in range(4)]
     logs = [open(tmp_path / f"serve-{port}.log", "w") for port in ports]
     processes = [
-        subprocess.Popen([KANSA, "serve", "--db", url, "--port", str(port)],
-                         stdout=log, stderr=subprocess.STDOUT)
+        subprocess.Popen(
+            [KANSA, "serve", "--db", url, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT
+        )
         for port, log in zip(ports, logs, strict=True)
-    ]  # fmt: skip
+    ]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     try:
         deadline = time.monotonic() + 20
@@ -244,10 +249,11 @@ def work() -> list[list[dict[str, Any]]]:
     batches = []
     for publisher in range(PUBLISHERS):
         events = [
-            pca_event(rng.choice(TENANTS), 0, id=f"p{publisher}-{n}",
-                      occurred_at=rng.choice(MONTHS))
+            pca_event(
+                rng.choice(TENANTS), 0, id=f"p{publisher}-{n}", occurred_at=rng.choice(MONTHS)
+            )
             for n in range(PER_PUBLISHER)
-        ]  # fmt: skip
+        ]
         batches += [events[i : i + BATCH] for i in range(0, PER_PUBLISHER, BATCH)]
     batches += rng.sample(batches, RESENT)
     rng.shuffle(batches)
@@ -259,8 +265,9 @@ def test_four_servers_keep_one_gapless_chain_per_tenant(
     servers: tuple[str, list[str]],
 ) -> None:
     url, bases = servers
-    created = kansa("apikey", "create", "--app", "PCA Hub", "--scopes", "publish", "--json",
-                    "--db", url)  # fmt: skip
+    created = kansa(
+        "apikey", "create", "--app", "PCA Hub", "--scopes", "publish", "--json", "--db", url
+    )
     assert created.returncode == 0, created.stderr
     headers = {"Authorization": f"Bearer {json.loads(created.stdout)['key']}"}
     todo: queue.SimpleQueue[list[dict[str, Any]]] = queue.SimpleQueue()
@@ -277,8 +284,9 @@ def test_four_servers_keep_one_gapless_chain_per_tenant(
                     batch = todo.get_nowait()
                 except queue.Empty:
                     return
-                reply = http.post(f"{bases[turn % len(bases)]}/api/v1/events",
-                                  json={"events": batch})  # fmt: skip
+                reply = http.post(
+                    f"{bases[turn % len(bases)]}/api/v1/events", json={"events": batch}
+                )
                 turn += 1
                 if reply.status_code not in (200, 201):
                     failures.append(f"{reply.status_code} {reply.text}")
@@ -299,8 +307,12 @@ def test_four_servers_keep_one_gapless_chain_per_tenant(
     assert sum(not r["duplicate"] for r in receipts) == unique
     stored = 0
     for tenant in TENANTS:
-        seqs = [row[0] for row in execute(
-            url, "SELECT seq FROM events WHERE tenant_id = ? ORDER BY seq", tenant)]  # fmt: skip
+        seqs = [
+            row[0]
+            for row in execute(
+                url, "SELECT seq FROM events WHERE tenant_id = ? ORDER BY seq", tenant
+            )
+        ]
         assert seqs == list(range(1, len(seqs) + 1)), f"gaps or repeats in {tenant}"
         stored += len(seqs)
     assert stored == unique

@@ -113,8 +113,10 @@ def test_the_stores_write_the_columns_the_table_has(store_url: str) -> None:
     if engine(store_url) == "postgresql":
         from kansa.store import postgres
 
-        for table, (statement, types) in (("events", postgres._COPY_EVENTS),
-                                          ("event_keys", postgres._COPY_KEYS)):  # fmt: skip
+        for table, (statement, types) in (
+            ("events", postgres._COPY_EVENTS),
+            ("event_keys", postgres._COPY_KEYS),
+        ):
             declared = columns_of(store_url, table)
             assert statement.startswith(f"COPY {table} ({', '.join(declared)})")
             assert types == [pg_types(store_url, table)[c] for c in declared], table

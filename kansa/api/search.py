@@ -1,0 +1,157 @@
+"""``GET /api/v1/events`` and ``GET /api/v1/events/{id}``: reading a tenant's log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from kansa.api.readers import client_ip, reader
+from kansa.api.responses import JSON
+from kansa.errors import NotFound
+from kansa.present import present
+from kansa.query import Filters, parse_q
+from kansa.runtime import Runtime
+from kansa.scope import Asked, permits, scope, tenant_for
+from kansa.timeutil import parse_period_bound, utcnow
+
+router = APIRouter(prefix="/api/v1", tags=["search"])
+
+Many = Annotated[list[str] | None, Query()]
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A parameter is wrong or outside the allowed period.", **_PROBLEM},
+    401: {"description": "Missing, unknown or expired key or token.", **_PROBLEM},
+    403: {"description": "The reader may not read this tenant or for this purpose.", **_PROBLEM},
+    404: {"description": "No such tenant or event (for this reader).", **_PROBLEM},
+}
+
+
+def _many(values: list[str] | None) -> tuple[str, ...]:
+    """Repeated parameters and comma-separated lists alike."""
+    out: list[str] = []
+    for value in values or []:
+        out.extend(v.strip() for v in value.split(",") if v.strip())
+    return tuple(out)
+
+
+@router.get("/events", summary="Search a tenant's events", responses=ERRORS)
+async def search(
+    request: Request,
+    tenant: str | None = None,
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: str | None = None,
+    history: Many = None,
+    category: Many = None,
+    action: Many = None,
+    group: Many = None,
+    result: Many = None,
+    level: Many = None,
+    actor: str | None = None,
+    ip: str | None = None,
+    target: str | None = None,
+    service: str | None = None,
+    q: str | None = None,
+    sort: str = "occurred_at",
+    order: str = "desc",
+    limit: int = 50,
+    cursor: str | None = None,
+    lang: str | None = None,
+) -> JSON:
+    """Events of one tenant the reader may see, newest first by default, with the rendered
+    message in ``lang``. ``from``/``to`` take a date (the tenant's zone) or an ISO time with
+    an offset; they default to the layout's window. ``next_cursor`` fetches the next page.
+    ``q`` takes free text and ``field:value`` terms (see docs/api.md)."""
+    runtime: Runtime = request.app.state.kansa
+    who = reader(request)
+    record = runtime.tenant(tenant_for(who, tenant))
+    filters = Filters(
+        histories=_many(history),
+        categories=_many(category),
+        actions=_many(action),
+        groups=_many(group),
+        results=_many(result),
+        levels=_many(level),
+        actor=actor or None,
+        ip=ip or None,
+        target=target or None,
+        service=service or None,
+    )
+    if q:
+        filters = filters.merge(parse_q(q))
+    asked = Asked(
+        tenant=record.id,
+        since=parse_period_bound(from_, record.tz, "from") if from_ else None,
+        until=parse_period_bound(to, record.tz, "to", end=True) if to else None,
+        filters=filters,
+        sort=sort,
+        order=order,
+        limit=limit,
+        cursor=cursor,
+    )
+    query = scope(
+        who,
+        asked,
+        tenant=record,
+        layout=runtime.layout_of(record),
+        catalog=runtime.catalog,
+        now=utcnow(),
+    )
+    page = await runtime.read(lambda: runtime.store.search(query))
+    language = _lang(lang, record.lang)
+    if record.record_searches:
+        await runtime.record(
+            who, record.id, "log.search", {"query": f"（{q}）" if q else None}, client_ip(request)
+        )
+    return JSON(
+        {
+            "events": [present(e, runtime.catalog, language) for e in page.events],
+            "next_cursor": page.next_cursor.encode() if page.next_cursor else None,
+            "from": _iso(query.since),
+            "to": _iso(query.until),
+        }
+    )
+
+
+@router.get("/events/{event_id}", summary="One event with every field", responses=ERRORS)
+async def event(
+    request: Request, event_id: str, tenant: str | None = None, lang: str | None = None
+) -> JSON:
+    """One event with every stored field, its chain position and hash. For a provisioning
+    job, ``states`` lists every state of the job in order. Viewing is recorded in the
+    tenant's log."""
+    runtime: Runtime = request.app.state.kansa
+    who = reader(request)
+    record = runtime.tenant(tenant_for(who, tenant))
+    query = scope(
+        who,
+        Asked(tenant=record.id),
+        tenant=record,
+        layout=runtime.layout_of(record),
+        catalog=runtime.catalog,
+        now=utcnow(),
+    )
+    found = await runtime.read(lambda: runtime.store.get_event(record.id, event_id))
+    if found is None or not permits(query, found):
+        raise NotFound(f"no event {event_id!r} in tenant {record.id!r}")
+    language = _lang(lang, record.lang)
+    shown = present(found, runtime.catalog, language)
+    job = found.get("correlation_id")
+    if job:
+        states = await runtime.read(lambda: runtime.store.job_states(record.id, job))
+        shown["states"] = [
+            present(s, runtime.catalog, language) for s in states if permits(query, s)
+        ]
+    await runtime.record(
+        who, record.id, "log.event.view", {"event_id": event_id}, client_ip(request)
+    )
+    return JSON(shown)
+
+
+def _lang(asked: str | None, default: str) -> str:
+    return asked if asked in ("ja", "en") else default
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

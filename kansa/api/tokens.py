@@ -1,0 +1,67 @@
+"""``POST /api/v1/viewer-tokens``: a host product lets one of its users read kansa."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from kansa import tokens
+from kansa.access import reader_of_key
+from kansa.api.responses import JSON
+from kansa.api.search import ERRORS
+from kansa.runtime import Runtime
+from kansa.scope import tenant_for
+from kansa.timeutil import from_micros, iso_utc, utcnow
+
+router = APIRouter(prefix="/api/v1", tags=["viewer tokens"])
+
+
+class TokenActor(BaseModel):
+    id: str = Field(min_length=1, max_length=200)
+    name: str | None = Field(default=None, max_length=500)
+
+
+class TokenRequest(BaseModel):
+    tenant: str | None = Field(default=None, description="Defaults to the key's tenant.")
+    actor: TokenActor
+    role: Literal["admin", "user"] = "user"
+    ttl_seconds: int = Field(default=tokens.DEFAULT_TTL, ge=1, le=tokens.MAX_TTL)
+
+
+class TokenReply(BaseModel):
+    token: str
+    expires_at: str
+    tenant: str
+    role: str
+
+
+@router.post(
+    "/viewer-tokens",
+    status_code=201,
+    response_model=TokenReply,
+    summary="Mint a short-lived viewer token",
+    responses=ERRORS,
+)
+def viewer_token(request: Request, body: TokenRequest) -> JSON:
+    """For an API key with ``read`` scope: a signed token (at most 1 hour, default 10
+    minutes) that lets one person — ``actor`` with ``role`` admin or user — read the
+    tenant's log, as a Bearer token on this API or through ``/console/enter?token=…``."""
+    runtime: Runtime = request.app.state.kansa
+    key = runtime.keys.authenticate(request.headers.get("authorization"))
+    tenant = runtime.tenant(tenant_for(reader_of_key(key), body.tenant))
+    minted = tokens.mint(
+        runtime.secret_key(),
+        tenant=tenant.id,
+        actor_id=body.actor.id,
+        name=body.actor.name or body.actor.id,
+        role=body.role,
+        ttl=body.ttl_seconds,
+        now=utcnow(),
+    )
+    expires = iso_utc(from_micros(minted.expires_at * 1_000_000))
+    return JSON(
+        {"token": minted.token, "expires_at": expires, "tenant": tenant.id, "role": body.role},
+        status_code=201,
+    )

@@ -1,0 +1,119 @@
+"""Layouts: how a product shows and exports its events — for now, the time window each kind
+of reader may see on screen and in exports. Data files in ``kansa/catalog/layouts/``.
+
+A window is ``{ days = N }`` (the last N days up to now), ``{ since =
+"first-of-month-last-year" }`` (KDDI: from the 1st of the same month last year), or ``{}``
+(no limit). A role with no window for a purpose may not read for it at all.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from kansa.errors import ConfigError
+
+LAYOUT_DIR = Path(__file__).parent / "catalog" / "layouts"
+PURPOSES = ("screen", "export")
+ROLES = ("admin", "user")
+SINCE_KINDS = ("first-of-month-last-year",)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """How far back a reader may look."""
+
+    days: int | None = None
+    since: str | None = None
+
+    def start(self, now: datetime, tz: ZoneInfo) -> datetime | None:
+        """The earliest moment this window allows, or None when it has no limit."""
+        local = now.astimezone(tz)
+        if self.days is not None:
+            return local - timedelta(days=self.days)
+        if self.since == "first-of-month-last-year":
+            first = date(local.year - 1, local.month, 1)
+            return datetime.combine(first, time(0), tzinfo=tz)
+        return None
+
+    def describe(self) -> str:
+        if self.days is not None:
+            return f"the last {self.days} days"
+        if self.since == "first-of-month-last-year":
+            return "from the 1st of the same month last year to today"
+        return "no limit"
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    id: str
+    product: str
+    name: str
+    windows: Mapping[tuple[str, str], Window]
+    """(purpose, role) → window; a missing pair means that role may not read for it."""
+
+    def window(self, purpose: str, role: str) -> Window | None:
+        return self.windows.get((purpose, role))
+
+
+DEFAULT_LAYOUT = Layout(
+    id="default",
+    product="",
+    name="kansa",
+    windows={
+        ("screen", "admin"): Window(),
+        ("screen", "user"): Window(),
+        ("export", "admin"): Window(),
+    },
+)
+
+
+def default_layout_paths() -> list[Path]:
+    return sorted(LAYOUT_DIR.glob("*.toml"))
+
+
+def load_layouts(paths: Iterable[Path]) -> dict[str, Layout]:
+    layouts: dict[str, Layout] = {}
+    for path in paths:
+        layout = load_layout(path)
+        if layout.id in layouts:
+            raise ConfigError(f"{path}: layout {layout.id!r} is defined twice")
+        layouts[layout.id] = layout
+    return layouts
+
+
+def load_layout(path: Path) -> Layout:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read layout: {exc}") from exc
+    head = data.get("layout")
+    if not isinstance(head, dict) or not all(
+        isinstance(head.get(k), str) and head.get(k) for k in ("id", "product", "name")
+    ):
+        raise ConfigError(f"{path}: [layout] needs id, product and name")
+    windows: dict[tuple[str, str], Window] = {}
+    for purpose, roles in data.get("windows", {}).items():
+        if purpose not in PURPOSES or not isinstance(roles, dict):
+            raise ConfigError(f"{path}: windows.{purpose}: purpose must be screen or export")
+        for role, spec in roles.items():
+            windows[(purpose, role)] = _window(spec, f"{path}: windows.{purpose}.{role}", role)
+    return Layout(head["id"], head["product"], head["name"], windows)
+
+
+def _window(spec: object, where: str, role: str) -> Window:
+    if role not in ROLES:
+        raise ConfigError(f"{where}: role must be admin or user")
+    if not isinstance(spec, dict) or set(spec) - {"days", "since"} or len(spec) > 1:
+        raise ConfigError(f"{where}: a window is {{}}, {{ days = N }} or {{ since = ... }}")
+    days = spec.get("days")
+    if days is not None and (not isinstance(days, int) or days < 1):
+        raise ConfigError(f"{where}: days must be a positive whole number")
+    since = spec.get("since")
+    if since is not None and since not in SINCE_KINDS:
+        raise ConfigError(f"{where}: since must be one of {', '.join(SINCE_KINDS)}")
+    return Window(days=days, since=since)

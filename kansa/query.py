@@ -1,0 +1,198 @@
+"""Searches as values: what a reader asked for (:class:`Filters`), the query language people
+type into ``q``, and the cursor. No SQL here: the store translates a :class:`Query`.
+
+The query language: terms separated by spaces, all of which must match (AND). ``field:value``
+matches one field — ``actor:ichiro result:failure action:login*`` — and a value holding spaces
+is quoted, ``service:"Microsoft 365"``. A bare word or a quoted phrase is free text over the
+message, the names and the details.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import orjson
+
+from kansa.errors import InvalidQuery, Problem
+
+SORTS = (
+    "occurred_at",
+    "received_at",
+    "actor",
+    "action",
+    "result",
+    "level",
+    "category",
+    "history",
+    "ip",
+    "target",
+    "seq",
+)
+MAX_LIMIT = 500
+DEFAULT_LIMIT = 50
+
+# q fields and the Filters attribute each one fills.
+Q_FIELDS = {
+    "actor": "actor",
+    "user": "actor",
+    "action": "actions",
+    "result": "results",
+    "level": "levels",
+    "category": "categories",
+    "history": "histories",
+    "ip": "ip",
+    "target": "target",
+    "service": "service",
+    "app": "apps",
+    "trace": "trace_id",
+    "job": "correlation_id",
+    "group": "groups",
+}
+_TERM = re.compile(r'\s*(?:([A-Za-z_]+):(?:"([^"]*)"|(\S+))|"([^"]*)"|(\S+))')
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What a reader asked to see. Empty means no condition; several values of one field
+    mean any of them."""
+
+    histories: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    """Exact codes, or prefixes ending in ``*``."""
+    groups: tuple[str, ...] = ()
+    results: tuple[str, ...] = ()
+    levels: tuple[str, ...] = ()
+    apps: tuple[str, ...] = ()
+    actor: str | None = None
+    """Part of an actor's id, login or name."""
+    ip: str | None = None
+    target: str | None = None
+    """Part of a target's id or name."""
+    service: str | None = None
+    trace_id: str | None = None
+    correlation_id: str | None = None
+    text: tuple[str, ...] = ()
+    """Free-text terms, each of which must appear."""
+
+    def merge(self, other: Filters) -> Filters:
+        """Both sets of conditions (used for ``q`` terms on top of parameters)."""
+        values: dict[str, object] = {}
+        for name in self.__dataclass_fields__:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if isinstance(mine, tuple):
+                values[name] = mine + tuple(v for v in theirs if v not in mine)
+            elif mine is not None and theirs is not None and mine != theirs:
+                raise InvalidQuery([Problem(name, f"given twice: {mine!r} and {theirs!r}")])
+            else:
+                values[name] = mine if mine is not None else theirs
+        return Filters(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where the next page starts: after the row with this sort value and seq."""
+
+    value: str | int | None
+    seq: int
+
+    def encode(self) -> str:
+        raw = orjson.dumps([self.value, self.seq])
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        try:
+            value, seq = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        except (ValueError, TypeError, orjson.JSONDecodeError):
+            raise InvalidQuery([Problem("cursor", "not a cursor this API gave out")]) from None
+        if not isinstance(seq, int) or not isinstance(value, str | int | None):
+            raise InvalidQuery([Problem("cursor", "not a cursor this API gave out")])
+        return cls(value, seq)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A search after access rules were applied: what the store runs."""
+
+    tenant: str
+    since: datetime | None = None
+    until: datetime | None = None
+    filters: Filters = field(default_factory=Filters)
+    actor_id: str | None = None
+    """Only events of this actor (a general user reading their own)."""
+    visible: frozenset[tuple[str, str]] | None = None
+    """The (product, action) pairs the reader may see; None for every one."""
+    group_actions: frozenset[tuple[str, str]] | None = None
+    """The (product, action) pairs of the asked-for groups, when groups were asked for."""
+    sort: str = "occurred_at"
+    descending: bool = True
+    limit: int = DEFAULT_LIMIT
+    after: Cursor | None = None
+    jobs: bool = False
+    """One row per job (correlation id) in its latest state: the provisioning view."""
+
+    def next_page(self, cursor: Cursor) -> Query:
+        return replace(self, after=cursor)
+
+
+def parse_q(text: str) -> Filters:
+    """Parse the query language into filters; a bad term is a 400 naming it."""
+    lists: dict[str, list[str]] = {}
+    single: dict[str, str] = {}
+    text_terms: list[str] = []
+    position = 0
+    stripped = text.strip()
+    while position < len(stripped):
+        match = _TERM.match(stripped, position)
+        if match is None or match.end() == position:
+            raise InvalidQuery(
+                [Problem("q", f"cannot read the query from {stripped[position:]!r}")]
+            )
+        position = match.end()
+        name, quoted, plain, phrase, word = match.groups()
+        term = match.group(0).strip()
+        if name is None:
+            value = phrase if phrase is not None else word
+            if value is None or '"' in value:
+                raise InvalidQuery([Problem("q", f"unbalanced quote in {term!r}")])
+            if value.endswith(":") and value[:-1].lower() in Q_FIELDS:
+                raise InvalidQuery([Problem("q", f"{term!r} has no value")])
+            if value.strip():
+                text_terms.append(value)
+            continue
+        value = quoted if quoted is not None else plain
+        if value is None or '"' in value:
+            raise InvalidQuery([Problem("q", f"unbalanced quote in {term!r}")])
+        target = Q_FIELDS.get(name.lower())
+        if target is None:
+            raise InvalidQuery(
+                [
+                    Problem(
+                        "q",
+                        f"unknown field {name!r} in {term!r}; known: {', '.join(sorted(Q_FIELDS))}",
+                    )
+                ]
+            )
+        if not value:
+            raise InvalidQuery([Problem("q", f"{term!r} has no value")])
+        if target in ("actions", "results", "levels", "categories", "histories", "apps", "groups"):
+            lists.setdefault(target, []).append(value)
+        elif target in single and single[target] != value:
+            raise InvalidQuery([Problem("q", f"{name} is given twice")])
+        else:
+            single[target] = value
+    values: dict[str, object] = {k: tuple(v) for k, v in lists.items()}
+    values.update(single)
+    values["text"] = tuple(text_terms)
+    return Filters(**values)  # type: ignore[arg-type]
+
+
+def check_choice(name: str, values: Sequence[str], allowed: Sequence[str]) -> None:
+    for value in values:
+        if value not in allowed:
+            raise InvalidQuery([Problem(name, f"{value!r} is not one of: {', '.join(allowed)}")])

@@ -1,0 +1,154 @@
+"""The one place where a reader's request becomes a :class:`~kansa.query.Query` they are
+entitled to: their tenant only, their own events only for a general user, the event types
+their role may see for this purpose, and the layout's time window. Every endpoint that reads
+events goes through :func:`scope`; none builds a Query itself."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from kansa.access import Reader
+from kansa.catalog import Catalog
+from kansa.catalog.model import HISTORIES, LEVELS
+from kansa.errors import Forbidden, InvalidQuery, NotFound, Problem
+from kansa.layout import DEFAULT_LAYOUT, Layout
+from kansa.query import MAX_LIMIT, SORTS, Cursor, Filters, Query, check_choice
+from kansa.store import Tenant
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """What the request asked for, before any rule was applied."""
+
+    tenant: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    filters: Filters = Filters()
+    sort: str = "occurred_at"
+    order: str = "desc"
+    limit: int = 50
+    cursor: str | None = None
+
+
+def tenant_for(reader: Reader, asked_tenant: str | None) -> str:
+    """The tenant a request reads: the reader's own; another one is never allowed."""
+    if reader.tenant is not None:
+        if asked_tenant is not None and asked_tenant != reader.tenant:
+            raise Forbidden(f"this reader may read only tenant {reader.tenant!r}")
+        return reader.tenant
+    if not asked_tenant:
+        raise InvalidQuery([Problem("tenant", "is required for a key not bound to a tenant")])
+    return asked_tenant
+
+
+def visible_types(catalog: Catalog, role: str, purpose: str) -> frozenset[tuple[str, str]] | None:
+    """The (product, action) pairs ``role`` may see for ``purpose``; None when all."""
+    pairs = set()
+    every = set()
+    for event_type in catalog.event_types():
+        key = (event_type.product, event_type.action)
+        every.add(key)
+        audience = event_type.screen if purpose == "screen" else event_type.csv
+        if role in audience:
+            pairs.add(key)
+    return None if pairs == every else frozenset(pairs)
+
+
+def scope(
+    reader: Reader,
+    asked: Asked,
+    *,
+    tenant: Tenant | None,
+    layout: Layout | None,
+    catalog: Catalog,
+    now: datetime,
+    purpose: str | None = None,
+) -> Query:
+    """Apply every access rule to ``asked``; refuse what the reader may not have."""
+    tenant_id = tenant_for(reader, asked.tenant)
+    if tenant is None or tenant.id != tenant_id:
+        raise NotFound(f"no tenant {tenant_id!r}")
+    purpose = purpose or reader.purpose
+    layout = layout or DEFAULT_LAYOUT
+    window = layout.window(purpose, reader.role)
+    if window is None:
+        what = "download the log" if purpose == "export" else "read the log"
+        raise Forbidden(f"a {reader.role} may not {what} of this tenant")
+    since, until = _period(asked, window.start(now, ZoneInfo(tenant.tz)), now, window.describe())
+    filters = asked.filters
+    check_choice("history", filters.histories, HISTORIES)
+    check_choice("level", filters.levels, LEVELS)
+    if asked.sort not in SORTS:
+        raise InvalidQuery([Problem("sort", f"must be one of: {', '.join(SORTS)}")])
+    if asked.order not in ("asc", "desc"):
+        raise InvalidQuery([Problem("order", "must be asc or desc")])
+    if not 1 <= asked.limit <= MAX_LIMIT:
+        raise InvalidQuery([Problem("limit", f"must be between 1 and {MAX_LIMIT}")])
+    return Query(
+        tenant=tenant_id,
+        since=since,
+        until=until,
+        filters=filters,
+        actor_id=reader.actor_id if reader.role == "user" else None,
+        visible=visible_types(catalog, reader.role, purpose),
+        group_actions=_groups(catalog, filters.groups),
+        sort=asked.sort,
+        descending=asked.order == "desc",
+        limit=asked.limit,
+        after=Cursor.decode(asked.cursor) if asked.cursor else None,
+        jobs=filters.histories == ("provisioning",),
+    )
+
+
+def _period(
+    asked: Asked, earliest: datetime | None, now: datetime, described: str
+) -> tuple[datetime | None, datetime | None]:
+    since, until = asked.since, asked.until
+    latest = now + timedelta(days=1)
+    if since is not None and until is not None and since > until:
+        raise InvalidQuery([Problem("from", "is after to")])
+    if earliest is not None and since is not None and since < earliest:
+        raise InvalidQuery(
+            [
+                Problem(
+                    "from",
+                    f"is outside the allowed period ({described}): "
+                    f"from {earliest.isoformat()} to today",
+                )
+            ]
+        )
+    if until is not None and until > latest:
+        raise InvalidQuery([Problem("to", "is in the future")])
+    return (since if since is not None else earliest), until
+
+
+def _groups(catalog: Catalog, groups: tuple[str, ...]) -> frozenset[tuple[str, str]] | None:
+    if not groups:
+        return None
+    known = {g for p in catalog.products.values() for g in p.groups}
+    for group in groups:
+        if group not in known:
+            raise InvalidQuery(
+                [Problem("group", f"{group!r} is not one of: {', '.join(sorted(known))}")]
+            )
+    return frozenset((t.product, t.action) for t in catalog.event_types() if t.group in groups)
+
+
+def permits(query: Query, event: Mapping[str, Any]) -> bool:
+    """Whether one stored event is inside what ``query`` allows (for a detail view)."""
+    if (event.get("tenant") or {}).get("id") != query.tenant:
+        return False
+    if query.actor_id is not None and (event.get("actor") or {}).get("id") != query.actor_id:
+        return False
+    pair = (str(event.get("product")), str(event.get("action")))
+    if query.visible is not None and pair not in query.visible:
+        return False
+    if query.since is not None:
+        occurred = datetime.fromisoformat(str(event.get("occurred_at")).replace("Z", "+00:00"))
+        if occurred < query.since:
+            return False
+    return True

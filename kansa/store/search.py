@@ -1,0 +1,161 @@
+"""A :class:`~kansa.query.Query` as SQL, for either engine. Keyset pagination on
+(sort value, seq): a page is the rows after the cursor, so events arriving meanwhile never
+shift or repeat rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from kansa.query import Cursor, Query
+from kansa.timeutil import to_micros
+
+_SORT_SQL = {
+    "occurred_at": "e.occurred_at",
+    "received_at": "e.received_at",
+    "seq": "e.seq",
+    "actor": "COALESCE(e.actor_name, e.actor_login, e.actor_id, '')",
+    "action": "e.action",
+    "result": "e.result",
+    "level": "(CASE e.level WHEN 'error' THEN 4 WHEN 'warning' THEN 3 WHEN 'important' THEN 2"
+    " ELSE 1 END)",
+    "category": "e.category",
+    "history": "e.history",
+    "ip": "COALESCE(e.ip, '')",
+    "target": "COALESCE(e.target_name, e.target_id, '')",
+}
+SELECT_COLUMNS = "e.body, e.hash, e.seq"
+
+
+@dataclass
+class Page:
+    events: list[dict[str, Any]]
+    next_cursor: Cursor | None
+
+
+@dataclass
+class _Sql:
+    dialect: str
+    where: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+
+    def mark(self, value: Any) -> str:
+        self.params.append(value)
+        return "?" if self.dialect == "sqlite" else "%s"
+
+    def marks(self, values: Iterable[Any]) -> str:
+        return ", ".join(self.mark(v) for v in values)
+
+    def contains(self, column: str, needle: str, lowered: bool = False) -> str:
+        """Case-insensitive substring test (the needle is lower-cased here; a ``lowered``
+        column is stored lower-cased already)."""
+        fn = "instr" if self.dialect == "sqlite" else "strpos"
+        haystack = column if lowered else f"lower(COALESCE({column}, ''))"
+        return f"{fn}({haystack}, {self.mark(needle.lower())}) > 0"
+
+    def pairs(self, pairs: Iterable[tuple[str, str]]) -> str:
+        rows = ", ".join(f"({self.mark(p)}, {self.mark(a)})" for p, a in sorted(pairs))
+        return f"(e.product, e.action) IN (VALUES {rows})" if rows else "1 = 0"
+
+
+def build(query: Query, dialect: str) -> tuple[str, list[Any]]:
+    """The SELECT for one page of ``query`` (one row more than the limit, to know if there
+    is a next page) and its parameters."""
+    sql = _Sql(dialect)
+    sql.where.append(f"e.tenant_id = {sql.mark(query.tenant)}")
+    if query.since is not None:
+        sql.where.append(f"e.occurred_at >= {sql.mark(to_micros(query.since))}")
+    if query.until is not None:
+        sql.where.append(f"e.occurred_at < {sql.mark(to_micros(query.until))}")
+    if query.actor_id is not None:
+        sql.where.append(f"e.actor_id = {sql.mark(query.actor_id)}")
+    if query.visible is not None:
+        sql.where.append(sql.pairs(query.visible))
+    if query.group_actions is not None:
+        sql.where.append(sql.pairs(query.group_actions))
+    _filters(sql, query)
+    if query.jobs:
+        sql.where.append(
+            "(e.correlation_id IS NULL OR NOT EXISTS (SELECT 1 FROM events later"
+            " WHERE later.tenant_id = e.tenant_id AND later.correlation_id = e.correlation_id"
+            " AND later.seq > e.seq))"
+        )
+    sort = _SORT_SQL[query.sort]
+    direction = "DESC" if query.descending else "ASC"
+    if query.after is not None:
+        op = "<" if query.descending else ">"
+        sql.where.append(
+            f"({sort}, e.seq) {op} ({sql.mark(query.after.value)}, {sql.mark(query.after.seq)})"
+        )
+    text = (
+        f"SELECT {SELECT_COLUMNS}, {sort} AS sort_value FROM events e"
+        f" WHERE {' AND '.join(sql.where)}"
+        f" ORDER BY {sort} {direction}, e.seq {direction}"
+        f" LIMIT {sql.mark(query.limit + 1)}"
+    )
+    return text, sql.params
+
+
+def _filters(sql: _Sql, query: Query) -> None:
+    f = query.filters
+    for column, values in (
+        ("history", f.histories),
+        ("category", f.categories),
+        ("result", f.results),
+        ("level", f.levels),
+        ("app", f.apps),
+    ):
+        if values:
+            sql.where.append(f"e.{column} IN ({sql.marks(values)})")
+    if f.actions:
+        exact = [a for a in f.actions if not a.endswith("*")]
+        terms = [f"e.action IN ({sql.marks(exact)})"] if exact else []
+        for prefix in (a[:-1] for a in f.actions if a.endswith("*")):
+            escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            terms.append(f"e.action LIKE {sql.mark(escaped + '%')} ESCAPE '\\'")
+        sql.where.append("(" + " OR ".join(terms) + ")")
+    if f.actor:
+        sql.where.append(
+            "("
+            + " OR ".join(
+                sql.contains(c, f.actor) for c in ("e.actor_id", "e.actor_login", "e.actor_name")
+            )
+            + ")"
+        )
+    if f.target:
+        sql.where.append(
+            "("
+            + " OR ".join(sql.contains(c, f.target) for c in ("e.target_id", "e.target_name"))
+            + ")"
+        )
+    if f.ip:
+        sql.where.append(f"(e.ip = {sql.mark(f.ip)} OR e.ip LIKE {sql.mark(f.ip + '%')})")
+    if f.service:
+        sql.where.append(f"e.service = {sql.mark(f.service)}")
+    if f.trace_id:
+        sql.where.append(f"e.trace_id = {sql.mark(f.trace_id)}")
+    if f.correlation_id:
+        sql.where.append(f"e.correlation_id = {sql.mark(f.correlation_id)}")
+    for term in f.text:
+        sql.where.append(sql.contains("e.search_text", term, lowered=True))
+
+
+def page(rows: list[tuple[Any, ...]], query: Query) -> Page:
+    """Rows of :func:`build` as a page of events and the cursor of the next page."""
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    events = [event_of(row[0], row[1]) for row in rows]
+    cursor = Cursor(rows[-1][3], rows[-1][2]) if more and rows else None
+    return Page(events, cursor)
+
+
+def event_of(body: bytes | memoryview | str, hashed: str) -> dict[str, Any]:
+    """A stored event as readers get it: the hashed event with seq, prev_hash and hash."""
+    raw = body.encode() if isinstance(body, str) else bytes(body)
+    envelope = orjson.loads(raw)
+    event: dict[str, Any] = envelope["event"]
+    event.update(seq=envelope["seq"], prev_hash=envelope["prev_hash"], hash=hashed)
+    return event
