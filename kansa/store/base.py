@@ -130,6 +130,17 @@ class Store(Protocol):
         """One page of the events ``query`` selects, and the cursor of the next."""
         ...
 
+    def stream(self, query: Query, batch: int = 2000) -> Iterator[dict[str, Any]]:
+        """Every event ``query`` selects (no page limit, ``after`` honoured), in its order,
+        read ``batch`` rows at a time so memory stays flat however many there are."""
+        ...
+
+    def seq_range(
+        self, tenant_id: str, since: datetime, until: datetime
+    ) -> tuple[int, int] | None:
+        """The first and last seq of the tenant's events that occurred in [since, until)."""
+        ...
+
     def job_states(self, tenant_id: str, correlation_id: str) -> list[dict[str, Any]]:
         """Every event of one job (correlation id), in sequence order."""
         ...

@@ -226,6 +226,28 @@ class PostgresStore:
             rows = conn.execute(text, params).fetchall()
         return search_sql.page(rows, query)
 
+    def stream(self, query: Query, batch: int = 2000) -> Iterator[dict[str, Any]]:
+        text, params = search_sql.build(query, self.dialect, paged=False)
+        with (
+            self._pool.connection() as conn,
+            conn.transaction(),
+            conn.cursor(name="kansa_stream") as cur,
+        ):
+            cur.itersize = batch
+            cur.execute(text, params)
+            for row in cur:
+                yield search_sql.event_of(row[0], row[1])
+
+    def seq_range(
+        self, tenant_id: str, since: datetime, until: datetime
+    ) -> tuple[int, int] | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                search_sql.SEQ_RANGE.format(mark="%s"),
+                (tenant_id, to_micros(since), to_micros(until)),
+            ).fetchone()
+        return (int(row[0]), int(row[1])) if row and row[0] is not None else None
+
     def job_states(self, tenant_id: str, correlation_id: str) -> list[dict[str, Any]]:
         with self._pool.connection() as conn:
             rows = conn.execute(

@@ -29,6 +29,11 @@ _SORT_SQL = {
 }
 SELECT_COLUMNS = "e.body, e.hash, e.seq"
 
+SEQ_RANGE = (
+    "SELECT min(seq), max(seq) FROM events WHERE tenant_id = {mark} AND occurred_at >= {mark}"
+    " AND occurred_at < {mark}"
+)
+
 
 @dataclass
 class Page:
@@ -61,9 +66,9 @@ class _Sql:
         return f"(e.product, e.action) IN (VALUES {rows})" if rows else "1 = 0"
 
 
-def build(query: Query, dialect: str) -> tuple[str, list[Any]]:
+def build(query: Query, dialect: str, paged: bool = True) -> tuple[str, list[Any]]:
     """The SELECT for one page of ``query`` (one row more than the limit, to know if there
-    is a next page) and its parameters."""
+    is a next page) and its parameters; with ``paged=False``, every row (for exports)."""
     sql = _Sql(dialect)
     sql.where.append(f"e.tenant_id = {sql.mark(query.tenant)}")
     if query.since is not None:
@@ -94,8 +99,9 @@ def build(query: Query, dialect: str) -> tuple[str, list[Any]]:
         f"SELECT {SELECT_COLUMNS}, {sort} AS sort_value FROM events e"
         f" WHERE {' AND '.join(sql.where)}"
         f" ORDER BY {sort} {direction}, e.seq {direction}"
-        f" LIMIT {sql.mark(query.limit + 1)}"
     )
+    if paged:
+        text += f" LIMIT {sql.mark(query.limit + 1)}"
     return text, sql.params
 
 

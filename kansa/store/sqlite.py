@@ -236,6 +236,27 @@ class SQLiteStore:
         text, params = search_sql.build(query, self.dialect)
         return search_sql.page(self.db.execute(text, params).fetchall(), query)
 
+    def stream(self, query: Query, batch: int = 2000) -> Iterator[dict[str, Any]]:
+        text, params = search_sql.build(query, self.dialect, paged=False)
+        # A connection of its own: a long export must not hold the thread's connection.
+        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0)
+        try:
+            cursor = conn.execute(text, params)
+            while rows := cursor.fetchmany(batch):
+                for row in rows:
+                    yield search_sql.event_of(row[0], row[1])
+        finally:
+            conn.close()
+
+    def seq_range(
+        self, tenant_id: str, since: datetime, until: datetime
+    ) -> tuple[int, int] | None:
+        row = self.db.execute(
+            search_sql.SEQ_RANGE.format(mark="?"),
+            (tenant_id, to_micros(since), to_micros(until)),
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row and row[0] is not None else None
+
     def job_states(self, tenant_id: str, correlation_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute(
             "SELECT body, hash FROM events WHERE tenant_id = ? AND correlation_id = ? ORDER BY seq",

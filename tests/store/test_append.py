@@ -189,3 +189,24 @@ def test_verify_finds_a_cut_tail(
 
 def test_migrate_is_idempotent(store: Store) -> None:
     assert store.migrate() == []
+
+
+def test_stream_reads_every_selected_event_in_order_and_seq_range_finds_a_period(
+    store: Store, catalog: Catalog, tenant_id: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from kansa.query import Query
+
+    events = [
+        pca_event(tenant_id, n, occurred_at=f"2026-11-{n:02d}T12:00:00+09:00")
+        for n in range(1, 21)
+    ]
+    store.append(prepare(events, catalog))
+    query = Query(tenant=tenant_id, limit=1, descending=False)
+    streamed = list(store.stream(query, batch=3))
+    assert [e["client_id"] for e in streamed] == [f"evt-{n}" for n in range(1, 21)]
+    since = datetime(2026, 11, 5, tzinfo=UTC)
+    until = datetime(2026, 11, 10, tzinfo=UTC)
+    assert store.seq_range(tenant_id, since, until) == (5, 9)
+    assert store.seq_range(tenant_id, until, since) is None
