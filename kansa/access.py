@@ -50,9 +50,19 @@ def require_scope(key: ApiKey, scope: str) -> None:
         raise Forbidden(f"this API key lacks the {scope!r} scope")
 
 
+OWN_PRODUCT = "kansa"
+"""The catalog of kansa's own events (views, exports, purges, legal holds): kansa records
+them itself, and a publisher may not — a forged purge record would pass for a real one."""
+
+
 def check_publish(key: ApiKey, events: Sequence[PreparedEvent], single: bool) -> None:
-    """A key bound to a tenant publishes for that tenant only."""
+    """A key bound to a tenant publishes for that tenant only, and nobody publishes kansa's
+    own events."""
     require_scope(key, "publish")
+    for index, event in enumerate(events):
+        if event.product == OWN_PRODUCT:
+            where = "action" if single else f"events[{index}].action"
+            raise Forbidden(f"{where}: {event.action!r} is recorded by kansa itself only")
     if key.tenant is None:
         return
     for index, event in enumerate(events):

@@ -63,6 +63,8 @@ class Walk:
     head_seq: int = 0
     head_hash: str = GENESIS
     broken: Break | None = None
+    anchors: int = 0
+    """Signed checkpoints the chain was found to agree with."""
 
 
 def verify(
@@ -72,6 +74,7 @@ def verify(
     start_seq: int = 1,
     start_hash: str = GENESIS,
     derived: Mapping[str, Callable[[Mapping[str, Any]], Any]] | None = None,
+    anchors: Mapping[int, str] | None = None,
 ) -> Walk:
     """Walk ``links`` in sequence order; stop at the first break.
 
@@ -79,11 +82,23 @@ def verify(
     event; a row whose ``prev_hash`` is not the hash before it was inserted or moved; a column
     that disagrees with the hashed bytes was changed beside them. ``derived`` gives, for a
     column computed from the event rather than copied from it, how to compute it.
+    ``anchors`` maps a seq to the hash a signed checkpoint holds for it: a chain rewritten
+    consistently up to that seq still differs there.
     """
     walk = Walk(tenant, head_seq=start_seq - 1, head_hash=start_hash)
     expected_seq, prev = start_seq, start_hash
+    anchored = start_seq - 1
     for row in links:
         reason = _check(row, expected_seq, prev, derived or {})
+        if not reason and anchors and row.seq in anchors:
+            if anchors[row.seq] != row.hash:
+                reason = (
+                    f"hash differs from the signed checkpoint at seq {row.seq}: an event of "
+                    f"seq {anchored + 1}-{row.seq} was changed and the chain rewritten"
+                )
+            else:
+                walk.anchors += 1
+                anchored = row.seq
         if reason:
             walk.broken = Break(tenant, expected_seq, reason)
             return walk

@@ -21,7 +21,7 @@ from kansa.runtime import load_catalog_for
 from kansa.settings import Settings
 from kansa.store import Store, open_store
 
-app = typer.Typer(
+app: typer.Typer = typer.Typer(
     help="kansa (監査): a multi-tenant audit log service.",
     no_args_is_help=True,
     add_completion=False,
@@ -105,12 +105,15 @@ def _main(
 
 @command(app)
 def init(db: DbOption = None) -> None:
-    """Create the database (or bring its schema up to date)."""
+    """Create the database (or bring its schema up to date) and the signing key."""
+    from kansa.integrity.keyfile import ensure_signing_key
+
     settings = _settings(db)
     with _store(settings, migrate=False) as store:
         applied = store.migrate()
     what = f"applied {len(applied)} migration(s)" if applied else "schema already up to date"
     typer.echo(f"database ready at {settings.database_url} ({what})")
+    typer.echo(ensure_signing_key(settings)[1])
 
 
 @command(app)
@@ -127,6 +130,9 @@ def serve(
     from kansa.api.app import create_app
 
     settings = _settings(db, catalog)
+    from kansa.integrity.keyfile import load_signer
+
+    load_signer(settings)  # refuse to serve without the key that signs checkpoints
     application = create_app(settings)
     typer.echo(
         f"kansa {__version__} on http://{host}:{port} (docs at /docs), "
@@ -180,11 +186,22 @@ def tenant_update(
     record_searches: Annotated[
         bool | None, typer.Option(help="Record every search of the log in the log itself.")
     ] = None,
+    retention: Annotated[
+        str | None,
+        typer.Option(
+            help="Days kept per history: login=365,operation=forever,provisioning=default."
+        ),
+    ] = None,
     db: DbOption = None,
     catalog: CatalogOption = None,
 ) -> None:
-    """Change a tenant's name, layout, time zone, language or whether searches are recorded."""
+    """Change a tenant's name, layout, time zone, language, whether searches are recorded, or
+    how long its histories are kept (recorded in its log)."""
+    from kansa import retention as kept
+    from kansa.cli_integrity import operator
+
     settings = _settings(db, catalog)
+    overrides = kept.parse_overrides(retention) if retention is not None else None
     changes = {
         k: v
         for k, v in {
@@ -197,11 +214,15 @@ def tenant_update(
         if v is not None
     }
     _check_tenant_options(settings, layout, tz, lang)
+    kinds = load_catalog_for(settings)
     with _store(settings) as store:
         tenant = store.update_tenant(tenant_id, **changes)
+        if overrides is not None:
+            tenant = kept.change_retention(store, kinds, tenant_id, overrides, operator())
     typer.echo(
         f"tenant {tenant.id}: layout {tenant.layout or '-'}, {tenant.tz}, {tenant.lang}, "
-        f"searches {'recorded' if tenant.record_searches else 'not recorded'}"
+        f"searches {'recorded' if tenant.record_searches else 'not recorded'}, "
+        f"retention {kept.describe(kept.effective(tenant, kinds))}"
     )
 
 
@@ -302,42 +323,90 @@ def demo(
     db: DbOption = None,
 ) -> None:
     """Fill the database with realistic events of the four products over 90 days."""
-    from kansa.demo import fill
+    from kansa.demo import DEMO_PASSWORD, demo_accounts, fill
 
     settings = _settings(db)
     with _store(settings) as store:
+        catalog = load_catalog_for(settings)
         if if_empty and store.count_events() > 0:
             typer.echo(f"demo: {store.count_events()} events already stored; nothing added")
-            return
-        started = time.perf_counter()
-        stored = fill(store, load_catalog_for(settings), events, seed=seed)
-        typer.echo(f"demo: stored {stored} events in {time.perf_counter() - started:.1f}s")
+        else:
+            started = time.perf_counter()
+            stored = fill(store, catalog, events, seed=seed)
+            typer.echo(f"demo: stored {stored} events in {time.perf_counter() - started:.1f}s")
+        accounts = demo_accounts(store, catalog)
+    if accounts:
+        typer.echo(f"demo console accounts (demo data only), password {DEMO_PASSWORD}:")
+        for a in accounts:
+            typer.echo(f"  tenant {a.tenant:<18} login {a.login:<12} {a.role}")
 
 
 @command(app)
 def verify(
+    file: Annotated[
+        Path | None, typer.Argument(help="An exported JSON Lines file to check offline.")
+    ] = None,
     tenant: Annotated[str | None, typer.Option(help="Check one tenant only.")] = None,
+    key: Annotated[
+        Path | None, typer.Option(help="The public key (PEM); default: the signing key's.")
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Walk every tenant's hash chain. Exit 0 when intact; 1 naming the first broken link."""
-    from kansa.verify import verify_store
+    """Walk every tenant's hash chain and signed checkpoints, or check an exported file with
+    --key. Exit 0 when intact; 1 naming the first broken link."""
+    from kansa.cli_integrity import run_verify
 
-    broken = 0
-    checked = 0
-    with _store(_settings(db), migrate=False) as store:
-        for walk in verify_store(store, tenant):
-            checked += walk.checked
-            if walk.broken is not None:
-                broken += 1
-                typer.echo(f"BROKEN {walk.broken}", err=True)
-            else:
-                typer.echo(
-                    f"ok     tenant {walk.tenant}: {walk.checked} events, head seq "
-                    f"{walk.head_seq} {walk.head_hash[:16]}…"
-                )
-    if broken:
-        raise _fail(f"{broken} tenant chain(s) broken", 1)
-    typer.echo(f"intact: {checked} events checked")
+    run_verify(file, tenant, key, _settings(db))
+
+
+@command(app, "export")
+def export_file(
+    tenant: Annotated[str, typer.Option(help="The tenant whose log is exported.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="The file to write; - for stdout.")],
+    name: Annotated[str, typer.Option(help="The layout's file: events, access-log …")] = "events",
+    from_: Annotated[str | None, typer.Option("--from", help="First day, or ISO time.")] = None,
+    to: Annotated[str | None, typer.Option(help="Last day (included), or ISO time.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    encoding: Annotated[str, typer.Option(help="utf-8 (with BOM) or cp932.")] = "utf-8",
+    newline: Annotated[str, typer.Option(help="crlf or lf.")] = "crlf",
+    lang: Annotated[str | None, typer.Option(help="Headers and labels: ja or en.")] = None,
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Write a layout's file as an administrator downloads it; recorded in the tenant's log."""
+    import sys
+    from contextlib import ExitStack
+
+    from kansa.export.operator import counter, export_as_operator, part_file
+    from kansa.export.plan import Options
+    from kansa.runtime import Runtime
+
+    rt, started = Runtime.from_settings(_settings(db, catalog)), time.perf_counter()
+    tty = sys.stderr.isatty()
+    rt.start()
+    try:
+        with ExitStack() as files:
+            out = sys.stdout.buffer if output == "-" else files.enter_context(part_file(output))
+            job, tally = export_as_operator(
+                rt,
+                tenant,
+                name,
+                (from_, to),
+                Options(fmt, encoding, newline, lang or ""),
+                out,
+                counter(sys.stderr) if tty else None,
+            )
+    finally:
+        rt.close()
+    lost = f", {tally.unmappable} unmappable (written as ?)" if encoding == "cp932" else ""
+    typer.echo(
+        f"{chr(13) + chr(27) + '[K' if tty else ''}exported {job.filename} to {output}: "
+        f"{tally.rows} rows, {tally.bytes} bytes, {time.perf_counter() - started:.2f} s{lost}",
+        err=True,
+    )
+
+
+from kansa import cli_integrity  # noqa: E402, F401 - registers key, checkpoint, purge, hold
 
 
 def main() -> None:

@@ -310,3 +310,50 @@ def fill(store: Store, catalog: Catalog, count: int, *, seed: int = 42, batch: i
     if pending:
         stored += sum(1 for r in store.append(prepare(pending, catalog)) if not r.duplicate)
     return stored
+
+
+DEMO_PASSWORD = "kansa-demo-password"
+"""The password of every demo account: demo data only, printed by ``kansa demo``."""
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    tenant: str
+    login: str
+    role: str
+    name: str
+
+
+def demo_accounts(store: Store, catalog: Catalog) -> list[DemoAccount]:
+    """An administrator (``admin``) and a general user in each demo tenant, made once, who
+    sign in to the console with :data:`DEMO_PASSWORD`. The general user is the person of the
+    tenant's latest login (their account's login is their actor id, which is how kansa finds
+    a person's own events), so their own history is not empty."""
+    from kansa.accounts import hash_password
+    from kansa.query import Filters, Query
+
+    made = []
+    hashed = hash_password(DEMO_PASSWORD)
+    for tenant in TENANTS:
+        if tenant.product not in catalog.products or store.get_tenant(tenant.id) is None:
+            continue
+        app = catalog.products[tenant.product].apps[0]
+        latest = None
+        for histories in (("login",), ()):
+            page = store.search(
+                Query(tenant=tenant.id, filters=Filters(histories=histories, apps=(app,)), limit=1)
+            )
+            if page.events:
+                latest = page.events[0].get("actor")
+                break
+        people = [("admin", "admin", f"{tenant.name} 管理者")]
+        if latest:
+            people.append((str(latest["id"]), "user", str(latest.get("name") or latest["id"])))
+        for login, role, name in people:
+            account = store.get_account(tenant.id, login)
+            if account is None:
+                account = store.create_account(
+                    tenant.id, login, name=name, role=role, password_hash=hashed
+                )
+            made.append(DemoAccount(tenant.id, account.login, account.role, account.name))
+    return made

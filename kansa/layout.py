@@ -1,5 +1,6 @@
-"""Layouts: how a product shows and exports its events — for now, the time window each kind
-of reader may see on screen and in exports. Data files in ``kansa/catalog/layouts/``.
+"""Layouts: how a product shows and exports its events — the time window each kind of reader
+may see on screen and in exports, and the files it offers for download (``[exports.<name>]``,
+see :mod:`kansa.export.files`). Data files in ``kansa/catalog/layouts/``.
 
 A window is ``{ days = N }`` (the last N days up to now), ``{ since =
 "first-of-month-last-year" }`` (KDDI: from the 1st of the same month last year), or ``{}``
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from kansa.errors import ConfigError
+from kansa.export.files import ExportFile, common_exports, parse_exports
 
 LAYOUT_DIR = Path(__file__).parent / "catalog" / "layouts"
 PURPOSES = ("screen", "export")
@@ -55,9 +57,21 @@ class Layout:
     name: str
     windows: Mapping[tuple[str, str], Window]
     """(purpose, role) → window; a missing pair means that role may not read for it."""
+    exports: Mapping[str, ExportFile] = field(default_factory=dict)
+    """The layout's own files; the common ones (:func:`common_exports`) come on top."""
 
     def window(self, purpose: str, role: str) -> Window | None:
         return self.windows.get((purpose, role))
+
+    def export_files(self) -> dict[str, ExportFile]:
+        """Every file this layout offers: its own, then the common ones it does not redefine."""
+        return {
+            **self.exports,
+            **{k: v for k, v in common_exports().items() if k not in self.exports},
+        }
+
+    def export(self, name: str) -> ExportFile | None:
+        return self.export_files().get(name)
 
 
 DEFAULT_LAYOUT = Layout(
@@ -102,7 +116,8 @@ def load_layout(path: Path) -> Layout:
             raise ConfigError(f"{path}: windows.{purpose}: purpose must be screen or export")
         for role, spec in roles.items():
             windows[(purpose, role)] = _window(spec, f"{path}: windows.{purpose}.{role}", role)
-    return Layout(head["id"], head["product"], head["name"], windows)
+    exports = parse_exports(data.get("exports"), str(path))
+    return Layout(head["id"], head["product"], head["name"], windows, exports)
 
 
 def _window(spec: object, where: str, role: str) -> Window:

@@ -21,7 +21,8 @@ HISTORY_LABELS = {
 
 
 def present(event: dict[str, Any], catalog: Catalog, lang: str) -> dict[str, Any]:
-    """A copy of ``event`` with ``message`` (in ``lang``), ``messages`` (both) and ``labels``."""
+    """A copy of ``event`` with ``message`` (in ``lang``), ``messages`` (both), ``labels`` and
+    the catalog's ``module`` (Garoon's モジュール)."""
     shown = dict(event)
     messages = event.get("message") or {}
     shown["messages"] = messages
@@ -43,6 +44,7 @@ def present(event: dict[str, Any], catalog: Catalog, lang: str) -> dict[str, Any
         if event_type is not None and event_type.group:
             labels["group"] = _label(product.groups.get(event_type.group), lang, event_type.group)
     shown["labels"] = labels
+    shown["module"] = event_type.module if event_type is not None else ""
     return shown
 
 

@@ -12,6 +12,8 @@ from kansa.catalog import Catalog, default_catalog_paths, load_catalog
 from kansa.errors import NotFound
 from kansa.events import prepare
 from kansa.ingest import Writer
+from kansa.integrity.keyfile import load_signer
+from kansa.integrity.signing import Signer
 from kansa.layout import DEFAULT_LAYOUT, Layout, default_layout_paths, load_layouts
 from kansa.settings import Settings
 from kansa.store import Receipt, Store, Tenant, open_store
@@ -37,6 +39,7 @@ class Runtime:
         self.keys = KeyCache(self.store, ttl=self.settings.key_cache_seconds)
         self.layouts = self.layouts or load_layouts(default_layout_paths())
         self._secret: bytes | None = None
+        self._signer: Signer | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -69,6 +72,13 @@ class Runtime:
             else:
                 self._secret = self.store.instance_secret("viewer-tokens")
         return self._secret
+
+    def signer(self) -> Signer:
+        """The key that signs checkpoints and export manifests (ConfigError when there is
+        none: ``kansa init`` makes one)."""
+        if self._signer is None:
+            self._signer = load_signer(self.settings)
+        return self._signer
 
     async def read(self, work: Callable[[], T]) -> T:
         """Run a blocking store read off the event loop."""

@@ -51,6 +51,48 @@ class Settings(BaseSettings):
     signin_lock_minutes: int = Field(
         default=15, ge=1, description="How long a locked account stays locked."
     )
+    session_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=24 * 60,
+        description="How long a console session lasts without use (renewed while in use).",
+    )
+
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="The Ed25519 key that signs checkpoints and export manifests, as PEM text. "
+        "Unset: the key file.",
+    )
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="The signing key's PEM file (made by kansa init, mode 0600). Unset: "
+        "kansa-signing.key beside a SQLite database, else in the working directory.",
+    )
+    checkpoint_every_events: int = Field(
+        default=1000, ge=1, description="kansa serve signs a tenant's head after this many events."
+    )
+    checkpoint_every_minutes: float = Field(
+        default=10,
+        gt=0,
+        description="...or when its last checkpoint is this old and events came since.",
+    )
+    purge_at: str | None = Field(
+        default="03:00",
+        description="Time of day (UTC, HH:MM) when kansa serve purges expired events; "
+        "'off' for never.",
+    )
+
+    @field_validator("purge_at")
+    @classmethod
+    def _time_of_day(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() in ("", "off", "never"):
+            return None
+        hours, _, minutes = value.strip().partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+            raise ValueError("must be a time of day HH:MM (UTC) or 'off'")
+        if int(hours) > 23 or int(minutes) > 59:
+            raise ValueError("must be a time of day HH:MM (UTC) or 'off'")
+        return f"{int(hours):02d}:{minutes}"
 
     @field_validator("secret_key")
     @classmethod

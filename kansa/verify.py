@@ -1,41 +1,137 @@
-"""Checking every tenant's chain in a store against the heads the store recorded."""
+"""Checking every tenant's chain in a store against the heads the store recorded, the signed
+checkpoints, and the purges that moved its start."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import orjson
 
 from kansa.chain import Break, StoredLink, Walk, verify
 from kansa.events import search_text
-from kansa.store import Store
+from kansa.integrity.signing import Checkpoint, PublicKey
+from kansa.store import Store, Tenant
 
 DERIVED = {"search_text": search_text}
+PURGE_ACTION = ("kansa", "retention.purge")
 
 
-def verify_store(store: Store, tenant_id: str | None = None) -> Iterator[Walk]:
-    """Walk each tenant's chain (or one tenant's) up to the head its tenant record held when
-    the walk began — events appended meanwhile are left for the next walk. A chain that ends
-    before that head has lost its tail."""
+def verify_store(
+    store: Store, tenant_id: str | None = None, key: PublicKey | None = None
+) -> Iterator[Walk]:
+    """Walk each tenant's chain (or one tenant's) from where it begins up to the head its
+    tenant record held when the walk began — events appended meanwhile are left for the next
+    walk. A chain that ends before that head has lost its tail.
+
+    With ``key``, the tenant's checkpoints signed by it are checked too: a bad signature, an
+    event whose hash differs from a checkpoint at its seq, or a checkpoint beyond the head
+    (a tail cut off together with the head record) break the chain. Checkpoints of another
+    key are not used."""
     tenants = store.list_tenants()
     if tenant_id is not None:
         tenants = [t for t in tenants if t.id == tenant_id]
-    for tenant in tenants:
-        links = _upto(store.chain(tenant.id), tenant.last_seq)
-        walk = verify(tenant.id, links, derived=DERIVED)
-        if walk.broken is None and (walk.head_seq, walk.head_hash) != (
-            tenant.last_seq,
-            tenant.last_hash,
-        ):
-            walk.broken = Break(
-                tenant.id,
-                walk.head_seq + 1,
-                f"chain ends at seq {walk.head_seq} but the tenant's head is seq "
-                f"{tenant.last_seq} (events cut off the end)",
-            )
+    for listed in tenants:
+        walk = verify_tenant(store, listed.id, key)
+        if walk.broken is not None:  # a purge may have moved the start under the walk
+            again = store.get_tenant(listed.id)
+            if again is not None and again.chain_start_seq != listed.chain_start_seq:
+                walk = verify_tenant(store, listed.id, key)
         yield walk
 
 
-def _upto(links: Iterable[StoredLink], head: int) -> Iterator[StoredLink]:
-    for link in links:
-        if link.seq > head:
-            return
-        yield link
+def verify_tenant(store: Store, tenant_id: str, key: PublicKey | None = None) -> Walk:
+    checkpoints = store.checkpoints(tenant_id) if key is not None else []
+    tenant = store.get_tenant(tenant_id)  # after the checkpoints: none lies beyond its head
+    if tenant is None:
+        return Walk(tenant_id, broken=Break(tenant_id, 0, "no such tenant"))
+    signed = [c for c in checkpoints if key is not None and c.key_id == key.key_id]
+    before = _checkpoint_problem(tenant, signed, key)
+    if before is not None:
+        return Walk(tenant.id, broken=before)
+    start = tenant.chain_start_seq
+    anchors = {c.seq: c.head_hash for c in signed if start <= c.seq <= tenant.last_seq}
+    purges = _Purges()
+    links = purges.watch(store.chain(tenant.id, start - 1, upto=tenant.last_seq))
+    walk = verify(
+        tenant.id,
+        links,
+        start_seq=start,
+        start_hash=tenant.chain_start_hash,
+        derived=DERIVED,
+        anchors=anchors,
+    )
+    if walk.broken is None:
+        walk.broken = _end_problem(tenant, walk, signed) or purges.problem(tenant)
+    return walk
+
+
+def _checkpoint_problem(
+    tenant: Tenant, signed: list[Checkpoint], key: PublicKey | None
+) -> Break | None:
+    if key is None:
+        return None
+    start = tenant.chain_start_seq
+    for checkpoint in signed:
+        if not key.checks(checkpoint):
+            return Break(
+                tenant.id,
+                checkpoint.seq,
+                f"the checkpoint at seq {checkpoint.seq} does not verify (forged or changed)",
+            )
+        if checkpoint.seq == start - 1 and checkpoint.head_hash != tenant.chain_start_hash:
+            return Break(
+                tenant.id,
+                start,
+                f"the chain's recorded start contradicts the signed checkpoint at seq "
+                f"{checkpoint.seq} (start changed)",
+            )
+    return None
+
+
+def _end_problem(tenant: Tenant, walk: Walk, signed: list[Checkpoint]) -> Break | None:
+    if (walk.head_seq, walk.head_hash) != (tenant.last_seq, tenant.last_hash):
+        return Break(
+            tenant.id,
+            walk.head_seq + 1,
+            f"chain ends at seq {walk.head_seq} but the tenant's head is seq "
+            f"{tenant.last_seq} (events cut off the end)",
+        )
+    beyond = [c.seq for c in signed if c.seq > tenant.last_seq]
+    if beyond:
+        return Break(
+            tenant.id,
+            tenant.last_seq + 1,
+            f"chain ends at seq {tenant.last_seq} but a signed checkpoint is at seq "
+            f"{max(beyond)} (events cut off the end)",
+        )
+    return None
+
+
+@dataclass(slots=True)
+class _Purges:
+    """The chain start the last ``retention.purge`` event walked over says it left."""
+
+    claim: tuple[int, str] | None = None
+
+    def watch(self, links: Iterable[StoredLink]) -> Iterator[StoredLink]:
+        for link in links:
+            if (link.columns.get("product"), link.columns.get("action")) == PURGE_ACTION:
+                params = orjson.loads(link.body).get("event", {}).get("params", {})
+                self.claim = (params.get("chain_start_seq"), params.get("chain_start_prev_hash"))
+            yield link
+
+    def problem(self, tenant: Tenant) -> Break | None:
+        """A chain that starts after seq 1 must say so in its last purge event."""
+        start = (tenant.chain_start_seq, tenant.chain_start_hash)
+        if start[0] == 1 and self.claim is None:
+            return None
+        if self.claim == start:
+            return None
+        return Break(
+            tenant.id,
+            start[0],
+            f"the chain starts at seq {start[0]} but its last retention.purge event "
+            f"{'says ' + str(self.claim[0]) if self.claim else 'is missing'} "
+            "(events removed outside a purge)",
+        )

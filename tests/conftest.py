@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from kansa.api.app import create_app
 from kansa.catalog import Catalog, default_catalog_paths, load_catalog
+from kansa.integrity.keyfile import ensure_signing_key
 from kansa.keys import make_key
 from kansa.runtime import Runtime
 from kansa.settings import Settings
@@ -21,6 +22,18 @@ from kansa.store import Store, open_store
 from tests import pg
 
 ENGINES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def signing_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One signing key for the session, named by KANSA_SIGNING_KEY_FILE so that every
+    Settings() — here and in the kansa processes tests start — finds it, and no test writes
+    a key into the working directory."""
+    path = tmp_path_factory.mktemp("keys") / "kansa-signing.key"
+    ensure_signing_key(Settings(database_url="sqlite:///:memory:", signing_key_file=path))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KANSA_SIGNING_KEY_FILE", str(path))
+        yield path
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +71,23 @@ def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     store.migrate()
     store.close()
     return url
+
+
+@pytest.fixture
+def fresh_url(store_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, migrated database of ``store_url``'s engine, for a test that works on every
+    tenant of its database (background jobs, purges that drop partitions)."""
+    if store_url.startswith("sqlite"):
+        url, server = f"sqlite:///{tmp_path / 'fresh.db'}", None
+    else:
+        server = request.getfixturevalue("postgres_server")
+        url = pg.create_database(server)
+    store = open_store(url)
+    store.migrate()
+    store.close()
+    yield url
+    if server is not None:
+        pg.drop_database(server, url)
 
 
 @pytest.fixture

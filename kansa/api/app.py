@@ -9,16 +9,20 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from kansa import __version__
-from kansa.api import catalog, errors, events, health, search, tokens
+from kansa import __version__, web
+from kansa.api import catalog, errors, events, exports, health, holds, integrity, search, tokens
 from kansa.events import EventIn
+from kansa.jobs import Jobs
 from kansa.runtime import Runtime
 from kansa.settings import Settings
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, runtime: Runtime | None = None, jobs: bool | None = None
+) -> FastAPI:
     """The kansa web application. Give it ``settings`` (a store is opened and closed with the
-    app) or a ready ``runtime`` (the caller owns it)."""
+    app) or a ready ``runtime`` (the caller owns it). ``jobs`` (default: when the app owns
+    its runtime) runs checkpoints and purges in the background while the app is up."""
     owned = runtime is None
     rt = runtime or Runtime.from_settings(settings or Settings())
 
@@ -26,9 +30,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if owned:
             rt.start()
+        background = Jobs(rt) if (owned if jobs is None else jobs) else None
+        if background is not None:
+            background.start()
         try:
             yield
         finally:
+            if background is not None:
+                background.stop()
             if owned:
                 rt.close()
 
@@ -44,9 +53,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     errors.install(app)
     app.include_router(events.router)
     app.include_router(search.router)
+    app.include_router(exports.router)
     app.include_router(tokens.router)
     app.include_router(catalog.router)
     app.include_router(health.router)
+    app.include_router(integrity.router)
+    app.include_router(holds.router)
+    app.include_router(web.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

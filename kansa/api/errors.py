@@ -11,8 +11,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kansa.api.responses import JSON
 from kansa.errors import (
     AuthError,
+    ConfigError,
     Conflict,
     Forbidden,
+    IntegrityError,
     InvalidInput,
     InvalidQuery,
     KansaError,
@@ -29,6 +31,8 @@ STATUS: list[tuple[type[KansaError], int, str]] = [
     (Forbidden, 403, "Forbidden"),
     (NotFound, 404, "Not found"),
     (Conflict, 409, "Conflict"),
+    (IntegrityError, 409, "Chain broken"),
+    (ConfigError, 503, "Not configured"),
 ]
 
 

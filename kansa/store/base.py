@@ -3,13 +3,14 @@ speaks in these records."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from kansa.chain import StoredLink
+from kansa.chain import GENESIS, StoredLink
 from kansa.events import PreparedEvent
+from kansa.integrity.signing import Checkpoint
 from kansa.query import Query
 from kansa.store.search import Page
 
@@ -51,6 +52,50 @@ class Tenant:
     last_hash: str
     record_searches: bool = False
     """Whether searching the log is itself recorded (detail views and exports always are)."""
+    chain_start_seq: int = 1
+    """Where the chain begins: 1, or the seq after the last event a purge removed."""
+    chain_start_hash: str = GENESIS
+    """The ``prev_hash`` of the event at ``chain_start_seq``."""
+    checkpoint_seq: int = 0
+    """The seq of the tenant's latest signed checkpoint (0: none)."""
+    checkpoint_at: datetime | None = None
+    retention: Mapping[str, int] = field(default_factory=dict)
+    """Days kept per history where this tenant overrides its product (0: keep forever)."""
+    legal_hold: str | None = None
+    """Why purging is stopped for this tenant; None when it is not."""
+    legal_hold_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """What a purge removes from one tenant's chain: ``first_seq`` (its current start) to
+    ``last_seq``, whose event has hash ``last_hash``."""
+
+    tenant: str
+    first_seq: int
+    last_seq: int
+    last_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """What a purge removed from one tenant, and where its chain now begins."""
+
+    tenant: str
+    first_seq: int
+    last_seq: int
+    start_hash: str
+    """The hash of the last event removed: the ``prev_hash`` the chain now starts from."""
+    partitions: tuple[str, ...] = ()
+    """Whole partitions dropped (PostgreSQL), shared by every tenant purged at once."""
+
+    @property
+    def count(self) -> int:
+        return self.last_seq - self.first_seq + 1
+
+    @property
+    def start_seq(self) -> int:
+        return self.last_seq + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +135,10 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
+    def schema_version(self) -> int:
+        """The number of the last migration applied (0: none)."""
+        ...
+
     def append(self, events: Sequence[PreparedEvent]) -> list[Receipt]:
         """Store ``events`` in one transaction, chained per tenant, in order. An event whose
         (tenant, client id) is already stored — or earlier in ``events`` — is not stored again
@@ -116,8 +165,10 @@ class Store(Protocol):
 
     def get_api_key(self, key_id: str) -> ApiKey | None: ...
 
-    def chain(self, tenant_id: str, after_seq: int = 0) -> Iterator[StoredLink]:
-        """The tenant's stored links in sequence order, for verification."""
+    def chain(
+        self, tenant_id: str, after_seq: int = 0, upto: int | None = None
+    ) -> Iterator[StoredLink]:
+        """The tenant's stored links after ``after_seq`` (to ``upto``) in sequence order."""
         ...
 
     def count_events(self, tenant_id: str | None = None) -> int: ...
@@ -135,9 +186,7 @@ class Store(Protocol):
         read ``batch`` rows at a time so memory stays flat however many there are."""
         ...
 
-    def seq_range(
-        self, tenant_id: str, since: datetime, until: datetime
-    ) -> tuple[int, int] | None:
+    def seq_range(self, tenant_id: str, since: datetime, until: datetime) -> tuple[int, int] | None:
         """The first and last seq of the tenant's events that occurred in [since, until)."""
         ...
 
@@ -146,7 +195,8 @@ class Store(Protocol):
         ...
 
     def update_tenant(self, tenant_id: str, **changes: Any) -> Tenant:
-        """Change name, layout, tz, lang or record_searches of a tenant."""
+        """Change name, layout, tz, lang, record_searches or retention (days per history;
+        0 keeps forever) of a tenant."""
         ...
 
     def instance_secret(self, name: str) -> bytes:
@@ -163,4 +213,41 @@ class Store(Protocol):
         self, tenant_id: str, login: str, *, failures: int, locked_until: datetime | None
     ) -> None:
         """Store the failure count and lock of an account after a sign-in attempt."""
+        ...
+
+    # -- integrity and retention ------------------------------------------------------
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
+        """Keep a signed checkpoint; if the tenant has one at that seq already, keep that
+        one and return it."""
+        ...
+
+    def checkpoints(
+        self,
+        tenant_id: str,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Checkpoint]:
+        """The tenant's checkpoints (those before seq ``before``), in seq order."""
+        ...
+
+    def first_unexpired(
+        self, tenant_id: str, after_seq: int, cutoffs: Mapping[str, datetime]
+    ) -> int | None:
+        """The first seq after ``after_seq`` of an event that has not expired: one whose
+        history has no cutoff, or that occurred at or after its history's cutoff."""
+        ...
+
+    def purge(self, cuts: Sequence[Cut], record: Callable[[Purged], PreparedEvent]) -> list[Purged]:
+        """Remove each cut from its tenant's chain, move the chain's start past it and append
+        ``record(purged)`` to the chain, all in the purge's own transaction(s). A cut whose
+        tenant is under legal hold, or whose start or last hash no longer match (another
+        purge came first), is left alone and missing from the result."""
+        ...
+
+    def set_legal_hold(self, tenant_id: str, reason: str | None, record: PreparedEvent) -> Tenant:
+        """Place (``reason``) or release (None) a legal hold, and append ``record``, in one
+        transaction."""
         ...

@@ -18,23 +18,35 @@ from __future__ import annotations
 
 import calendar
 import os
+import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.adapt import PyFormat
-from psycopg.errors import CheckViolation, UniqueViolation
+from psycopg.errors import CheckViolation, LockNotAvailable, UniqueViolation
 from psycopg_pool import ConnectionPool
 
 from kansa.chain import GENESIS, StoredLink, digest, link
 from kansa.errors import ConfigError, Conflict, NotFound, StoreError
 from kansa.events import PreparedEvent
+from kansa.integrity.signing import Checkpoint
 from kansa.query import Query
+from kansa.store import integrity as shared
 from kansa.store import search as search_sql
-from kansa.store.base import DEFAULT_LANG, DEFAULT_TZ, Account, ApiKey, Receipt, Tenant
+from kansa.store.base import (
+    DEFAULT_LANG,
+    DEFAULT_TZ,
+    Account,
+    ApiKey,
+    Cut,
+    Purged,
+    Receipt,
+    Tenant,
+)
 from kansa.store.schema import EVENT_COLUMNS, EVENT_KEY_ROW, EVENT_ROW, MIGRATIONS
 from kansa.timeutil import from_micros, iso_utc, to_micros, utcnow
 
@@ -57,7 +69,10 @@ _COPY_KEYS = (
     [COPY_TYPES.get(column, "text") for column in EVENT_KEY_ROW],
 )
 _NEW_TENANT = "id, name, layout, tz, lang, created_at, last_seq, last_hash"
-_TENANT_COLUMNS = _NEW_TENANT + ", record_searches"
+_TENANT_COLUMNS = shared.TENANT_COLUMNS
+_PARTITION = re.compile(r"^events_y(\d{4})m(\d{2})$")
+DROP_LOCK_TIMEOUT = "5s"
+"""How long a purge waits to drop a whole partition before deleting its rows one by one."""
 _ACCOUNT_COLUMNS = "tenant_id, login, name, role, password_hash, failures, locked_until"
 
 Month = tuple[int, int]
@@ -182,7 +197,9 @@ class PostgresStore:
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             return _append(cur, events)
 
-    def chain(self, tenant_id: str, after_seq: int = 0) -> Iterator[StoredLink]:
+    def chain(
+        self, tenant_id: str, after_seq: int = 0, upto: int | None = None
+    ) -> Iterator[StoredLink]:
         names = [path for _, path in EVENT_COLUMNS]
         with (
             self._pool.connection() as conn,
@@ -192,8 +209,8 @@ class PostgresStore:
             cur.itersize = 2000
             cur.execute(
                 f"SELECT seq, body, hash, prev_hash, {_LINK_COLUMNS} FROM events"
-                " WHERE tenant_id = %s AND seq > %s ORDER BY seq",
-                (tenant_id, after_seq),
+                " WHERE tenant_id = %s AND seq > %s AND seq <= %s ORDER BY seq",
+                (tenant_id, after_seq, upto if upto is not None else 2**63 - 1),
             )
             for row in cur:
                 columns = dict(zip(names, row[4:], strict=True))
@@ -238,9 +255,7 @@ class PostgresStore:
             for row in cur:
                 yield search_sql.event_of(row[0], row[1])
 
-    def seq_range(
-        self, tenant_id: str, since: datetime, until: datetime
-    ) -> tuple[int, int] | None:
+    def seq_range(self, tenant_id: str, since: datetime, until: datetime) -> tuple[int, int] | None:
         with self._pool.connection() as conn:
             row = conn.execute(
                 search_sql.SEQ_RANGE.format(mark="%s"),
@@ -284,10 +299,12 @@ class PostgresStore:
         return _tenant(row) if row else None
 
     def update_tenant(self, tenant_id: str, **changes: Any) -> Tenant:
-        allowed = {"name", "layout", "tz", "lang", "record_searches"}
+        allowed = {"name", "layout", "tz", "lang", "record_searches", "retention"}
         unknown = set(changes) - allowed
         if unknown:
             raise StoreError(f"cannot change {', '.join(sorted(unknown))} of a tenant")
+        if "retention" in changes:
+            changes["retention"] = shared.retention_text(changes["retention"])
         if changes:
             assignments = sql.SQL(", ").join(
                 sql.SQL("{} = %s").format(sql.Identifier(name)) for name in changes
@@ -308,6 +325,85 @@ class PostgresStore:
                 f'SELECT {_TENANT_COLUMNS} FROM tenants ORDER BY id COLLATE "C"'
             ).fetchall()
         return [_tenant(row) for row in rows]
+
+    # -- checkpoints, retention, legal hold ----------------------------------------------
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
+        row = shared.checkpoint_row(checkpoint)
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute(
+                f"INSERT INTO checkpoints ({shared.CHECKPOINT_COLUMNS})"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, seq) DO NOTHING",
+                row,
+            )
+            conn.execute(
+                "UPDATE tenants SET checkpoint_seq = %s, checkpoint_at = %s"
+                " WHERE id = %s AND checkpoint_seq < %s",
+                (checkpoint.seq, row[3], checkpoint.tenant, checkpoint.seq),
+            )
+            stored = conn.execute(
+                f"SELECT {shared.CHECKPOINT_COLUMNS} FROM checkpoints"
+                " WHERE tenant_id = %s AND seq = %s",
+                (checkpoint.tenant, checkpoint.seq),
+            ).fetchone()
+        assert stored is not None
+        return shared.checkpoint_of(stored)
+
+    def checkpoints(
+        self,
+        tenant_id: str,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Checkpoint]:
+        text, params = shared.checkpoints_query(tenant_id, "%s", before, limit, newest_first)
+        with self._pool.connection() as conn:
+            rows = conn.execute(text, params).fetchall()
+        return [shared.checkpoint_of(row) for row in rows]
+
+    def first_unexpired(
+        self, tenant_id: str, after_seq: int, cutoffs: Mapping[str, datetime]
+    ) -> int | None:
+        text, params = shared.first_unexpired_query(tenant_id, after_seq, cutoffs, "%s")
+        with self._pool.connection() as conn:
+            row = conn.execute(text, params).fetchone()
+        return int(row[0]) if row else None
+
+    def purge(self, cuts: Sequence[Cut], record: Callable[[Purged], PreparedEvent]) -> list[Purged]:
+        """Every cut in one transaction, so that a month partition holding nothing but
+        purged events (of any of the tenants) can be dropped whole instead of row by row."""
+        if not cuts:
+            return []
+        self.ensure_partitions([_month_of(utcnow())])  # for the purge events themselves
+        try:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                purged = _purge(conn, cur, cuts, record)
+        except psycopg.Error as exc:
+            raise StoreError(f"could not purge: {exc}") from exc
+        if purged:
+            with self._months_lock:  # made again on demand should a late event need one
+                self._months -= {_month_of_partition(name) for name in purged[0].partitions}
+        return purged
+
+    def set_legal_hold(self, tenant_id: str, reason: str | None, record: PreparedEvent) -> Tenant:
+        self.ensure_partitions([_month_of(record.occurred_at)])
+        try:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                cur.execute(
+                    "UPDATE tenants SET legal_hold = %s, legal_hold_since = CASE WHEN"
+                    " %s::text IS NULL THEN NULL ELSE coalesce(legal_hold_since, %s) END"
+                    " WHERE id = %s",
+                    (reason, reason, to_micros(utcnow()), tenant_id),
+                )
+                if not cur.rowcount:
+                    raise NotFound(f"no tenant {tenant_id!r}")
+                _append(cur, [record])
+        except psycopg.Error as exc:
+            raise StoreError(f"could not change the legal hold of {tenant_id!r}: {exc}") from exc
+        tenant = self.get_tenant(tenant_id)
+        assert tenant is not None
+        return tenant
 
     # -- applications and keys -----------------------------------------------------------
 
@@ -613,7 +709,128 @@ def _tenant(row: Sequence[Any]) -> Tenant:
         last_seq=row[6],
         last_hash=row[7],
         record_searches=bool(row[8]),
+        **shared.tenant_extras(row),
     )
+
+
+# -- one purge, inside its transaction ---------------------------------------------------
+
+
+def _purge(
+    conn: psycopg.Connection[tuple[Any, ...]],
+    cur: psycopg.Cursor[tuple[Any, ...]],
+    cuts: Sequence[Cut],
+    record: Callable[[Purged], PreparedEvent],
+) -> list[Purged]:
+    # The DELETE triggers on events and event_keys let rows through in this transaction only.
+    cur.execute("SELECT set_config('kansa.purge', 'on', true)")
+    valid = _still_valid(cur, cuts)
+    if not valid:
+        return []
+    ranges = (
+        [c.tenant for c in valid],
+        [c.first_seq for c in valid],
+        [c.last_seq for c in valid],
+    )
+    dropped = [name for name in _old_partitions(cur) if _drop_if_covered(conn, name, ranges)]
+    for cut in valid:  # one index range scan per tenant and table
+        for table in ("events", "event_keys"):
+            cur.execute(
+                sql.SQL("DELETE FROM {} WHERE tenant_id = %s AND seq BETWEEN %s AND %s").format(
+                    sql.Identifier(table)
+                ),
+                (cut.tenant, cut.first_seq, cut.last_seq),
+            )
+    cur.execute(
+        "UPDATE tenants AS t SET chain_start_seq = c.last + 1, chain_start_hash = c.hash"
+        " FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS c (id, last, hash)"
+        " WHERE t.id = c.id",
+        ([c.tenant for c in valid], [c.last_seq for c in valid], [c.last_hash for c in valid]),
+    )
+    purged = [Purged(c.tenant, c.first_seq, c.last_seq, c.last_hash, tuple(dropped)) for c in valid]
+    _append(cur, [record(p) for p in purged])
+    return purged
+
+
+def _still_valid(cur: psycopg.Cursor[tuple[Any, ...]], cuts: Sequence[Cut]) -> list[Cut]:
+    """Lock the tenants of ``cuts`` (in id order, as appends do) and keep the cuts that still
+    start at their chain's start, end at the hash they name, and are not under legal hold."""
+    cur.execute(
+        "SELECT id, chain_start_seq, legal_hold FROM tenants WHERE id = ANY(%s)"
+        " ORDER BY id FOR UPDATE",
+        (sorted({c.tenant for c in cuts}),),
+    )
+    state = {row[0]: (int(row[1]), row[2]) for row in cur.fetchall()}
+    cur.execute(
+        "SELECT e.tenant_id, e.seq, e.hash FROM unnest(%s::text[], %s::bigint[]) AS c (t, s)"
+        " CROSS JOIN LATERAL (SELECT tenant_id, seq, hash FROM events"
+        " WHERE tenant_id = c.t AND seq = c.s LIMIT 1) AS e",
+        ([c.tenant for c in cuts], [c.last_seq for c in cuts]),
+    )
+    hashes = {(row[0], int(row[1])): row[2] for row in cur.fetchall()}
+    return [
+        c
+        for c in cuts
+        if state.get(c.tenant) == (c.first_seq, None)
+        and hashes.get((c.tenant, c.last_seq)) == c.last_hash
+    ]
+
+
+def _old_partitions(cur: psycopg.Cursor[tuple[Any, ...]]) -> list[str]:
+    """The partitions of months that have ended, oldest first."""
+    cur.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent = 'events'::regclass"
+    )
+    now = to_micros(utcnow())
+    names = [row[0] for row in cur.fetchall() if _PARTITION.match(row[0])]
+    return sorted(name for name in names if month_bounds(_month_of_partition(name))[1] <= now)
+
+
+def _month_of_partition(name: str) -> Month:
+    found = _PARTITION.match(name)
+    assert found is not None
+    return int(found[1]), int(found[2])
+
+
+def _drop_if_covered(
+    conn: psycopg.Connection[tuple[Any, ...]],
+    name: str,
+    ranges: tuple[list[str], list[int], list[int]],
+) -> bool:
+    """Drop partition ``name`` if it holds events and every one is inside ``ranges`` — the
+    fast path. Under a savepoint and a lock timeout: a partition that is busy, or holds
+    anything else, is left for the row deletes."""
+    table = sql.Identifier(name)
+    try:
+        with conn.transaction():
+            before = conn.execute(
+                "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
+                (DROP_LOCK_TIMEOUT,),
+            ).fetchone()
+            conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(table))  # no inserts
+            row = conn.execute(
+                sql.SQL(
+                    "SELECT EXISTS (SELECT 1 FROM {0}),"
+                    " EXISTS (SELECT 1 FROM {0} e WHERE NOT EXISTS (SELECT 1 FROM"
+                    " unnest(%s::text[], %s::bigint[], %s::bigint[]) AS c (t, lo, hi)"
+                    " WHERE c.t = e.tenant_id AND e.seq BETWEEN c.lo AND c.hi))"
+                ).format(table),
+                ranges,
+            ).fetchone()
+            if row is None or not row[0] or row[1]:
+                raise _Keep
+            conn.execute(sql.SQL("DROP TABLE {}").format(table))
+            conn.execute(
+                "SELECT set_config('lock_timeout', %s, true)", (before[0] if before else "0",)
+            )
+    except (_Keep, LockNotAvailable):
+        return False
+    return True
+
+
+class _Keep(Exception):
+    """Roll back to the savepoint: the partition stays."""
 
 
 # -- months and partitions ----------------------------------------------------------------

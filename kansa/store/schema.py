@@ -16,7 +16,9 @@ plain table keyed by ``(tenant_id, client_id)``. SQLite keeps its unique indexes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from kansa.chain import GENESIS
 
 DIALECTS: dict[str, dict[str, str]] = {
     "sqlite": {
@@ -58,6 +60,54 @@ class Migration:
     def statements_for(self, dialect: str) -> list[str]:
         """The statements ``dialect`` runs, in order, ready to execute."""
         return [sql for sql in (render(s, dialect) for s in self.statements) if sql]
+
+
+# -- append-only -----------------------------------------------------------------------
+#
+# ``events`` (and PostgreSQL's ``event_keys``) refuse UPDATE always, and DELETE except from
+# the retention purge; ``checkpoints`` refuse both always. The purge's exception cannot be
+# taken by accident: on SQLite a DELETE passes only for a row covered by a row of
+# ``purge_permits`` (tenant, through seq), which the purge inserts and deletes inside its own
+# transaction; on PostgreSQL only in a transaction that ran
+# ``set_config('kansa.purge', 'on', true)`` (SET LOCAL). TRUNCATE is refused on PostgreSQL.
+
+_REFUSE = "kansa: {table} is append-only: {what} refused"
+
+
+def _sqlite_refusal(table: str, op: str, when: str = "") -> Only:
+    what = op if not when else f"{op} outside the retention purge"
+    message = _REFUSE.format(table=table, what=what)
+    return Only(
+        "sqlite",
+        f"CREATE TRIGGER {table}_refuse_{op.lower()} BEFORE {op} ON {table}{when}"
+        f" BEGIN SELECT RAISE(ABORT, '{message}'); END",
+    )
+
+
+_PERMITTED = (
+    " WHEN NOT EXISTS (SELECT 1 FROM purge_permits p"
+    " WHERE p.tenant_id = OLD.tenant_id AND OLD.seq <= p.through_seq)"
+)
+_PG_REFUSE = Only(
+    "postgresql",
+    """CREATE FUNCTION kansa_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'kansa: % is append-only: % refused', TG_TABLE_NAME,
+            CASE WHEN TG_OP = 'DELETE' THEN 'DELETE outside the retention purge' ELSE TG_OP END
+            USING ERRCODE = 'restrict_violation';
+    END
+    $$""",
+)
+
+
+def _pg_refusal(table: str, op: str, purge_may: bool = False) -> Only:
+    when = " WHEN (current_setting('kansa.purge', true) IS DISTINCT FROM 'on')" if purge_may else ""
+    each = "STATEMENT" if op == "TRUNCATE" else "ROW"
+    return Only(
+        "postgresql",
+        f"CREATE TRIGGER {table}_refuse_{op.lower()} BEFORE {op} ON {table}"
+        f" FOR EACH {each}{when} EXECUTE FUNCTION kansa_refuse_change()",
+    )
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -163,6 +213,51 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        3,
+        "append-only triggers, checkpoints, chain start, retention and legal hold",
+        (
+            "ALTER TABLE tenants ADD COLUMN chain_start_seq {bigint} NOT NULL DEFAULT 1",
+            "ALTER TABLE tenants ADD COLUMN chain_start_hash {text} NOT NULL"
+            f" DEFAULT '{GENESIS}'",
+            "ALTER TABLE tenants ADD COLUMN checkpoint_seq {bigint} NOT NULL DEFAULT 0",
+            "ALTER TABLE tenants ADD COLUMN checkpoint_at {bigint}",
+            "ALTER TABLE tenants ADD COLUMN retention {text}",
+            "ALTER TABLE tenants ADD COLUMN legal_hold {text}",
+            "ALTER TABLE tenants ADD COLUMN legal_hold_since {bigint}",
+            """CREATE TABLE checkpoints (
+                tenant_id {text} NOT NULL,
+                seq {bigint} NOT NULL,
+                head_hash {text} NOT NULL,
+                signed_at {bigint} NOT NULL,
+                key_id {text} NOT NULL,
+                signature {text} NOT NULL,
+                PRIMARY KEY (tenant_id, seq)
+            )""",
+            Only(
+                "sqlite",
+                """CREATE TABLE purge_permits (
+                    tenant_id TEXT PRIMARY KEY,
+                    through_seq INTEGER NOT NULL
+                )""",
+            ),
+            _sqlite_refusal("events", "UPDATE"),
+            _sqlite_refusal("events", "DELETE", _PERMITTED),
+            _sqlite_refusal("checkpoints", "UPDATE"),
+            _sqlite_refusal("checkpoints", "DELETE"),
+            Only("postgresql", "CREATE INDEX event_keys_tenant_seq ON event_keys (tenant_id, seq)"),
+            _PG_REFUSE,
+            _pg_refusal("events", "UPDATE"),
+            _pg_refusal("events", "DELETE", purge_may=True),
+            _pg_refusal("events", "TRUNCATE"),
+            _pg_refusal("event_keys", "UPDATE"),
+            _pg_refusal("event_keys", "DELETE", purge_may=True),
+            _pg_refusal("event_keys", "TRUNCATE"),
+            _pg_refusal("checkpoints", "UPDATE"),
+            _pg_refusal("checkpoints", "DELETE"),
+            _pg_refusal("checkpoints", "TRUNCATE"),
+        ),
+    ),
 )
 
 
@@ -238,6 +333,16 @@ EVENT_ROW: tuple[str, ...] = (
     "search_text",
 )
 
+# Every column of ``checkpoints``, in the order the stores write a row.
+CHECKPOINT_ROW: tuple[str, ...] = (
+    "tenant_id",
+    "seq",
+    "head_hash",
+    "signed_at",
+    "key_id",
+    "signature",
+)
+
 # Every column of ``event_keys`` (PostgreSQL), in the order the store writes a row.
 EVENT_KEY_ROW: tuple[str, ...] = ("tenant_id", "client_id", "id", "seq", "hash", "occurred_at")
 
@@ -256,6 +361,8 @@ class Declared:
     tables: dict[str, tuple[str, ...]]
     primary_keys: dict[str, tuple[str, ...]]
     indexes: dict[str, Index]
+    triggers: dict[str, str] = field(default_factory=dict)
+    """Trigger name → the table it guards."""
 
 
 _TABLES: dict[str, tuple[str, ...]] = {
@@ -270,6 +377,13 @@ _TABLES: dict[str, tuple[str, ...]] = {
         "last_seq",
         "last_hash",
         "record_searches",
+        "chain_start_seq",
+        "chain_start_hash",
+        "checkpoint_seq",
+        "checkpoint_at",
+        "retention",
+        "legal_hold",
+        "legal_hold_since",
     ),
     "accounts": (
         "tenant_id",
@@ -285,6 +399,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
     "applications": ("name", "created_at"),
     "api_keys": ("id", "app", "tenant_id", "scopes", "secret_hash", "created_at", "revoked_at"),
     "events": EVENT_ROW,
+    "checkpoints": CHECKPOINT_ROW,
 }
 _KEYS: dict[str, tuple[str, ...]] = {
     "schema_migrations": ("version",),
@@ -293,6 +408,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "api_keys": ("id",),
     "accounts": ("tenant_id", "login"),
     "instance_secrets": ("name",),
+    "checkpoints": ("tenant_id", "seq"),
 }
 _EVENT_INDEXES: dict[str, Index] = {
     "events_tenant_time": Index("events", ("tenant_id", "occurred_at")),
@@ -303,18 +419,32 @@ _EVENT_INDEXES: dict[str, Index] = {
 
 DECLARED: dict[str, Declared] = {
     "sqlite": Declared(
-        tables=_TABLES,
-        primary_keys=_KEYS | {"events": ("tenant_id", "seq")},
+        tables=_TABLES | {"purge_permits": ("tenant_id", "through_seq")},
+        primary_keys=_KEYS | {"events": ("tenant_id", "seq"), "purge_permits": ("tenant_id",)},
         indexes=_EVENT_INDEXES
         | {
             "events_client_id": Index("events", ("tenant_id", "client_id"), unique=True),
             "events_id": Index("events", ("id",), unique=True),
+        },
+        triggers={
+            f"{table}_refuse_{op}": table
+            for table in ("events", "checkpoints")
+            for op in ("update", "delete")
         },
     ),
     "postgresql": Declared(
         tables=_TABLES | {"event_keys": EVENT_KEY_ROW},
         primary_keys=_KEYS
         | {"events": ("tenant_id", "seq", "occurred_at"), "event_keys": ("tenant_id", "client_id")},
-        indexes=_EVENT_INDEXES | {"events_tenant_id": Index("events", ("tenant_id", "id"))},
+        indexes=_EVENT_INDEXES
+        | {
+            "events_tenant_id": Index("events", ("tenant_id", "id")),
+            "event_keys_tenant_seq": Index("event_keys", ("tenant_id", "seq")),
+        },
+        triggers={
+            f"{table}_refuse_{op}": table
+            for table in ("events", "event_keys", "checkpoints")
+            for op in ("update", "delete", "truncate")
+        },
     ),
 }

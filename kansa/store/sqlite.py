@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -19,9 +19,11 @@ from typing import Any
 from kansa.chain import GENESIS, StoredLink, digest, link
 from kansa.errors import Conflict, NotFound, StoreError
 from kansa.events import PreparedEvent
+from kansa.integrity.signing import Checkpoint
 from kansa.query import Query
+from kansa.store import integrity as shared
 from kansa.store import search as search_sql
-from kansa.store.base import Account, ApiKey, Receipt, Tenant
+from kansa.store.base import Account, ApiKey, Cut, Purged, Receipt, Tenant
 from kansa.store.schema import EVENT_COLUMNS, EVENT_ROW, MIGRATIONS, render
 from kansa.timeutil import from_micros, iso_utc, to_micros, utcnow
 
@@ -29,7 +31,7 @@ _INSERT_EVENT = (
     f"INSERT INTO events ({', '.join(EVENT_ROW)}) VALUES ({', '.join('?' * len(EVENT_ROW))})"
 )
 _LINK_COLUMNS = ", ".join(column for column, _ in EVENT_COLUMNS)
-_TENANT_COLUMNS = "id, name, layout, tz, lang, created_at, last_seq, last_hash, record_searches"
+_TENANT_COLUMNS = shared.TENANT_COLUMNS
 _ACCOUNT_COLUMNS = "tenant_id, login, name, role, password_hash, failures, locked_until"
 
 
@@ -203,11 +205,13 @@ class SQLiteStore:
                     )
         return known
 
-    def chain(self, tenant_id: str, after_seq: int = 0) -> Iterator[StoredLink]:
+    def chain(
+        self, tenant_id: str, after_seq: int = 0, upto: int | None = None
+    ) -> Iterator[StoredLink]:
         cursor = self.db.execute(
             f"SELECT seq, body, hash, prev_hash, {_LINK_COLUMNS} FROM events"
-            " WHERE tenant_id = ? AND seq > ? ORDER BY seq",
-            (tenant_id, after_seq),
+            " WHERE tenant_id = ? AND seq > ? AND seq <= ? ORDER BY seq",
+            (tenant_id, after_seq, upto if upto is not None else 2**63 - 1),
         )
         names = [path for _, path in EVENT_COLUMNS]
         for row in cursor:
@@ -248,9 +252,7 @@ class SQLiteStore:
         finally:
             conn.close()
 
-    def seq_range(
-        self, tenant_id: str, since: datetime, until: datetime
-    ) -> tuple[int, int] | None:
+    def seq_range(self, tenant_id: str, since: datetime, until: datetime) -> tuple[int, int] | None:
         row = self.db.execute(
             search_sql.SEQ_RANGE.format(mark="?"),
             (tenant_id, to_micros(since), to_micros(until)),
@@ -289,10 +291,12 @@ class SQLiteStore:
         return _tenant(row) if row else None
 
     def update_tenant(self, tenant_id: str, **changes: Any) -> Tenant:
-        allowed = {"name", "layout", "tz", "lang", "record_searches"}
+        allowed = {"name", "layout", "tz", "lang", "record_searches", "retention"}
         unknown = set(changes) - allowed
         if unknown:
             raise StoreError(f"cannot change {', '.join(sorted(unknown))} of a tenant")
+        if "retention" in changes:
+            changes["retention"] = shared.retention_text(changes["retention"])
         if changes:
             assignments = ", ".join(f"{name} = ?" for name in changes)
             with self._write() as conn:
@@ -308,6 +312,108 @@ class SQLiteStore:
     def list_tenants(self) -> list[Tenant]:
         rows = self.db.execute(f"SELECT {_TENANT_COLUMNS} FROM tenants ORDER BY id").fetchall()
         return [_tenant(row) for row in rows]
+
+    # -- checkpoints, retention, legal hold ----------------------------------------------
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
+        row = shared.checkpoint_row(checkpoint)
+        with self._write() as conn:
+            conn.execute(
+                f"INSERT INTO checkpoints ({shared.CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (tenant_id, seq) DO NOTHING",
+                row,
+            )
+            conn.execute(
+                "UPDATE tenants SET checkpoint_seq = ?, checkpoint_at = ?"
+                " WHERE id = ? AND checkpoint_seq < ?",
+                (checkpoint.seq, row[3], checkpoint.tenant, checkpoint.seq),
+            )
+            stored = conn.execute(
+                f"SELECT {shared.CHECKPOINT_COLUMNS} FROM checkpoints"
+                " WHERE tenant_id = ? AND seq = ?",
+                (checkpoint.tenant, checkpoint.seq),
+            ).fetchone()
+        return shared.checkpoint_of(stored)
+
+    def checkpoints(
+        self,
+        tenant_id: str,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Checkpoint]:
+        text, params = shared.checkpoints_query(tenant_id, "?", before, limit, newest_first)
+        return [shared.checkpoint_of(row) for row in self.db.execute(text, params)]
+
+    def first_unexpired(
+        self, tenant_id: str, after_seq: int, cutoffs: Mapping[str, datetime]
+    ) -> int | None:
+        text, params = shared.first_unexpired_query(tenant_id, after_seq, cutoffs, "?")
+        row = self.db.execute(text, params).fetchone()
+        return int(row[0]) if row else None
+
+    def purge(self, cuts: Sequence[Cut], record: Callable[[Purged], PreparedEvent]) -> list[Purged]:
+        done: list[Purged] = []
+        for cut in cuts:  # one transaction per tenant: appends to others wait less
+            try:
+                with self._write() as conn:
+                    purged = self._purge(conn, cut, record)
+            except sqlite3.Error as exc:
+                raise StoreError(f"could not purge tenant {cut.tenant!r}: {exc}") from exc
+            if purged is not None:
+                done.append(purged)
+        return done
+
+    def _purge(
+        self, conn: sqlite3.Connection, cut: Cut, record: Callable[[Purged], PreparedEvent]
+    ) -> Purged | None:
+        tenant = conn.execute(
+            "SELECT chain_start_seq, legal_hold FROM tenants WHERE id = ?", (cut.tenant,)
+        ).fetchone()
+        last = conn.execute(
+            "SELECT hash FROM events WHERE tenant_id = ? AND seq = ?", (cut.tenant, cut.last_seq)
+        ).fetchone()
+        if tenant is None or tenant[0] != cut.first_seq or tenant[1] is not None:
+            return None
+        if last is None or last[0] != cut.last_hash:
+            return None
+        # The permit lives only inside this transaction: the DELETE trigger lets through
+        # exactly the rows it covers.
+        conn.execute(
+            "INSERT INTO purge_permits (tenant_id, through_seq) VALUES (?, ?)",
+            (cut.tenant, cut.last_seq),
+        )
+        conn.execute(
+            "DELETE FROM events WHERE tenant_id = ? AND seq >= ? AND seq <= ?",
+            (cut.tenant, cut.first_seq, cut.last_seq),
+        )
+        conn.execute("DELETE FROM purge_permits WHERE tenant_id = ?", (cut.tenant,))
+        conn.execute(
+            "UPDATE tenants SET chain_start_seq = ?, chain_start_hash = ? WHERE id = ?",
+            (cut.last_seq + 1, cut.last_hash, cut.tenant),
+        )
+        purged = Purged(cut.tenant, cut.first_seq, cut.last_seq, cut.last_hash)
+        self._append(conn, [record(purged)])
+        return purged
+
+    def set_legal_hold(self, tenant_id: str, reason: str | None, record: PreparedEvent) -> Tenant:
+        try:
+            with self._write() as conn:
+                changed = conn.execute(
+                    "UPDATE tenants SET legal_hold = ?,"
+                    " legal_hold_since = CASE WHEN ? IS NULL THEN NULL"
+                    " ELSE coalesce(legal_hold_since, ?) END WHERE id = ?",
+                    (reason, reason, to_micros(utcnow()), tenant_id),
+                ).rowcount
+                if not changed:
+                    raise NotFound(f"no tenant {tenant_id!r}")
+                self._append(conn, [record])
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not change the legal hold of {tenant_id!r}: {exc}") from exc
+        tenant = self.get_tenant(tenant_id)
+        assert tenant is not None
+        return tenant
 
     # -- applications and keys -----------------------------------------------------------
 
@@ -469,4 +575,5 @@ def _tenant(row: Sequence[Any]) -> Tenant:
         last_seq=row[6],
         last_hash=row[7],
         record_searches=bool(row[8]),
+        **shared.tenant_extras(row),
     )

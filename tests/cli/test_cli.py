@@ -94,10 +94,11 @@ def test_demo_then_verify_and_a_tampered_row_is_named(store_url: str, store: Sto
     ((original,),) = execute(
         store_url, "SELECT actor_name FROM events WHERE tenant_id = ? AND seq = 5", tenant
     )
-    execute(
+    execute(  # as an attacker with file access, who takes the triggers out of the way
         store_url,
         "UPDATE events SET actor_name = 'someone else' WHERE tenant_id = ? AND seq = 5",
         tenant,
+        bypass_triggers=True,
     )
     code, _, err = kansa("verify", "--tenant", tenant, "--db", store_url)
     assert code == 1
@@ -107,6 +108,7 @@ def test_demo_then_verify_and_a_tampered_row_is_named(store_url: str, store: Sto
         "UPDATE events SET actor_name = ? WHERE tenant_id = ? AND seq = 5",
         original,
         tenant,
+        bypass_triggers=True,
     )
     code, _, _ = kansa("verify", "--tenant", tenant, "--db", store_url)
     assert code == 0

@@ -172,7 +172,7 @@ def test_verify_names_the_seq_of_a_row_changed_in_the_database(
             "replace(body, 'jiro', 'saburo')",
             "convert_to(replace(convert_from(body, 'UTF8'), 'jiro', 'saburo'), 'UTF8')",
         )
-    execute(store_url, sql, tenant_id)
+    execute(store_url, sql, tenant_id, bypass_triggers=True)  # as an attacker would
     (walk,) = verify_store(store, tenant_id)
     assert walk.broken is not None and walk.broken.seq == 3, walk.broken
     assert reason in walk.broken.reason
@@ -182,7 +182,12 @@ def test_verify_finds_a_cut_tail(
     store: Store, store_url: str, catalog: Catalog, tenant_id: str
 ) -> None:
     store.append(prepare([pca_event(tenant_id, n) for n in range(1, 6)], catalog))
-    execute(store_url, "DELETE FROM events WHERE tenant_id = ? AND seq >= 4", tenant_id)
+    execute(
+        store_url,
+        "DELETE FROM events WHERE tenant_id = ? AND seq >= 4",
+        tenant_id,
+        bypass_triggers=True,
+    )
     (walk,) = verify_store(store, tenant_id)
     assert walk.broken is not None and walk.broken.seq == 4 and "cut off" in walk.broken.reason
 
@@ -199,8 +204,7 @@ def test_stream_reads_every_selected_event_in_order_and_seq_range_finds_a_period
     from kansa.query import Query
 
     events = [
-        pca_event(tenant_id, n, occurred_at=f"2026-11-{n:02d}T12:00:00+09:00")
-        for n in range(1, 21)
+        pca_event(tenant_id, n, occurred_at=f"2026-11-{n:02d}T12:00:00+09:00") for n in range(1, 21)
     ]
     store.append(prepare(events, catalog))
     query = Query(tenant=tenant_id, limit=1, descending=False)

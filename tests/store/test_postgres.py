@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from kansa.catalog import Catalog
@@ -140,6 +141,22 @@ def test_a_partition_dropped_behind_the_stores_back_is_made_again(
         prepare([pca_event(tenant_id, 2, occurred_at="2017-07-08T00:00:00Z")], catalog)
     )
     assert partition_of(pg_url, tenant_id, receipt.id) == "events_y2017m07"
+
+
+def test_event_keys_and_truncate_are_guarded_as_events_are(
+    pg_store: PostgresStore, catalog: Catalog, tenant_id: str, pg_url: str
+) -> None:
+    pg_store.append(prepare([pca_event(tenant_id)], catalog))
+    for sql in (
+        "UPDATE event_keys SET seq = 7 WHERE tenant_id = ?",
+        "DELETE FROM event_keys WHERE tenant_id = ?",
+    ):
+        with pytest.raises(psycopg.errors.RestrictViolation, match="append-only"):
+            execute(pg_url, sql, tenant_id)
+    for table in ("events", "event_keys", "checkpoints"):
+        with pytest.raises(psycopg.errors.RestrictViolation, match="append-only"):
+            execute(pg_url, f"TRUNCATE {table}")
+    assert pg_store.count_events(tenant_id) == 1
 
 
 def test_many_stores_making_the_same_months_at_once_all_succeed(

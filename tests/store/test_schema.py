@@ -91,6 +91,20 @@ def indexes_of(url: str, table: str) -> dict[str, Index]:
     return found
 
 
+def triggers_of(url: str) -> dict[str, str]:
+    """Trigger name → table (on PostgreSQL, not the clones on each partition)."""
+    if engine(url) == "sqlite":
+        rows = execute(url, "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'")
+    else:
+        rows = execute(
+            url,
+            "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+            " WHERE NOT t.tgisinternal AND t.tgparentid = 0"
+            " AND c.relnamespace = current_schema()::regnamespace",
+        )
+    return dict(rows)
+
+
 def test_the_migrated_schema_is_the_declared_one(store_url: str) -> None:
     declared = schema.DECLARED[engine(store_url)]
     assert tables_of(store_url) == set(declared.tables)
@@ -101,6 +115,7 @@ def test_the_migrated_schema_is_the_declared_one(store_url: str) -> None:
     for table in declared.tables:
         indexes |= indexes_of(store_url, table)
     assert indexes == declared.indexes
+    assert triggers_of(store_url) == declared.triggers
 
 
 def test_the_stores_write_the_columns_the_table_has(store_url: str) -> None:

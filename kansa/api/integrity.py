@@ -1,0 +1,80 @@
+"""``/api/v1/checkpoints`` and ``/api/v1/public-key``: what an auditor needs to check the log
+and its exports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from kansa.access import reader_of_key
+from kansa.api.readers import reader
+from kansa.api.responses import JSON
+from kansa.api.search import ERRORS
+from kansa.errors import Forbidden
+from kansa.integrity.checkpoints import sign_checkpoint
+from kansa.integrity.signing import ALGORITHM
+from kansa.runtime import Runtime
+from kansa.scope import tenant_for
+
+router = APIRouter(prefix="/api/v1", tags=["integrity"])
+
+MAX_CHECKPOINTS = 1000
+
+
+class CheckpointRequest(BaseModel):
+    tenant: str | None = Field(default=None, description="Defaults to the key's tenant.")
+
+
+@router.get("/public-key", summary="The key that signs checkpoints and export manifests")
+def public_key(request: Request) -> JSON:
+    """The Ed25519 public key (PEM) and its id. Public: no credentials needed. An auditor
+    should compare the key id with one obtained out of band before trusting it."""
+    runtime: Runtime = request.app.state.kansa
+    key = runtime.signer().public_key
+    return JSON({"algorithm": ALGORITHM, "key_id": key.key_id, "public_key": key.pem()})
+
+
+@router.get("/checkpoints", summary="A tenant's signed checkpoints", responses=ERRORS)
+async def checkpoints(
+    request: Request,
+    tenant: str | None = None,
+    before: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_CHECKPOINTS)] = 100,
+) -> JSON:
+    """The tenant's signed checkpoints, newest first; ``before`` (a seq) pages back. For a
+    read key (a bound key sees only its tenant) or an administrator's viewer token."""
+    runtime: Runtime = request.app.state.kansa
+    who = reader(request)
+    if who.role != "admin":
+        raise Forbidden("checkpoints are for administrators and API keys")
+    record = runtime.tenant(tenant_for(who, tenant))
+    found = await runtime.read(
+        lambda: runtime.store.checkpoints(record.id, before=before, limit=limit, newest_first=True)
+    )
+    return JSON(
+        {
+            "tenant": record.id,
+            "head": {"seq": record.last_seq, "hash": record.last_hash},
+            "chain_start": {"seq": record.chain_start_seq, "prev_hash": record.chain_start_hash},
+            "checkpoints": [c.as_dict() for c in found],
+            "next_before": found[-1].seq if len(found) == limit else None,
+        }
+    )
+
+
+@router.post(
+    "/checkpoints", status_code=201, summary="Sign the tenant's head now", responses=ERRORS
+)
+async def make_checkpoint(request: Request, body: CheckpointRequest | None = None) -> JSON:
+    """Sign a checkpoint at the tenant's head now (after verifying the events since the
+    previous one), for an API key with ``read`` scope. 201 with the new checkpoint; 200 with
+    the existing one when the head is signed already; 409 when the chain does not verify."""
+    runtime: Runtime = request.app.state.kansa
+    key = runtime.keys.authenticate(request.headers.get("authorization"))
+    record = runtime.tenant(tenant_for(reader_of_key(key), body.tenant if body else None))
+    signer = runtime.signer()
+    made = await runtime.read(lambda: sign_checkpoint(runtime.store, signer, record.id))
+    fresh = made.seq != record.checkpoint_seq
+    return JSON(made.as_dict(), status_code=201 if fresh else 200)

@@ -1,0 +1,218 @@
+"""The commands that prove the log intact and keep it no longer than it should be:
+``kansa key show``, ``kansa checkpoint``, ``kansa verify`` (its work), ``kansa purge`` and
+``kansa hold set|release``. Registered on :data:`kansa.cli.app` when that module loads."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kansa import cli as _cli
+from kansa import retention
+from kansa.errors import ConfigError, InvalidInput, Problem
+from kansa.integrity.checkpoints import sign_checkpoint, sign_heads
+from kansa.integrity.files import verify_file
+from kansa.integrity.keyfile import load_signer, read_public_key
+from kansa.integrity.signing import PublicKey
+from kansa.runtime import load_catalog_for
+from kansa.settings import Settings
+from kansa.store.schema import MIGRATIONS
+from kansa.timeutil import utcnow
+
+key_app = typer.Typer(help="The key that signs checkpoints and exports.", no_args_is_help=True)
+hold_app = typer.Typer(help="Legal holds: stop purging a tenant.", no_args_is_help=True)
+_cli.app.add_typer(key_app, name="key")
+_cli.app.add_typer(hold_app, name="hold")
+
+TenantOption = Annotated[str, typer.Option("--tenant", help="The tenant.")]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded in the log).")]
+
+
+def operator() -> dict[str, str]:
+    """The person at the command line, as the actor of what they record."""
+    name = getpass.getuser()
+    return {"id": f"operator:{name}", "name": name, "type": "operator"}
+
+
+@_cli.command(key_app, "show")
+def key_show(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    db: _cli.DbOption = None,
+) -> None:
+    """Print the public key (PEM) that checks checkpoints and export manifests."""
+    import json
+
+    public = load_signer(_cli._settings(db)).public_key
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"algorithm": "Ed25519", "key_id": public.key_id, "public_key": public.pem()}
+            )
+        )
+        return
+    typer.echo(public.pem(), nl=False)
+    typer.echo(f"key id {public.key_id} (Ed25519)", err=True)
+
+
+@_cli.command(_cli.app, "checkpoint")
+def checkpoint(
+    tenant: Annotated[str | None, typer.Option(help="Sign one tenant's head only.")] = None,
+    db: _cli.DbOption = None,
+) -> None:
+    """Sign a checkpoint at the head of every tenant with unsigned events (or of one)."""
+    settings = _cli._settings(db)
+    signer = load_signer(settings)
+    with _cli._store(settings) as store:
+        if tenant is not None:
+            made = [sign_checkpoint(store, signer, tenant)]
+            refused: list[str] = []
+        else:
+            signed = sign_heads(store, signer, store.list_tenants())
+            made, refused = signed.checkpoints, signed.refused
+    for cp in made:
+        typer.echo(
+            f"signed tenant {cp.tenant}: seq {cp.seq} {cp.head_hash[:16]}… at {cp.signed_at} "
+            f"(key id {cp.key_id})"
+        )
+    for reason in refused:
+        typer.echo(f"REFUSED {reason}", err=True)
+    if refused:
+        raise _cli._fail(f"{len(refused)} tenant chain(s) not signed", 1)
+    if not made:
+        typer.echo("every tenant's head is signed already")
+
+
+def run_verify(
+    file: Path | None, tenant: str | None, key_file: Path | None, settings: Settings
+) -> None:
+    """``kansa verify``: a database, or an exported file offline."""
+    if file is not None:
+        if key_file is None:
+            raise InvalidInput([Problem("--key", "checking a file needs the public key")])
+        _verify_file(file, read_public_key(key_file))
+        return
+    from kansa.verify import verify_store
+
+    key = _key_for_database(key_file, settings)
+    broken = checked = 0
+    with _cli._store(settings, migrate=False) as store:  # a backup is checked as it is
+        if store.schema_version() < MIGRATIONS[-1].version:
+            raise ConfigError(
+                f"the database's schema is at version {store.schema_version()}, not "
+                f"{MIGRATIONS[-1].version}: run 'kansa init' on it (or on a copy) first"
+            )
+        for walk in verify_store(store, tenant, key):
+            checked += walk.checked
+            if walk.broken is not None:
+                broken += 1
+                typer.echo(f"BROKEN {walk.broken}", err=True)
+                continue
+            signed = f", {walk.anchors} signed checkpoint(s) agree" if key else ""
+            typer.echo(
+                f"ok     tenant {walk.tenant}: {walk.checked} events, head seq "
+                f"{walk.head_seq} {walk.head_hash[:16]}…{signed}"
+            )
+    if broken:
+        raise _cli._fail(f"{broken} tenant chain(s) broken", 1)
+    typer.echo(f"intact: {checked} events checked")
+
+
+def _key_for_database(key_file: Path | None, settings: Settings) -> PublicKey | None:
+    if key_file is not None:
+        return read_public_key(key_file)
+    try:
+        return load_signer(settings).public_key
+    except ConfigError as exc:
+        typer.echo(f"kansa: checkpoints not checked: {exc}; or give --key PUBKEY.pem", err=True)
+        return None
+
+
+def _verify_file(file: Path, key: PublicKey) -> None:
+    try:
+        with file.open("rb") as lines:
+            report = verify_file(lines, key)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
+    if report.problem is not None:
+        typer.echo(f"BROKEN file {file}: {report.problem}", err=True)
+        raise _cli._fail("the file is not intact", 1)
+    manifest = report.manifest
+    assert manifest is not None
+    typer.echo(
+        f"ok     file {file}: tenant {manifest.tenant}, seq {manifest.first_seq}-"
+        f"{manifest.last_seq}, {report.lines} events, manifest and checkpoint signed by key id "
+        f"{manifest.key_id} at {manifest.signed_at}"
+    )
+
+
+@_cli.command(_cli.app, "purge")
+def purge(
+    tenant: Annotated[str | None, typer.Option(help="Purge one tenant only.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")] = False,
+    db: _cli.DbOption = None,
+    catalog: _cli.CatalogOption = None,
+) -> None:
+    """Delete expired events: the run at the start of each chain in which every event has
+    passed its retention. Tenants under legal hold are skipped."""
+    settings = _cli._settings(db, catalog)
+    try:
+        key: PublicKey | None = load_signer(settings).public_key
+    except ConfigError:
+        key = None
+    with _cli._store(settings) as store:
+        plans = retention.purge(
+            store,
+            load_catalog_for(settings),
+            tenant_id=tenant,
+            dry_run=dry_run,
+            now=utcnow(),
+            key=key,
+        )
+    refused = 0
+    for plan in plans:
+        refused += plan.refused is not None
+        typer.echo(_describe(plan, dry_run), err=plan.refused is not None)
+    if refused:
+        raise _cli._fail(f"{refused} tenant(s) not purged: their expired events do not verify")
+
+
+def _describe(plan: retention.Plan, dry_run: bool) -> str:
+    who = f"tenant {plan.tenant.id}"
+    if plan.held:
+        return f"held   {who}: legal hold ({plan.tenant.legal_hold}); nothing purged"
+    if plan.refused:
+        return f"REFUSED {plan.refused}"
+    if plan.cut is None:
+        return f"keep   {who}: nothing expired ({retention.describe(plan.days)})"
+    cut = plan.cut
+    span = f"{plan.count} events (seq {cut.first_seq}-{cut.last_seq})"
+    if dry_run:
+        return f"would  {who}: purge {span}"
+    if plan.purged is None:
+        return f"skip   {who}: changed meanwhile; run again"
+    return f"purged {who}: {span}; the chain now begins at seq {cut.last_seq + 1}"
+
+
+@_cli.command(hold_app, "set")
+def hold_set(tenant: TenantOption, reason: ReasonOption, db: _cli.DbOption = None) -> None:
+    """Place a legal hold: the tenant's events are not purged until it is released."""
+    settings = _cli._settings(db)
+    with _cli._store(settings) as store:
+        held = retention.set_legal_hold(
+            store, load_catalog_for(settings), tenant, reason, operator()
+        )
+    typer.echo(f"tenant {held.id}: legal hold placed ({held.legal_hold}); purging stopped")
+
+
+@_cli.command(hold_app, "release")
+def hold_release(tenant: TenantOption, reason: ReasonOption, db: _cli.DbOption = None) -> None:
+    """Release the legal hold: purging resumes."""
+    settings = _cli._settings(db)
+    with _cli._store(settings) as store:
+        released = retention.set_legal_hold(
+            store, load_catalog_for(settings), tenant, None, operator(), release_reason=reason
+        )
+    typer.echo(f"tenant {released.id}: legal hold released; purging resumes")

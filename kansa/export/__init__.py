@@ -1,0 +1,1 @@
+"""Exports: the CSV files of each layout and the JSON Lines run of the chain (docs/exports.md)."""

@@ -1,0 +1,131 @@
+"""From a presented event to the cells of one CSV row, as a layout's columns say.
+
+A path walks the presented event (:func:`kansa.present.present`: the stored fields, ``message``
+in the reader's language, ``labels``, ``module``): ``actor.login``, ``targets.0.id``,
+``params.service``. Besides those, the exporter supplies:
+
+- ``error_info`` — the error code and message in one string (PCA ID エラー情報);
+- ``job.started_at`` — when a job (correlation id) began: its first state's time.
+
+Times (``occurred_at``, ``received_at``, ``job.started_at``, and any column with ``format =
+"time"``) are written ``yyyy/mm/dd hh:mm:ss`` in the tenant's zone; objects and lists as
+compact JSON with the characters kept; true and false as words.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from kansa.export.csv import Cell
+from kansa.export.files import Column
+
+TIME_FIELDS = frozenset({"occurred_at", "received_at", "job.started_at"})
+_ALWAYS = frozenset({"occurred_at", "received_at", "action", "level", "message", "module"})
+"""Fields every presented event has."""
+TIME_FORMAT = "%Y/%m/%d %H:%M:%S"
+
+Getter = Callable[[Mapping[str, Any]], Any]
+RowBuilder = Callable[[Mapping[str, Any]], list[Cell]]
+
+
+def error_info(event: Mapping[str, Any]) -> str | None:
+    """``E1234: message``, or whichever of the two the event has."""
+    error = event.get("error") or {}
+    parts = [str(error[k]) for k in ("code", "message") if error.get(k)]
+    return ": ".join(parts) or None
+
+
+DERIVED: dict[str, Getter] = {"error_info": error_info}
+
+
+def local_time(value: str, tz: ZoneInfo) -> str:
+    """An ISO time as ``yyyy/mm/dd hh:mm:ss`` in ``tz``; text that is no time stays as it is."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        return value
+    return moment.astimezone(tz).strftime(TIME_FORMAT)
+
+
+def getter(path: str) -> Getter:
+    """A function reading ``path`` (dots; list indexes as numbers) from an event. Events are
+    decoded JSON: objects are dicts, arrays lists."""
+    if path in DERIVED:
+        return DERIVED[path]
+    parts = tuple(int(p) if p.isdigit() else p for p in path.split("."))
+    if len(parts) == 1 and isinstance(parts[0], str):
+        return operator.itemgetter(parts[0]) if path in _ALWAYS else _key(parts[0])
+
+    def get(event: Mapping[str, Any]) -> Any:
+        value: Any = event
+        for part in parts:
+            if type(value) is dict and type(part) is str:
+                value = value.get(part)
+            elif type(value) is list and type(part) is int:
+                value = value[part] if part < len(value) else None
+            else:
+                return None
+        return value
+
+    return get
+
+
+def _key(name: str) -> Getter:
+    def get(event: Mapping[str, Any]) -> Any:
+        return event.get(name)
+
+    return get
+
+
+def column_reader(column: Column, tz: ZoneInfo, lang: str) -> Callable[[Mapping[str, Any]], Cell]:
+    """The function giving ``column``'s cell of one presented event."""
+    getters = [getter(p) for p in column.fields]
+    is_time = column.format == "time" or any(p in TIME_FIELDS for p in column.fields)
+    labels = {code: label.get(lang) for code, label in column.values.items()}
+
+    def read(event: Mapping[str, Any]) -> Cell:
+        value = None
+        for get in getters:
+            value = get(event)
+            if value is not None and value != "":
+                break
+        if type(value) is str:
+            if labels:
+                return labels.get(value, value)
+            return local_time(value, tz) if is_time else value
+        return None if value is None else _plain(value, column.format)
+
+    return read
+
+
+def _plain(value: Any, fmt: str) -> Cell:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list) or fmt == "json":
+        return orjson.dumps(value).decode()
+    if isinstance(value, int | float):
+        return value
+    return str(value)
+
+
+def row_builder(columns: Sequence[Column], tz: ZoneInfo, lang: str) -> RowBuilder:
+    """The function turning one presented event into its row of cells."""
+    readers = [column_reader(c, tz, lang) for c in columns]
+
+    def build(event: Mapping[str, Any]) -> list[Cell]:
+        return [read(event) for read in readers]
+
+    return build
+
+
+def needs_job(columns: Sequence[Column]) -> bool:
+    """Whether a row needs its job's first state (one more read per job)."""
+    return any(p.startswith("job.") for c in columns for p in c.fields)

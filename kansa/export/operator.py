@@ -1,0 +1,89 @@
+"""Exports by kansa's operator at the command line: the same rules and the same record as a
+download through the API, as an administrator of every tenant."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from kansa.access import Reader
+from kansa.export.csv import Tally
+from kansa.export.plan import Export, Options, plan, write
+from kansa.runtime import Runtime
+from kansa.scope import Asked
+from kansa.timeutil import parse_period_bound, utcnow
+
+OPERATOR = Reader("operator", "admin", None, "cli", "kansa export")
+"""The actor of an export made with ``kansa export``."""
+
+
+def export_as_operator(
+    rt: Runtime,
+    tenant: str,
+    name: str,
+    period: tuple[str | None, str | None],
+    options: Options,
+    out: BinaryIO,
+    progress: Callable[[Tally], None] | None = None,
+) -> tuple[Export, Tally]:
+    """Write the file ``name`` of ``tenant`` for ``period`` (``from``, ``to`` as a request
+    gives them) to ``out``, then record the export in the tenant's log."""
+    record = rt.tenant(tenant)
+    options = options if options.lang else replace(options, lang=record.lang)
+    since, until = period
+    asked = Asked(
+        tenant=record.id,
+        since=parse_period_bound(since, record.tz, "from") if since else None,
+        until=parse_period_bound(until, record.tz, "to", end=True) if until else None,
+    )
+    job = plan(
+        OPERATOR,
+        asked,
+        name=name,
+        tenant=record,
+        layout=rt.layout_of(record),
+        catalog=rt.catalog,
+        now=utcnow(),
+        options=options,
+    )
+    tally = Tally()
+    chunks = job.chunks(rt.store, rt.catalog, tally, rt.signer)
+    write(chunks, out, None if progress is None else lambda: progress(tally))
+    record_export = rt.record(OPERATOR, record.id, "log.export", job.record(tally), None)
+    # A loop of its own on a thread of its own: the caller's thread may be running one.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, record_export).result()
+    return job, tally
+
+
+@contextmanager
+def part_file(path: str) -> Iterator[BinaryIO]:
+    """``path`` for writing, as ``path.part`` renamed to ``path`` once complete: a failed
+    export leaves no file that looks whole."""
+    part = Path(path + ".part")
+    try:
+        with part.open("wb") as out:
+            yield out
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    part.replace(path)
+
+
+def counter(stream: TextIO, every: float = 0.2) -> Callable[[Tally], None]:
+    """A progress line for a terminal: the row count, redrawn at most every ``every`` s."""
+    shown = [0.0]
+
+    def show(tally: Tally) -> None:
+        if time.monotonic() - shown[0] >= every:
+            shown[0] = time.monotonic()
+            stream.write(f"\r{tally.rows:,} rows …")
+            stream.flush()
+
+    return show

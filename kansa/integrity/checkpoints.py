@@ -1,0 +1,171 @@
+"""Signing a tenant's chain: a checkpoint at its head (every N events or T minutes from
+``kansa serve``, on demand from ``kansa checkpoint`` and the API) or at the last event of an
+export, whose manifest it then carries.
+
+kansa signs only what verifies: before a checkpoint is signed, the events since the previous
+checkpoint (signed by the same key) — or since the chain's start — are walked, and a broken
+chain is refused. So a checkpoint never blesses a chain that was changed after the last one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from kansa.chain import verify
+from kansa.errors import Conflict, IntegrityError, InvalidInput, NotFound, Problem
+from kansa.integrity.files import sign_manifest
+from kansa.integrity.signing import Checkpoint, Signer
+from kansa.store import Store, Tenant
+from kansa.timeutil import utcnow
+from kansa.verify import DERIVED
+
+ANCHOR_LOOKBACK = 20
+"""How many of the newest earlier checkpoints are searched for one signed by this key."""
+
+
+def sign_checkpoint(
+    store: Store,
+    signer: Signer,
+    tenant_id: str,
+    *,
+    seq: int | None = None,
+    now: datetime | None = None,
+) -> Checkpoint:
+    """Sign the tenant's chain at ``seq`` (default: its head) and keep the checkpoint; an
+    existing checkpoint of this key at that seq is returned as it is."""
+    tenant = store.get_tenant(tenant_id)
+    if tenant is None:
+        raise NotFound(f"no tenant {tenant_id!r}")
+    target = tenant.last_seq if seq is None else seq
+    if tenant.last_seq == 0:
+        raise Conflict(f"tenant {tenant_id!r} has no events to sign")
+    if not tenant.chain_start_seq <= target <= tenant.last_seq:
+        raise InvalidInput(
+            [Problem("seq", f"must lie in the chain: {tenant.chain_start_seq}-{tenant.last_seq}")]
+        )
+    earlier = store.checkpoints(
+        tenant_id, before=target + 1, limit=ANCHOR_LOOKBACK, newest_first=True
+    )
+    if earlier and earlier[0].seq == target:
+        return _same_key(earlier[0], signer)
+    start_seq, start_hash = _anchor(tenant, earlier, signer)
+    walk = verify(
+        tenant_id,
+        store.chain(tenant_id, start_seq - 1, upto=target),
+        start_seq=start_seq,
+        start_hash=start_hash,
+        derived=DERIVED,
+    )
+    if walk.broken is not None:
+        raise IntegrityError(f"not signing: {walk.broken}")
+    if walk.head_seq != target or (seq is None and walk.head_hash != tenant.last_hash):
+        raise IntegrityError(
+            f"not signing: tenant {tenant_id}: the chain ends at seq {walk.head_seq}, "
+            f"its recorded head is seq {tenant.last_seq} (events cut off the end)"
+        )
+    checkpoint = signer.checkpoint(tenant_id, target, walk.head_hash, now or utcnow())
+    return store.add_checkpoint(checkpoint)
+
+
+def _same_key(existing: Checkpoint, signer: Signer) -> Checkpoint:
+    if existing.key_id != signer.key_id:
+        raise Conflict(
+            f"tenant {existing.tenant}: seq {existing.seq} has a checkpoint of key "
+            f"{existing.key_id}, not of the current key {signer.key_id}"
+        )
+    if not signer.public_key.checks(existing):
+        raise IntegrityError(
+            f"tenant {existing.tenant}: the checkpoint at seq {existing.seq} does not verify"
+        )
+    return existing
+
+
+def _anchor(tenant: Tenant, earlier: Iterable[Checkpoint], signer: Signer) -> tuple[int, str]:
+    """Where the walk before signing starts: after the newest earlier checkpoint of this key
+    still in the chain, else at the chain's start."""
+    for checkpoint in earlier:
+        if checkpoint.seq < tenant.chain_start_seq - 1:
+            break
+        if checkpoint.key_id != signer.key_id:
+            continue
+        if not signer.public_key.checks(checkpoint):
+            raise IntegrityError(
+                f"tenant {tenant.id}: the checkpoint at seq {checkpoint.seq} does not verify"
+            )
+        return checkpoint.seq + 1, checkpoint.head_hash
+    return tenant.chain_start_seq, tenant.chain_start_hash
+
+
+def is_due(tenant: Tenant, now: datetime, every_events: int, every_minutes: float) -> bool:
+    """Whether ``kansa serve`` should sign the tenant's head now: events came since its last
+    checkpoint, and there are ``every_events`` of them or the checkpoint is ``every_minutes``
+    old (a tenant's first events are signed at once)."""
+    signed = max(tenant.checkpoint_seq, tenant.chain_start_seq - 1)
+    if tenant.last_seq <= signed:
+        return False
+    if tenant.last_seq - signed >= every_events or tenant.checkpoint_at is None:
+        return True
+    return now - tenant.checkpoint_at >= timedelta(minutes=every_minutes)
+
+
+@dataclass(slots=True)
+class Signed:
+    """What one round of signing did."""
+
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+def sign_heads(
+    store: Store,
+    signer: Signer,
+    tenants: Iterable[Tenant],
+    now: datetime | None = None,
+) -> Signed:
+    """Sign the head of each of ``tenants`` that has events beyond its last checkpoint; a
+    tenant whose chain does not verify is refused (and named) rather than signed."""
+    done = Signed()
+    for tenant in tenants:
+        if tenant.last_seq <= max(tenant.checkpoint_seq, tenant.chain_start_seq - 1):
+            continue
+        try:
+            done.checkpoints.append(sign_checkpoint(store, signer, tenant.id, now=now))
+        except (IntegrityError, Conflict) as exc:
+            done.refused.append(str(exc))
+    return done
+
+
+def manifest_line(
+    store: Store,
+    signer: Signer,
+    tenant: str,
+    first: int,
+    last: int,
+    now: datetime | None = None,
+) -> bytes:
+    """The manifest line (no line break) that ends an export of seq ``first``…``last`` of
+    ``tenant``'s chain, with the signed checkpoint at ``last`` (signed now if there is none)."""
+    record = store.get_tenant(tenant)
+    if record is None:
+        raise NotFound(f"no tenant {tenant!r}")
+    if not record.chain_start_seq <= first <= last <= record.last_seq:
+        raise InvalidInput(
+            [
+                Problem(
+                    "seq",
+                    f"an export's range {first}-{last} must be non-empty and lie in the chain "
+                    f"({record.chain_start_seq}-{record.last_seq})",
+                )
+            ]
+        )
+    moment = now or utcnow()
+    checkpoint = sign_checkpoint(store, signer, tenant, seq=last, now=moment)
+    opening = list(store.chain(tenant, first - 1, upto=first))
+    if not opening:
+        raise IntegrityError(f"tenant {tenant}: seq {first} is missing")
+    manifest = sign_manifest(
+        signer, checkpoint, first_seq=first, first_prev_hash=opening[0].prev_hash, now=moment
+    )
+    return manifest.line()

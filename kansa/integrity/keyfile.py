@@ -1,0 +1,77 @@
+"""Where the signing key lives: the ``KANSA_SIGNING_KEY`` setting (PEM text), or a PEM file
+(``KANSA_SIGNING_KEY_FILE``; by default ``kansa-signing.key`` beside a SQLite database, else
+in the working directory) that ``kansa init`` makes, readable by its owner only."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from kansa.errors import ConfigError
+from kansa.integrity.signing import PublicKey, Signer
+from kansa.settings import Settings
+
+DEFAULT_NAME = "kansa-signing.key"
+
+
+def key_path(settings: Settings) -> Path:
+    """The key file these settings name, or the default one."""
+    if settings.signing_key_file is not None:
+        return settings.signing_key_file
+    url = settings.database_url
+    if url.startswith("sqlite://"):
+        from kansa.store.sqlite import path_of
+
+        path = path_of(url)
+        if path != ":memory:":
+            return Path(path).parent / DEFAULT_NAME
+    return Path(DEFAULT_NAME)
+
+
+def load_signer(settings: Settings) -> Signer:
+    """The signing key, from the setting or the file; ConfigError when there is none or the
+    file may be read by others."""
+    if settings.signing_key is not None:
+        return Signer.from_pem(settings.signing_key.get_secret_value().encode())
+    path = key_path(settings)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no signing key at {path}: run 'kansa init' to make one, or set "
+            "KANSA_SIGNING_KEY_FILE or KANSA_SIGNING_KEY"
+        ) from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"signing key {path} may be read by others (mode {stat.S_IMODE(mode):04o}): "
+            f"chmod 600 {path}"
+        )
+    return Signer.from_pem(path.read_bytes())
+
+
+def ensure_signing_key(settings: Settings) -> tuple[Signer, str]:
+    """The signing key, made (mode 0600) if the settings name a file that does not exist yet;
+    and one line saying which key it is and where it came from."""
+    if settings.signing_key is not None:
+        signer = load_signer(settings)
+        return signer, f"signing key from KANSA_SIGNING_KEY (key id {signer.key_id})"
+    path = key_path(settings)
+    if path.exists():
+        signer = load_signer(settings)
+        return signer, f"signing key {path} (key id {signer.key_id})"
+    signer = Signer.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(signer.pem())
+    return signer, f"signing key created at {path} (key id {signer.key_id}); keep a copy safe"
+
+
+def read_public_key(path: Path) -> PublicKey:
+    """A public key (or a private key's public half) from a PEM file."""
+    try:
+        pem = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read key {path}: {exc.strerror}") from None
+    return PublicKey.from_pem(pem)

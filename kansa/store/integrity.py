@@ -1,0 +1,94 @@
+"""SQL and row shapes the engines share for checkpoints, retention and purges."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from kansa.integrity.signing import Checkpoint
+from kansa.store.schema import CHECKPOINT_ROW
+from kansa.timeutil import from_micros, iso_utc, parse_iso, to_micros
+
+CHECKPOINT_COLUMNS = ", ".join(CHECKPOINT_ROW)
+
+TENANT_COLUMNS = (
+    "id, name, layout, tz, lang, created_at, last_seq, last_hash, record_searches,"
+    " chain_start_seq, chain_start_hash, checkpoint_seq, checkpoint_at, retention,"
+    " legal_hold, legal_hold_since"
+)
+
+
+def checkpoint_row(checkpoint: Checkpoint) -> tuple[Any, ...]:
+    return (
+        checkpoint.tenant,
+        checkpoint.seq,
+        checkpoint.head_hash,
+        to_micros(parse_iso(checkpoint.signed_at)),
+        checkpoint.key_id,
+        checkpoint.signature,
+    )
+
+
+def checkpoint_of(row: Sequence[Any]) -> Checkpoint:
+    return Checkpoint(
+        tenant=row[0],
+        seq=int(row[1]),
+        head_hash=row[2],
+        signed_at=iso_utc(from_micros(row[3])),
+        key_id=row[4],
+        signature=row[5],
+    )
+
+
+def checkpoints_query(
+    tenant_id: str, mark: str, before: int | None, limit: int | None, newest_first: bool
+) -> tuple[str, list[Any]]:
+    text = f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE tenant_id = {mark}"
+    params: list[Any] = [tenant_id]
+    if before is not None:
+        text += f" AND seq < {mark}"
+        params.append(before)
+    text += " ORDER BY seq DESC" if newest_first else " ORDER BY seq"
+    if limit is not None:
+        text += f" LIMIT {mark}"
+        params.append(limit)
+    return text, params
+
+
+def retention_text(days: Mapping[str, int]) -> str | None:
+    return orjson.dumps(dict(sorted(days.items()))).decode() if days else None
+
+
+def retention_of(text: str | None) -> dict[str, int]:
+    return {str(k): int(v) for k, v in orjson.loads(text).items()} if text else {}
+
+
+def first_unexpired_query(
+    tenant_id: str, after_seq: int, cutoffs: Mapping[str, datetime], mark: str
+) -> tuple[str, list[Any]]:
+    """The first event of the tenant after ``after_seq`` that has not expired."""
+    expired = " OR ".join(f"(history = {mark} AND occurred_at < {mark})" for _ in sorted(cutoffs))
+    params: list[Any] = [tenant_id, after_seq]
+    for history in sorted(cutoffs):
+        params += [history, to_micros(cutoffs[history])]
+    text = (
+        f"SELECT seq FROM events WHERE tenant_id = {mark} AND seq > {mark}"
+        f" AND NOT ({expired or '1 = 0'}) ORDER BY seq LIMIT 1"
+    )
+    return text, params
+
+
+def tenant_extras(row: Sequence[Any]) -> dict[str, Any]:
+    """The tenant fields after ``record_searches`` (columns 9 on of TENANT_COLUMNS)."""
+    return {
+        "chain_start_seq": int(row[9]),
+        "chain_start_hash": row[10],
+        "checkpoint_seq": int(row[11]),
+        "checkpoint_at": from_micros(row[12]) if row[12] is not None else None,
+        "retention": retention_of(row[13]),
+        "legal_hold": row[14],
+        "legal_hold_since": from_micros(row[15]) if row[15] is not None else None,
+    }

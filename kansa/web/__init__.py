@@ -1,0 +1,9 @@
+"""The console: kansa's log screens for people, server-rendered HTML under ``/console``.
+
+Importing this package registers every console route on :data:`router`; the HTTP app
+includes it beside the API."""
+
+from kansa.web import auth, events, export, log, static
+from kansa.web.routing import router
+
+__all__ = ["router", "auth", "events", "export", "log", "static"]

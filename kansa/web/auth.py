@@ -1,0 +1,200 @@
+"""Signing in and out of the console: with an account's password, or through a viewer token
+a host product minted. Each sign-in, failed sign-in and sign-out is recorded in the tenant's
+own log as ``console.signin`` / ``console.signin_failed`` / ``console.signout`` (history
+``login``), so it shows in the tenant's login history like any other login."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+
+from kansa import tokens
+from kansa.access import Reader
+from kansa.accounts import Lockout, sign_in
+from kansa.api.readers import client_ip
+from kansa.errors import AuthError, InvalidInput, Problem
+from kansa.events import prepare
+from kansa.runtime import Runtime
+from kansa.timeutil import utcnow
+from kansa.web.context import current, language, runtime_of
+from kansa.web.render import drop_cookie, page, set_cookie
+from kansa.web.routing import router, signin_redirect
+from kansa.web.session import COOKIE, SIGNIN_COOKIE, same, seal, start, unseal
+
+MAX_FORM_BYTES = 64 * 1024
+MESSAGES = {
+    "expired": "signin.expired",
+    "signed_out": "signin.signed_out",
+    "token": "signin.token_failed",
+}
+
+
+async def form_lists(request: Request) -> dict[str, list[str]]:
+    """A url-encoded form body: every value of each field."""
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise InvalidInput([Problem("body", "the form is too large")])
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    """A url-encoded form body: the first value of each field."""
+    return {name: values[0] for name, values in (await form_lists(request)).items()}
+
+
+async def record(
+    runtime: Runtime,
+    tenant: str,
+    action: str,
+    *,
+    result: str,
+    actor: dict[str, str] | None,
+    ip: str | None,
+    params: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Record a console sign-in event in the tenant's log, like any published event."""
+    event: dict[str, Any] = {
+        "tenant": tenant,
+        "app": "kansa",
+        "action": action,
+        "result": result,
+        "ip": ip,
+        "params": params or {},
+        "details": details,
+    }
+    if actor is None:
+        event["anonymous"] = True
+    else:
+        event["actor"] = actor
+    await runtime.writer.append(prepare([event], runtime.catalog))
+
+
+@router.get("")
+async def index(request: Request) -> Response:
+    runtime = runtime_of(request)
+    signed_in = unseal(runtime.secret_key(), request.cookies.get(COOKIE), utcnow())
+    return RedirectResponse("/console/log" if signed_in else "/console/signin", status_code=303)
+
+
+def _signin_page(request: Request, message: str | None, status: int = 200, **form: str) -> Response:
+    nonce = request.cookies.get(SIGNIN_COOKIE) or secrets.token_urlsafe(24)
+    response = page(
+        request,
+        "signin.html",
+        language(request),
+        status,
+        me=None,
+        nonce=nonce,
+        message=message,
+        tenant=form.get("tenant", ""),
+        login=form.get("login", ""),
+    )
+    set_cookie(request, response, SIGNIN_COOKIE, nonce, 3600)
+    return response
+
+
+@router.get("/signin")
+async def signin_form(request: Request) -> Response:
+    return _signin_page(request, MESSAGES.get(request.query_params.get("m", "")))
+
+
+@router.post("/signin")
+async def signin(request: Request) -> Response:
+    runtime = runtime_of(request)
+    form = await form_of(request)
+    tenant_id = form.get("tenant", "").strip()[:128]
+    login = form.get("login", "").strip()[:200]
+    if not same(request.cookies.get(SIGNIN_COOKIE), form.get("csrf")):
+        return _signin_page(request, "signin.csrf", 400, tenant=tenant_id, login=login)
+    now = utcnow()
+    tenant = await runtime.read(lambda: runtime.store.get_tenant(tenant_id)) if tenant_id else None
+    ip = client_ip(request)
+    policy = Lockout(runtime.settings.signin_max_failures, runtime.settings.signin_lock_minutes)
+    try:
+        if tenant is None or not login:
+            raise AuthError("unknown tenant")
+        who = await runtime.read(
+            lambda: sign_in(
+                runtime.store, tenant_id, login, form.get("password", ""), now=now, policy=policy
+            )
+        )
+    except AuthError as exc:
+        if tenant is not None and login:
+            await _record_failure(runtime, tenant_id, login, str(exc), ip)
+        return _signin_page(request, "signin.failed", 401, tenant=tenant_id, login=login)
+    return await _open(request, runtime, who, "password")
+
+
+async def _record_failure(
+    runtime: Runtime, tenant: str, login: str, reason: str, ip: str | None
+) -> None:
+    account = await runtime.read(lambda: runtime.store.get_account(tenant, login))
+    actor = None if account is None else {"id": login, "name": account.name, "type": "account"}
+    await record(
+        runtime,
+        tenant,
+        "console.signin_failed",
+        result="failure",
+        actor=actor,
+        ip=ip,
+        params={"login": login},
+        details={"reason": reason},
+    )
+
+
+async def _open(request: Request, runtime: Runtime, who: Reader, method: str) -> Response:
+    """Start a session for ``who``, record the sign-in, and go to the log."""
+    session = start(who, utcnow(), runtime.settings.session_minutes)
+    await record(
+        runtime,
+        session.tenant,
+        "console.signin",
+        result="success",
+        actor=who.actor(),
+        ip=client_ip(request),
+        details={"method": method},
+    )
+    response = RedirectResponse("/console/log", status_code=303)
+    minutes = runtime.settings.session_minutes
+    set_cookie(request, response, COOKIE, seal(runtime.secret_key(), session), minutes * 60)
+    drop_cookie(request, response, SIGNIN_COOKIE)
+    return response
+
+
+@router.get("/enter")
+async def enter(request: Request, token: str = "") -> Response:
+    """Open a session from a viewer token, then redirect so the token leaves the URL (and
+    the browser history)."""
+    runtime = runtime_of(request)
+    try:
+        who = tokens.read(runtime.secret_key(), token.strip(), now=utcnow())
+    except AuthError:
+        return signin_redirect("token")
+    tenant = await runtime.read(lambda: runtime.store.get_tenant(who.tenant or ""))
+    if tenant is None:
+        return signin_redirect("token")
+    return await _open(request, runtime, who, "viewer token")
+
+
+@router.post("/signout")
+async def signout(request: Request) -> Response:
+    ctx = await current(request)
+    form = await form_of(request)
+    if not same(ctx.session.csrf, form.get("csrf")):
+        raise InvalidInput([Problem("csrf", "the form has expired; send it again")])
+    await record(
+        ctx.runtime,
+        ctx.tenant.id,
+        "console.signout",
+        result="success",
+        actor=ctx.reader.actor(),
+        ip=client_ip(request),
+    )
+    response = signin_redirect("signed_out")
+    drop_cookie(request, response, COOKIE)
+    return response

@@ -1,0 +1,77 @@
+"""Who is asking, for a console page: the session from the cookie, its tenant, layout and
+screen, and the language to answer in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from kansa.access import Reader
+from kansa.layout import Layout
+from kansa.runtime import Runtime
+from kansa.store import Tenant
+from kansa.timeutil import utcnow
+from kansa.web import i18n
+from kansa.web.screens import Screen, screen_for
+from kansa.web.session import COOKIE, LANG_COOKIE, Session, unseal
+
+
+class SignInRequired(Exception):
+    """No valid session: the console answers with the sign-in page."""
+
+    def __init__(self, expired: bool = False) -> None:
+        super().__init__("sign in required")
+        self.expired = expired
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    runtime: Runtime
+    session: Session
+    tenant: Tenant
+    layout: Layout
+    screen: Screen
+    lang: str
+
+    @property
+    def reader(self) -> Reader:
+        return self.session.reader()
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.kansa
+    return runtime
+
+
+def language(request: Request, tenant_lang: str | None = None) -> str:
+    """``?lang=`` first (the switch), then the cookie it set, then the tenant's language."""
+    return i18n.pick(
+        request.query_params.get("lang"), request.cookies.get(LANG_COOKIE), tenant_lang
+    )
+
+
+async def current(request: Request) -> Context:
+    runtime = runtime_of(request)
+    now = utcnow()
+    raw = request.cookies.get(COOKIE)
+    session = unseal(runtime.secret_key(), raw, now)
+    if session is None:
+        raise SignInRequired(expired=raw is not None)
+    tenant = await runtime.read(lambda: runtime.store.get_tenant(session.tenant))
+    if tenant is None:
+        raise SignInRequired()
+    if session.kind == "account":
+        # An account removed or given another role since sign-in loses its session.
+        account = await runtime.read(
+            lambda: runtime.store.get_account(session.tenant, session.actor_id)
+        )
+        if account is None or account.role != session.role:
+            raise SignInRequired()
+    minutes = runtime.settings.session_minutes
+    if session.needs_renewal(now, minutes):
+        request.state.renewed = session.renewed(now, minutes)
+    layout = runtime.layout_of(tenant)
+    return Context(
+        runtime, session, tenant, layout, screen_for(layout.id), language(request, tenant.lang)
+    )

@@ -1,0 +1,224 @@
+"""The log screen: the tenant's layout's tabs, a search form per tab, a chart of the
+period, a sortable table with cursor pages, and the column chooser."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import datetime
+from itertools import islice
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+
+from kansa.api.readers import client_ip
+from kansa.errors import InvalidInput, InvalidQuery, Problem
+from kansa.present import present
+from kansa.query import Query
+from kansa.scope import scope
+from kansa.store.search import Page
+from kansa.timeutil import utcnow
+from kansa.web import chart as charts
+from kansa.web.auth import form_lists
+from kansa.web.columns import Cell, cell
+from kansa.web.context import Context, current
+from kansa.web.export import can_export
+from kansa.web.options import ColumnChoice, available_columns, columns_for, form_choices, tabs_for
+from kansa.web.render import page, set_cookie
+from kansa.web.routing import router
+from kansa.web.screens import Tab
+from kansa.web.search import Form, FormError, Period, asked_of, period_of, read_form
+from kansa.web.session import same
+
+CHART_CAP = 20_000
+"""Most events read to draw the chart; beyond it the chart says it is partial."""
+COLUMN_SECONDS = 365 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    id: str
+    href: str
+    level: str
+    cells: list[tuple[ColumnChoice, Cell]]
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    page: Page
+    chart: charts.Chart
+    capped: bool
+
+
+def columns_cookie(ctx: Context, tab: Tab) -> str:
+    """The cookie holding one account's chosen columns of one tab."""
+    who = f"{ctx.tenant.id}\x00{ctx.session.kind}\x00{ctx.session.actor_id}\x00{tab.id}"
+    return "kansa_cols_" + hashlib.sha256(who.encode()).hexdigest()[:16]
+
+
+def _chosen(request: Request, ctx: Context, tab: Tab) -> list[str] | None:
+    raw = request.cookies.get(columns_cookie(ctx, tab))
+    return [c for c in raw.split(",") if c][:40] if raw else None
+
+
+def _tab(request: Request, ctx: Context) -> tuple[Tab, list[Tab]]:
+    tabs = tabs_for(ctx.screen.tabs, ctx.runtime.catalog, ctx.session.role)
+    asked = request.query_params.get("tab")
+    tab = next((t for t in tabs if t.id == asked), tabs[0] if tabs else ctx.screen.tabs[0])
+    return tab, tabs
+
+
+def href(tab: Tab, form: Form, **changes: str | None) -> str:
+    """The log screen for ``tab`` with ``form``'s values and ``changes``."""
+    pairs: list[tuple[str, str]] = [("tab", tab.id), ("from", form.since), ("to", form.until)]
+    for kind, values in form.values.items():
+        pairs.extend((kind, v) for v in values)
+    pairs += [("sort", form.sort), ("order", form.order)]
+    if form.cursor:
+        pairs.append(("cursor", form.cursor))
+    drop = set(changes)
+    pairs = [(k, v) for k, v in pairs if k not in drop]
+    pairs += [(k, v) for k, v in changes.items() if v is not None]
+    return "/console/log?" + urlencode(pairs)
+
+
+async def _search(ctx: Context, query: Query, period: Period) -> Found:
+    runtime = ctx.runtime
+    found = await runtime.read(lambda: runtime.store.search(query))
+    whole = replace(query, sort="occurred_at", descending=False, after=None)
+
+    def moments() -> list[tuple[str, str]]:
+        stream = runtime.store.stream(whole)
+        return [(e["occurred_at"], e["level"]) for e in islice(stream, CHART_CAP + 1)]
+
+    points = await runtime.read(moments)
+    first = query.since.astimezone(ZoneInfo(ctx.tenant.tz)).date() if query.since else None
+    drawn = charts.build(points[:CHART_CAP], first, period.today, ctx.tenant.tz)
+    return Found(found, drawn, len(points) > CHART_CAP)
+
+
+@router.get("/log")
+async def log_screen(request: Request) -> Response:
+    ctx = await current(request)
+    runtime, lang = ctx.runtime, ctx.lang
+    tab, tabs = _tab(request, ctx)
+    now = utcnow()
+    period = period_of(ctx.layout, ctx.screen, ctx.session.role, ctx.tenant, now)
+    params = {k: request.query_params.getlist(k) for k in request.query_params}
+    form = read_form(params, period)
+    product = runtime.catalog.products.get(ctx.layout.product)
+    error: tuple[str, dict[str, object]] | None = None
+    found: Found | None = None
+    try:
+        asked = asked_of(form, tab, product, runtime.catalog, period, ctx.tenant.tz)
+        query = scope(
+            ctx.reader,
+            asked,
+            tenant=ctx.tenant,
+            layout=ctx.layout,
+            catalog=runtime.catalog,
+            now=now,
+        )
+        found = await _search(ctx, query, period)
+    except FormError as exc:
+        error = (exc.key, exc.values)
+    except InvalidQuery as exc:
+        error = ("error.query", {"detail": str(exc)})
+    if found is not None and ctx.tenant.record_searches:
+        await runtime.record(ctx.reader, ctx.tenant.id, "log.search", {}, client_ip(request))
+    columns = columns_for(tab, product, lang, _chosen(request, ctx, tab))
+    rows = _rows(ctx, found, columns)
+    next_cursor = found.page.next_cursor if found else None
+    return page(
+        request,
+        "log.html",
+        lang,
+        me=ctx,
+        tab=tab,
+        tabs=tabs,
+        form=form,
+        period=period,
+        choices=form_choices(tab, product, runtime.catalog, ctx.session.role, lang),
+        columns=columns,
+        rows=rows,
+        found=found,
+        error=error,
+        href=href,
+        next_href=href(tab, form, cursor=next_cursor.encode()) if next_cursor else None,
+        first_href=href(tab, form, cursor=None) if form.cursor else None,
+        download=_download(ctx, tab, form, now),
+    )
+
+
+def _download(ctx: Context, tab: Tab, form: Form, now: datetime) -> dict[str, str] | None:
+    """The download form of ``tab``: its file and period (the search's, within the export
+    window); None when this reader may not download it."""
+    if not can_export(ctx, tab.export):
+        return None
+    window = ctx.layout.window("export", ctx.session.role)
+    tz = ZoneInfo(ctx.tenant.tz)
+    start = window.start(now, tz) if window else None
+    earliest = start.astimezone(tz).date().isoformat() if start else ""
+    since = max(form.since, earliest) if form.since and earliest else form.since or earliest
+    return {
+        "action": f"/console/export/{tab.export}",
+        "from": since,
+        "to": form.until or now.astimezone(tz).date().isoformat(),
+        "min": earliest,
+        "max": now.astimezone(tz).date().isoformat(),
+    }
+
+
+def _rows(ctx: Context, found: Found | None, columns: list[ColumnChoice]) -> list[Row]:
+    if found is None:
+        return []
+    rows = []
+    for event in found.page.events:
+        shown = present(event, ctx.runtime.catalog, ctx.lang)
+        cells = [(c, cell(shown, c.key, ctx.runtime.catalog, ctx.tenant.tz)) for c in columns]
+        rows.append(
+            Row(str(shown["id"]), f"/console/events/{shown['id']}", str(shown["level"]), cells)
+        )
+    return rows
+
+
+@router.get("/columns")
+async def columns_form(request: Request) -> Response:
+    ctx = await current(request)
+    tab, _ = _tab(request, ctx)
+    product = ctx.runtime.catalog.products.get(ctx.layout.product)
+    shown = columns_for(tab, product, ctx.lang, _chosen(request, ctx, tab))
+    template = "columns_dialog.html" if request.query_params.get("fragment") else "columns.html"
+    return page(
+        request,
+        template,
+        ctx.lang,
+        me=ctx,
+        tab=tab,
+        available=list(available_columns(tab, product, ctx.lang).values()),
+        shown={c.key for c in shown},
+        back=request.query_params.get("back", ""),
+    )
+
+
+@router.post("/columns")
+async def columns_save(request: Request) -> Response:
+    ctx = await current(request)
+    fields = await form_lists(request)
+    if not same(ctx.session.csrf, (fields.get("csrf") or [""])[0]):
+        raise InvalidInput([Problem("csrf", "the form has expired; send it again")])
+    tab, _ = _tab(request, ctx)
+    product = ctx.runtime.catalog.products.get(ctx.layout.product)
+    available = available_columns(tab, product, ctx.lang)
+    picked = [c for c in fields.get("column", []) if c in available]
+    back = (fields.get("back") or [""])[0]
+    target = back if back.startswith("/console/log?") else f"/console/log?tab={tab.id}"
+    response = RedirectResponse(target, status_code=303)
+    name = columns_cookie(ctx, tab)
+    if picked and (fields.get("reset") or [""])[0] != "1":
+        set_cookie(request, response, name, ",".join(picked), COLUMN_SECONDS)
+    else:
+        response.delete_cookie(name, path="/console")
+    return response

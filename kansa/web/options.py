@@ -1,0 +1,111 @@
+"""What a tab offers a reader: whether they see it at all, the choices of its search form
+and the columns they may pick — from the catalog, in the reader's language."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from kansa.catalog import Catalog, EventType, Label, Product
+from kansa.catalog.model import HISTORIES, LEVELS
+from kansa.present import HISTORY_LABELS, LEVEL_LABELS
+from kansa.web.columns import FIELDS
+from kansa.web.screens import Column, Tab
+
+Choice = tuple[str, str]
+EXTRA_COLUMNS = ("level", "actor_login", "actor_name", "action", "category", "result", "trace_id")
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnChoice:
+    key: str
+    label: str
+    sort: str | None
+
+
+def seen(catalog: Catalog, role: str, history: str | None) -> list[EventType]:
+    """The event types ``role`` sees on screen in ``history`` (None: every history)."""
+    return [
+        t
+        for t in catalog.event_types()
+        if role in t.screen and (history is None or t.history == history)
+    ]
+
+
+def tabs_for(tabs: tuple[Tab, ...], catalog: Catalog, role: str) -> list[Tab]:
+    """The tabs with something ``role`` may see."""
+    return [t for t in tabs if seen(catalog, role, t.history)]
+
+
+def form_choices(
+    tab: Tab, product: Product | None, catalog: Catalog, role: str, lang: str
+) -> dict[str, list[Choice]]:
+    """The options of every select and check-box group of ``tab``'s form."""
+    types = [
+        t for t in seen(catalog, role, tab.history) if product is None or t.product == product.id
+    ]
+    owner = product.id if product else None
+    choices: dict[str, list[Choice]] = {
+        "level": [(code, LEVEL_LABELS[code].get(lang)) for code in LEVELS],
+        "history": [(code, HISTORY_LABELS[code].get(lang)) for code in HISTORIES],
+    }
+    if product is not None:
+        choices["group"] = _labelled(product.groups, lang)
+        choices["service"] = [(v, v) for v in product.values.get("service", ())]
+        results = next((f.options for f in tab.filters if f.kind == "result"), ())
+        codes = results or tuple(dict.fromkeys(r for t in types for r in t.results))
+        choices["result"] = [(c, _get(product.results, c, lang)) for c in codes]
+        choices["module"] = [(m, m) for m in dict.fromkeys(t.module for t in types)]
+        code_only = any(c.field == "action_code" for c in tab.columns)
+        choices["action"] = [
+            (t.action, t.action if code_only else t.label.get(lang)) for t in types
+        ]
+    categories: dict[str, str] = {}
+    for event_type in seen(catalog, role, tab.history):
+        if owner is None or event_type.product in (owner, "kansa"):
+            label = catalog.products[event_type.product].categories.get(event_type.category)
+            categories.setdefault(event_type.category, label.get(lang) if label else "")
+    choices["category"] = list(categories.items())
+    return choices
+
+
+def columns_for(
+    tab: Tab, product: Product | None, lang: str, chosen: list[str] | None
+) -> list[ColumnChoice]:
+    """The columns to show: the reader's choice where the tab allows one, else the tab's."""
+    available = available_columns(tab, product, lang)
+    if tab.choose_columns and chosen:
+        picked = [available[k] for k in chosen if k in available]
+        if picked:
+            return picked
+    return [available[c.field] for c in tab.columns]
+
+
+def available_columns(tab: Tab, product: Product | None, lang: str) -> dict[str, ColumnChoice]:
+    """Every column of ``tab`` and, where columns may be chosen, the recorded fields."""
+    out = {c.field: _column(c, product, lang) for c in tab.columns}
+    if tab.choose_columns:
+        for key in EXTRA_COLUMNS:
+            out.setdefault(key, _column(Column(key), product, lang))
+        for name in product.fields if product else ():
+            key = f"param:{name}"
+            out.setdefault(key, _column(Column(key), product, lang))
+    return out
+
+
+def _column(column: Column, product: Product | None, lang: str) -> ColumnChoice:
+    if column.field.startswith("param:"):
+        name = column.field.removeprefix("param:")
+        label = column.label or (product.fields.get(name) if product else None)
+        return ColumnChoice(column.field, label.get(lang) if label else name, None)
+    spec = FIELDS[column.field]
+    return ColumnChoice(column.field, (column.label or spec.label).get(lang), spec.sort)
+
+
+def _labelled(labels: Mapping[str, Label], lang: str) -> list[Choice]:
+    return [(code, label.get(lang)) for code, label in labels.items()]
+
+
+def _get(labels: Mapping[str, Label], code: str, lang: str) -> str:
+    label = labels.get(code)
+    return label.get(lang) if label is not None else code

@@ -1,0 +1,78 @@
+"""The console's router. Every console route goes through :class:`ConsoleRoute`, the one
+place where kansa's errors become HTML pages (the API answers JSON problems instead), where
+the security headers are added and where a renewed session or a language switch is saved
+in its cookie."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
+
+from kansa.errors import AuthError, Forbidden, InvalidInput, KansaError, NotFound
+from kansa.runtime import Runtime
+from kansa.web import i18n
+from kansa.web.context import SignInRequired, language
+from kansa.web.render import page, secure, set_cookie
+from kansa.web.session import COOKIE, LANG_COOKIE, Session, seal
+
+log = logging.getLogger("kansa.web")
+LANG_SECONDS = 365 * 24 * 3600
+
+
+class ConsoleRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def console(request: Request) -> Response:
+            try:
+                response = await handle(request)
+            except SignInRequired as exc:
+                response = signin_redirect("expired" if exc.expired else None)
+            except KansaError as exc:
+                response = error_page(request, exc)
+            _remember(request, response)
+            return secure(response)
+
+        return console
+
+
+router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
+
+
+def signin_redirect(message: str | None = None) -> Response:
+    query = f"?{urlencode({'m': message})}" if message else ""
+    return RedirectResponse(f"/console/signin{query}", status_code=303)
+
+
+def error_page(request: Request, exc: KansaError) -> Response:
+    lang = language(request)
+    if isinstance(exc, AuthError):
+        return signin_redirect()
+    if isinstance(exc, Forbidden):
+        key, status = "error.forbidden", 403
+    elif isinstance(exc, NotFound):
+        key, status = "error.not_found", 404
+    elif isinstance(exc, InvalidInput):
+        key, status = "error.query", 400
+    else:
+        log.error("console request failed: %s", exc)
+        key, status = "error.unavailable", 503
+    detail = str(exc) if status in (400, 403) else ""
+    return page(request, "error.html", lang, status, message=key, detail=detail, me=None)
+
+
+def _remember(request: Request, response: Response) -> None:
+    runtime: Runtime = request.app.state.kansa
+    renewed: Session | None = getattr(request.state, "renewed", None)
+    if renewed is not None and COOKIE not in response.headers.get("set-cookie", ""):
+        minutes = runtime.settings.session_minutes
+        set_cookie(request, response, COOKIE, seal(runtime.secret_key(), renewed), minutes * 60)
+    asked = request.query_params.get("lang")
+    if asked in i18n.LANGS and asked != request.cookies.get(LANG_COOKIE):
+        set_cookie(request, response, LANG_COOKIE, asked, LANG_SECONDS)

@@ -1,0 +1,172 @@
+"""Screens: what the console shows for a layout — its tabs, and on each tab the columns and
+the search form. Data files in ``kansa/catalog/screens/<layout>.toml``, beside the catalogs
+and layouts; ``default.toml`` serves a tenant whose layout has no screen file.
+
+A tab names the history it lists (none: every history the reader may see), its columns
+(``field`` from :data:`kansa.web.columns.FIELDS`, with an optional ``label``) and its filters
+(``kind`` from :data:`FILTER_KINDS`). ``choose_columns`` lets a reader pick the columns among
+the tab's and the product's recorded fields (microCMS 表示項目の編集).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from kansa.catalog import Label
+from kansa.catalog.model import HISTORIES
+from kansa.errors import ConfigError
+from kansa.web.columns import FIELDS
+
+SCREEN_DIR = Path(__file__).resolve().parent.parent / "catalog" / "screens"
+FILTER_KINDS = (
+    "period",
+    "actor",
+    "target",
+    "result",
+    "group",
+    "service",
+    "action",
+    "category",
+    "level",
+    "module",
+    "history",
+    "text",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    field: str
+    label: Label | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FilterSpec:
+    kind: str
+    label: Label | None = None
+    placeholder: Label | None = None
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Tab:
+    id: str
+    label: Label
+    history: str | None
+    export: str | None
+    columns: tuple[Column, ...]
+    filters: tuple[FilterSpec, ...]
+    choose_columns: bool = False
+
+    def has(self, kind: str) -> bool:
+        return any(f.kind == kind for f in self.filters)
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    layout: str
+    title: Label
+    tabs: tuple[Tab, ...]
+    default_days: int | None = None
+    """Without a window, how many days the period covers by default."""
+
+    def tab(self, tab_id: str | None) -> Tab:
+        for tab in self.tabs:
+            if tab.id == tab_id:
+                return tab
+        return self.tabs[0]
+
+
+@cache
+def screen_for(layout_id: str) -> Screen:
+    """The screen of a layout; the default screen when it has none."""
+    path = SCREEN_DIR / f"{layout_id}.toml"
+    return load_screen(path if path.is_file() else SCREEN_DIR / "default.toml")
+
+
+def load_screen(path: Path) -> Screen:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read screen: {exc}") from exc
+    head = data.get("screen")
+    if not isinstance(head, dict) or not isinstance(head.get("layout"), str):
+        raise ConfigError(f"{path}: [screen] needs layout")
+    days = head.get("default_days")
+    if days is not None and (not isinstance(days, int) or days < 1):
+        raise ConfigError(f"{path}: screen.default_days must be a positive whole number")
+    raw_tabs = data.get("tabs")
+    if not isinstance(raw_tabs, list) or not raw_tabs:
+        raise ConfigError(f"{path}: needs at least one [[tabs]]")
+    tabs = tuple(_tab(raw, f"{path}: tabs[{i}]") for i, raw in enumerate(raw_tabs))
+    if len({t.id for t in tabs}) != len(tabs):
+        raise ConfigError(f"{path}: two tabs share an id")
+    return Screen(head["layout"], _label(head.get("title"), f"{path}: screen.title"), tabs, days)
+
+
+def _tab(raw: Any, where: str) -> Tab:
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+        raise ConfigError(f"{where}: a tab is a table with an id")
+    history = raw.get("history")
+    if history is not None and history not in HISTORIES:
+        raise ConfigError(f"{where}.history: must be one of {', '.join(HISTORIES)}")
+    columns = []
+    for index, spec in enumerate(_list(raw, "columns", where)):
+        at = f"{where}.columns[{index}]"
+        field = spec.get("field")
+        if field not in FIELDS and not (isinstance(field, str) and field.startswith("param:")):
+            raise ConfigError(f"{at}.field: {field!r} is not one of {', '.join(FIELDS)}")
+        columns.append(Column(field, _maybe_label(spec.get("label"), f"{at}.label")))
+    filters = []
+    for index, spec in enumerate(_list(raw, "filters", where)):
+        at = f"{where}.filters[{index}]"
+        if spec.get("kind") not in FILTER_KINDS:
+            raise ConfigError(f"{at}.kind: must be one of {', '.join(FILTER_KINDS)}")
+        options = spec.get("options", [])
+        if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+            raise ConfigError(f"{at}.options: must be a list of strings")
+        filters.append(
+            FilterSpec(
+                spec["kind"],
+                _maybe_label(spec.get("label"), f"{at}.label"),
+                _maybe_label(spec.get("placeholder"), f"{at}.placeholder"),
+                tuple(options),
+            )
+        )
+    export = raw.get("export")
+    return Tab(
+        id=raw["id"],
+        label=_label(raw.get("label"), f"{where}.label"),
+        history=history,
+        export=export if isinstance(export, str) else None,
+        columns=tuple(columns),
+        filters=tuple(filters),
+        choose_columns=bool(raw.get("choose_columns", False)),
+    )
+
+
+def _list(raw: Mapping[str, Any], key: str, where: str) -> list[dict[str, Any]]:
+    value = raw.get(key)
+    if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(f"{where}.{key}: must be a non-empty list of tables")
+    return value
+
+
+def _label(raw: Any, where: str) -> Label:
+    label = _maybe_label(raw, where)
+    if label is None:
+        raise ConfigError(f"{where}: is required ({{ ja = ..., en = ... }})")
+    return label
+
+
+def _maybe_label(raw: Any, where: str) -> Label | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) != {"ja", "en"}:
+        raise ConfigError(f"{where}: must be {{ ja = ..., en = ... }}")
+    return Label(str(raw["ja"]), str(raw["en"]))

@@ -1,0 +1,166 @@
+"""The search form of a tab, as a :class:`~kansa.scope.Asked`: the same flow as the search
+API (form → filters → :func:`~kansa.scope.scope` → the store), with the form's own words.
+The access rules are not here: :func:`kansa.scope.scope` applies them all."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from kansa.catalog import Catalog, Product
+from kansa.layout import Layout
+from kansa.query import Filters, parse_q
+from kansa.scope import Asked
+from kansa.store import Tenant
+from kansa.web.screens import Screen, Tab
+
+PAGE_SIZE = 50
+SINGLE = ("actor", "target", "service", "action", "group", "category", "module", "text")
+MULTI = ("result", "level", "history")
+
+
+class FormError(Exception):
+    """A form value the console refuses, with the words (an i18n key) to say why."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key, self.values = key, values
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """What the 対象期間 may be, in the tenant's zone."""
+
+    today: date
+    earliest: datetime | None
+    """The window's first moment; None without a limit."""
+    default_since: date | None
+
+    @property
+    def earliest_day(self) -> date | None:
+        return self.earliest.date() if self.earliest else None
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """The search form as the reader filled it in (shown again as it was)."""
+
+    since: str = ""
+    until: str = ""
+    values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    sort: str = "occurred_at"
+    order: str = "desc"
+    cursor: str | None = None
+
+    def one(self, kind: str) -> str:
+        chosen = self.values.get(kind, ())
+        return chosen[0] if chosen else ""
+
+    def many(self, kind: str) -> tuple[str, ...]:
+        return self.values.get(kind, ())
+
+
+def period_of(layout: Layout, screen: Screen, role: str, tenant: Tenant, now: datetime) -> Period:
+    tz = ZoneInfo(tenant.tz)
+    today = now.astimezone(tz).date()
+    window = layout.window("screen", role)
+    earliest = window.start(now, tz) if window is not None else None
+    if earliest is not None:
+        default = earliest.astimezone(tz).date()
+    elif screen.default_days:
+        default = today - timedelta(days=screen.default_days - 1)
+    else:
+        default = None
+    return Period(today, earliest.astimezone(tz) if earliest else None, default)
+
+
+def read_form(params: Mapping[str, Sequence[str]], period: Period) -> Form:
+    """The form from the query string; a first visit gets the default period."""
+
+    def first(name: str) -> str:
+        values = params.get(name) or [""]
+        return values[0].strip()[:200]
+
+    values: dict[str, tuple[str, ...]] = {}
+    for kind in SINGLE:
+        if first(kind):
+            values[kind] = (first(kind),)
+    for kind in MULTI:
+        chosen = tuple(v for v in params.get(kind) or [] if v)
+        if chosen:
+            values[kind] = chosen[:20]
+    searched = "from" in params or "to" in params
+    default_since = period.default_since.isoformat() if period.default_since else ""
+    return Form(
+        since=first("from") if searched else default_since,
+        until=first("to") if searched else period.today.isoformat(),
+        values=values,
+        sort=first("sort") or "occurred_at",
+        order=first("order") or "desc",
+        cursor=first("cursor") or None,
+    )
+
+
+def asked_of(
+    form: Form, tab: Tab, product: Product | None, catalog: Catalog, period: Period, tz: str
+) -> Asked:
+    since, until = _bounds(form, period, ZoneInfo(tz))
+    return Asked(
+        since=since,
+        until=until,
+        filters=filters_of(form, tab, product, catalog),
+        sort=form.sort,
+        order=form.order,
+        limit=PAGE_SIZE,
+        cursor=form.cursor,
+    )
+
+
+def filters_of(form: Form, tab: Tab, product: Product | None, catalog: Catalog) -> Filters:
+    actions: tuple[str, ...] = (form.one("action"),) if form.one("action") else ()
+    module = form.one("module")
+    if module and product is not None:
+        in_module = tuple(a for a, t in product.events.items() if t.module == module)
+        actions = tuple(a for a in actions if a in in_module) or (
+            ("\x00",) if actions else in_module
+        )
+    filters = Filters(
+        histories=(tab.history,) if tab.history else form.many("history"),
+        categories=(form.one("category"),) if form.one("category") else (),
+        actions=actions,
+        groups=(form.one("group"),) if form.one("group") else (),
+        results=form.many("result"),
+        levels=form.many("level"),
+        actor=form.one("actor") or None,
+        target=form.one("target") or None,
+        service=form.one("service") or None,
+    )
+    text = form.one("text")
+    return filters.merge(parse_q(text)) if text else filters
+
+
+def _day(text: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text.replace("/", "-"))
+    except ValueError:
+        raise FormError("error.bad_date") from None
+
+
+def _bounds(form: Form, period: Period, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+    first, last = _day(form.since), _day(form.until)
+    if first is not None and last is not None and first > last:
+        raise FormError("error.from_after_to")
+    if last is not None and last > period.today:
+        raise FormError("error.future")
+    earliest = period.earliest
+    since = datetime.combine(first, time(0), tzinfo=tz) if first else None
+    if earliest is not None and since is not None and since < earliest:
+        if first is not None and first < earliest.date():
+            raise FormError("error.before_window", start=f"{earliest:%Y/%m/%d}")
+        since = earliest  # the window's first day: from the window's first moment
+    until = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz) if last else None
+    return since, until

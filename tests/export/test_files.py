@@ -1,0 +1,171 @@
+"""The files each layout offers, as data, and how a column reads an event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from kansa.catalog import Catalog, Label
+from kansa.chain import StoredLink
+from kansa.errors import ConfigError
+from kansa.export.fields import error_info, getter, local_time, row_builder
+from kansa.export.files import Column, common_exports, parse_exports
+from kansa.export.jsonl import jsonl_lines
+from kansa.layout import DEFAULT_LAYOUT, default_layout_paths, load_layout, load_layouts
+
+JST = ZoneInfo("Asia/Tokyo")
+
+
+def test_every_layout_offers_the_pca_file_and_its_own() -> None:
+    layouts = load_layouts(default_layout_paths())
+    assert {name: sorted(layout.export_files()) for name, layout in layouts.items()} == {
+        "cybozu": ["audit-log", "events"],
+        "kddi-business-id": ["access-log", "events", "operation-log", "provisioning-log"],
+        "microcms": ["audit-log", "events"],
+        "pca-id": ["events"],
+    }
+    assert list(DEFAULT_LAYOUT.export_files()) == ["events"]
+    assert len(common_exports()["events"].columns) == 15
+    kddi = layouts["kddi-business-id"]
+    for name, history in [
+        ("access-log", "login"),
+        ("operation-log", "operation"),
+        ("provisioning-log", "provisioning"),
+    ]:
+        file = kddi.export(name)
+        assert file is not None and file.histories == (history,) and not file.filters_apply
+
+
+def test_microcms_headers_are_the_catalogs_recorded_fields(catalog: Catalog) -> None:
+    file = load_layouts(default_layout_paths())["microcms"].export("audit-log")
+    assert file is not None
+    fields = catalog.products["microcms"].fields
+    assert len(fields) == 28
+    by_param = {c.fields[0].removeprefix("params."): c.header for c in file.columns[4:]}
+    assert by_param == dict(fields)
+
+
+def test_file_names_use_the_download_day_and_the_period() -> None:
+    spec = {
+        "file": "{tenant}_{from}-{to}_{date}.csv",
+        "columns": [{"ja": "a", "en": "a", "field": "id"}],
+    }
+    file = parse_exports({"x": spec}, "t")["x"]
+    now = datetime(2026, 1, 22, 0, 30, tzinfo=JST)
+    since = datetime(2025, 12, 1, tzinfo=JST)
+    until = datetime(2026, 1, 1, tzinfo=JST)  # exclusive: the period ends on 12/31
+    name = file.filename(tenant="org", now=now, since=since, until=until)
+    assert name == "org_20251201-20251231_20260122.csv"
+    assert file.filename(tenant="o", now=now, since=None, until=None, fmt="jsonl") == (
+        "o_start-20260122_20260122.jsonl"
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"file": "x.txt", "columns": [{"ja": "a", "en": "a", "field": "id"}]}, "ending in .csv"),
+        ({"file": "{day}.csv", "columns": [{"ja": "a", "en": "a", "field": "id"}]}, "placeholders"),
+        ({"file": "x.csv", "columns": []}, "non-empty list"),
+        ({"file": "x.csv", "history": ["web"], "columns": [{}]}, "history"),
+        ({"file": "x.csv", "columns": [{"ja": "a", "en": "a"}]}, "field"),
+        ({"file": "x.csv", "columns": [{"ja": "a", "field": "id"}]}, "ja and en"),
+        ({"file": "x.csv", "columns": [{"ja": "a", "en": "a", "field": "id", "fmt": 1}]}, "fmt"),
+        (
+            {"file": "x.csv", "sheet": 1, "columns": [{"ja": "a", "en": "a", "field": "id"}]},
+            "sheet",
+        ),
+    ],
+)
+def test_a_wrong_file_is_named_with_its_place(spec: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_exports({"x": spec}, "layout.toml")
+
+
+def test_a_layout_file_with_exports_loads(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        '[layout]\nid = "mine"\nproduct = "mine"\nname = "Mine"\n'
+        '[exports.events]\nfile = "mine_{date}.csv"\n'
+        'columns = [{ ja = "日時", en = "Date", field = "occurred_at" }]\n',
+        encoding="utf-8",
+    )
+    layout = load_layout(path)
+    mine = layout.export("events")
+    assert mine is not None and mine.file == "mine_{date}.csv"  # its own replaces the common one
+
+
+def test_columns_read_paths_fallbacks_times_labels_and_json() -> None:
+    columns = [
+        Column(header=_label("日時"), fields=("occurred_at",)),
+        Column(header=_label("ID"), fields=("actor.login", "actor.id")),
+        Column(header=_label("対象"), fields=("targets.1.id", "targets.0.id")),
+        Column(
+            header=_label("レベル"),
+            fields=("level",),
+            values={"important": _label("重要", "Notice")},
+        ),
+        Column(header=_label("詳細"), fields=("details",)),
+        Column(header=_label("予約"), fields=("params.at",), format="time"),
+        Column(header=_label("数"), fields=("params.n",)),
+        Column(header=_label("旗"), fields=("anonymous",)),
+        Column(header=_label("無"), fields=("nothing.here",)),
+    ]
+    event = {
+        "occurred_at": "2026-11-21T01:00:00.000000Z",
+        "actor": {"id": "acc-1", "login": ""},
+        "targets": [{"id": "t0"}],
+        "level": "important",
+        "details": {"a": ["ü", 1]},
+        "params": {"at": "not a time", "n": 3},
+        "anonymous": False,
+    }
+    assert row_builder(columns, JST, "en")(event) == [
+        "2026/11/21 10:00:00",
+        "acc-1",
+        "t0",
+        "Notice",
+        '{"a":["ü",1]}',
+        "not a time",
+        3,
+        "false",
+        None,
+    ]
+
+
+def test_small_readers() -> None:
+    assert error_info({"error": {"code": "E1", "message": "m"}}) == "E1: m"
+    assert error_info({"error": {"message": "m"}}) == "m"
+    assert error_info({"error": None}) is None
+    assert getter("targets.0.name")({"targets": []}) is None
+    assert local_time("2026-11-21T10:00:00", JST) == "2026-11-21T10:00:00"  # no offset: as is
+
+
+class Chain:
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.closed = False
+        self.read = 0
+
+    def chain(self, tenant_id: str, after_seq: int = 0) -> Iterator[StoredLink]:
+        try:
+            for seq in range(after_seq + 1, self.count + 1):
+                self.read = seq
+                yield StoredLink(seq, b'{"seq":%d}' % seq, "h", "p")
+        finally:
+            self.closed = True
+
+
+def test_jsonl_lines_cover_first_to_last_and_close_the_cursor() -> None:
+    store = Chain(100)
+    assert list(jsonl_lines(store, "t", 5, 7)) == [b'{"seq":5}\n', b'{"seq":6}\n', b'{"seq":7}\n']
+    assert store.read == 7 and store.closed
+    assert list(jsonl_lines(store, "t", 5, 4)) == []
+
+
+def _label(ja: str, en: str | None = None) -> Label:
+    return Label(ja, en or ja)

@@ -1,0 +1,166 @@
+"""Signed checkpoints in the database: signed only over a chain that verifies, and what
+``verify`` then finds that the chain alone cannot — on every engine. Tampering is done as an
+attacker with database access would: triggers taken out of the way, the chain rewritten."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from kansa.catalog import Catalog
+from kansa.chain import GENESIS, digest, link
+from kansa.errors import IntegrityError
+from kansa.events import prepare
+from kansa.integrity.checkpoints import is_due, sign_checkpoint, sign_heads
+from kansa.integrity.signing import Signer
+from kansa.store import Store, Tenant
+from kansa.verify import verify_store
+from tests.conftest import pca_event
+from tests.raw import execute
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def signer() -> Signer:
+    return Signer.generate()
+
+
+def five(store: Store, catalog: Catalog, tenant: str) -> None:
+    store.append(prepare([pca_event(tenant, n) for n in range(1, 6)], catalog))
+
+
+def test_a_checkpoint_signs_the_head_once_and_verify_checks_it(
+    store: Store, catalog: Catalog, tenant_id: str, signer: Signer
+) -> None:
+    five(store, catalog, tenant_id)
+    first = sign_checkpoint(store, signer, tenant_id)
+    assert (first.seq, first.head_hash) == (5, list(store.chain(tenant_id))[-1].hash)
+    assert sign_checkpoint(store, signer, tenant_id) == first
+    tenant = store.get_tenant(tenant_id)
+    assert tenant is not None and tenant.checkpoint_seq == 5 and tenant.checkpoint_at is not None
+    store.append(prepare([pca_event(tenant_id, 6)], catalog))
+    assert sign_checkpoint(store, signer, tenant_id).seq == 6
+    assert [c.seq for c in store.checkpoints(tenant_id)] == [5, 6]
+    assert [c.seq for c in store.checkpoints(tenant_id, newest_first=True, limit=1)] == [6]
+    (walk,) = verify_store(store, tenant_id, signer.public_key)
+    assert walk.broken is None and walk.checked == 6 and walk.anchors == 2
+
+
+def test_kansa_refuses_to_sign_a_chain_that_does_not_verify(
+    store: Store, store_url: str, catalog: Catalog, tenant_id: str, signer: Signer
+) -> None:
+    five(store, catalog, tenant_id)
+    sign_checkpoint(store, signer, tenant_id, seq=2)
+    execute(
+        store_url,
+        "UPDATE events SET actor_name = 'x' WHERE tenant_id = ? AND seq = 4",
+        tenant_id,
+        bypass_triggers=True,
+    )
+    with pytest.raises(IntegrityError, match="not signing: .*seq 4"):
+        sign_checkpoint(store, signer, tenant_id)
+    done = sign_heads(store, signer, [_tenant(store, tenant_id)])
+    assert done.checkpoints == [] and "seq 4" in done.refused[0]
+
+
+def rewrite_from(store: Store, store_url: str, tenant: str, seq: int) -> None:
+    """Change the event at ``seq`` (its tenant's name: no column keeps it) and rebuild every
+    link after it, and the tenant's head, so that the chain alone is consistent again."""
+    links = list(store.chain(tenant))
+    prev = links[seq - 2].hash if seq > 1 else GENESIS
+    for old in links[seq - 1 :]:
+        core = old.body[len(b'{"event":') : old.body.rindex(b',"prev_hash":')]
+        if old.seq == seq:
+            core = core.replace(b"iidabashi-company", b"iidabashi-kompany")
+        body = link(core, prev, old.seq)
+        execute(
+            store_url,
+            "UPDATE events SET body = ?, hash = ?, prev_hash = ? WHERE tenant_id = ? AND seq = ?",
+            body,
+            digest(body),
+            prev,
+            tenant,
+            old.seq,
+            bypass_triggers=True,
+        )
+        prev = digest(body)
+    execute(store_url, "UPDATE tenants SET last_hash = ? WHERE id = ?", prev, tenant)
+
+
+def test_a_rewritten_chain_contradicts_its_signed_checkpoint(
+    store: Store, store_url: str, catalog: Catalog, tenant_id: str, signer: Signer
+) -> None:
+    five(store, catalog, tenant_id)
+    sign_checkpoint(store, signer, tenant_id, seq=2)
+    sign_checkpoint(store, signer, tenant_id, seq=5)
+    rewrite_from(store, store_url, tenant_id, 3)
+    (unsigned,) = verify_store(store, tenant_id)
+    assert unsigned.broken is None, "the chain alone cannot tell"
+    (walk,) = verify_store(store, tenant_id, signer.public_key)
+    assert walk.broken is not None and walk.broken.seq == 5, walk.broken
+    assert "signed checkpoint at seq 5: an event of seq 3-5 was changed" in walk.broken.reason
+
+
+def test_a_tail_cut_off_with_the_head_record_is_found_by_the_checkpoint(
+    store: Store, store_url: str, catalog: Catalog, tenant_id: str, signer: Signer
+) -> None:
+    five(store, catalog, tenant_id)
+    sign_checkpoint(store, signer, tenant_id)
+    third = list(store.chain(tenant_id))[2]
+    execute(
+        store_url,
+        "DELETE FROM events WHERE tenant_id = ? AND seq > 3",
+        tenant_id,
+        bypass_triggers=True,
+    )
+    execute(
+        store_url,
+        "UPDATE tenants SET last_seq = 3, last_hash = ? WHERE id = ?",
+        third.hash,
+        tenant_id,
+    )
+    (unsigned,) = verify_store(store, tenant_id)
+    assert unsigned.broken is None, "the chain alone cannot tell"
+    (walk,) = verify_store(store, tenant_id, signer.public_key)
+    assert walk.broken is not None and walk.broken.seq == 4
+    assert "signed checkpoint is at seq 5 (events cut off the end)" in walk.broken.reason
+
+
+def test_a_forged_checkpoint_is_found_and_another_keys_is_not_used(
+    store: Store, catalog: Catalog, tenant_id: str, signer: Signer
+) -> None:
+    five(store, catalog, tenant_id)
+    head = list(store.chain(tenant_id))
+    store.add_checkpoint(Signer.generate().checkpoint(tenant_id, 2, "0" * 64, NOW))
+    (walk,) = verify_store(store, tenant_id, signer.public_key)
+    assert walk.broken is None and walk.anchors == 0
+    real = signer.checkpoint(tenant_id, 4, head[3].hash, NOW)
+    store.add_checkpoint(dataclasses.replace(real, head_hash="1" * 64))
+    (walk,) = verify_store(store, tenant_id, signer.public_key)
+    assert walk.broken is not None and walk.broken.seq == 4
+    assert "checkpoint at seq 4 does not verify" in walk.broken.reason
+
+
+def _tenant(store: Store, tenant_id: str) -> Tenant:
+    found = store.get_tenant(tenant_id)
+    assert found is not None
+    return found
+
+
+def test_is_due_after_n_events_or_t_minutes() -> None:
+    now = NOW
+    base = Tenant("t", None, None, "UTC", "ja", now, last_seq=0, last_hash=GENESIS)
+
+    def tenant(last: int, signed: int, minutes_ago: float | None) -> Tenant:
+        at = now - timedelta(minutes=minutes_ago) if minutes_ago is not None else None
+        return dataclasses.replace(base, last_seq=last, checkpoint_seq=signed, checkpoint_at=at)
+
+    assert not is_due(tenant(0, 0, None), now, 100, 10)  # nothing to sign
+    assert is_due(tenant(3, 0, None), now, 100, 10)  # a tenant's first events: at once
+    assert not is_due(tenant(50, 10, 1), now, 100, 10)
+    assert is_due(tenant(110, 10, 1), now, 100, 10)  # N events
+    assert is_due(tenant(11, 10, 11), now, 100, 10)  # T minutes
+    assert not is_due(tenant(10, 10, 60), now, 100, 10)  # nothing new

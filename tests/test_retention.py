@@ -1,0 +1,240 @@
+"""Retention on every engine: what a purge removes (the longest expired run at the start of
+the chain, nothing else), what it records, that the rest still verifies, and legal holds."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from kansa import retention
+from kansa.catalog import Catalog
+from kansa.errors import Conflict, InvalidInput
+from kansa.events import prepare
+from kansa.integrity.checkpoints import sign_checkpoint
+from kansa.integrity.signing import Signer
+from kansa.query import Filters, Query
+from kansa.store import Store, open_store
+from kansa.timeutil import utcnow
+from kansa.verify import verify_store
+from tests.conftest import pca_event
+from tests.raw import execute
+
+OPERATOR = {"id": "operator:test", "name": "test", "type": "operator"}
+
+
+def ago(days: float, now: datetime | None = None) -> str:
+    return ((now or utcnow()) - timedelta(days=days)).isoformat()
+
+
+def publish(store: Store, catalog: Catalog, tenant: str, *days_ago: float) -> None:
+    """One PCA ID event per age (days), in that seq order. PCA ID keeps 730 days."""
+    events = [pca_event(tenant, n, occurred_at=ago(d)) for n, d in enumerate(days_ago, 1)]
+    store.append(prepare(events, catalog))
+
+
+def recorded(store: Store, tenant: str, action: str) -> list[dict[str, Any]]:
+    query = Query(tenant=tenant, filters=Filters(actions=(action,)), descending=False)
+    return list(store.stream(query))
+
+
+def test_the_products_retention_is_the_default_and_a_tenant_may_override_it(
+    catalog: Catalog,
+) -> None:
+    assert retention.defaults(catalog, "kddi-business-id") == dict.fromkeys(
+        ("login", "operation", "provisioning"), 365
+    )
+    assert retention.defaults(catalog, "pca-id") == {
+        "login": 730,
+        "operation": 730,
+        "provisioning": None,
+    }
+    for unlimited in ("microcms", "cybozu", None):
+        assert set(retention.defaults(catalog, unlimited).values()) == {None}
+    changes = retention.parse_overrides("login=90, operation=forever,provisioning=default")
+    assert changes == {"login": 90, "operation": 0, "provisioning": None}
+    assert retention.apply_overrides({"provisioning": 5}, changes) == {"login": 90, "operation": 0}
+    for wrong in ("login", "login=soon", "history=3", ""):
+        with pytest.raises(InvalidInput):
+            retention.parse_overrides(wrong)
+
+
+def test_a_purge_removes_the_longest_expired_run_and_records_it(
+    store: Store, catalog: Catalog, tenant_id: str
+) -> None:
+    """Seq 4 has expired too, but seq 3 has not: the chain must stay one run, so seq 4 waits."""
+    publish(store, catalog, tenant_id, 800, 790, 10, 785, 1)
+    links = list(store.chain(tenant_id))
+    (dry,) = retention.purge(store, catalog, tenant_id=tenant_id, dry_run=True)
+    assert dry.cut is not None and (dry.cut.first_seq, dry.cut.last_seq) == (1, 2)
+    assert store.count_events(tenant_id) == 5 and dry.purged is None
+
+    (done,) = retention.purge(store, catalog, tenant_id=tenant_id)
+    assert done.purged is not None and done.purged.count == 2
+    assert [link.seq for link in store.chain(tenant_id)] == [3, 4, 5, 6]
+    tenant = store.get_tenant(tenant_id)
+    assert tenant is not None
+    assert (tenant.chain_start_seq, tenant.chain_start_hash) == (3, links[1].hash)
+    (event,) = recorded(store, tenant_id, "retention.purge")
+    assert event["seq"] == 6 and event["actor"]["id"] == "kansa"
+    assert event["params"] == {
+        "count": 2,
+        "first_seq": 1,
+        "last_seq": 2,
+        "chain_start_seq": 3,
+        "chain_start_prev_hash": links[1].hash,
+    }
+    assert event["details"]["retention_days"]["operation"] == 730
+    assert event["message"]["en"] == "Purged 2 expired events (seq 1–2)"
+    (walk,) = verify_store(store, tenant_id)
+    assert walk.broken is None and walk.checked == 4
+    (again,) = retention.purge(store, catalog, tenant_id=tenant_id)
+    assert again.cut is None and store.count_events(tenant_id) == 4
+
+
+def test_after_a_purge_the_signed_checkpoints_still_agree(
+    store: Store, catalog: Catalog, tenant_id: str
+) -> None:
+    signer = Signer.generate()
+    publish(store, catalog, tenant_id, 800, 790, 780, 3)
+    for seq in (2, 3, 4):  # before the new start, just before it, after it
+        sign_checkpoint(store, signer, tenant_id, seq=seq)
+    (done,) = retention.purge(store, catalog, tenant_id=tenant_id, key=signer.public_key)
+    assert done.purged is not None and done.purged.count == 3
+    (walk,) = verify_store(store, tenant_id, signer.public_key)
+    assert walk.broken is None and walk.anchors == 1
+
+
+def test_a_chain_whose_every_event_expired_begins_with_its_purge_record(
+    store: Store, catalog: Catalog, tenant_id: str
+) -> None:
+    publish(store, catalog, tenant_id, 900, 800)
+    store.update_tenant(tenant_id, retention={"operation": 30})
+    (done,) = retention.purge(store, catalog, tenant_id=tenant_id)
+    assert done.purged is not None and done.purged.count == 2
+    assert [link.seq for link in store.chain(tenant_id)] == [3]
+    (walk,) = verify_store(store, tenant_id)
+    assert walk.broken is None and walk.checked == 1
+
+
+def test_keep_forever_and_unlimited_products_purge_nothing(
+    store: Store, catalog: Catalog, tenant_id: str
+) -> None:
+    publish(store, catalog, tenant_id, 3000, 2000)
+    store.update_tenant(tenant_id, retention={"operation": 0})
+    (plan,) = retention.purge(store, catalog, tenant_id=tenant_id)
+    assert plan.cut is None and plan.days["operation"] is None
+    assert store.count_events(tenant_id) == 2
+
+
+def test_a_legal_hold_stops_purging_and_is_recorded(
+    store: Store, catalog: Catalog, tenant_id: str
+) -> None:
+    publish(store, catalog, tenant_id, 800, 10)
+    held = retention.set_legal_hold(store, catalog, tenant_id, "case 2026-17", OPERATOR)
+    assert held.legal_hold == "case 2026-17" and held.legal_hold_since is not None
+    (plan,) = retention.purge(store, catalog, tenant_id=tenant_id)
+    assert plan.held and plan.purged is None and store.count_events(tenant_id) == 3
+    again = retention.set_legal_hold(store, catalog, tenant_id, "case 2026-17 and 18", OPERATOR)
+    assert again.legal_hold_since == held.legal_hold_since
+    released = retention.set_legal_hold(
+        store, catalog, tenant_id, None, OPERATOR, release_reason="case closed"
+    )
+    assert released.legal_hold is None and released.legal_hold_since is None
+    with pytest.raises(Conflict, match="not under legal hold"):
+        retention.set_legal_hold(store, catalog, tenant_id, None, OPERATOR, release_reason="x")
+    (plan,) = retention.purge(store, catalog, tenant_id=tenant_id)
+    assert plan.purged is not None and plan.purged.count == 1
+    reasons = [e["params"]["reason"] for e in recorded(store, tenant_id, "legal_hold.set")]
+    assert reasons == ["case 2026-17", "case 2026-17 and 18"]
+    (release,) = recorded(store, tenant_id, "legal_hold.release")
+    assert (
+        release["params"]["reason"] == "case closed" and release["actor"]["id"] == "operator:test"
+    )
+    (walk,) = verify_store(store, tenant_id)
+    assert walk.broken is None
+
+
+def test_a_purge_never_removes_events_that_do_not_verify(
+    store: Store, store_url: str, catalog: Catalog, tenant_id: str
+) -> None:
+    publish(store, catalog, tenant_id, 800, 790, 1)
+    execute(
+        store_url,
+        "UPDATE events SET actor_name = 'x' WHERE tenant_id = ? AND seq = 2",
+        tenant_id,
+        bypass_triggers=True,
+    )
+    (plan,) = retention.purge(store, catalog, tenant_id=tenant_id)
+    assert plan.refused is not None and "seq 2" in plan.refused and plan.purged is None
+    assert store.count_events(tenant_id) == 3
+
+
+def test_events_removed_outside_a_purge_are_found_even_with_the_start_moved(
+    store: Store, store_url: str, catalog: Catalog, tenant_id: str
+) -> None:
+    publish(store, catalog, tenant_id, 5, 4, 3)
+    second = list(store.chain(tenant_id))[1]
+    execute(
+        store_url,
+        "DELETE FROM events WHERE tenant_id = ? AND seq <= 2",
+        tenant_id,
+        bypass_triggers=True,
+    )
+    execute(
+        store_url,
+        "UPDATE tenants SET chain_start_seq = 3, chain_start_hash = ? WHERE id = ?",
+        second.hash,
+        tenant_id,
+    )
+    (walk,) = verify_store(store, tenant_id)
+    assert walk.broken is not None and walk.broken.seq == 3
+    assert "retention.purge event is missing" in walk.broken.reason
+
+
+def test_one_purge_over_many_tenants_drops_whole_months_where_it_can(
+    fresh_url: str, catalog: Catalog
+) -> None:
+    """March 2015 holds only purged events: on PostgreSQL its partition is dropped whole.
+    April holds an expired event kept behind an unexpired one, so its rows go one by one."""
+    store = open_store(fresh_url)
+    try:
+        month = {"03": "2015-03-1{}T00:00:00Z", "04": "2015-04-0{}T00:00:00Z"}
+        recent = ago(1)
+        when = {
+            "a": [month["03"].format(0), month["03"].format(1), recent],
+            "b": [month["03"].format(2), month["04"].format(2), recent, month["04"].format(3)],
+        }
+        for tenant, times in when.items():
+            events = [pca_event(tenant, n, occurred_at=t) for n, t in enumerate(times, 1)]
+            store.append(prepare(events, catalog))
+        plans = retention.purge(store, catalog)
+        done = {p.tenant.id: p.purged for p in plans}
+        assert {t: (p.first_seq, p.last_seq) for t, p in done.items() if p} == {
+            "a": (1, 2),
+            "b": (1, 2),
+        }
+        assert [link.seq for link in store.chain("b")] == [3, 4, 5]
+        for tenant in when:
+            (walk,) = verify_store(store, tenant)
+            assert walk.broken is None, walk.broken
+        if fresh_url.startswith("postgresql"):
+            partitions = {row[0] for row in execute(fresh_url, PARTITIONS)}
+            assert "events_y2015m03" not in partitions and "events_y2015m04" in partitions
+            (event,) = recorded(store, "a", "retention.purge")
+            assert event["details"]["partitions_dropped"] == ["events_y2015m03"]
+            assert execute(fresh_url, "SELECT seq FROM event_keys WHERE tenant_id = 'b'") == [
+                (3,),
+                (4,),
+            ]
+            # A late event for the dropped month gets its partition made again.
+            store.append(prepare([pca_event("a", 9, occurred_at=month["03"].format(5))], catalog))
+    finally:
+        store.close()
+
+
+PARTITIONS = (
+    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+    " WHERE i.inhparent = 'events'::regclass"
+)

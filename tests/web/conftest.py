@@ -1,0 +1,81 @@
+"""Console fixtures: seeded tenants of every layout on each engine, a real server on them,
+and one headless Chromium for the session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pytest
+
+from kansa.catalog import Catalog
+from kansa.settings import Settings
+from kansa.store import open_store
+from tests.web.seed import PASSWORD, seed
+from tests.web.server import ARGS, CHROMIUM, require_chromium, serve
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Dialog, Page
+
+
+@dataclass(frozen=True)
+class Site:
+    base: str
+    tenants: dict[str, str]
+    store_url: str
+
+
+@pytest.fixture(scope="session")
+def site(store_url: str, catalog: Catalog) -> Iterator[Site]:
+    store = open_store(store_url)
+    try:
+        tenants = seed(store, catalog, uuid.uuid4().hex[:8])
+    finally:
+        store.close()
+    with serve(Settings(database_url=store_url)) as base:
+        yield Site(base, tenants, store_url)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """Chromium for one module at a time: Playwright's sync API runs an event loop on the
+    main thread while it is open, which other modules' ``asyncio.run`` must not meet."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Browser) -> Iterator[Page]:
+    """A fresh browser context (no cookies) at 1280 px, Japanese locale. Any JavaScript
+    dialog (alert, confirm) fails the test: nothing the console shows may open one."""
+    context = chromium.new_context(
+        viewport={"width": 1280, "height": 900}, locale="ja-JP", accept_downloads=True
+    )
+    opened = context.new_page()
+    opened.set_default_timeout(10_000)
+    fired: list[str] = []
+
+    def on_dialog(dialog: Dialog) -> None:
+        fired.append(dialog.message)
+        dialog.dismiss()
+
+    opened.on("dialog", on_dialog)
+    yield opened
+    context.close()
+    assert fired == [], f"a JavaScript dialog fired: {fired}"
+
+
+def sign_in(page: Page, site: Site, layout: str, login: str = "admin") -> None:
+    page.goto(f"{site.base}/console/signin")
+    page.fill("#tenant", site.tenants[layout])
+    page.fill("#login", login)
+    page.fill("#password", PASSWORD)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url("**/console/log**")
