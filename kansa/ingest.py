@@ -29,6 +29,8 @@ class Writer:
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="kansa-writer", daemon=True)
         self._started = False
+        self._heads: dict[str, tuple[int, str]] = {}
+        self._heads_lock = threading.Lock()
         self.commits = 0
 
     def start(self) -> None:
@@ -49,6 +51,21 @@ class Writer:
         else:
             self._queue.put((events, future))
         return future
+
+    def written_heads(self) -> dict[str, tuple[int, str]]:
+        """Per tenant, the (seq, hash) of the newest event this writer committed."""
+        with self._heads_lock:
+            return dict(self._heads)
+
+    def _committed(self, receipts: Sequence[Receipt]) -> None:
+        self.commits += 1
+        with self._heads_lock:
+            for receipt in receipts:
+                if receipt.duplicate:
+                    continue
+                known = self._heads.get(receipt.tenant)
+                if known is None or receipt.seq > known[0]:
+                    self._heads[receipt.tenant] = (receipt.seq, receipt.hash)
 
     async def append(self, events: Sequence[PreparedEvent]) -> list[Receipt]:
         return await asyncio.wrap_future(self.submit(events))
@@ -83,7 +100,7 @@ class Writer:
             except Exception:  # noqa: BLE001 - each request is retried alone below
                 pass
             else:
-                self.commits += 1
+                self._committed(receipts)
                 start = 0
                 for events, future in group:
                     future.set_result(receipts[start : start + len(events)])
@@ -91,7 +108,9 @@ class Writer:
                 return
         for events, future in group:
             try:
-                future.set_result(self._store.append(events))
-                self.commits += 1
+                receipts = self._store.append(events)
             except Exception as exc:  # noqa: BLE001 - handed to the waiting request
                 future.set_exception(exc)
+            else:
+                self._committed(receipts)
+                future.set_result(receipts)

@@ -2,7 +2,9 @@
 
 One thread, ``kansa-jobs``, wakes every ``tick`` seconds (and once at start). Each time it
 signs the head of every tenant whose checkpoint is due (``KANSA_CHECKPOINT_EVERY_EVENTS`` /
-``KANSA_CHECKPOINT_EVERY_MINUTES``); once a day, at ``KANSA_PURGE_AT`` (UTC), it purges.
+``KANSA_CHECKPOINT_EVERY_MINUTES``) — the head its own writer committed, as written, else
+after walking the unsigned events (see kansa.integrity.checkpoints); once a day, at
+``KANSA_PURGE_AT`` (UTC), it purges.
 Several processes on one database may run it at once: signing the same head twice keeps one
 checkpoint, and a purge locks the tenants it purges.
 """
@@ -23,6 +25,10 @@ from kansa.timeutil import utcnow
 log = logging.getLogger("kansa.jobs")
 
 TICK_SECONDS = 10.0
+
+MAX_WALK = 20_000
+"""Most events one round walks before signing a head this process did not write itself, so
+a long unsigned tail (after a restart) is signed in steps rather than in one long stall."""
 
 
 def next_run(at: str | None, after: datetime) -> datetime | None:
@@ -96,7 +102,9 @@ class Jobs:
             for t in store.list_tenants()
             if is_due(t, now, settings.checkpoint_every_events, settings.checkpoint_every_minutes)
         ]
-        signed = sign_heads(store, signer, due, now)
+        signed = sign_heads(
+            store, signer, due, now, written=self.runtime.writer.written_heads(), max_walk=MAX_WALK
+        )
         for refusal in signed.refused:
             log.error("checkpoint refused: %s", refusal)
         return len(signed.checkpoints)

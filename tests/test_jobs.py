@@ -62,6 +62,22 @@ def test_checkpoints_are_signed_every_n_events_or_t_minutes(
     assert walk.broken is None and walk.anchors == 3
 
 
+def test_the_job_signs_the_head_its_own_writer_committed(
+    fresh_runtime: Runtime, catalog: Catalog
+) -> None:
+    fresh_runtime.start()
+    now = datetime.now(UTC)
+    receipts = fresh_runtime.writer.submit(
+        prepare([pca_event("org-w", n) for n in range(1, 5)], catalog)
+    ).result(timeout=10)
+    assert fresh_runtime.writer.written_heads() == {"org-w": (4, receipts[-1].hash)}
+    assert Jobs(fresh_runtime, clock=lambda: now).sign_due(now) == 1
+    (checkpoint,) = fresh_runtime.store.checkpoints("org-w")
+    assert (checkpoint.seq, checkpoint.head_hash) == (4, receipts[-1].hash)
+    (walk,) = verify_store(fresh_runtime.store, "org-w", fresh_runtime.signer().public_key)
+    assert walk.broken is None and walk.anchors == 1
+
+
 def test_the_purge_runs_once_a_day_at_its_time(fresh_runtime: Runtime, catalog: Catalog) -> None:
     store = fresh_runtime.store
     today = datetime.now(UTC).replace(hour=2, minute=59, second=0, microsecond=0)

@@ -2,14 +2,18 @@
 ``kansa serve``, on demand from ``kansa checkpoint`` and the API) or at the last event of an
 export, whose manifest it then carries.
 
-kansa signs only what verifies: before a checkpoint is signed, the events since the previous
-checkpoint (signed by the same key) — or since the chain's start — are walked, and a broken
-chain is refused. So a checkpoint never blesses a chain that was changed after the last one.
+kansa signs only what it knows to be its own chain. A head that this process's writer
+committed is signed as written: the seq and hash the writer computed itself, checked against
+the stored row — a row changed afterwards no longer leads to that hash, so ``kansa verify``
+still finds it. Any other head (written by another process, or before a restart) is signed
+only after the events since the previous checkpoint of the same key — or since the chain's
+start — are walked, and a broken chain is refused. So a checkpoint never blesses a chain that
+was changed after the last one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -69,6 +73,36 @@ def sign_checkpoint(
     return store.add_checkpoint(checkpoint)
 
 
+def sign_written(
+    store: Store,
+    signer: Signer,
+    tenant_id: str,
+    seq: int,
+    hash_: str,
+    *,
+    now: datetime | None = None,
+) -> Checkpoint:
+    """Sign the event at ``seq`` whose hash kansa itself computed when it appended it
+    (``hash_``), without walking the chain up to it: the stored row must still carry that
+    hash, and the checkpoint then fixes every event before it too."""
+    tenant = store.get_tenant(tenant_id)
+    if tenant is None:
+        raise NotFound(f"no tenant {tenant_id!r}")
+    if not tenant.chain_start_seq <= seq <= tenant.last_seq:
+        raise Conflict(f"tenant {tenant_id}: seq {seq} is no longer in the chain")
+    stored = list(store.chain(tenant_id, seq - 1, upto=seq))
+    if not stored or stored[0].seq != seq:
+        raise IntegrityError(f"not signing: tenant {tenant_id}: seq {seq} is missing")
+    if stored[0].hash != hash_:
+        raise IntegrityError(
+            f"not signing: tenant {tenant_id}: seq {seq} was changed after it was written"
+        )
+    existing = store.checkpoints(tenant_id, before=seq + 1, limit=1, newest_first=True)
+    if existing and existing[0].seq == seq:
+        return _same_key(existing[0], signer)
+    return store.add_checkpoint(signer.checkpoint(tenant_id, seq, hash_, now or utcnow()))
+
+
 def _same_key(existing: Checkpoint, signer: Signer) -> Checkpoint:
     if existing.key_id != signer.key_id:
         raise Conflict(
@@ -123,17 +157,34 @@ def sign_heads(
     signer: Signer,
     tenants: Iterable[Tenant],
     now: datetime | None = None,
+    written: Mapping[str, tuple[int, str]] | None = None,
+    max_walk: int | None = None,
 ) -> Signed:
     """Sign the head of each of ``tenants`` that has events beyond its last checkpoint; a
-    tenant whose chain does not verify is refused (and named) rather than signed."""
+    tenant whose chain does not verify is refused (and named) rather than signed.
+
+    ``written`` holds the heads this process committed itself (seq, hash per tenant): those
+    are signed as written, without a walk. Otherwise the chain is walked, at most
+    ``max_walk`` events a round (the checkpoint then lands where the walk stopped, and the
+    next round goes on from there)."""
     done = Signed()
     for tenant in tenants:
-        if tenant.last_seq <= max(tenant.checkpoint_seq, tenant.chain_start_seq - 1):
+        signed = max(tenant.checkpoint_seq, tenant.chain_start_seq - 1)
+        if tenant.last_seq <= signed:
             continue
+        own = (written or {}).get(tenant.id)
         try:
-            done.checkpoints.append(sign_checkpoint(store, signer, tenant.id, now=now))
+            if own is not None and own[0] > signed:
+                checkpoint = sign_written(store, signer, tenant.id, *own, now=now)
+            else:
+                upto = None
+                if max_walk is not None and signed + max_walk < tenant.last_seq:
+                    upto = signed + max_walk
+                checkpoint = sign_checkpoint(store, signer, tenant.id, seq=upto, now=now)
         except (IntegrityError, Conflict) as exc:
             done.refused.append(str(exc))
+        else:
+            done.checkpoints.append(checkpoint)
     return done
 
 

@@ -164,3 +164,41 @@ def test_is_due_after_n_events_or_t_minutes() -> None:
     assert is_due(tenant(110, 10, 1), now, 100, 10)  # N events
     assert is_due(tenant(11, 10, 11), now, 100, 10)  # T minutes
     assert not is_due(tenant(10, 10, 60), now, 100, 10)  # nothing new
+
+
+def test_a_head_kansa_wrote_is_signed_as_written_and_a_row_changed_since_is_refused(
+    store: Store, store_url: str, catalog: Catalog, tenant_id: str, signer: Signer
+) -> None:
+    (receipt,) = store.append(prepare([pca_event(tenant_id, 1)], catalog))
+    five(store, catalog, f"{tenant_id}-x")  # another tenant's events are not touched
+    written = {tenant_id: (receipt.seq, receipt.hash)}
+    done = sign_heads(store, signer, [_tenant(store, tenant_id)], written=written)
+    assert [(c.seq, c.head_hash) for c in done.checkpoints] == [(1, receipt.hash)]
+    (receipt,) = store.append(prepare([pca_event(tenant_id, 2)], catalog))
+    execute(
+        store_url,
+        "UPDATE events SET hash = ? WHERE tenant_id = ? AND seq = 2",
+        "0" * 64,
+        tenant_id,
+        bypass_triggers=True,
+    )
+    done = sign_heads(
+        store, signer, [_tenant(store, tenant_id)], written={tenant_id: (2, receipt.hash)}
+    )
+    assert done.checkpoints == [] and "seq 2 was changed after it was written" in done.refused[0]
+
+
+def test_a_long_unsigned_tail_is_walked_and_signed_in_steps(
+    store: Store, catalog: Catalog, tenant_id: str, signer: Signer
+) -> None:
+    store.append(prepare([pca_event(tenant_id, n) for n in range(1, 8)], catalog))
+    rounds = [
+        [
+            c.seq
+            for c in sign_heads(store, signer, [_tenant(store, tenant_id)], max_walk=3).checkpoints
+        ]
+        for _ in range(4)
+    ]
+    assert rounds == [[3], [6], [7], []]
+    (walk,) = verify_store(store, tenant_id, signer.public_key)
+    assert walk.broken is None and walk.anchors == 3
