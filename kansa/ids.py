@@ -37,12 +37,14 @@ class IdFactory:
         return _encode((ms << 80) | random)
 
 
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
+"""Every two-character string, indexed by the 10 bits it encodes."""
+
+
 def _encode(value: int) -> str:
-    chars = []
-    for _ in range(26):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    """130 bits (the top two always zero) as 26 characters, ten bits at a time."""
+    pairs = _PAIRS
+    return "".join(pairs[(value >> shift) & 1023] for shift in range(120, -10, -10))
 
 
 def timestamp_ms(event_id: str) -> int:

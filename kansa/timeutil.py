@@ -26,7 +26,9 @@ def from_micros(micros: int) -> datetime:
 
 def iso_utc(moment: datetime) -> str:
     """``2026-11-21T01:00:00.000000Z``: fixed width, so text order is time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def parse_iso(text: str) -> datetime:
