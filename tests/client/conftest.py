@@ -1,0 +1,158 @@
+"""A real kansa over real HTTP for the client's tests: the app under uvicorn in a thread, on
+a free port, on each engine of ``store_url``; and a gate — a small HTTP server on
+127.0.0.1 in front of it that answers what a test scripts (503, 429, a dropped connection)
+before it passes requests through."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from kansa.api.app import create_app
+from kansa.settings import Settings
+from kansa.store import Store
+from tests.conftest import new_key
+from tests.raw import execute
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def stored_ids(url: str, tenant: str) -> list[str]:
+    """The client ids of the tenant's stored events, one per stored row."""
+    rows = execute(url, "SELECT client_id FROM events WHERE tenant_id = ?", tenant)
+    return sorted(str(row[0]) for row in rows)
+
+
+@pytest.fixture(scope="module")
+def kansa_url(store_url: str) -> Iterator[str]:
+    """kansa served on 127.0.0.1 over HTTP, on the engine of ``store_url``."""
+    port = free_port()
+    app = create_app(Settings(database_url=store_url))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="kansa-test-server", daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, 20, "kansa to start")
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(20)
+
+
+@pytest.fixture
+def key(store: Store) -> str:
+    return new_key(store, scopes=frozenset({"publish"}))
+
+
+@dataclass
+class Seen:
+    """One request the gate received: how many events, and what it answered."""
+
+    events: int
+    status: int
+    at: float
+
+
+@dataclass
+class Gate:
+    """What the gate will answer next, and what it saw."""
+
+    upstream: str
+    url: str = ""
+    script: deque[str] = field(default_factory=deque)
+    """Next answers, one per request: "503", "429" (Retry-After: 1), "reset" (close the
+    connection without a reply); when empty, pass the request through."""
+    seen: list[Seen] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def answer(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        with self.lock:
+            action = self.script.popleft() if self.script else "pass"
+        if action == "reset":
+            return 0, {}, b""
+        if action in ("503", "429"):
+            extra = {"Retry-After": "1"} if action == "429" else {}
+            problem = json.dumps({"status": int(action), "title": "not now", "problems": []})
+            return (
+                int(action),
+                {"Content-Type": "application/problem+json", **extra},
+                problem.encode(),
+            )
+        reply = httpx.post(
+            f"{self.upstream}/api/v1/events", content=body, headers=headers, timeout=30
+        )
+        kind = reply.headers.get("content-type", "application/json")
+        return reply.status_code, {"Content-Type": kind}, reply.content
+
+    def sizes(self) -> list[int]:
+        with self.lock:
+            return [s.events for s in self.seen]
+
+
+def _handler(gate: Gate) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            forwarded = {k: v for k, v in self.headers.items() if k.lower() in _FORWARD}
+            status, headers, content = gate.answer(body, forwarded)
+            try:
+                count = len(json.loads(body)["events"])
+            except (ValueError, KeyError, TypeError):
+                count = -1
+            with gate.lock:
+                gate.seen.append(Seen(count, status, time.monotonic()))
+            if status == 0:
+                self.close_connection = True
+                return
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+_FORWARD = {"authorization", "content-type"}
+
+
+@pytest.fixture
+def gate(kansa_url: str) -> Iterator[Gate]:
+    state = Gate(kansa_url)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, name="gate", daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+    thread.join(10)
