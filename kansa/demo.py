@@ -186,6 +186,10 @@ class _Source:
         rng = self.rng
         if name in product.values:
             return rng.choice(product.values[name])
+        if name in _NAMED:
+            return rng.choice(_NAMED[name])
+        if name in ("member", "reviewer", "new_author"):
+            return target["name"]
         if name in ("org", "source_org", "from_org"):
             return rng.choice(["営業部", "開発部", "総務部", "経理部", tenant.name])
         if name in ("target_org", "to_org"):
@@ -229,8 +233,12 @@ class _Source:
             for name in event_type.required_params(result)
             if name not in ("ip", "actor", "target", "target_id", "target_login", "tenant")
         }
-        if "os" in event_type.message.optional:
-            params["os"] = os_name
+        for name in event_type.message.optional:
+            # what a product records when it has it (microCMS's fields): the demo has it
+            if name == "os":
+                params["os"] = os_name
+            elif event_type.product != "kansa" and name not in params:
+                params[name] = self.value(name, tenant, target)
         base: dict[str, Any] = {
             "id": f"demo-{tenant.id}-{number}",
             "tenant": {"id": tenant.id, "name": tenant.name},
@@ -272,6 +280,21 @@ class _Source:
             "occurred_at": (occurred + timedelta(seconds=self.rng.randint(2, 90))).isoformat(),
         }
         return [start, finish]
+
+
+_NAMED: dict[str, list[str]] = {
+    "api_name": ["ブログ", "お知らせ", "製品情報", "採用情報", "イベント"],
+    "api_key_name": ["本番サイト用", "プレビュー用", "社内ツール用"],
+    "custom_field_name": ["著者情報", "関連記事", "SEO設定"],
+    "custom_status_name": ["校正待ち", "法務確認中", "公開準備OK"],
+    "media_name": ["hero-2026-winter.jpg", "logo.png", "product-a.webp", "team.jpg"],
+    "media_tag_name": ["製品写真", "ロゴ", "イベント", "採用"],
+    "role_name": ["編集者", "ライター", "閲覧のみ", "レビュアー"],
+    "review_title": ["新製品発表のお知らせ", "年末年始の営業について", "採用ページの更新"],
+    "environment_name": ["ステージング", "開発", "検証"],
+    "content_custom_id": ["winter-campaign", "about-us", "news-1201"],
+}
+"""Names the demo gives the things microCMS's messages name."""
 
 
 def generate(
