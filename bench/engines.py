@@ -1,13 +1,14 @@
 """The database engines the benchmark knows: where its fresh databases go, and how the
 engine's own limit (a plain driver insert of the very rows the store writes) is measured.
 
-Only SQLite is implemented. A PostgreSQL engine adds a class with the same methods (its raw
-limit would be psycopg ``executemany`` or ``COPY`` of the same tuples) and a line in
-:func:`engine_for`.
+SQLite's limit is ``executemany`` of the store's exact tuples; PostgreSQL's is ``COPY`` (binary,
+as the store writes) of the same rows into the same partitioned schema. Each engine also opens
+a plain driver connection (:meth:`Engine.connect`) for the read parts' raw limits.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -17,9 +18,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from psycopg import conninfo
+
 from kansa.chain import GENESIS, digest, link
 from kansa.events import PreparedEvent
+from kansa.store import postgres as pg
 from kansa.store.sqlite import _INSERT_EVENT, SQLiteStore, _row, path_of
+from kansa.timeutil import to_micros, utcnow
 
 Row = tuple[Any, ...]
 
@@ -39,9 +45,14 @@ class Engine(ABC):
     """One engine: fresh databases on demand, the raw insert limit, a row count."""
 
     name: str
+    dialect: str
 
     @abstractmethod
     def version(self) -> str: ...
+
+    @abstractmethod
+    def connect(self, url: str) -> Any:
+        """A plain driver connection to ``url`` (autocommit), set up as the store's is."""
 
     @abstractmethod
     def fresh_url(self, label: str) -> str:
@@ -111,6 +122,7 @@ class SQLiteInserter(RawInserter):
 
 class SQLiteEngine(Engine):
     name = "sqlite"
+    dialect = "sqlite"
     # What the store sets on each connection; the raw connection copies the values the
     # store's connection reports, so both run with the same settings.
     PRAGMAS = ("journal_mode", "synchronous", "cache_size", "foreign_keys", "busy_timeout")
@@ -137,6 +149,12 @@ class SQLiteEngine(Engine):
 
     def version(self) -> str:
         return sqlite3.sqlite_version
+
+    def connect(self, url: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(path_of(url), isolation_level=None, check_same_thread=False)
+        for name, value in self._store_pragmas().items():
+            conn.execute(f"PRAGMA {name}={value}")
+        return conn
 
     def fresh_url(self, label: str) -> str:
         path = self._dir / f"{self._stem}-{label}.db"
@@ -201,12 +219,139 @@ class SQLiteEngine(Engine):
             shutil.rmtree(self._dir, ignore_errors=True)
 
 
+class PostgresRowMaker:
+    """The rows :class:`~kansa.store.postgres.PostgresStore` copies into ``events`` and
+    ``event_keys`` for successive batches, chained per tenant from genesis."""
+
+    def __init__(self) -> None:
+        self.heads: dict[str, tuple[int, str]] = {}
+
+    def __call__(self, events: Sequence[PreparedEvent]) -> list[Row]:
+        heads = self.heads
+        rows: list[Row] = []
+        for event in events:
+            seq, prev = heads.get(event.tenant_id, (0, GENESIS))
+            seq += 1
+            body = link(event.core, prev, seq)
+            hashed = digest(body)
+            heads[event.tenant_id] = (seq, hashed)
+            occurred = to_micros(event.occurred_at)
+            key = (event.tenant_id, event.client_id, event.id, seq, hashed, occurred)
+            rows.append((pg._row(event, seq, occurred, body, hashed, prev), key))
+        return rows
+
+
+class PostgresInserter(RawInserter):
+    """Binary ``COPY`` of the events and their client-id keys, one transaction per batch."""
+
+    def __init__(self, url: str) -> None:
+        self._conn = psycopg.connect(url, autocommit=True, prepare_threshold=None)
+        pg._configure(self._conn)
+
+    def insert(self, rows: Sequence[Row]) -> float:
+        conn = self._conn
+        started = time.perf_counter()
+        with conn.transaction(), conn.cursor() as cur:
+            pg._copy(cur, pg._COPY_EVENTS, (row for row, _ in rows))
+            pg._copy(cur, pg._COPY_KEYS, (key for _, key in rows if key[1] is not None))
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class PostgresEngine(Engine):
+    """Fresh databases ``kansa_bench_<pid>_<label>`` on the server of ``url`` (made through
+    its database, which is left alone), dropped at the end unless kept."""
+
+    name = "postgresql"
+    dialect = "postgresql"
+
+    def __init__(self, url: str, *, keep: bool = False) -> None:
+        self._admin = url
+        self._keep = keep
+        self._made: list[str] = []
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+                row = conn.execute("SHOW server_version").fetchone()
+                self._version = str(row[0]) if row else "?"
+        except psycopg.Error as exc:
+            raise SystemExit(f"bench: cannot connect to PostgreSQL at {url}: {exc}") from None
+        params = conninfo.conninfo_to_dict(url)
+        self.where = f"{params.get('host', 'localhost')}:{params.get('port', 5432)}"
+
+    def version(self) -> str:
+        return self._version
+
+    def _url_of(self, name: str) -> str:
+        return conninfo.make_conninfo(self._admin, dbname=name)
+
+    def fresh_url(self, label: str) -> str:
+        name = f"kansa_bench_{os.getpid()}_{label}"
+        with psycopg.connect(self._admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self._made.append(name)
+        params = conninfo.conninfo_to_dict(self._admin)
+        user = params.get("user", "")
+        host, port = params.get("host", "localhost"), params.get("port", 5432)
+        return f"postgresql://{user + '@' if user else ''}{host}:{port}/{name}"
+
+    def settings(self) -> str:
+        with psycopg.connect(self._admin, autocommit=True) as conn:
+            values = [
+                f"{n}={conn.execute(f'SHOW {n}').fetchone()[0]}"  # type: ignore[index]
+                for n in ("shared_buffers", "synchronous_commit", "wal_level", "max_wal_size")
+            ]
+        return ", ".join(values) + "; store and raw connections: prepare_threshold=None"
+
+    def connect(self, url: str) -> psycopg.Connection[tuple[Any, ...]]:
+        conn = psycopg.connect(url, autocommit=True, prepare_threshold=None)
+        pg._configure(conn)
+        return conn
+
+    def row_maker(self) -> Callable[[Sequence[PreparedEvent]], list[Row]]:
+        return PostgresRowMaker()
+
+    def raw_inserter(self, url: str) -> RawInserter:
+        store = pg.PostgresStore(url, pool_size=1)
+        try:
+            store.migrate()
+            now = utcnow()
+            months = {(now.year, now.month)}
+            for back in range(1, 5):  # the demo's 90 days, as the store makes on demand
+                year, month = divmod(now.year * 12 + now.month - 1 - back, 12)
+                months.add((year, month + 1))
+            store.ensure_partitions(months)
+        finally:
+            store.close()
+        return PostgresInserter(url)
+
+    def count_events(self, url: str) -> int:
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute("SELECT count(*) FROM events").fetchone()
+        return int(row[0]) if row else 0
+
+    def size_bytes(self, url: str) -> int | None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        return int(row[0]) if row else None
+
+    def cleanup(self) -> None:
+        if self._keep:
+            print(f"databases kept: {', '.join(self._made)}")
+            return
+        with psycopg.connect(self._admin, autocommit=True) as conn:
+            for name in self._made:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
 def engine_for(url: str | None, *, keep: bool = False) -> Engine:
     if url is None or url.startswith("sqlite://"):
         return SQLiteEngine(url, keep=keep)
     if url.startswith(("postgresql://", "postgres://")):
-        raise SystemExit(
-            "bench: the PostgreSQL engine is not written yet (add a PostgresEngine in "
-            "bench/engines.py); use a sqlite:/// URL or no --db"
-        )
+        return PostgresEngine(url, keep=keep)
     raise SystemExit(f"bench: unsupported database URL {url!r}")
