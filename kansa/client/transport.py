@@ -63,7 +63,7 @@ class Transport:
         content = b'{"events":[' + b",".join(bodies) + b"]}"
         try:
             reply = self._http.post(PUBLISH_PATH, content=content)
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             return Retry(f"{type(exc).__name__}: {exc}")
         status = reply.status_code
         if status in (200, 201):
