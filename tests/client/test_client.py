@@ -4,6 +4,7 @@ and network errors retried, flush with a deadline."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time
@@ -11,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from kansa.client import Client, ClientClosed
+from kansa.client import Client, ClientClosed, Stats
 from tests.client.conftest import Gate, free_port, stored_ids, wait_for
-from tests.conftest import pca_event
+from tests.conftest import ROOT, pca_event
 
 FAST = {"backoff_base": 0.05, "backoff_max": 0.2}
 
@@ -227,3 +228,25 @@ def test_many_threads_publish_through_one_client(
     assert (stats.published, stats.sent, stats.duplicates) == (900, 900, 0)
     ids = stored_ids(store_url, tenant_id)
     assert len(ids) == len(set(ids)) == 900
+
+
+DOC = (ROOT / "docs" / "client.md").read_text(encoding="utf-8")
+
+
+def test_the_example_at_the_top_of_the_docs_publishes(
+    kansa_url: str, key: str, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = DOC.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(example.strip().splitlines()) <= 5
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the default spool path
+    before = stored_ids(store_url, "org-42")
+    exec(example.replace("https://kansa.example.jp", kansa_url), {"api_key": key})
+    after = stored_ids(store_url, "org-42")
+    assert len(after) == len(before) + 1
+    assert list((tmp_path / "kansa").glob("spool-*.sqlite3"))
+
+
+def test_every_option_and_stat_is_documented() -> None:
+    options = [p for p in inspect.signature(Client).parameters if p not in ("url", "api_key")]
+    missing = [name for name in [*options, *Stats.__dataclass_fields__] if f"`{name}`" not in DOC]
+    assert missing == []
