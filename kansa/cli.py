@@ -144,6 +144,7 @@ def serve(
         host=host,
         port=port,
         access_log=access_log,
+        proxy_headers=False,  # X-Forwarded-For is kansa's to judge (KANSA_TRUSTED_PROXIES)
         log_level="warning",
         loop="auto",
         http="auto",

@@ -20,8 +20,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -36,14 +38,73 @@ TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_AHEAD = timedelta(days=1)
 """How far ahead of kansa's clock an event may say it happened (clock skew)."""
-MAX_DETAILS_BYTES = 64 * 1024
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Name = Annotated[str, StringConstraints(max_length=500)]
-Text = Annotated[str, StringConstraints(max_length=2000)]
-ParamValue = (
-    Annotated[str, StringConstraints(max_length=2000)] | int | float | bool | None | list[Text]
-)
+# The size of every field a publisher sends (docs/api.md lists them). A longer value is a
+# 422 naming the field's path, e.g. ``events[3].actor.name``.
+MAX_ID = 200
+"""Ids: the event's, an actor's or target's, ``app``, ``action``, trace and correlation."""
+MAX_NAME = 500
+"""Names, logins, e-mail addresses."""
+MAX_TEXT = 2000
+"""Free text: user agent, error message, one parameter value."""
+MAX_CODE = 50
+"""Short codes: result, actor and target types."""
+MAX_IP = 64
+MAX_PARAM_KEY = 100
+MAX_PARAMS = 100
+"""Parameters per event, and strings in one list-valued parameter."""
+MAX_TARGETS = 100
+MAX_PARAMS_BYTES = 16 * 1024
+"""``params`` as JSON, in all."""
+MAX_DETAILS_BYTES = 64 * 1024
+"""``details`` as JSON."""
+MAX_DEPTH = 32
+"""How deeply ``details`` may nest objects and lists."""
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID)]
+Name = Annotated[str, StringConstraints(max_length=MAX_NAME)]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
+Code = Annotated[str, StringConstraints(max_length=MAX_CODE)]
+
+
+def _param_value(value: Any) -> Any:
+    """A parameter: a string, number, boolean, null, or a list of strings — each string at
+    most MAX_TEXT characters. (One check instead of a union, so a refusal names the
+    parameter and not the union's members.)"""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise ValueError(f"is longer than {MAX_TEXT} characters")
+        return value
+    if isinstance(value, list):
+        if len(value) > MAX_PARAMS:
+            raise ValueError(f"holds more than {MAX_PARAMS} values")
+        if not all(isinstance(v, str) and len(v) <= MAX_TEXT for v in value):
+            raise ValueError(f"must be a list of strings of at most {MAX_TEXT} characters")
+        return value
+    raise ValueError("must be a string, a number, true or false, null, or a list of strings")
+
+
+ParamValue = Annotated[
+    Any,
+    PlainValidator(_param_value),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": MAX_TEXT},
+                {"type": "number"},
+                {"type": "boolean"},
+                {"type": "null"},
+                {
+                    "type": "array",
+                    "items": {"type": "string", "maxLength": MAX_TEXT},
+                    "maxItems": MAX_PARAMS,
+                },
+            ]
+        }
+    ),
+]
 
 
 class _Strict(BaseModel):
@@ -60,18 +121,18 @@ class Actor(_Strict):
     name: Name | None = None
     login: Name | None = None
     email: Name | None = None
-    type: Annotated[str, StringConstraints(max_length=50)] | None = None
+    type: Code | None = None
 
 
 class Target(_Strict):
-    type: Annotated[str, StringConstraints(max_length=50)] | None = None
+    type: Code | None = None
     id: Id | None = None
     name: Name | None = None
     login: Name | None = None
 
 
 class ErrorInfo(_Strict):
-    code: Annotated[str, StringConstraints(max_length=200)] | None = None
+    code: Annotated[str, StringConstraints(max_length=MAX_ID)] | None = None
     message: Text | None = None
 
 
@@ -80,23 +141,24 @@ class EventIn(_Strict):
 
     id: Id | None = Field(default=None, description="Client-chosen id: the idempotency key.")
     tenant: TenantRef
-    app: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    action: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    app: Id | None = None
+    action: Id
     occurred_at: AwareDatetime | None = None
-    result: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    result: Annotated[str, StringConstraints(min_length=1, max_length=MAX_CODE)]
     level: Literal["important", "info", "warning", "error"] | None = None
     actor: Actor | None = None
     anonymous: bool = False
-    ip: Annotated[str, StringConstraints(max_length=64)] | None = None
+    ip: Annotated[str, StringConstraints(max_length=MAX_IP)] | None = None
     user_agent: Text | None = None
-    targets: Annotated[list[Target], Field(max_length=100)] = []
+    targets: Annotated[list[Target], Field(max_length=MAX_TARGETS)] = []
     params: Annotated[
-        dict[Annotated[str, StringConstraints(max_length=100)], ParamValue], Field(max_length=100)
+        dict[Annotated[str, StringConstraints(max_length=MAX_PARAM_KEY)], ParamValue],
+        Field(max_length=MAX_PARAMS),
     ] = {}
     details: dict[str, Any] | None = None
-    trace_id: Annotated[str, StringConstraints(max_length=200)] | None = None
+    trace_id: Annotated[str, StringConstraints(max_length=MAX_ID)] | None = None
     error: ErrorInfo | None = None
-    correlation_id: Annotated[str, StringConstraints(max_length=200)] | None = None
+    correlation_id: Annotated[str, StringConstraints(max_length=MAX_ID)] | None = None
 
     @field_validator("tenant", mode="before")
     @classmethod
@@ -113,10 +175,21 @@ class EventIn(_Strict):
         except ValueError:
             raise ValueError("not an IPv4 or IPv6 address") from None
 
+    @field_validator("params")
+    @classmethod
+    def _params_size(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(orjson.dumps(value)) > MAX_PARAMS_BYTES:
+            raise ValueError(f"params are larger than {MAX_PARAMS_BYTES} bytes as JSON")
+        return value
+
     @field_validator("details")
     @classmethod
     def _details_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None and len(orjson.dumps(value)) > MAX_DETAILS_BYTES:
+        if value is None:
+            return None
+        if _depth(value) > MAX_DEPTH:
+            raise ValueError(f"details nest deeper than {MAX_DEPTH} levels")
+        if len(orjson.dumps(value)) > MAX_DETAILS_BYTES:
             raise ValueError(f"details are larger than {MAX_DETAILS_BYTES} bytes as JSON")
         return value
 
@@ -127,6 +200,24 @@ class EventIn(_Strict):
         if self.actor is not None and self.anonymous:
             raise ValueError("an anonymous event has no actor; send one or the other")
         return self
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests objects and lists (without recursion: a hostile document
+    may nest far deeper than Python's stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        )
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 @dataclass(frozen=True, slots=True)

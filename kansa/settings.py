@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated
 
@@ -34,6 +35,21 @@ class Settings(BaseSettings):
         ge=1,
         description="Most events the writer commits in one transaction when requests queue up.",
     )
+    rate_limit_per_second: float = Field(
+        default=5000,
+        ge=0,
+        description="Requests per second one API key or token may make, per process "
+        "(token bucket); 0 turns the limit off.",
+    )
+    rate_limit_burst: int = Field(
+        default=10_000,
+        ge=1,
+        description="Requests one key may make at once above its rate before it is refused.",
+    )
+    trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list,
+        description="Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed.",
+    )
     key_cache_seconds: float = Field(
         default=30.0,
         ge=0,
@@ -50,6 +66,17 @@ class Settings(BaseSettings):
     )
     signin_lock_minutes: int = Field(
         default=15, ge=1, description="How long a locked account stays locked."
+    )
+    signin_ip_max_failures: int = Field(
+        default=20,
+        ge=1,
+        description="Failed sign-ins from one client address, any login, before that "
+        "address is refused for a while.",
+    )
+    signin_ip_window_minutes: int = Field(
+        default=15,
+        ge=1,
+        description="The window those failures are counted in, and how long the refusal lasts.",
     )
     session_minutes: int = Field(
         default=30,
@@ -102,6 +129,18 @@ class Settings(BaseSettings):
         text = value.get_secret_value()
         if len(text) < 32 or text.lower() in _PLACEHOLDERS or len(set(text)) < 8:
             raise ValueError("must be at least 32 random characters (not a placeholder)")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [p.strip() for p in value.split(",") if p.strip()]
+        if isinstance(value, list | tuple):
+            try:
+                return [ip_network(str(p).strip(), strict=False) for p in value]
+            except ValueError as exc:
+                raise ValueError(f"must be IP addresses or CIDRs, comma-separated: {exc}") from None
         return value
 
     @field_validator("catalogs", mode="before")

@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from kansa import __version__, web
 from kansa.api import catalog, errors, events, exports, health, holds, integrity, search, tokens
+from kansa.api.limits import BodyLimit, RateLimiter, rate_limit
 from kansa.events import EventIn
 from kansa.jobs import Jobs
 from kansa.runtime import Runtime
@@ -50,15 +51,18 @@ def create_app(
         redoc_url=None,
     )
     app.state.kansa = rt
+    limits = rt.settings
+    app.state.rate_limiter = (
+        RateLimiter(limits.rate_limit_per_second, limits.rate_limit_burst)
+        if limits.rate_limit_per_second > 0
+        else None
+    )
+    app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
     errors.install(app)
-    app.include_router(events.router)
-    app.include_router(search.router)
-    app.include_router(exports.router)
-    app.include_router(tokens.router)
-    app.include_router(catalog.router)
+    limited = [Depends(rate_limit)]
+    for api in (events, search, exports, tokens, catalog, integrity, holds):
+        app.include_router(api.router, dependencies=limited)
     app.include_router(health.router)
-    app.include_router(integrity.router)
-    app.include_router(holds.router)
     app.include_router(web.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -75,5 +79,64 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         body = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(body.pop("$defs", {}))
         components[model.__name__] = body
+    components["Problem"] = PROBLEM_SCHEMA
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if path.startswith("/api/"):
+                _declare_errors(method, operation)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
     app.openapi_schema = schema
     return schema
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "Every error: a JSON problem document (see docs/api.md).",
+    "required": ["status", "title", "detail", "problems"],
+    "properties": {
+        "status": {"type": "integer"},
+        "title": {"type": "string"},
+        "detail": {"type": "string"},
+        "problems": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path", "message"],
+                "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+ERRORS = {
+    400: "A parameter is wrong, or the body is not valid JSON.",
+    401: "Missing, unknown, revoked or expired key or token.",
+    403: "The key or token may not do this, or not for this tenant.",
+    404: "No such tenant, event or file (for this reader).",
+    405: "The path does not take this method.",
+    409: "The request conflicts with the state of the log.",
+    429: "Too many requests for this key: wait as long as Retry-After says.",
+    503: "The database cannot be reached, or kansa is not configured for this.",
+}
+BODY_ERRORS = {
+    413: "The body is larger than KANSA_MAX_BODY_BYTES.",
+    415: "The body is not JSON.",
+    422: "The body is invalid; every problem is listed with its path.",
+}
+
+
+def _declare_errors(method: str, operation: dict[str, Any]) -> None:
+    """Every error an API route can answer, each a Problem document (FastAPI's own 422
+    shape is replaced: kansa never sends it)."""
+    responses = operation.setdefault("responses", {})
+    declared = dict(ERRORS)
+    if method in ("post", "put", "patch", "delete"):
+        declared.update(BODY_ERRORS)
+    for status, description in declared.items():
+        entry = responses.setdefault(str(status), {"description": description})
+        entry["content"] = {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        }
+    retry = {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 1}}
+    responses["429"]["headers"] = {"Retry-After": retry}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -37,15 +38,42 @@ STATUS: list[tuple[type[KansaError], int, str]] = [
 
 
 class HTTPProblem(KansaError):
-    """An answer decided at the HTTP edge itself (415, 413, 400 for a body that is not JSON)."""
+    """An answer decided at the HTTP edge itself (415, 429, 400 for a body that is not
+    JSON), with any headers it needs (``Retry-After``)."""
 
-    def __init__(self, status: int, title: str, problems: list[Problem]) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        problems: list[Problem],
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(problems[0].message if problems else title)
         self.status, self.title, self.problems = status, title, problems
+        self.headers = headers or {}
 
 
-def problem(status: int, title: str, detail: str, problems: list[Problem]) -> JSON:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+class BodyTooLarge(HTTPException):
+    """A request body over the limit (413), raised while the body is read. An HTTPException
+    so that it passes through FastAPI's own body parsing unchanged."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, "Payload too large")
+        self.problems = [
+            Problem("body", f"the body is larger than {limit} bytes; send smaller batches")
+        ]
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    problems: list[Problem],
+    headers: Mapping[str, str] | None = None,
+) -> JSON:
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSON(
         {
             "status": status,
@@ -62,7 +90,7 @@ def problem(status: int, title: str, detail: str, problems: list[Problem]) -> JS
 def install(app: FastAPI) -> None:
     async def kansa_error(request: Request, exc: Exception) -> JSON:
         if isinstance(exc, HTTPProblem):
-            return problem(exc.status, exc.title, str(exc), exc.problems)
+            return problem(exc.status, exc.title, str(exc), exc.problems, exc.headers)
         for kind, status, title in STATUS:
             if isinstance(exc, kind):
                 problems = exc.problems if isinstance(exc, InvalidInput) else []
@@ -94,7 +122,9 @@ def install(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSON:
         assert isinstance(exc, StarletteHTTPException)
-        return problem(exc.status_code, str(exc.detail), str(exc.detail), [])
+        if isinstance(exc, BodyTooLarge):
+            return problem(413, str(exc.detail), exc.problems[0].message, exc.problems)
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), [], exc.headers)
 
     app.add_exception_handler(KansaError, kansa_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -37,8 +37,6 @@ class Batch(BaseModel):
     events: list[EventIn]
 
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-
 PUBLISH_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -64,15 +62,13 @@ PUBLISH_DOC: dict[str, Any] = {
     openapi_extra=PUBLISH_DOC,
     responses={
         200: {"model": PublishReply, "description": "Every event was a duplicate."},
-        400: {"description": "The body is not valid JSON.", **_PROBLEM},
-        401: {"description": "Missing or unknown API key.", **_PROBLEM},
-        403: {
-            "description": "Key lacks publish scope or is bound to another tenant.",
-            **_PROBLEM,
-        },
-        413: {"description": "The body is larger than the limit.", **_PROBLEM},
-        415: {"description": "The body is not JSON.", **_PROBLEM},
-        422: {"description": "Invalid events; nothing was stored.", **_PROBLEM},
+        400: {"description": "The body is not valid JSON."},
+        401: {"description": "Missing or unknown API key."},
+        403: {"description": "Key lacks publish scope or is bound to another tenant."},
+        413: {"description": "The body is larger than KANSA_MAX_BODY_BYTES."},
+        415: {"description": "The body is not JSON."},
+        422: {"description": "Invalid events, or a batch empty or too large; nothing stored."},
+        429: {"description": "Too many requests for this key: wait as long as Retry-After says."},
     },
 )
 async def publish(request: Request) -> JSON:
@@ -84,7 +80,7 @@ async def publish(request: Request) -> JSON:
     runtime: Runtime = request.app.state.kansa
     key = runtime.keys.authenticate(request.headers.get("authorization"))
     require_scope(key, "publish")
-    payload = _json(await _body(request, runtime.settings.max_body_bytes), request)
+    payload = _json(await request.body(), request)  # at most KANSA_MAX_BODY_BYTES (BodyLimit)
     items, single = _items(payload, runtime.settings.max_batch)
     events = prepare(items, runtime.catalog, default_app=key.app, single=single)
     check_publish(key, events, single)
@@ -96,24 +92,6 @@ async def publish(request: Request) -> JSON:
         "events": [r.as_dict() for r in receipts],
     }
     return JSON(reply, status_code=201 if duplicates < len(receipts) else 200)
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise HTTPProblem(413, "Payload too large", [_too_large(limit)])
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPProblem(413, "Payload too large", [_too_large(limit)])
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(limit: int) -> Problem:
-    return Problem("body", f"the body is larger than {limit} bytes; send smaller batches")
 
 
 def _json(body: bytes, request: Request) -> Any:

@@ -1,7 +1,13 @@
 """Signing in and out of the console: with an account's password, or through a viewer token
 a host product minted. Each sign-in, failed sign-in and sign-out is recorded in the tenant's
 own log as ``console.signin`` / ``console.signin_failed`` / ``console.signout`` (history
-``login``), so it shows in the tenant's login history like any other login."""
+``login``), so it shows in the tenant's login history like any other login.
+
+Guessing is slowed twice: an account locks after ``KANSA_SIGNIN_MAX_FAILURES`` wrong
+passwords in a row, and a client address (see :func:`~kansa.api.readers.client_ip`) with
+``KANSA_SIGNIN_IP_MAX_FAILURES`` failed sign-ins of any kind — unknown tenants and logins
+included — within ``KANSA_SIGNIN_IP_WINDOW_MINUTES`` is refused (429) until the oldest failure
+leaves the window, without its password being checked."""
 
 from __future__ import annotations
 
@@ -14,7 +20,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from kansa import tokens
 from kansa.access import Reader
-from kansa.accounts import Lockout, sign_in
+from kansa.accounts import Lockout, attempt, sign_in
+from kansa.api.limits import Throttle, retry_after
 from kansa.api.readers import client_ip
 from kansa.errors import AuthError, InvalidInput, Problem
 from kansa.events import prepare
@@ -34,11 +41,16 @@ MESSAGES = {
 
 
 async def form_lists(request: Request) -> dict[str, list[str]]:
-    """A url-encoded form body: every value of each field."""
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise InvalidInput([Problem("body", "the form is too large")])
-    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    """A url-encoded form body: every value of each field. A body over MAX_FORM_BYTES is
+    refused as soon as it gets there, not read to its end."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            raise InvalidInput([Problem("body", "the form is too large")])
+        chunks.append(chunk)
+    return parse_qs(b"".join(chunks).decode("utf-8", "replace"), keep_blank_values=True)
 
 
 async def form_of(request: Request) -> dict[str, str]:
@@ -111,23 +123,42 @@ async def signin(request: Request) -> Response:
     login = form.get("login", "").strip()[:200]
     if not same(request.cookies.get(SIGNIN_COOKIE), form.get("csrf")):
         return _signin_page(request, "signin.csrf", 400, tenant=tenant_id, login=login)
-    now = utcnow()
-    tenant = await runtime.read(lambda: runtime.store.get_tenant(tenant_id)) if tenant_id else None
     ip = client_ip(request)
+    throttle = _throttle(request, runtime)
+    wait = throttle.wait(ip or "unknown")
+    if wait:
+        refused = _signin_page(request, "signin.failed", 429, tenant=tenant_id, login=login)
+        refused.headers["Retry-After"] = retry_after(wait)
+        return refused
+    now = utcnow()
+    password = form.get("password", "")
+    tenant = await runtime.read(lambda: runtime.store.get_tenant(tenant_id)) if tenant_id else None
     policy = Lockout(runtime.settings.signin_max_failures, runtime.settings.signin_lock_minutes)
     try:
         if tenant is None or not login:
+            # as long as a real check takes, so the answer's time tells nothing
+            await runtime.read(lambda: attempt(None, password, now=now, policy=policy))
             raise AuthError("unknown tenant")
         who = await runtime.read(
-            lambda: sign_in(
-                runtime.store, tenant_id, login, form.get("password", ""), now=now, policy=policy
-            )
+            lambda: sign_in(runtime.store, tenant_id, login, password, now=now, policy=policy)
         )
     except AuthError as exc:
+        throttle.fail(ip or "unknown")
         if tenant is not None and login:
             await _record_failure(runtime, tenant_id, login, str(exc), ip)
         return _signin_page(request, "signin.failed", 401, tenant=tenant_id, login=login)
     return await _open(request, runtime, who, "password")
+
+
+def _throttle(request: Request, runtime: Runtime) -> Throttle:
+    """The app's count of failed sign-ins per client address (made on first use)."""
+    state = request.app.state
+    found: Throttle | None = getattr(state, "signin_throttle", None)
+    if found is None:
+        settings = runtime.settings
+        found = Throttle(settings.signin_ip_max_failures, settings.signin_ip_window_minutes * 60)
+        state.signin_throttle = found
+    return found
 
 
 async def _record_failure(

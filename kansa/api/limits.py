@@ -1,0 +1,176 @@
+"""Limits checked at the HTTP edge, before any work is done for a request:
+
+- :class:`BodyLimit` — no request body larger than ``KANSA_MAX_BODY_BYTES`` is read: a
+  declared ``Content-Length`` above it is refused at once, and a chunked body is counted as it
+  arrives and refused the moment it passes the limit (413).
+- :class:`RateLimiter` and :func:`rate_limit` — a token bucket per presented credential (by
+  its SHA-256, never the credential itself), in this process: requests above
+  ``KANSA_RATE_LIMIT_PER_SECOND`` (with ``KANSA_RATE_LIMIT_BURST`` of slack) get 429 with
+  ``Retry-After``. Requests are counted, not events: a batch of 1,000 costs one token.
+- :class:`Throttle` — failures counted per key (a client address) in a sliding window; the
+  console's sign-in uses it so that guessing logins from one address is slowed as guessing
+  one account's password is (the account lock).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kansa.api.errors import BodyTooLarge, HTTPProblem, problem
+from kansa.errors import Problem
+
+Clock = Callable[[], float]
+PRUNE_AT = 10_000
+"""Buckets kept before full ones (indistinguishable from new ones) are dropped."""
+
+
+class BodyLimit:
+    """ASGI middleware: refuse a request body over ``limit`` bytes without reading it all."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.limit:
+            refusal = BodyTooLarge(self.limit)
+            response = problem(
+                413, str(refusal.detail), refusal.problems[0].message, refusal.problems
+            )
+            response.headers["Connection"] = "close"
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            text = value.decode("latin-1").strip()
+            return int(text) if text.isdigit() else None
+    return None
+
+
+@dataclass
+class RateLimiter:
+    """Token buckets: each key holds up to ``burst`` tokens, refilled at ``rate`` a second;
+    a request takes one. Used from the event loop only (no lock needed)."""
+
+    rate: float
+    burst: int
+    clock: Clock = time.monotonic
+    _buckets: dict[bytes, tuple[float, float]] = field(default_factory=dict)
+
+    def take(self, key: bytes) -> float:
+        """Take a token for ``key``: 0.0 when allowed, else the seconds until one is free."""
+        now = self.clock()
+        tokens, then = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - then) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > PRUNE_AT:
+                self._prune(now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1.0 - tokens) / self.rate
+
+    def _prune(self, now: float) -> None:
+        full = [
+            key
+            for key, (tokens, then) in self._buckets.items()
+            if tokens + (now - then) * self.rate >= self.burst
+        ]
+        for key in full:
+            del self._buckets[key]
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+def credential_key(authorization: str) -> bytes:
+    """What a credential is counted under: the SHA-256 of the token, so the same key with
+    a differently spelled scheme is one bucket and no key is held in memory as text."""
+    _, _, token = authorization.partition(" ")
+    return hashlib.sha256((token or authorization).strip().encode()).digest()
+
+
+def retry_after(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds)))
+
+
+async def rate_limit(request: Request) -> None:
+    """A dependency of every API route: 429 for a credential over its rate."""
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    header = request.headers.get("authorization")
+    if limiter is None or not header:
+        return
+    wait = limiter.take(credential_key(header))
+    if wait:
+        raise HTTPProblem(
+            429,
+            "Too many requests",
+            [
+                Problem(
+                    "authorization",
+                    f"this key made more than {limiter.rate:g} requests a second; "
+                    f"retry after {retry_after(wait)} s",
+                )
+            ],
+            headers={"Retry-After": retry_after(wait)},
+        )
+
+
+@dataclass
+class Throttle:
+    """At most ``max_failures`` failures per key within ``window`` seconds; then the key is
+    refused until its oldest failure leaves the window."""
+
+    max_failures: int
+    window: float
+    clock: Clock = time.monotonic
+    _failures: dict[str, deque[float]] = field(default_factory=dict)
+
+    def wait(self, key: str) -> float:
+        """0.0 when ``key`` may try again, else the seconds until it may."""
+        now = self.clock()
+        seen = self._recent(key, now)
+        if len(seen) < self.max_failures:
+            return 0.0
+        return max(seen[0] + self.window - now, 0.001)
+
+    def fail(self, key: str) -> None:
+        now = self.clock()
+        self._recent(key, now).append(now)
+        if len(self._failures) > PRUNE_AT:
+            for stale in [
+                k for k, q in self._failures.items() if not q or q[-1] <= now - self.window
+            ]:
+                del self._failures[stale]
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        seen = self._failures.setdefault(key, deque())
+        while seen and seen[0] <= now - self.window:
+            seen.popleft()
+        return seen
