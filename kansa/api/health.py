@@ -9,7 +9,11 @@ from kansa.api.responses import JSON
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Liveness and database reachability")
+@router.get(
+    "/healthz",
+    summary="Liveness and database reachability",
+    responses={503: {"description": "The database cannot be reached."}},
+)
 def healthz(request: Request) -> JSON:
     store = request.app.state.kansa.store
     try:

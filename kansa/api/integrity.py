@@ -21,6 +21,8 @@ from kansa.scope import tenant_for
 router = APIRouter(prefix="/api/v1", tags=["integrity"])
 
 MAX_CHECKPOINTS = 1000
+MAX_SEQ = 2**63 - 1
+"""The largest sequence number a store holds (a signed 64-bit integer)."""
 
 
 class CheckpointRequest(BaseModel):
@@ -40,7 +42,7 @@ def public_key(request: Request) -> JSON:
 async def checkpoints(
     request: Request,
     tenant: str | None = None,
-    before: int | None = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_CHECKPOINTS)] = 100,
 ) -> JSON:
     """The tenant's signed checkpoints, newest first; ``before`` (a seq) pages back. For a
@@ -65,7 +67,10 @@ async def checkpoints(
 
 
 @router.post(
-    "/checkpoints", status_code=201, summary="Sign the tenant's head now", responses=ERRORS
+    "/checkpoints",
+    status_code=201,
+    summary="Sign the tenant's head now",
+    responses={200: {"description": "The head was signed already: that checkpoint."}, **ERRORS},
 )
 async def make_checkpoint(request: Request, body: CheckpointRequest | None = None) -> JSON:
     """Sign a checkpoint at the tenant's head now (after verifying the events since the
