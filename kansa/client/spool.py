@@ -150,6 +150,8 @@ class Spool:
                     "UPDATE pending SET attempts = attempts + 1 WHERE seq BETWEEN ? AND ?",
                     (rows[0][0], rows[-1][0]),
                 )
+            else:
+                self._pending = 0  # the count drifted (a failed commit): the table is empty
         return [Spooled(int(s), str(i), bytes(b), float(q), int(a)) for s, i, b, q, a in rows]
 
     def remove(self, events: Sequence[Spooled]) -> None:
@@ -235,7 +237,15 @@ class _Transaction:
         self._conn.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        self._conn.execute("COMMIT" if kind is None else "ROLLBACK")
+        if kind is None:
+            try:
+                self._conn.execute("COMMIT")
+                return
+            except sqlite3.Error:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+        self._conn.execute("ROLLBACK")
 
 
 def _lock(path: Path) -> IO[bytes]:
