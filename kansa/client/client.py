@@ -110,7 +110,10 @@ class Client:
 
     def rejected(self) -> list[Rejected]:
         """The events kansa refused (4xx), with its status, detail and problems."""
-        return self._spool.rejected()
+        with self._lock:
+            if self._closed:
+                raise ClientClosed("this kansa client is closed")
+            return self._spool.rejected()
 
     def requeue_rejected(self) -> int:
         """Send every rejected event again (once the cause is fixed); how many were moved."""

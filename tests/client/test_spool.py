@@ -75,3 +75,13 @@ def test_the_default_spool_lives_in_the_users_cache(
     assert path.parent == tmp_path / "kansa" and path.name.startswith("spool-")
     assert path == default_spool_path("https://kansa.example.jp")
     assert path != default_spool_path("https://other.example.jp")
+
+
+def test_a_closed_client_says_so_instead_of_touching_its_spool(tmp_path: Path) -> None:
+    from kansa.client import Client, ClientClosed
+
+    client = Client("http://127.0.0.1:9", "key", spool_path=tmp_path / "spool.db")
+    client.close(timeout=1)
+    for call in (client.rejected, client.requeue_rejected, lambda: client.publish({})):
+        with pytest.raises(ClientClosed):
+            call()
