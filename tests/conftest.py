@@ -4,6 +4,8 @@ of truncating tables."""
 
 from __future__ import annotations
 
+import logging
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +36,41 @@ def signing_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KANSA_SIGNING_KEY_FILE", str(path))
         yield path
+
+
+KEY_SHAPE = re.compile(r"kansa_[0-9a-f]{12}_[A-Za-z0-9_-]{20,}")
+"""What any kansa API key looks like (kansa/keys.py), whichever test made it."""
+KNOWN_PASSWORDS = ("console-test-password", "correct horse battery staple")
+
+
+class _SecretWatch(logging.Handler):
+    """Keeps every log record of the session that holds a key or a known password."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a record that cannot format holds nothing to find
+            return
+        if KEY_SHAPE.search(text) or any(p in text for p in KNOWN_PASSWORDS):
+            self.leaks.append(f"{record.name}: {text[:200]}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secrets_stay_out_of_logs() -> Iterator[None]:
+    """Every log record of the whole suite, at whatever level a test lets through, is
+    searched for API keys and the suite's passwords; one found fails the session."""
+    watch = _SecretWatch()
+    root = logging.getLogger()
+    root.addHandler(watch)
+    try:
+        yield
+    finally:
+        root.removeHandler(watch)
+    assert watch.leaks == [], "secrets in log records"
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
+from kansa.store import open_store
+from tests import pg
 from tests.test_serve import KANSA, free_port
+
+BODY_LIMIT = 64 * 1024
+EDGE_ENV = {
+    "KANSA_TRUSTED_PROXIES": "127.0.0.2, 10.9.0.0/16",
+    "KANSA_MAX_BODY_BYTES": str(BODY_LIMIT),
+    "KANSA_RATE_LIMIT_PER_SECOND": "1",
+    "KANSA_RATE_LIMIT_BURST": "5",
+    "KANSA_SIGNIN_IP_MAX_FAILURES": "3",
+}
 
 
 @dataclass(frozen=True)
@@ -108,3 +120,25 @@ def raw_request(
     match = re.match(rb"HTTP/1\.1 (\d{3})", answer)
     assert match is not None, f"no HTTP answer: {answer[:200]!r}"
     return int(match.group(1)), answer, sent
+
+
+@pytest.fixture(scope="module")
+def edge(
+    store_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    """``kansa serve`` with small limits on a fresh database of ``store_url``'s engine."""
+    workdir = tmp_path_factory.mktemp("edge")
+    if store_url.startswith("sqlite"):
+        url, server = f"sqlite:///{workdir / 'edge.db'}", None
+    else:
+        server = request.getfixturevalue("postgres_server")
+        url = pg.create_database(server)
+    store = open_store(url)
+    store.migrate()
+    store.close()
+    try:
+        with serve(url, workdir, EDGE_ENV) as served:
+            yield served
+    finally:
+        if server is not None:
+            pg.drop_database(server, url)

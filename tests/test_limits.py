@@ -5,7 +5,6 @@ sign-in throttle per client address. The mechanisms alone (clocks faked) come fi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
@@ -18,19 +17,11 @@ from kansa.api.limits import RateLimiter, Throttle
 from kansa.api.readers import client_address
 from kansa.query import Filters, Query
 from kansa.store import open_store
-from tests import pg
 from tests.conftest import new_key, pca_event
-from tests.served import Served, raw_request, serve
+from tests.served import BODY_LIMIT, Served, edge, raw_request
 
 PASSWORD = "correct horse battery staple"
-BODY_LIMIT = 64 * 1024
-EDGE_ENV = {
-    "KANSA_TRUSTED_PROXIES": "127.0.0.2, 10.9.0.0/16",
-    "KANSA_MAX_BODY_BYTES": str(BODY_LIMIT),
-    "KANSA_RATE_LIMIT_PER_SECOND": "1",
-    "KANSA_RATE_LIMIT_BURST": "5",
-    "KANSA_SIGNIN_IP_MAX_FAILURES": "3",
-}
+__all__ = ["edge"]  # the module's kansa serve (tests/served.py)
 
 
 class Clock:
@@ -93,28 +84,6 @@ def test_the_client_address(peer: str, forwarded: list[str], expected: str | Non
     assert client_address(peer, forwarded, []) == (
         None if expected is None else peer.removeprefix("::ffff:")
     )
-
-
-@pytest.fixture(scope="module")
-def edge(
-    store_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    """``kansa serve`` with small limits on a fresh database of ``store_url``'s engine."""
-    workdir = tmp_path_factory.mktemp("edge")
-    if store_url.startswith("sqlite"):
-        url, server = f"sqlite:///{workdir / 'edge.db'}", None
-    else:
-        server = request.getfixturevalue("postgres_server")
-        url = pg.create_database(server)
-    store = open_store(url)
-    store.migrate()
-    store.close()
-    try:
-        with serve(url, workdir, EDGE_ENV) as served:
-            yield served
-    finally:
-        if server is not None:
-            pg.drop_database(server, url)
 
 
 def key_of(served: Served, tenant: str | None = None) -> dict[str, str]:
