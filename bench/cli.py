@@ -10,6 +10,8 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -163,6 +165,20 @@ def _engine(name: str, args: argparse.Namespace) -> Engine | None:
         return None
 
 
+def _part(
+    report: parts.Report, name: str, args: argparse.Namespace, run: Callable[[], None]
+) -> None:
+    """Run one part if asked; a part that fails is reported and the next one runs."""
+    if name not in args.parts:
+        return
+    try:
+        run()
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - reported, then the next part
+        report.checks_ok = False
+        report.notes.append(f"{name} part FAILED: {exc!r}")
+        traceback.print_exc()
+
+
 def _run_engine(engine: Engine, args: argparse.Namespace, catalog: Catalog) -> parts.Report:
     report = parts.Report(engine.name)
     print(
@@ -175,19 +191,25 @@ def _run_engine(engine: Engine, args: argparse.Namespace, catalog: Catalog) -> p
     # give every kansa process of this engine's run one of its own.
     os.environ["KANSA_SIGNING_KEY_FILE"] = str(Path(keydir) / "signing.key")
     try:
-        if "ingest" in args.parts:
-            parts.run_ingest(report, engine, catalog, args.events)
-        if "http" in args.parts:
-            parts.run_http(report, engine, args.http_seconds, args.py_spy)
-        reads = [p for p in ("search", "export", "verify") if p in args.parts]
-        if reads:
+        _part(
+            report, "ingest", args, lambda: parts.run_ingest(report, engine, catalog, args.events)
+        )
+        _part(
+            report,
+            "http",
+            args,
+            lambda: parts.run_http(report, engine, args.http_seconds, args.py_spy),
+        )
+        if any(p in args.parts for p in ("search", "export", "verify")):
             url = parts.data_for(report, engine, catalog, args.events)
-            if "search" in reads:
-                parts.run_search(report, engine, url, catalog, args.searches)
-            if "export" in reads:
-                parts.run_export(report, engine, url)
-            if "verify" in reads:
-                parts.run_verify(report, engine, url)
+            _part(
+                report,
+                "search",
+                args,
+                lambda: parts.run_search(report, engine, url, catalog, args.searches),
+            )
+            _part(report, "export", args, lambda: parts.run_export(report, engine, url))
+            _part(report, "verify", args, lambda: parts.run_verify(report, engine, url))
     finally:
         if saved is None:
             os.environ.pop("KANSA_SIGNING_KEY_FILE", None)
