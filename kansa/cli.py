@@ -139,13 +139,16 @@ def serve(
         f"database {settings.database_url}",
         err=True,
     )
+    from kansa import accesslog
+
+    accesslog.install()  # a viewer token in /console/enter?token=… never reaches the log
     uvicorn.run(
         application,
         host=host,
         port=port,
         access_log=access_log,
         proxy_headers=False,  # X-Forwarded-For is kansa's to judge (KANSA_TRUSTED_PROXIES)
-        log_level="warning",
+        log_level="info" if access_log else "warning",  # request lines are logged at info
         loop="auto",
         http="auto",
     )

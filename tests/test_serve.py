@@ -82,3 +82,34 @@ def test_a_served_kansa_stores_durably_and_verifies(served: tuple[str, str, str]
     # The replies came after the commit: another process sees every event at once.
     verify = run("verify", "--db", db)
     assert verify.returncode == 0 and "org-serve: 50 events" in verify.stdout
+
+
+@pytest.mark.slow
+def test_the_access_log_never_holds_a_viewer_token(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'logged.db'}"
+    assert run("init", "--db", db).returncode == 0
+    port = free_port()
+    server = subprocess.Popen(
+        [KANSA, "serve", "--db", db, "--port", str(port), "--access-log"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=os.environ.copy(),
+    )
+    base, secret = f"http://127.0.0.1:{port}", "vt-SECRET-0123456789abcdef"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "no kansa serve"
+            time.sleep(0.1)
+        httpx.get(f"{base}/console/enter", params={"token": secret, "lang": "en"}, timeout=5)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=10)
+    logged = (out + err).decode()
+    assert "/console/enter?token=[redacted]&lang=en" in logged, logged
+    assert secret not in logged
