@@ -219,6 +219,7 @@ def test_an_address_that_keeps_failing_is_refused_even_the_right_password(edge: 
         refused = sign_in(guesser, tenant, "admin", PASSWORD)
         assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
         assert PASSWORD not in refused.text
+        assert "しばらくの間この接続元からはログインできません" in refused.text
     with edge.client("127.0.0.4") as colleague:
         assert sign_in(colleague, tenant, "admin", PASSWORD).status_code == 303
     with edge.client("127.0.0.2") as proxy:  # behind the proxy, each client is counted alone

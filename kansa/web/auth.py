@@ -127,7 +127,7 @@ async def signin(request: Request) -> Response:
     throttle = _throttle(request, runtime)
     wait = throttle.wait(ip or "unknown")
     if wait:
-        refused = _signin_page(request, "signin.failed", 429, tenant=tenant_id, login=login)
+        refused = _signin_page(request, "signin.throttled", 429, tenant=tenant_id, login=login)
         refused.headers["Retry-After"] = retry_after(wait)
         return refused
     now = utcnow()

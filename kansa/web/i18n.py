@@ -34,6 +34,11 @@ STRINGS: dict[str, tuple[str, str]] = {
         "The organisation ID, login name or password is wrong. After several wrong "
         "attempts in a row the account is locked for a while.",
     ),
+    "signin.throttled": (
+        "ログインの失敗が続いたため、しばらくの間この接続元からはログインできません。"
+        "時間をおいてからもう一度お試しください。",
+        "Too many failed sign-ins from this address. Please wait a while and try again.",
+    ),
     "signin.expired": (
         "セッションの有効期限が切れました。もう一度ログインしてください。",
         "Your session has expired. Please sign in again.",
