@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from ipaddress import ip_address
 from typing import Annotated, Any, Literal
 
@@ -171,7 +172,7 @@ class EventIn(_Strict):
         if value is None:
             return None
         try:
-            return str(ip_address(value))
+            return _normal_ip(value)
         except ValueError:
             raise ValueError("not an IPv4 or IPv6 address") from None
 
@@ -268,6 +269,7 @@ def prepare(
 ) -> list[PreparedEvent]:
     """Check every item; return them prepared, or raise with every problem found."""
     now = received_at or utcnow()
+    received = iso_utc(now)
     problems: list[Problem] = []
     prepared: list[PreparedEvent] = []
     for index, item in enumerate(items):
@@ -280,7 +282,7 @@ def prepare(
         found = _check(event, catalog, default_app, where, problems, now)
         if found is None:
             continue
-        prepared.append(_prepare(event, found, default_app, now))
+        prepared.append(_prepare(event, *found, default_app, now, received))
     if problems:
         raise InvalidInput(problems)
     return prepared
@@ -293,7 +295,8 @@ def _check(
     where: str,
     out: list[Problem],
     now: datetime,
-) -> EventType | None:
+) -> tuple[EventType, dict[str, Any]] | None:
+    """The event's type and its template values, or None with the problems added to ``out``."""
     lookup = catalog.find(event.app or default_app, event.action)
     if lookup.event_type is None:
         out.append(Problem(_join(where, lookup.path), lookup.message))
@@ -335,7 +338,7 @@ def _check(
                     f"{given!r} is not one of: {', '.join(allowed)}",
                 )
             )
-    return event_type if len(out) == before else None
+    return (event_type, values) if len(out) == before else None
 
 
 def template_values(event: EventIn) -> dict[str, Any]:
@@ -365,11 +368,15 @@ def template_values(event: EventIn) -> dict[str, Any]:
 
 
 def _prepare(
-    event: EventIn, event_type: EventType, default_app: str | None, now: datetime
+    event: EventIn,
+    event_type: EventType,
+    values: dict[str, Any],
+    default_app: str | None,
+    now: datetime,
+    received: str,
 ) -> PreparedEvent:
     occurred = event.occurred_at or now
     level = event.level or event_type.level_for(event.result)
-    values = template_values(event)
     template = event_type.template_for(event.result)
     message = {"ja": template.render("ja", values), "en": template.render("en", values)}
     kansa_id = new_id()
@@ -386,7 +393,7 @@ def _prepare(
         "category": event_type.category,
         "history": event_type.history,
         "occurred_at": iso_utc(occurred),
-        "received_at": iso_utc(now),
+        "received_at": received,
         "result": event.result,
         "level": level,
         "actor": event.actor.model_dump() if event.actor else None,
@@ -451,16 +458,26 @@ def search_text(event: Mapping[str, Any]) -> str:
     """The values free text is searched in — messages, names, ids, params, details — without
     the JSON keys, so searching "login" finds a login and not every event with an actor."""
     parts: list[str] = []
+    append = parts.append
 
     def walk(value: Any) -> None:
-        if isinstance(value, str):
-            parts.append(value)
-        elif isinstance(value, bool) or value is None:
-            return
-        elif isinstance(value, int | float):
-            parts.append(str(value))
-        elif isinstance(value, Mapping):
+        kind = type(value)  # decoded JSON first (exact types), then anything alike
+        if kind is str:
+            append(value)
+        elif kind is dict:
             for key in sorted(value):  # the order of the canonical bytes, so verify agrees
+                walk(value[key])
+        elif kind is list:
+            for item in value:
+                walk(item)
+        elif value is None or isinstance(value, bool):
+            return
+        elif isinstance(value, str):
+            append(value)
+        elif isinstance(value, int | float):
+            append(str(value))
+        elif isinstance(value, Mapping):
+            for key in sorted(value):
                 walk(value[key])
         elif isinstance(value, list):
             for item in value:
@@ -469,6 +486,13 @@ def search_text(event: Mapping[str, Any]) -> str:
     for name in SEARCHED:
         walk(event.get(name))
     return "\x1f".join(parts).lower()
+
+
+@lru_cache(maxsize=8192)
+def _normal_ip(value: str) -> str:
+    """An address in its normal form (ValueError when it is none); a publisher's events come
+    from few addresses, so each is parsed once."""
+    return str(ip_address(value))
 
 
 def service_of(event: Mapping[str, Any]) -> str | None:
