@@ -262,8 +262,9 @@ def run_search(report: Report, engine: Engine, url: str, catalog: Catalog, repea
         )
     report.notes.append(
         f"search: tenant {out.tenant}, user = actor {out.actor} (viewer token, "
-        f"role user); the server's start-up jobs took {out.settle_seconds:.0f} s "
-        "before the first search (waited for, untimed)"
+        f"role user); every head signed first with kansa checkpoint ({out.signing_seconds:.0f} s, "
+        f"untimed); the server's start-up jobs then took {out.settle_seconds:.0f} s "
+        "(waited for, untimed)"
     )
     if out.wrk:
         w = out.wrk
