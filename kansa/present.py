@@ -3,6 +3,7 @@ reader's language, from the catalog."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from kansa.catalog import Catalog, Label
@@ -27,25 +28,47 @@ def present(event: dict[str, Any], catalog: Catalog, lang: str) -> dict[str, Any
     messages = event.get("message") or {}
     shown["messages"] = messages
     shown["message"] = messages.get(lang, "")
-    product = catalog.products.get(event.get("product", ""))
-    event_type = catalog.get(event.get("product", ""), event.get("action", ""))
+    labels, module = _labels(
+        catalog,
+        lang,
+        str(event.get("product") or ""),
+        str(event.get("action") or ""),
+        str(event.get("level") or ""),
+        str(event.get("history") or ""),
+        str(event.get("result") or ""),
+        str(event.get("category") or ""),
+    )
+    shown["labels"] = dict(labels)
+    shown["module"] = module
+    return shown
+
+
+@lru_cache(maxsize=4096)
+def _labels(
+    catalog: Catalog,
+    lang: str,
+    product_id: str,
+    action: str,
+    level: str,
+    history: str,
+    result: str,
+    category: str,
+) -> tuple[dict[str, str], str]:
+    """The labels and module of one kind of event: the same for every event of that action,
+    result and level, so worked out once per loaded catalog (which does not change)."""
+    product = catalog.products.get(product_id)
+    event_type = catalog.get(product_id, action)
     labels: dict[str, str] = {
-        "level": _label(LEVEL_LABELS.get(event.get("level", "")), lang, event.get("level")),
-        "history": _label(HISTORY_LABELS.get(event.get("history", "")), lang, event.get("history")),
-        "action": _label(event_type.label if event_type else None, lang, event.get("action")),
+        "level": _label(LEVEL_LABELS.get(level), lang, level),
+        "history": _label(HISTORY_LABELS.get(history), lang, history),
+        "action": _label(event_type.label if event_type else None, lang, action),
     }
     if product is not None:
-        labels["result"] = _label(
-            product.results.get(event.get("result", "")), lang, event.get("result")
-        )
-        labels["category"] = _label(
-            product.categories.get(event.get("category", "")), lang, event.get("category")
-        )
+        labels["result"] = _label(product.results.get(result), lang, result)
+        labels["category"] = _label(product.categories.get(category), lang, category)
         if event_type is not None and event_type.group:
             labels["group"] = _label(product.groups.get(event_type.group), lang, event_type.group)
-    shown["labels"] = labels
-    shown["module"] = event_type.module if event_type is not None else ""
-    return shown
+    return labels, event_type.module if event_type is not None else ""
 
 
 def _label(label: Label | None, lang: str, fallback: object) -> str:

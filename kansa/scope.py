@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,8 +46,10 @@ def tenant_for(reader: Reader, asked_tenant: str | None) -> str:
     return asked_tenant
 
 
+@lru_cache(maxsize=256)
 def visible_types(catalog: Catalog, role: str, purpose: str) -> frozenset[tuple[str, str]] | None:
-    """The (product, action) pairs ``role`` may see for ``purpose``; None when all."""
+    """The (product, action) pairs ``role`` may see for ``purpose``; None when all. A loaded
+    catalog does not change, so each answer is worked out once per catalog."""
     pairs = set()
     every = set()
     for event_type in catalog.event_types():
@@ -129,6 +132,11 @@ def _period(
 def _groups(catalog: Catalog, groups: tuple[str, ...]) -> frozenset[tuple[str, str]] | None:
     if not groups:
         return None
+    return _group_types(catalog, groups)
+
+
+@lru_cache(maxsize=256)
+def _group_types(catalog: Catalog, groups: tuple[str, ...]) -> frozenset[tuple[str, str]]:
     known = {g for p in catalog.products.values() for g in p.groups}
     for group in groups:
         if group not in known:
