@@ -21,10 +21,13 @@ HISTORY_LABELS = {
 }
 
 
-def present(event: dict[str, Any], catalog: Catalog, lang: str) -> dict[str, Any]:
-    """A copy of ``event`` with ``message`` (in ``lang``), ``messages`` (both), ``labels`` and
-    the catalog's ``module`` (Garoon's モジュール)."""
-    shown = dict(event)
+def present(
+    event: dict[str, Any], catalog: Catalog, lang: str, *, in_place: bool = False
+) -> dict[str, Any]:
+    """A copy of ``event`` (or ``event`` itself, ``in_place``, when the caller owns it) with
+    ``message`` (in ``lang``), ``messages`` (both), ``labels`` and the catalog's ``module``
+    (Garoon's モジュール)."""
+    shown = event if in_place else dict(event)
     messages = event.get("message") or {}
     shown["messages"] = messages
     shown["message"] = messages.get(lang, "")

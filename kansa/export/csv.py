@@ -109,8 +109,12 @@ def csv_chunks(
     writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator=NEWLINES[newline])
     writer.writerow([neutralise(h) for h in header])
     first = encoder.start()
+    starts = FORMULA_STARTS
     for row in rows:
-        writer.writerow([cell(v) for v in row])
+        # cell() inlined for the common case, a plain string
+        writer.writerow(
+            [("'" + v if v.startswith(starts) else v) if type(v) is str else cell(v) for v in row]
+        )
         tally.rows += 1
         if buffer.tell() >= chunk_chars:
             chunk = first + encoder.encode(buffer.getvalue())

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,6 +55,31 @@ def local_time(value: str, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).strftime(TIME_FORMAT)
 
 
+def local_times(tz: ZoneInfo) -> Callable[[str], str]:
+    """:func:`local_time` for a run of times in order, as an export reads them: the zone's
+    offset is looked up once per minute of UTC (offsets change on whole minutes), not per
+    value; a value that is not UTC takes the general path."""
+    minute, offset = "", timedelta(0)
+
+    def convert(value: str) -> str:
+        nonlocal minute, offset
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if moment.tzinfo is None or moment.utcoffset() != _ZERO:
+            return local_time(value, tz)
+        if value[:16] != minute:
+            minute, offset = value[:16], moment.astimezone(tz).utcoffset() or _ZERO
+        t = moment + offset
+        return f"{t.year:04d}/{t.month:02d}/{t.day:02d} {t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+
+    return convert
+
+
+_ZERO = timedelta(0)
+
+
 def getter(path: str) -> Getter:
     """A function reading ``path`` (dots; list indexes as numbers) from an event. Events are
     decoded JSON: objects are dicts, arrays lists."""
@@ -90,6 +115,18 @@ def column_reader(column: Column, tz: ZoneInfo, lang: str) -> Callable[[Mapping[
     getters = [getter(p) for p in column.fields]
     is_time = column.format == "time" or any(p in TIME_FIELDS for p in column.fields)
     labels = {code: label.get(lang) for code, label in column.values.items()}
+    fmt = column.format
+    to_local = local_times(tz)
+    if len(getters) == 1 and not labels and not is_time:
+        (only,) = getters
+
+        def read_one(event: Mapping[str, Any]) -> Cell:  # most columns: one plain field
+            value = only(event)
+            if type(value) is str:
+                return value
+            return None if value is None else _plain(value, fmt)
+
+        return read_one
 
     def read(event: Mapping[str, Any]) -> Cell:
         value = None
@@ -100,7 +137,7 @@ def column_reader(column: Column, tz: ZoneInfo, lang: str) -> Callable[[Mapping[
         if type(value) is str:
             if labels:
                 return labels.get(value, value)
-            return local_time(value, tz) if is_time else value
+            return to_local(value) if is_time else value
         return None if value is None else _plain(value, column.format)
 
     return read

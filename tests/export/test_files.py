@@ -169,3 +169,23 @@ def test_jsonl_lines_cover_first_to_last_and_close_the_cursor() -> None:
 
 def _label(ja: str, en: str | None = None) -> Label:
     return Label(ja, en or ja)
+
+
+def test_local_times_in_order_agree_with_local_time_across_offset_changes() -> None:
+    """The per-minute offset of an export's run of times is the zone's, DST included
+    (Newfoundland changes at half past a UTC hour)."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from kansa.export.fields import local_times
+    from kansa.timeutil import iso_utc
+
+    for zone in ("Asia/Tokyo", "America/St_Johns", "Europe/London", "Australia/Lord_Howe"):
+        tz = ZoneInfo(zone)
+        convert = local_times(tz)
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        moments = [start + timedelta(minutes=37 * n, seconds=n % 60) for n in range(15_000)]
+        for value in (iso_utc(m) for m in moments):
+            assert convert(value) == local_time(value, tz), (zone, value)
+        assert convert("2026-11-21T10:00:00+09:00") == local_time("2026-11-21T10:00:00+09:00", tz)
+        assert convert("not a time") == "not a time"
