@@ -204,7 +204,7 @@ class PostgresStore:
         with (
             self._pool.connection() as conn,
             conn.transaction(),
-            conn.cursor(name="kansa_chain") as cur,
+            conn.cursor(name="kansa_chain", binary=True) as cur,
         ):
             cur.itersize = 2000
             cur.execute(
@@ -240,7 +240,8 @@ class PostgresStore:
     def search(self, query: Query) -> search_sql.Page:
         text, params = search_sql.build(query, self.dialect)
         with self._pool.connection() as conn:
-            rows = conn.execute(text, params).fetchall()
+            # binary results: the stored bytes come as they are, not as hex text to decode
+            rows = conn.execute(text, params, binary=True).fetchall()
         return search_sql.page(rows, query)
 
     def stream(self, query: Query, batch: int = 2000) -> Iterator[dict[str, Any]]:
@@ -248,7 +249,7 @@ class PostgresStore:
         with (
             self._pool.connection() as conn,
             conn.transaction(),
-            conn.cursor(name="kansa_stream") as cur,
+            conn.cursor(name="kansa_stream", binary=True) as cur,
         ):
             cur.itersize = batch
             cur.execute(text, params)
