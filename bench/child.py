@@ -106,7 +106,7 @@ def raw_hash(url: str) -> dict[str, Any]:
     else:
         import psycopg
 
-        with psycopg.connect(url) as pconn, pconn.cursor(name="bench_hash") as cur:
+        with psycopg.connect(url) as pconn, pconn.cursor(name="bench_hash", binary=True) as cur:
             cur.itersize = 2000
             cur.execute(select)
             while batch := cur.fetchmany(2000):
