@@ -9,7 +9,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -19,6 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+
+from tests.net import free_port
 
 URL_VARIABLE = "KANSA_TEST_POSTGRES_URL"
 REQUIRE_VARIABLE = "KANSA_TEST_REQUIRE_POSTGRES"
@@ -79,7 +80,7 @@ def throwaway_cluster() -> tuple[str, Callable[[], None]]:
         raise Unavailable(f"{URL_VARIABLE} is unset and no PostgreSQL binaries were found")
     data = Path(tempfile.mkdtemp(prefix="kansa-pg-"))
     as_user = _run_as(data)
-    port = _free_port()
+    port = free_port()
     log = data / "server.log"
     pg_ctl = [*as_user, str(found / "pg_ctl"), "-D", str(data / "data")]
     try:
@@ -137,12 +138,6 @@ def _run_as(data: Path) -> list[str]:
         raise Unavailable("running as root and runuser is missing")
     os.chown(data, user.pw_uid, user.pw_gid)
     return [runuser, "-u", "postgres", "--"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def with_database(url: str, name: str) -> str:

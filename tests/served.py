@@ -12,6 +12,7 @@ import select
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -23,7 +24,10 @@ import pytest
 
 from kansa.store import open_store
 from tests import pg
-from tests.test_serve import KANSA, free_port
+from tests.net import free_port
+
+KANSA = str(Path(sys.executable).parent / "kansa")
+
 
 BODY_LIMIT = 64 * 1024
 EDGE_ENV = {
@@ -50,15 +54,17 @@ class Served:
 
 
 @contextmanager
-def serve(url: str, workdir: Path, env: Mapping[str, str]) -> Iterator[Served]:
-    """``kansa serve --db url`` with extra ``env``; stops it afterwards. Its stderr is kept in
-    a file for the tests that read what it logged."""
+def serve(
+    url: str, workdir: Path, env: Mapping[str, str], args: Iterable[str] = ()
+) -> Iterator[Served]:
+    """``kansa serve --db url [args]`` with extra ``env``; stops it afterwards. What it writes
+    (stdout and stderr) is kept in a file for the tests that read what it logged."""
     port = free_port()
     stderr = workdir / f"serve-{port}.stderr"
     with stderr.open("wb") as sink:
         server = subprocess.Popen(
-            [KANSA, "serve", "--db", url, "--port", str(port)],
-            stdout=subprocess.DEVNULL,
+            [KANSA, "serve", "--db", url, "--port", str(port), *args],
+            stdout=sink,
             stderr=sink,
             env={**os.environ, "KANSA_PURGE_AT": "off", **env},
             cwd=workdir,

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,14 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import pca_event
-
-KANSA = str(Path(sys.executable).parent / "kansa")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.served import KANSA, serve
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -35,34 +23,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     db = f"sqlite:///{tmp_path / 'served.db'}"
     assert run("init", "--db", db).returncode == 0
     key = json.loads(run("apikey", "create", "--app", "PCA Hub", "--json", "--db", db).stdout)
-    port = free_port()
-    server = subprocess.Popen(
-        [KANSA, "serve", "--db", db, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=os.environ.copy(),
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stderr.read() if server.stderr else ""
-            assert time.monotonic() < deadline, "kansa serve did not come up"
-            time.sleep(0.1)
-        yield base, key["key"], db
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        if server.stderr:
-            server.stderr.close()
+    with serve(db, tmp_path, {}) as server:
+        yield server.base, key["key"], db
 
 
 @pytest.mark.slow
@@ -88,28 +50,10 @@ def test_a_served_kansa_stores_durably_and_verifies(served: tuple[str, str, str]
 def test_the_access_log_never_holds_a_viewer_token(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'logged.db'}"
     assert run("init", "--db", db).returncode == 0
-    port = free_port()
-    server = subprocess.Popen(
-        [KANSA, "serve", "--db", db, "--port", str(port), "--access-log"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=os.environ.copy(),
-    )
-    base, secret = f"http://127.0.0.1:{port}", "vt-SECRET-0123456789abcdef"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "no kansa serve"
-            time.sleep(0.1)
-        httpx.get(f"{base}/console/enter", params={"token": secret, "lang": "en"}, timeout=5)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        out, err = server.communicate(timeout=10)
-    logged = (out + err).decode()
+    secret = "vt-SECRET-0123456789abcdef"
+    with serve(db, tmp_path, {}, ["--access-log"]) as server:
+        params = {"token": secret, "lang": "en"}
+        httpx.get(f"{server.base}/console/enter", params=params, timeout=5)
+    logged = server.stderr.read_text(errors="replace")
     assert "/console/enter?token=[redacted]&lang=en" in logged, logged
     assert secret not in logged

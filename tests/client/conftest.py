@@ -6,7 +6,6 @@ before it passes requests through."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections import deque
@@ -23,13 +22,8 @@ from kansa.api.app import create_app
 from kansa.settings import Settings
 from kansa.store import Store
 from tests.conftest import new_key
+from tests.net import free_port
 from tests.raw import execute
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:

@@ -27,7 +27,8 @@ from typing import IO, Any
 import httpx
 import pytest
 
-from tests.client.conftest import free_port, stored_ids
+from tests.client.conftest import stored_ids
+from tests.net import free_port
 
 KANSA = str(Path(sys.executable).parent / "kansa")
 PUBLISHER = Path(__file__).with_name("crash_publisher.py")

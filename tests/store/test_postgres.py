@@ -8,7 +8,6 @@ import queue
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +33,7 @@ from kansa.store.postgres import (
 )
 from tests import pg
 from tests.conftest import pca_event
+from tests.net import free_port
 from tests.raw import execute
 
 KANSA = str(Path(sys.executable).parent / "kansa")
@@ -205,12 +205,6 @@ def test_connections_never_prepare_statements(pg_store: PostgresStore) -> None:
 TENANTS = ("conc-a", "conc-b", "conc-c")
 MONTHS = ("2026-11-21T10:00:00+09:00", "2024-02-29T12:00:00Z", "2019-12-31T23:59:59-05:00")
 PUBLISHERS, PER_PUBLISHER, BATCH, RESENT = 4, 500, 25, 20
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def kansa(*args: str) -> subprocess.CompletedProcess[str]:

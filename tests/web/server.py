@@ -4,7 +4,6 @@ port, and Debian's chromium driven by Playwright (never a downloaded browser).""
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import uvicorn
 
 from kansa.api.app import create_app
 from kansa.settings import Settings
+from tests.net import free_port
 
 CHROMIUM = Path(os.environ.get("KANSA_TEST_CHROMIUM", "/usr/bin/chromium"))
 REQUIRE_VARIABLE = "KANSA_TEST_REQUIRE_BROWSER"
@@ -43,16 +43,10 @@ def require_chromium() -> None:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serve(settings: Settings) -> Iterator[str]:
     """``kansa serve`` in a thread; yields its base URL and stops it afterwards."""
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )
