@@ -9,18 +9,17 @@ from contextlib import aclosing
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Request
 
 from kansa.access import Reader
 from kansa.api.readers import client_ip, reader
-from kansa.api.search import ERRORS, Many, _many
+from kansa.api.search import ERRORS, LogQuery, log_query
 from kansa.api.streaming import TrailingResponse, threaded
 from kansa.export.csv import Tally
 from kansa.export.plan import Export, Options, plan
-from kansa.query import Filters, parse_q
 from kansa.runtime import Runtime
-from kansa.scope import Asked, tenant_for
-from kansa.timeutil import parse_period_bound, utcnow
+from kansa.scope import tenant_for
+from kansa.timeutil import utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
 
@@ -40,24 +39,12 @@ _background: set[asyncio.Task[Any]] = set()
 async def export(
     request: Request,
     name: str,
+    wanted: Annotated[LogQuery, Depends(log_query)],
     tenant: str | None = None,
-    from_: Annotated[str | None, Query(alias="from")] = None,
-    to: str | None = None,
     format: str = "csv",
     encoding: str = "utf-8",
     newline: str = "crlf",
     lang: str | None = None,
-    history: Many = None,
-    category: Many = None,
-    action: Many = None,
-    group: Many = None,
-    result: Many = None,
-    level: Many = None,
-    actor: str | None = None,
-    ip: str | None = None,
-    target: str | None = None,
-    service: str | None = None,
-    q: str | None = None,
 ) -> TrailingResponse:
     """The layout's file ``name`` (``events``, KDDI's ``access-log`` …) for the period, as CSV
     or JSON Lines. Administrators only (an API key with read scope or an admin viewer token),
@@ -66,26 +53,7 @@ async def export(
     runtime: Runtime = request.app.state.kansa
     who = reader(request)
     record = runtime.tenant(tenant_for(who, tenant))
-    filters = Filters(
-        histories=_many(history),
-        categories=_many(category),
-        actions=_many(action),
-        groups=_many(group),
-        results=_many(result),
-        levels=_many(level),
-        actor=actor or None,
-        ip=ip or None,
-        target=target or None,
-        service=service or None,
-    )
-    if q:
-        filters = filters.merge(parse_q(q))
-    asked = Asked(
-        tenant=record.id,
-        since=parse_period_bound(from_, record.tz, "from") if from_ else None,
-        until=parse_period_bound(to, record.tz, "to", end=True) if to else None,
-        filters=filters,
-    )
+    asked = wanted.asked(record)
     options = Options(format, encoding, newline, lang or record.lang)
     job = plan(
         who,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from kansa.api.readers import client_ip, reader
 from kansa.api.responses import JSON
@@ -14,6 +15,7 @@ from kansa.present import present
 from kansa.query import Filters, parse_q
 from kansa.runtime import Runtime
 from kansa.scope import Asked, permits, scope, tenant_for
+from kansa.store import Tenant
 from kansa.timeutil import parse_period_bound, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
@@ -36,10 +38,30 @@ def _many(values: list[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
-@router.get("/events", summary="Search a tenant's events", responses=ERRORS)
-async def search(
-    request: Request,
-    tenant: str | None = None,
+@dataclass(frozen=True, slots=True)
+class LogQuery:
+    """The period and filters a request of the log asks for — the same parameters for a
+    search and an export."""
+
+    from_: str | None
+    to: str | None
+    filters: Filters
+    """The filters given as parameters; ``q``'s terms are added by :meth:`asked`."""
+    q: str | None
+
+    def asked(self, record: Tenant, **paging: Any) -> Asked:
+        """What was asked of ``record``'s log: the period in its zone, the filters and the
+        terms of ``q`` (checked here, once the reader is known, not before)."""
+        return Asked(
+            tenant=record.id,
+            since=parse_period_bound(self.from_, record.tz, "from") if self.from_ else None,
+            until=parse_period_bound(self.to, record.tz, "to", end=True) if self.to else None,
+            filters=self.filters.merge(parse_q(self.q)) if self.q else self.filters,
+            **paging,
+        )
+
+
+def log_query(
     from_: Annotated[str | None, Query(alias="from")] = None,
     to: str | None = None,
     history: Many = None,
@@ -53,6 +75,28 @@ async def search(
     target: str | None = None,
     service: str | None = None,
     q: str | None = None,
+) -> LogQuery:
+    """The query parameters of :class:`LogQuery` (a dependency of the routes reading the log)."""
+    filters = Filters(
+        histories=_many(history),
+        categories=_many(category),
+        actions=_many(action),
+        groups=_many(group),
+        results=_many(result),
+        levels=_many(level),
+        actor=actor or None,
+        ip=ip or None,
+        target=target or None,
+        service=service or None,
+    )
+    return LogQuery(from_, to, filters, q)
+
+
+@router.get("/events", summary="Search a tenant's events", responses=ERRORS)
+async def search(
+    request: Request,
+    wanted: Annotated[LogQuery, Depends(log_query)],
+    tenant: str | None = None,
     sort: str = "occurred_at",
     order: str = "desc",
     limit: int = 50,
@@ -66,30 +110,7 @@ async def search(
     runtime: Runtime = request.app.state.kansa
     who = reader(request)
     record = runtime.tenant(tenant_for(who, tenant))
-    filters = Filters(
-        histories=_many(history),
-        categories=_many(category),
-        actions=_many(action),
-        groups=_many(group),
-        results=_many(result),
-        levels=_many(level),
-        actor=actor or None,
-        ip=ip or None,
-        target=target or None,
-        service=service or None,
-    )
-    if q:
-        filters = filters.merge(parse_q(q))
-    asked = Asked(
-        tenant=record.id,
-        since=parse_period_bound(from_, record.tz, "from") if from_ else None,
-        until=parse_period_bound(to, record.tz, "to", end=True) if to else None,
-        filters=filters,
-        sort=sort,
-        order=order,
-        limit=limit,
-        cursor=cursor,
-    )
+    asked = wanted.asked(record, sort=sort, order=order, limit=limit, cursor=cursor)
     query = scope(
         who,
         asked,
@@ -102,7 +123,11 @@ async def search(
     language = _lang(lang, record.lang)
     if record.record_searches:
         await runtime.record(
-            who, record.id, "log.search", {"query": f"（{q}）" if q else None}, client_ip(request)
+            who,
+            record.id,
+            "log.search",
+            {"query": f"（{wanted.q}）" if wanted.q else None},
+            client_ip(request),
         )
     return JSON(
         {
