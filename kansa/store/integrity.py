@@ -43,6 +43,32 @@ def checkpoint_of(row: Sequence[Any]) -> Checkpoint:
     )
 
 
+def add_checkpoint_statements(
+    checkpoint: Checkpoint, mark: str
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """The statements that keep ``checkpoint`` (one already at that seq stays) and move the
+    tenant's newest-checkpoint mark forward; the last one reads back what is kept."""
+    row = checkpoint_row(checkpoint)
+    values = ", ".join([mark] * len(row))
+    return [
+        (
+            f"INSERT INTO checkpoints ({CHECKPOINT_COLUMNS}) VALUES ({values})"
+            " ON CONFLICT (tenant_id, seq) DO NOTHING",
+            row,
+        ),
+        (
+            f"UPDATE tenants SET checkpoint_seq = {mark}, checkpoint_at = {mark}"
+            f" WHERE id = {mark} AND checkpoint_seq < {mark}",
+            (checkpoint.seq, row[3], checkpoint.tenant, checkpoint.seq),
+        ),
+        (
+            f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints"
+            f" WHERE tenant_id = {mark} AND seq = {mark}",
+            (checkpoint.tenant, checkpoint.seq),
+        ),
+    ]
+
+
 def checkpoints_query(
     tenant_id: str, mark: str, before: int | None, limit: int | None, newest_first: bool
 ) -> tuple[str, list[Any]]:

@@ -330,23 +330,11 @@ class PostgresStore:
     # -- checkpoints, retention, legal hold ----------------------------------------------
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
-        row = shared.checkpoint_row(checkpoint)
+        *writes, (read, params) = shared.add_checkpoint_statements(checkpoint, "%s")
         with self._pool.connection() as conn, conn.transaction():
-            conn.execute(
-                f"INSERT INTO checkpoints ({shared.CHECKPOINT_COLUMNS})"
-                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, seq) DO NOTHING",
-                row,
-            )
-            conn.execute(
-                "UPDATE tenants SET checkpoint_seq = %s, checkpoint_at = %s"
-                " WHERE id = %s AND checkpoint_seq < %s",
-                (checkpoint.seq, row[3], checkpoint.tenant, checkpoint.seq),
-            )
-            stored = conn.execute(
-                f"SELECT {shared.CHECKPOINT_COLUMNS} FROM checkpoints"
-                " WHERE tenant_id = %s AND seq = %s",
-                (checkpoint.tenant, checkpoint.seq),
-            ).fetchone()
+            for text, values in writes:
+                conn.execute(text, values)
+            stored = conn.execute(read, params).fetchone()
         assert stored is not None
         return shared.checkpoint_of(stored)
 

@@ -316,23 +316,11 @@ class SQLiteStore:
     # -- checkpoints, retention, legal hold ----------------------------------------------
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
-        row = shared.checkpoint_row(checkpoint)
+        *writes, (read, params) = shared.add_checkpoint_statements(checkpoint, "?")
         with self._write() as conn:
-            conn.execute(
-                f"INSERT INTO checkpoints ({shared.CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (tenant_id, seq) DO NOTHING",
-                row,
-            )
-            conn.execute(
-                "UPDATE tenants SET checkpoint_seq = ?, checkpoint_at = ?"
-                " WHERE id = ? AND checkpoint_seq < ?",
-                (checkpoint.seq, row[3], checkpoint.tenant, checkpoint.seq),
-            )
-            stored = conn.execute(
-                f"SELECT {shared.CHECKPOINT_COLUMNS} FROM checkpoints"
-                " WHERE tenant_id = ? AND seq = ?",
-                (checkpoint.tenant, checkpoint.seq),
-            ).fetchone()
+            for text, values in writes:
+                conn.execute(text, values)
+            stored = conn.execute(read, params).fetchone()
         return shared.checkpoint_of(stored)
 
     def checkpoints(
