@@ -14,7 +14,7 @@ import sqlite3
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,20 @@ class Engine(ABC):
         """Remove what the run created, unless it was asked to keep it."""
 
 
+def chained(
+    heads: dict[str, tuple[int, str]], events: Sequence[PreparedEvent]
+) -> Iterator[tuple[PreparedEvent, tuple[int, bytes, str, str]]]:
+    """Each event with its (seq, stored bytes, hash, previous hash), chained per tenant from
+    ``heads`` (updated as it goes) as the stores chain them."""
+    for event in events:
+        seq, prev = heads.get(event.tenant_id, (0, GENESIS))
+        seq += 1
+        body = link(event.core, prev, seq)
+        hashed = digest(body)
+        heads[event.tenant_id] = (seq, hashed)
+        yield event, (seq, body, hashed, prev)
+
+
 class SQLiteRowMaker:
     """The exact row tuples :class:`SQLiteStore` inserts, chain bytes and hashes included."""
 
@@ -90,16 +104,7 @@ class SQLiteRowMaker:
         self.heads: dict[str, tuple[int, str]] = {}
 
     def __call__(self, events: Sequence[PreparedEvent]) -> list[Row]:
-        heads = self.heads
-        rows: list[Row] = []
-        for event in events:
-            seq, prev = heads.get(event.tenant_id, (0, GENESIS))
-            seq += 1
-            body = link(event.core, prev, seq)
-            hashed = digest(body)
-            heads[event.tenant_id] = (seq, hashed)
-            rows.append(_row(event, seq, body, hashed, prev))
-        return rows
+        return [_row(event, *link_) for event, link_ in chained(self.heads, events)]
 
 
 class SQLiteInserter(RawInserter):
@@ -227,14 +232,8 @@ class PostgresRowMaker:
         self.heads: dict[str, tuple[int, str]] = {}
 
     def __call__(self, events: Sequence[PreparedEvent]) -> list[Row]:
-        heads = self.heads
         rows: list[Row] = []
-        for event in events:
-            seq, prev = heads.get(event.tenant_id, (0, GENESIS))
-            seq += 1
-            body = link(event.core, prev, seq)
-            hashed = digest(body)
-            heads[event.tenant_id] = (seq, hashed)
+        for event, (seq, body, hashed, prev) in chained(self.heads, events):
             occurred = to_micros(event.occurred_at)
             key = (event.tenant_id, event.client_id, event.id, seq, hashed, occurred)
             rows.append((pg._row(event, seq, occurred, body, hashed, prev), key))

@@ -114,17 +114,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 def fresh_url(store_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A new, migrated database of ``store_url``'s engine, for a test that works on every
     tenant of its database (background jobs, purges that drop partitions)."""
-    if store_url.startswith("sqlite"):
-        url, server = f"sqlite:///{tmp_path / 'fresh.db'}", None
-    else:
-        server = request.getfixturevalue("postgres_server")
-        url = pg.create_database(server)
-    store = open_store(url)
-    store.migrate()
-    store.close()
-    yield url
-    if server is not None:
-        pg.drop_database(server, url)
+    with pg.fresh_database(store_url, request, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

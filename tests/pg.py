@@ -12,7 +12,8 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -158,3 +159,26 @@ def drop_database(server_url: str, url: str) -> None:
     name = urlsplit(url).path.lstrip("/")
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+@contextmanager
+def fresh_database(
+    engine_url: str, request: pytest.FixtureRequest, directory: Path, name: str = "fresh"
+) -> Iterator[str]:
+    """A new, migrated database of ``engine_url``'s engine (a SQLite file in ``directory``,
+    or a database on the session's PostgreSQL server), dropped afterwards."""
+    from kansa.store import open_store
+
+    if engine_url.startswith("sqlite"):
+        url, server = f"sqlite:///{directory / f'{name}.db'}", None
+    else:
+        server = request.getfixturevalue("postgres_server")
+        url = create_database(server)
+    store = open_store(url)
+    store.migrate()
+    store.close()
+    try:
+        yield url
+    finally:
+        if server is not None:
+            drop_database(server, url)

@@ -22,7 +22,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kansa.store import open_store
 from tests import pg
 from tests.net import free_port
 
@@ -134,17 +133,6 @@ def edge(
 ) -> Iterator[Served]:
     """``kansa serve`` with small limits on a fresh database of ``store_url``'s engine."""
     workdir = tmp_path_factory.mktemp("edge")
-    if store_url.startswith("sqlite"):
-        url, server = f"sqlite:///{workdir / 'edge.db'}", None
-    else:
-        server = request.getfixturevalue("postgres_server")
-        url = pg.create_database(server)
-    store = open_store(url)
-    store.migrate()
-    store.close()
-    try:
+    with pg.fresh_database(store_url, request, workdir, "edge") as url:
         with serve(url, workdir, EDGE_ENV) as served:
             yield served
-    finally:
-        if server is not None:
-            pg.drop_database(server, url)
