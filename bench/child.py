@@ -6,11 +6,11 @@ interpreter's start is not counted for either side) and its peak RSS (``VmHWM``)
 - ``raw-csv URL OUT TENANT…``: the engine's own export of the same rows — SQLite rows through
   ``csv.writer``, PostgreSQL ``COPY (SELECT …) TO STDOUT WITH CSV`` — tenant by tenant.
 - ``kansa-export URL OUT TENANT…``: kansa's export as ``kansa export`` runs it
-  (:func:`kansa.export.operator.export_as_operator`, the layout's ``events`` CSV), tenant by
+  (:func:`kansa.cli.export.export_as_operator`, the layout's ``events`` CSV), tenant by
   tenant, in one process.
 - ``raw-hash URL``: every stored body read with the plain driver and SHA-256 hashed.
-- ``kansa-verify URL``: :func:`kansa.verify.verify_store` over every tenant, with the signing
-  key as ``kansa verify`` uses it.
+- ``kansa-verify URL``: :func:`kansa.integrity.verify.verify_store` over every tenant, with
+  the signing key as ``kansa verify`` uses it.
 """
 
 from __future__ import annotations
@@ -69,9 +69,9 @@ def raw_csv(url: str, out: Path, tenants: list[str]) -> dict[str, Any]:
 
 
 def kansa_export(url: str, out: Path, tenants: list[str]) -> dict[str, Any]:
-    from kansa.export.operator import export_as_operator
+    from kansa.cli.export import export_as_operator
     from kansa.export.plan import Options
-    from kansa.runtime import Runtime
+    from kansa.server.runtime import Runtime
     from kansa.settings import Settings
 
     rt = Runtime.from_settings(Settings(database_url=url))
@@ -120,9 +120,9 @@ def raw_hash(url: str) -> dict[str, Any]:
 def kansa_verify(url: str) -> dict[str, Any]:
     from kansa.errors import ConfigError
     from kansa.integrity.keyfile import load_signer
+    from kansa.integrity.verify import verify_store
     from kansa.settings import Settings
     from kansa.store import open_store
-    from kansa.verify import verify_store
 
     settings = Settings(database_url=url)
     try:

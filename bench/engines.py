@@ -21,8 +21,8 @@ from typing import Any
 import psycopg
 from psycopg import conninfo
 
-from kansa.chain import GENESIS, digest, link
-from kansa.events import PreparedEvent
+from kansa.events.prepare import PreparedEvent
+from kansa.integrity.chain import GENESIS, digest, link
 from kansa.store import postgres as pg
 from kansa.store.sqlite import _INSERT_EVENT, SQLiteStore, _row, path_of
 from kansa.timeutil import to_micros, utcnow

@@ -18,7 +18,7 @@ from typing import Any
 from bench.engines import Engine
 from kansa.catalog import Catalog
 from kansa.demo import generate
-from kansa.events import PreparedEvent, prepare
+from kansa.events.prepare import PreparedEvent, prepare
 from kansa.store import open_store
 
 BATCH = 1_000

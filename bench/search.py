@@ -1,6 +1,6 @@
 """Searches over HTTP to one ``kansa serve`` worker, each beside the same SQL run raw.
 
-For each search, the bench builds the :class:`~kansa.query.Query` the server builds for the
+For each search, the bench builds the :class:`~kansa.events.query.Query` the server builds for the
 same request (through :func:`kansa.scope.scope`, with the same reader, layout and catalog),
 asks :func:`kansa.store.search.build` for the SQL the store runs, and times that SQL with the
 plain driver (``fetchall``, on a connection set up as the store's) — the engine's limit. The
@@ -28,13 +28,13 @@ from zoneinfo import ZoneInfo
 from bench import http as bench_http
 from bench.engines import Engine
 from bench.noise import Meter, process_cpu
-from kansa import tokens
-from kansa.access import Reader
+from kansa.access import tokens
+from kansa.access.keys import split_token
+from kansa.access.readers import Reader
+from kansa.access.scope import Asked, scope
 from kansa.catalog import Catalog
-from kansa.keys import split_token
-from kansa.layout import DEFAULT_LAYOUT, default_layout_paths, load_layouts
-from kansa.query import Filters, parse_q
-from kansa.scope import Asked, scope
+from kansa.catalog.layout import DEFAULT_LAYOUT, default_layout_paths, load_layouts
+from kansa.events.query import Filters, parse_q
 from kansa.store import open_store
 from kansa.store.search import build
 from kansa.timeutil import parse_period_bound, utcnow

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kansa.catalog import Catalog, EventType, Product
-from kansa.events import prepare
+from kansa.events.prepare import prepare
 from kansa.store import Store
 from kansa.timeutil import utcnow
 
@@ -352,8 +352,8 @@ def demo_accounts(store: Store, catalog: Catalog) -> list[DemoAccount]:
     sign in to the console with :data:`DEMO_PASSWORD`. The general user is the person of the
     tenant's latest login (their account's login is their actor id, which is how kansa finds
     a person's own events), so their own history is not empty."""
-    from kansa.accounts import hash_password
-    from kansa.query import Filters, Query
+    from kansa.access.accounts import hash_password
+    from kansa.events.query import Filters, Query
 
     made = []
     hashed = hash_password(DEMO_PASSWORD)

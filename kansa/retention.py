@@ -28,14 +28,15 @@ from typing import Any
 
 from kansa.catalog import Catalog
 from kansa.catalog.model import HISTORIES
-from kansa.chain import verify
 from kansa.errors import Conflict, InvalidInput, NotFound, Problem
-from kansa.events import PreparedEvent, prepare
+from kansa.events.prepare import PreparedEvent, prepare
+from kansa.integrity.chain import verify
 from kansa.integrity.signing import PublicKey
-from kansa.store import Store, Tenant
+from kansa.integrity.verify import DERIVED
+from kansa.records import Tenant, TenantChanges
+from kansa.store import Store
 from kansa.store.base import Cut, Purged
 from kansa.timeutil import iso_utc, utcnow
-from kansa.verify import DERIVED
 
 SYSTEM_ACTOR = {"id": "kansa", "name": "kansa", "type": "system"}
 FOREVER_WORDS = ("0", "forever", "unlimited")
@@ -263,7 +264,9 @@ def change_retention(
     tenant = store.get_tenant(tenant_id)
     if tenant is None:
         raise NotFound(f"no tenant {tenant_id!r}")
-    changed = store.update_tenant(tenant_id, retention=apply_overrides(tenant.retention, changes))
+    changed = store.update_tenant(
+        tenant_id, TenantChanges(retention=apply_overrides(tenant.retention, changes))
+    )
     event = {
         "tenant": tenant_id,
         "app": "kansa",

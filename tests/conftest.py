@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from kansa.api.app import create_app
+from kansa.access.keys import make_key
 from kansa.catalog import Catalog, default_catalog_paths, load_catalog
 from kansa.integrity.keyfile import ensure_signing_key
-from kansa.keys import make_key
-from kansa.runtime import Runtime
+from kansa.server.app import create_app
+from kansa.server.runtime import Runtime
 from kansa.settings import Settings
 from kansa.store import Store, open_store
 from tests import pg
@@ -39,7 +39,7 @@ def signing_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 
 
 KEY_SHAPE = re.compile(r"kansa_[0-9a-f]{12}_[A-Za-z0-9_-]{20,}")
-"""What any kansa API key looks like (kansa/keys.py), whichever test made it."""
+"""What any kansa API key looks like (kansa/access/keys.py), whichever test made it."""
 KNOWN_PASSWORDS = ("console-test-password", "correct horse battery staple")
 
 

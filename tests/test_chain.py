@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from kansa.chain import GENESIS, StoredLink, digest, link, verify
+from kansa.integrity.chain import GENESIS, StoredLink, digest, link, verify
 
 
 def chain_of(count: int) -> list[StoredLink]:

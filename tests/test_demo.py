@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kansa.catalog import Catalog
 from kansa.demo import generate
-from kansa.events import prepare
+from kansa.events.prepare import prepare
 
 
 def test_demo_events_are_valid_and_their_messages_are_whole(catalog: Catalog) -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from kansa.api.app import create_app
 from kansa.cli import app as cli_app
+from kansa.server.app import create_app
 from kansa.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ import pytest
 
 from kansa.catalog import Catalog
 from kansa.errors import InvalidInput
-from kansa.events import prepare
+from kansa.events.prepare import prepare
 from tests.conftest import pca_event
 
 

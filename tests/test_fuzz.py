@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from kansa.api.app import create_app
-from kansa.runtime import Runtime
+from kansa.server.app import create_app
+from kansa.server.runtime import Runtime
 from kansa.settings import Settings
 from kansa.store import Store
 from tests.conftest import new_key, pca_event

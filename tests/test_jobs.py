@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from kansa.api.app import create_app
 from kansa.catalog import Catalog
-from kansa.events import prepare
-from kansa.jobs import Jobs, next_run
-from kansa.runtime import Runtime
+from kansa.events.prepare import prepare
+from kansa.integrity.verify import verify_store
+from kansa.server.app import create_app
+from kansa.server.jobs import Jobs, next_run
+from kansa.server.runtime import Runtime
 from kansa.settings import Settings
-from kansa.verify import verify_store
 from tests.conftest import pca_event
 
 

@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from kansa.accounts import hash_password
-from kansa.api.limits import RateLimiter, Throttle
-from kansa.api.readers import client_address
-from kansa.query import Filters, Query
+from kansa.access.accounts import hash_password
+from kansa.events.query import Filters, Query
+from kansa.http.limits import RateLimiter, Throttle
+from kansa.http.readers import client_address
 from kansa.store import open_store
 from tests.conftest import new_key, pca_event
 from tests.served import BODY_LIMIT, Served, edge, raw_request

@@ -13,11 +13,11 @@ from typing import Any
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from kansa.chain import GENESIS, digest, link
 from kansa.errors import InvalidQuery
-from kansa.events import canonical
+from kansa.events.prepare import canonical
+from kansa.events.query import Q_FIELDS, parse_q
 from kansa.export.csv import BOM, FORMULA_STARTS, csv_chunks
-from kansa.query import Q_FIELDS, parse_q
+from kansa.integrity.chain import GENESIS, digest, link
 
 LISTS = {"actions", "results", "levels", "categories", "histories", "apps", "groups"}
 WORD = st.text(

@@ -11,13 +11,14 @@ import pytest
 from kansa import retention
 from kansa.catalog import Catalog
 from kansa.errors import Conflict, InvalidInput
-from kansa.events import prepare
+from kansa.events.prepare import prepare
+from kansa.events.query import Filters, Query
 from kansa.integrity.checkpoints import sign_checkpoint
 from kansa.integrity.signing import Signer
-from kansa.query import Filters, Query
+from kansa.integrity.verify import verify_store
+from kansa.records import TenantChanges
 from kansa.store import Store, open_store
 from kansa.timeutil import utcnow
-from kansa.verify import verify_store
 from tests.conftest import pca_event
 from tests.raw import execute
 
@@ -110,7 +111,7 @@ def test_a_chain_whose_every_event_expired_begins_with_its_purge_record(
     store: Store, catalog: Catalog, tenant_id: str
 ) -> None:
     publish(store, catalog, tenant_id, 900, 800)
-    store.update_tenant(tenant_id, retention={"operation": 30})
+    store.update_tenant(tenant_id, TenantChanges(retention={"operation": 30}))
     (done,) = retention.purge(store, catalog, tenant_id=tenant_id)
     assert done.purged is not None and done.purged.count == 2
     assert [link.seq for link in store.chain(tenant_id)] == [3]
@@ -122,7 +123,7 @@ def test_keep_forever_and_unlimited_products_purge_nothing(
     store: Store, catalog: Catalog, tenant_id: str
 ) -> None:
     publish(store, catalog, tenant_id, 3000, 2000)
-    store.update_tenant(tenant_id, retention={"operation": 0})
+    store.update_tenant(tenant_id, TenantChanges(retention={"operation": 0}))
     (plan,) = retention.purge(store, catalog, tenant_id=tenant_id)
     assert plan.cut is None and plan.days["operation"] is None
     assert store.count_events(tenant_id) == 2

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from kansa.accounts import hash_password
+from kansa.access.accounts import hash_password
 from kansa.store import Store, open_store
 from tests.conftest import new_key, pca_event
 from tests.served import Served, edge

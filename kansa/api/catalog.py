@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from kansa.api.responses import JSON
 from kansa.catalog import Catalog, EventType
+from kansa.http.responses import JSON
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 

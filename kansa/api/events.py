@@ -8,12 +8,12 @@ import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from kansa.access import check_publish, require_scope
-from kansa.api.errors import HTTPProblem
-from kansa.api.responses import JSON
+from kansa.access.readers import check_publish, require_scope
 from kansa.errors import InvalidInput, Problem
-from kansa.events import EventIn, prepare
-from kansa.runtime import Runtime
+from kansa.events.prepare import EventIn, prepare
+from kansa.http.problems import HTTPProblem
+from kansa.http.responses import JSON
+from kansa.server.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 

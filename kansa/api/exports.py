@@ -11,14 +11,14 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 
-from kansa.access import Reader
-from kansa.api.readers import client_ip, reader
+from kansa.access.readers import Reader
+from kansa.access.scope import tenant_for
 from kansa.api.search import ERRORS, LogQuery, log_query
-from kansa.api.streaming import TrailingResponse, threaded
 from kansa.export.csv import Tally
 from kansa.export.plan import Export, Options, plan
-from kansa.runtime import Runtime
-from kansa.scope import tenant_for
+from kansa.http.readers import client_ip, reader
+from kansa.http.streaming import TrailingResponse, threaded
+from kansa.server.runtime import Runtime
 from kansa.timeutil import utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from kansa.api.responses import JSON
+from kansa.http.responses import JSON
 
 router = APIRouter(tags=["health"])
 

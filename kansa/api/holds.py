@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from kansa import retention
-from kansa.access import Reader, reader_of_key
-from kansa.api.readers import client_ip
-from kansa.api.responses import JSON
+from kansa.access.readers import Reader, reader_of_key
+from kansa.access.scope import tenant_for
 from kansa.api.search import ERRORS
-from kansa.runtime import Runtime
-from kansa.scope import tenant_for
-from kansa.store import Tenant
+from kansa.http.readers import client_ip
+from kansa.http.responses import JSON
+from kansa.records import Tenant
+from kansa.server.runtime import Runtime
 from kansa.timeutil import iso_utc
 
 router = APIRouter(prefix="/api/v1", tags=["retention"])

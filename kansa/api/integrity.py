@@ -8,15 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from kansa.access import reader_of_key
-from kansa.api.readers import reader
-from kansa.api.responses import JSON
+from kansa.access.readers import reader_of_key
+from kansa.access.scope import tenant_for
 from kansa.api.search import ERRORS
 from kansa.errors import Forbidden
+from kansa.http.readers import reader
+from kansa.http.responses import JSON
 from kansa.integrity.checkpoints import sign_checkpoint
 from kansa.integrity.signing import ALGORITHM
-from kansa.runtime import Runtime
-from kansa.scope import tenant_for
+from kansa.server.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["integrity"])
 

@@ -8,14 +8,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from kansa.api.readers import client_ip, reader
-from kansa.api.responses import JSON
+from kansa.access.scope import Asked, permits, scope, tenant_for
 from kansa.errors import NotFound
-from kansa.present import present
-from kansa.query import Filters, parse_q
-from kansa.runtime import Runtime
-from kansa.scope import Asked, permits, scope, tenant_for
-from kansa.store import Tenant
+from kansa.events.present import present
+from kansa.events.query import Filters, parse_q
+from kansa.http.readers import client_ip, reader
+from kansa.http.responses import JSON
+from kansa.records import Tenant
+from kansa.server.runtime import Runtime
 from kansa.timeutil import parse_period_bound, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["search"])

@@ -7,12 +7,12 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from kansa import tokens
-from kansa.access import reader_of_key
-from kansa.api.responses import JSON
+from kansa.access import tokens
+from kansa.access.readers import reader_of_key
+from kansa.access.scope import tenant_for
 from kansa.api.search import ERRORS
-from kansa.runtime import Runtime
-from kansa.scope import tenant_for
+from kansa.http.responses import JSON
+from kansa.server.runtime import Runtime
 from kansa.timeutil import from_micros, iso_utc, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["viewer tokens"])

@@ -1,7 +1,7 @@
 """The catalog model: products, their event types, results, categories and groups.
 
 Plain immutable data; loading and checking the TOML files is :mod:`kansa.catalog.loader`'s
-job, and validating an event against an event type is :mod:`kansa.events`'.
+job, and validating an event against an event type is :mod:`kansa.events.prepare`'.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from kansa.chain import StoredLink
+from kansa.integrity.chain import StoredLink
 
 
 class ChainReader(Protocol):

@@ -14,21 +14,22 @@ from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from kansa.access import Reader
+from kansa.access.readers import Reader
+from kansa.access.scope import Asked, scope
 from kansa.catalog import Catalog
+from kansa.catalog.layout import Layout
 from kansa.errors import InvalidQuery, NotFound, Problem
-from kansa.events import EARLIEST, MAX_AHEAD
+from kansa.events.prepare import EARLIEST, MAX_AHEAD
+from kansa.events.present import present
+from kansa.events.query import Filters, Query
 from kansa.export.csv import ENCODINGS, NEWLINES, Tally, csv_chunks
 from kansa.export.fields import needs_job, row_builder
 from kansa.export.files import ExportFile
 from kansa.export.jsonl import jsonl_lines
 from kansa.integrity.checkpoints import manifest_line
 from kansa.integrity.signing import Signer
-from kansa.layout import Layout
-from kansa.present import present
-from kansa.query import Filters, Query
-from kansa.scope import Asked, scope
-from kansa.store import Store, Tenant
+from kansa.records import Tenant
+from kansa.store import Store
 
 FORMATS = ("csv", "jsonl")
 JSONL_CHUNK = 64 * 1024

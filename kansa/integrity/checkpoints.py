@@ -17,13 +17,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from kansa.chain import verify
 from kansa.errors import Conflict, IntegrityError, InvalidInput, NotFound, Problem
+from kansa.integrity.chain import verify
 from kansa.integrity.files import sign_manifest
 from kansa.integrity.signing import Checkpoint, Signer
-from kansa.store import Store, Tenant
+from kansa.integrity.verify import DERIVED
+from kansa.records import Tenant
+from kansa.store import Store
 from kansa.timeutil import utcnow
-from kansa.verify import DERIVED
 
 ANCHOR_LOOKBACK = 20
 """How many of the newest earlier checkpoints are searched for one signed by this key."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kansa.errors import ConfigError
-from kansa.store.base import Account, ApiKey, Receipt, Store, Tenant
+from kansa.store.base import Receipt, Store
 
 
 def open_store(url: str) -> Store:
@@ -23,4 +23,4 @@ def open_store(url: str) -> Store:
     )
 
 
-__all__ = ["Account", "ApiKey", "Receipt", "Store", "Tenant", "open_store"]
+__all__ = ["Receipt", "Store", "open_store"]

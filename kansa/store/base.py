@@ -4,18 +4,16 @@ speaks in these records."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from kansa.chain import GENESIS, StoredLink
-from kansa.events import PreparedEvent
+from kansa.events.prepare import PreparedEvent
+from kansa.events.query import Query
+from kansa.integrity.chain import StoredLink
 from kansa.integrity.signing import Checkpoint
-from kansa.query import Query
+from kansa.records import Account, ApiKey, Tenant, TenantChanges
 from kansa.store.search import Page
-
-DEFAULT_TZ = "Asia/Tokyo"
-DEFAULT_LANG = "ja"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,32 +36,6 @@ class Receipt:
             "hash": self.hash,
             "duplicate": self.duplicate,
         }
-
-
-@dataclass(frozen=True, slots=True)
-class Tenant:
-    id: str
-    name: str | None
-    layout: str | None
-    tz: str
-    lang: str
-    created_at: datetime
-    last_seq: int
-    last_hash: str
-    record_searches: bool = False
-    """Whether searching the log is itself recorded (detail views and exports always are)."""
-    chain_start_seq: int = 1
-    """Where the chain begins: 1, or the seq after the last event a purge removed."""
-    chain_start_hash: str = GENESIS
-    """The ``prev_hash`` of the event at ``chain_start_seq``."""
-    checkpoint_seq: int = 0
-    """The seq of the tenant's latest signed checkpoint (0: none)."""
-    checkpoint_at: datetime | None = None
-    retention: Mapping[str, int] = field(default_factory=dict)
-    """Days kept per history where this tenant overrides its product (0: keep forever)."""
-    legal_hold: str | None = None
-    """Why purging is stopped for this tenant; None when it is not."""
-    legal_hold_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,32 +68,6 @@ class Purged:
     @property
     def start_seq(self) -> int:
         return self.last_seq + 1
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    """An API key as stored: never the secret, only its hash."""
-
-    id: str
-    app: str
-    tenant: str | None
-    scopes: frozenset[str]
-    secret_hash: str
-    created_at: datetime
-    revoked: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """A person who signs in to read a tenant's log; the password only as its hash."""
-
-    tenant: str
-    login: str
-    name: str
-    role: str
-    password_hash: str
-    failures: int
-    locked_until: datetime | None
 
 
 class Store(Protocol):
@@ -194,7 +140,7 @@ class Store(Protocol):
         """Every event of one job (correlation id), in sequence order."""
         ...
 
-    def update_tenant(self, tenant_id: str, **changes: Any) -> Tenant:
+    def update_tenant(self, tenant_id: str, changes: TenantChanges) -> Tenant:
         """Change name, layout, tz, lang, record_searches or retention (days per history;
         0 keeps forever) of a tenant."""
         ...

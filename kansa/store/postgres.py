@@ -30,23 +30,15 @@ from psycopg.adapt import PyFormat
 from psycopg.errors import CheckViolation, LockNotAvailable, UniqueViolation
 from psycopg_pool import ConnectionPool
 
-from kansa.chain import GENESIS, StoredLink, digest, link
 from kansa.errors import ConfigError, Conflict, NotFound, StoreError
-from kansa.events import PreparedEvent
+from kansa.events.prepare import PreparedEvent
+from kansa.events.query import Query
+from kansa.integrity.chain import GENESIS, StoredLink, digest, link
 from kansa.integrity.signing import Checkpoint
-from kansa.query import Query
-from kansa.store import integrity as shared
+from kansa.records import DEFAULT_LANG, DEFAULT_TZ, Account, ApiKey, Tenant, TenantChanges
+from kansa.store import checkpoints as shared
 from kansa.store import search as search_sql
-from kansa.store.base import (
-    DEFAULT_LANG,
-    DEFAULT_TZ,
-    Account,
-    ApiKey,
-    Cut,
-    Purged,
-    Receipt,
-    Tenant,
-)
+from kansa.store.base import Cut, Purged, Receipt
 from kansa.store.schema import EVENT_COLUMNS, EVENT_KEY_ROW, EVENT_ROW, MIGRATIONS
 from kansa.timeutil import from_micros, iso_utc, to_micros, utcnow
 
@@ -299,21 +291,18 @@ class PostgresStore:
             ).fetchone()
         return _tenant(row) if row else None
 
-    def update_tenant(self, tenant_id: str, **changes: Any) -> Tenant:
-        allowed = {"name", "layout", "tz", "lang", "record_searches", "retention"}
-        unknown = set(changes) - allowed
-        if unknown:
-            raise StoreError(f"cannot change {', '.join(sorted(unknown))} of a tenant")
-        if "retention" in changes:
-            changes["retention"] = shared.retention_text(changes["retention"])
-        if changes:
+    def update_tenant(self, tenant_id: str, changes: TenantChanges) -> Tenant:
+        given = changes.given()
+        if changes.retention is not None:
+            given["retention"] = shared.retention_text(changes.retention)
+        if given:
             assignments = sql.SQL(", ").join(
-                sql.SQL("{} = %s").format(sql.Identifier(name)) for name in changes
+                sql.SQL("{} = %s").format(sql.Identifier(name)) for name in given
             )
             with self._pool.connection() as conn:
                 conn.execute(
                     sql.SQL("UPDATE tenants SET {} WHERE id = %s").format(assignments),
-                    (*(int(v) if isinstance(v, bool) else v for v in changes.values()), tenant_id),
+                    (*(int(v) if isinstance(v, bool) else v for v in given.values()), tenant_id),
                 )
         tenant = self.get_tenant(tenant_id)
         if tenant is None:

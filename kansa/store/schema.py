@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kansa.chain import GENESIS
+from kansa.integrity.chain import GENESIS
 
 DIALECTS: dict[str, dict[str, str]] = {
     "sqlite": {
@@ -296,7 +296,7 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("message_ja", "message.ja"),
     ("message_en", "message.en"),
     ("service", "params.service"),
-    ("search_text", "search_text"),  # derived: kansa.events.search_text of the event
+    ("search_text", "search_text"),  # derived: kansa.events.prepare.search_text of the event
 )
 
 # -- the schema the migrations must produce -------------------------------------------------

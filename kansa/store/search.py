@@ -1,4 +1,4 @@
-"""A :class:`~kansa.query.Query` as SQL, for either engine. Keyset pagination on
+"""A :class:`~kansa.events.query.Query` as SQL, for either engine. Keyset pagination on
 (sort value, seq): a page is the rows after the cursor, so events arriving meanwhile never
 shift or repeat rows."""
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from kansa.query import Cursor, Query
+from kansa.events.query import Cursor, Query
 from kansa.timeutil import to_micros
 
 _SORT_SQL = {

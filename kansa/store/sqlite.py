@@ -16,14 +16,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from kansa.chain import GENESIS, StoredLink, digest, link
 from kansa.errors import Conflict, NotFound, StoreError
-from kansa.events import PreparedEvent
+from kansa.events.prepare import PreparedEvent
+from kansa.events.query import Query
+from kansa.integrity.chain import GENESIS, StoredLink, digest, link
 from kansa.integrity.signing import Checkpoint
-from kansa.query import Query
-from kansa.store import integrity as shared
+from kansa.records import Account, ApiKey, Tenant, TenantChanges
+from kansa.store import checkpoints as shared
 from kansa.store import search as search_sql
-from kansa.store.base import Account, ApiKey, Cut, Purged, Receipt, Tenant
+from kansa.store.base import Cut, Purged, Receipt
 from kansa.store.schema import EVENT_COLUMNS, EVENT_ROW, MIGRATIONS, render
 from kansa.timeutil import from_micros, iso_utc, to_micros, utcnow
 
@@ -290,19 +291,16 @@ class SQLiteStore:
         ).fetchone()
         return _tenant(row) if row else None
 
-    def update_tenant(self, tenant_id: str, **changes: Any) -> Tenant:
-        allowed = {"name", "layout", "tz", "lang", "record_searches", "retention"}
-        unknown = set(changes) - allowed
-        if unknown:
-            raise StoreError(f"cannot change {', '.join(sorted(unknown))} of a tenant")
-        if "retention" in changes:
-            changes["retention"] = shared.retention_text(changes["retention"])
-        if changes:
-            assignments = ", ".join(f"{name} = ?" for name in changes)
+    def update_tenant(self, tenant_id: str, changes: TenantChanges) -> Tenant:
+        given = changes.given()
+        if changes.retention is not None:
+            given["retention"] = shared.retention_text(changes.retention)
+        if given:
+            assignments = ", ".join(f"{name} = ?" for name in given)
             with self._write() as conn:
                 conn.execute(
                     f"UPDATE tenants SET {assignments} WHERE id = ?",
-                    (*(_plain(v) for v in changes.values()), tenant_id),
+                    (*(_plain(v) for v in given.values()), tenant_id),
                 )
         tenant = self.get_tenant(tenant_id)
         if tenant is None:

@@ -4,7 +4,7 @@ own log as ``console.signin`` / ``console.signin_failed`` / ``console.signout`` 
 ``login``), so it shows in the tenant's login history like any other login.
 
 Guessing is slowed twice: an account locks after ``KANSA_SIGNIN_MAX_FAILURES`` wrong
-passwords in a row, and a client address (see :func:`~kansa.api.readers.client_ip`) with
+passwords in a row, and a client address (see :func:`~kansa.http.readers.client_ip`) with
 ``KANSA_SIGNIN_IP_MAX_FAILURES`` failed sign-ins of any kind — unknown tenants and logins
 included — within ``KANSA_SIGNIN_IP_WINDOW_MINUTES`` is refused (429) until the oldest failure
 leaves the window, without its password being checked."""
@@ -18,14 +18,14 @@ from urllib.parse import parse_qs
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
-from kansa import tokens
-from kansa.access import Reader
-from kansa.accounts import Lockout, attempt, sign_in
-from kansa.api.limits import Throttle, retry_after
-from kansa.api.readers import client_ip
+from kansa.access import tokens
+from kansa.access.accounts import Lockout, attempt, sign_in
+from kansa.access.readers import Reader
 from kansa.errors import AuthError, InvalidInput, Problem
-from kansa.events import prepare
-from kansa.runtime import Runtime
+from kansa.events.prepare import prepare
+from kansa.http.limits import Throttle, retry_after
+from kansa.http.readers import client_ip
+from kansa.server.runtime import Runtime
 from kansa.timeutil import utcnow
 from kansa.web.context import current, language, runtime_of
 from kansa.web.render import drop_cookie, page, set_cookie

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from kansa.access import Reader
-from kansa.layout import Layout
-from kansa.runtime import Runtime
-from kansa.store import Tenant
+from kansa.access.readers import Reader
+from kansa.catalog.layout import Layout
+from kansa.catalog.screens import Screen, screen_for
+from kansa.records import Tenant
+from kansa.server.runtime import Runtime
 from kansa.timeutil import utcnow
 from kansa.web import i18n
-from kansa.web.screens import Screen, screen_for
 from kansa.web.session import COOKIE, LANG_COOKIE, Session, unseal
 
 

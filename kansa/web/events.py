@@ -9,12 +9,12 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
-from kansa.api.readers import client_ip
+from kansa.access.scope import Asked, permits, scope
+from kansa.catalog.columns import local_time, result_tone, text_of
 from kansa.errors import NotFound
-from kansa.present import present
-from kansa.scope import Asked, permits, scope
+from kansa.events.present import present
+from kansa.http.readers import client_ip
 from kansa.timeutil import utcnow
-from kansa.web.columns import local_time, result_tone, text_of
 from kansa.web.context import Context, current
 from kansa.web.i18n import translate
 from kansa.web.render import page

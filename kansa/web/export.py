@@ -14,13 +14,13 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
+from kansa.access.scope import Asked
 from kansa.api.exports import disposition
-from kansa.api.readers import client_ip
-from kansa.api.streaming import threaded
 from kansa.errors import InvalidInput, Problem
 from kansa.export.csv import Tally
 from kansa.export.plan import Export, Options, plan
-from kansa.scope import Asked
+from kansa.http.readers import client_ip
+from kansa.http.streaming import threaded
 from kansa.timeutil import parse_period_bound, utcnow
 from kansa.web.auth import form_of
 from kansa.web.context import Context, current

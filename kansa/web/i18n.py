@@ -1,5 +1,5 @@
 """The console's own words in Japanese and English. Event messages and catalog labels come
-from the catalog (:mod:`kansa.present`); everything else the console says is here."""
+from the catalog (:mod:`kansa.events.present`); everything else the console says is here."""
 
 from __future__ import annotations
 

@@ -13,22 +13,22 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
-from kansa.api.readers import client_ip
+from kansa.access.scope import scope
+from kansa.catalog.columns import Cell, cell
+from kansa.catalog.screens import Tab
 from kansa.errors import InvalidInput, InvalidQuery, Problem
-from kansa.present import present
-from kansa.query import Query
-from kansa.scope import scope
+from kansa.events.present import present
+from kansa.events.query import Query
+from kansa.http.readers import client_ip
 from kansa.store.search import Page
 from kansa.timeutil import utcnow
 from kansa.web import chart as charts
 from kansa.web.auth import form_lists
-from kansa.web.columns import Cell, cell
 from kansa.web.context import Context, current
 from kansa.web.export import can_export
 from kansa.web.options import ColumnChoice, available_columns, columns_for, form_choices, tabs_for
 from kansa.web.render import page, set_cookie
 from kansa.web.routing import router
-from kansa.web.screens import Tab
 from kansa.web.search import Form, FormError, Period, asked_of, period_of, read_form
 from kansa.web.session import same
 

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kansa.catalog import Catalog, EventType, Label, Product
+from kansa.catalog.columns import FIELDS
 from kansa.catalog.model import HISTORIES, LEVELS
-from kansa.present import HISTORY_LABELS, LEVEL_LABELS
-from kansa.web.columns import FIELDS
-from kansa.web.screens import Column, Tab
+from kansa.catalog.screens import Column, Tab
+from kansa.events.present import HISTORY_LABELS, LEVEL_LABELS
 
 Choice = tuple[str, str]
 EXTRA_COLUMNS = ("level", "actor_login", "actor_name", "action", "category", "result", "trace_id")

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 
 from kansa.errors import AuthError, Forbidden, InvalidInput, KansaError, NotFound
-from kansa.runtime import Runtime
+from kansa.server.runtime import Runtime
 from kansa.web import i18n
 from kansa.web.context import SignInRequired, language
 from kansa.web.render import page, secure, set_cookie

@@ -1,4 +1,4 @@
-"""The search form of a tab, as a :class:`~kansa.scope.Asked`: the same flow as the search
+"""The search form of a tab, as a :class:`~kansa.access.scope.Asked`: the same flow as the search
 API (form → filters → :func:`~kansa.scope.scope` → the store), with the form's own words.
 The access rules are not here: :func:`kansa.scope.scope` applies them all."""
 
@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from kansa.access.scope import Asked
 from kansa.catalog import Catalog, Product
-from kansa.layout import Layout
-from kansa.query import Filters, parse_q
-from kansa.scope import Asked
-from kansa.store import Tenant
-from kansa.web.screens import Screen, Tab
+from kansa.catalog.layout import Layout
+from kansa.catalog.screens import Screen, Tab
+from kansa.events.query import Filters, parse_q
+from kansa.records import Tenant
 
 PAGE_SIZE = 50
 SINGLE = ("actor", "target", "service", "action", "group", "category", "module", "text")

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from kansa.access import Reader
+from kansa.access.readers import Reader
 
 PREFIX = "ks1"
 COOKIE = "kansa_session"

@@ -16,13 +16,13 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from kansa import tokens
+from kansa.access import tokens
 from kansa.catalog import Catalog
-from kansa.events import prepare
+from kansa.events.prepare import prepare
+from kansa.events.query import Filters, Query
 from kansa.integrity.files import verify_file
 from kansa.integrity.signing import PublicKey
-from kansa.query import Filters, Query
-from kansa.runtime import Runtime
+from kansa.server.runtime import Runtime
 from kansa.store import Store
 from kansa.timeutil import utcnow
 from tests.conftest import new_key, pca_event

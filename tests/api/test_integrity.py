@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from kansa.catalog import Catalog
-from kansa.events import prepare
+from kansa.events.prepare import prepare
+from kansa.events.query import Filters, Query
 from kansa.integrity.signing import Checkpoint, PublicKey
-from kansa.query import Filters, Query
-from kansa.runtime import Runtime
+from kansa.server.runtime import Runtime
 from kansa.store import Store
 from tests.api.test_access import ICHIRO, viewer
 from tests.conftest import new_key, pca_event

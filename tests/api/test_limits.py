@@ -9,7 +9,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from kansa import events
+from kansa.events import prepare as events
 from kansa.store import Store
 from tests.conftest import pca_event
 

@@ -8,8 +8,8 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from kansa.integrity.verify import verify_store
 from kansa.store import Store
-from kansa.verify import verify_store
 from tests.conftest import new_key, pca_event
 
 URL = "/api/v1/events"

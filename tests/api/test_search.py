@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kansa.catalog import Catalog
-from kansa.events import prepare
+from kansa.events.prepare import prepare
+from kansa.records import TenantChanges
 from kansa.store import Store
 from kansa.timeutil import utcnow
 from tests.conftest import new_key
@@ -277,6 +278,6 @@ def test_recording_searches_is_a_tenant_choice(
 ) -> None:
     ids(client, reader_auth, logged)
     assert ids(client, reader_auth, logged, action="log.search") == []
-    store.update_tenant(logged, record_searches=True)
+    store.update_tenant(logged, TenantChanges(record_searches=True))
     ids(client, reader_auth, logged, q="ワンタイム")
     assert len(ids(client, reader_auth, logged, action="log.search")) >= 1

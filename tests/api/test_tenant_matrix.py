@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from kansa import tokens
+from kansa.access import tokens
 from kansa.catalog import Catalog
-from kansa.events import prepare
-from kansa.query import Query
-from kansa.runtime import Runtime
+from kansa.events.prepare import prepare
+from kansa.events.query import Query
+from kansa.server.runtime import Runtime
 from kansa.store import Store
 from kansa.timeutil import utcnow
 from tests.conftest import new_key, pca_event

@@ -46,11 +46,11 @@ def test_tenant_create_and_its_mistakes(store_url: str, store: Store, tenant_id:
     code, _, err = kansa("tenant", "create", tenant_id, "--db", store_url)
     assert code == 1 and err.strip() == f"kansa: tenant '{tenant_id}' already exists"
     code, _, err = kansa("tenant", "create", tenant_id + "x", "--layout", "nope", "--db", store_url)
-    assert code == 1 and "unknown layout 'nope'" in err and "pca-id" in err
+    assert code == 2 and "layout: unknown layout 'nope'" in err and "pca-id" in err
     code, _, err = kansa(
         "tenant", "create", tenant_id + "y", "--tz", "Mars/Base", "--db", store_url
     )
-    assert code == 1 and "time zone" in err
+    assert code == 2 and "tz: unknown time zone" in err
     code, out, _ = kansa("tenant", "list", "--db", store_url)
     assert code == 0 and tenant_id in out
 

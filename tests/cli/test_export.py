@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from kansa.catalog import Catalog
 from kansa.cli import app
-from kansa.events import prepare
-from kansa.query import Filters, Query
+from kansa.events.prepare import prepare
+from kansa.events.query import Filters, Query
 from kansa.store import Store
 from kansa.timeutil import utcnow
 from tests.conftest import pca_event

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from kansa.catalog import Catalog
 from kansa.cli import app
-from kansa.events import prepare
+from kansa.events.prepare import prepare
 from kansa.export.jsonl import jsonl_lines
 from kansa.integrity.checkpoints import manifest_line
 from kansa.integrity.keyfile import load_signer

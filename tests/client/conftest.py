@@ -18,7 +18,7 @@ import httpx
 import pytest
 import uvicorn
 
-from kansa.api.app import create_app
+from kansa.server.app import create_app
 from kansa.settings import Settings
 from kansa.store import Store
 from tests.conftest import new_key

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from kansa.catalog import Catalog, Label
-from kansa.chain import StoredLink
+from kansa.catalog.layout import DEFAULT_LAYOUT, default_layout_paths, load_layout, load_layouts
 from kansa.errors import ConfigError
 from kansa.export.fields import error_info, getter, local_time, row_builder
 from kansa.export.files import Column, common_exports, parse_exports
 from kansa.export.jsonl import jsonl_lines
-from kansa.layout import DEFAULT_LAYOUT, default_layout_paths, load_layout, load_layouts
+from kansa.integrity.chain import StoredLink
 
 JST = ZoneInfo("Asia/Tokyo")
 

@@ -10,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kansa.catalog import Catalog
-from kansa.chain import GENESIS, digest, link
 from kansa.errors import IntegrityError
-from kansa.events import prepare
+from kansa.events.prepare import prepare
+from kansa.integrity.chain import GENESIS, digest, link
 from kansa.integrity.checkpoints import is_due, sign_checkpoint, sign_heads
 from kansa.integrity.signing import Signer
-from kansa.store import Store, Tenant
-from kansa.verify import verify_store
+from kansa.integrity.verify import verify_store
+from kansa.records import Tenant
+from kansa.store import Store
 from tests.conftest import pca_event
 from tests.raw import execute
 

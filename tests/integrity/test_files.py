@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from kansa.catalog import Catalog
-from kansa.events import prepare
+from kansa.events.prepare import prepare
 from kansa.export.jsonl import jsonl_lines
 from kansa.integrity.checkpoints import manifest_line
 from kansa.integrity.files import sign_manifest, verify_file

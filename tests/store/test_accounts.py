@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from kansa.accounts import Lockout, hash_password, sign_in
+from kansa.access.accounts import Lockout, hash_password, sign_in
 from kansa.errors import AuthError, Conflict, InvalidInput
 from kansa.store import Store
 from kansa.timeutil import utcnow

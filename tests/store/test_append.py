@@ -7,10 +7,10 @@ import threading
 import pytest
 
 from kansa.catalog import Catalog
-from kansa.chain import GENESIS
-from kansa.events import prepare
+from kansa.events.prepare import prepare
+from kansa.integrity.chain import GENESIS
+from kansa.integrity.verify import verify_store
 from kansa.store import Store, open_store
-from kansa.verify import verify_store
 from tests.conftest import pca_event
 from tests.raw import execute
 
@@ -201,7 +201,7 @@ def test_stream_reads_every_selected_event_in_order_and_seq_range_finds_a_period
 ) -> None:
     from datetime import UTC, datetime
 
-    from kansa.query import Query
+    from kansa.events.query import Query
 
     events = [
         pca_event(tenant_id, n, occurred_at=f"2026-11-{n:02d}T12:00:00+09:00") for n in range(1, 21)

@@ -10,11 +10,11 @@ import psycopg
 import pytest
 
 from kansa.catalog import Catalog
-from kansa.events import prepare
+from kansa.events.prepare import prepare
 from kansa.integrity.signing import Signer
+from kansa.integrity.verify import verify_store
 from kansa.store import Store
 from kansa.timeutil import utcnow
-from kansa.verify import verify_store
 from tests.conftest import pca_event
 from tests.raw import execute
 

@@ -23,7 +23,7 @@ import pytest
 
 from kansa.catalog import Catalog
 from kansa.errors import StoreError
-from kansa.events import prepare
+from kansa.events.prepare import prepare
 from kansa.store.postgres import (
     MONTHS_AHEAD,
     MONTHS_BACK,

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from kansa.accounts import hash_password
+from kansa.access.accounts import hash_password
 from kansa.catalog import Catalog
-from kansa.events import prepare
+from kansa.events.prepare import prepare
 from kansa.store import Store
 from kansa.timeutil import utcnow
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from kansa.api.app import create_app
+from kansa.server.app import create_app
 from kansa.settings import Settings
 from tests.net import free_port
 

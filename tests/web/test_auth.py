@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from kansa import tokens
-from kansa.accounts import hash_password
-from kansa.api.app import create_app
+from kansa.access import tokens
+from kansa.access.accounts import hash_password
 from kansa.catalog import Catalog
-from kansa.events import prepare
-from kansa.query import Filters, Query
-from kansa.runtime import Runtime
+from kansa.events.prepare import prepare
+from kansa.events.query import Filters, Query
+from kansa.server.app import create_app
+from kansa.server.runtime import Runtime
 from kansa.store import Store
 from kansa.timeutil import utcnow
 from kansa.web.session import COOKIE, seal, start
@@ -174,7 +174,7 @@ def test_a_viewer_token_opens_a_session_and_leaves_the_url(
 def test_expired_or_forged_sessions_are_refused(
     client: TestClient, runtime: Runtime, kddi: str
 ) -> None:
-    from kansa.access import Reader
+    from kansa.access.readers import Reader
 
     admin = Reader("account", "admin", kddi, "admin", "管理 太郎")
     old = start(admin, utcnow() - timedelta(hours=2), 30)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from kansa.catalog import Catalog
+from kansa.catalog.layout import default_layout_paths, load_layouts
+from kansa.catalog.screens import SCREEN_DIR, load_screen, screen_for
 from kansa.errors import ConfigError
-from kansa.layout import default_layout_paths, load_layouts
 from kansa.web import chart
 from kansa.web.options import form_choices
-from kansa.web.screens import SCREEN_DIR, load_screen, screen_for
 
 
 def test_every_layout_has_its_screen_and_every_choice_is_labelled(catalog: Catalog) -> None:

@@ -19,7 +19,7 @@ from datetime import datetime, time, timedelta
 from kansa import retention
 from kansa.errors import ConfigError
 from kansa.integrity.checkpoints import is_due, sign_heads
-from kansa.runtime import Runtime
+from kansa.server.runtime import Runtime
 from kansa.timeutil import utcnow
 
 log = logging.getLogger("kansa.jobs")

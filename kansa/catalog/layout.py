@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from kansa.errors import ConfigError
 from kansa.export.files import ExportFile, common_exports, parse_exports
 
-LAYOUT_DIR = Path(__file__).parent / "catalog" / "layouts"
+LAYOUT_DIR = Path(__file__).parent / "layouts"
 PURPOSES = ("screen", "export")
 ROLES = ("admin", "user")
 SINCE_KINDS = ("first-of-month-last-year",)

@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from kansa.access import Reader
+from kansa.access.readers import Reader
 from kansa.errors import AuthError, InvalidInput, Problem
-from kansa.store import Account, Store
+from kansa.records import Account
+from kansa.store import Store
 
 _HASHER = PasswordHasher()  # argon2id with the library's recommended parameters
 MIN_PASSWORD = 10

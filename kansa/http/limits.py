@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kansa.api.errors import BodyTooLarge, HTTPProblem, problem
 from kansa.errors import Problem
+from kansa.http.problems import BodyTooLarge, HTTPProblem, problem
 
 Clock = Callable[[], float]
 PRUNE_AT = 10_000

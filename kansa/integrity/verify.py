@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 import orjson
 
-from kansa.chain import Break, StoredLink, Walk, verify
-from kansa.events import search_text
+from kansa.events.prepare import search_text
+from kansa.integrity.chain import Break, StoredLink, Walk, verify
 from kansa.integrity.signing import Checkpoint, PublicKey
-from kansa.store import Store, Tenant
+from kansa.records import Tenant
+from kansa.store import Store
 
 DERIVED = {"search_text": search_text}
 PURGE_ACTION = ("kansa", "retention.purge")

@@ -10,11 +10,12 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from kansa import __version__, web
-from kansa.api import catalog, errors, events, exports, health, holds, integrity, search, tokens
-from kansa.api.limits import BodyLimit, RateLimiter, rate_limit
-from kansa.events import EventIn
-from kansa.jobs import Jobs
-from kansa.runtime import Runtime
+from kansa.api import catalog, events, exports, health, holds, integrity, search, tokens
+from kansa.events.prepare import EventIn
+from kansa.http import problems
+from kansa.http.limits import BodyLimit, RateLimiter, rate_limit
+from kansa.server.jobs import Jobs
+from kansa.server.runtime import Runtime
 from kansa.settings import Settings
 
 
@@ -58,7 +59,7 @@ def create_app(
         else None
     )
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
-    errors.install(app)
+    problems.install(app)
     limited = [Depends(rate_limit)]
     for api in (events, search, exports, tokens, catalog, integrity, holds):
         app.include_router(api.router, dependencies=limited)

@@ -7,16 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from kansa.access import KeyCache, Reader
+from kansa.access.readers import KeyCache, Reader
 from kansa.catalog import Catalog, default_catalog_paths, load_catalog
+from kansa.catalog.layout import DEFAULT_LAYOUT, Layout, default_layout_paths, load_layouts
 from kansa.errors import NotFound
-from kansa.events import prepare
-from kansa.ingest import Writer
+from kansa.events.prepare import prepare
 from kansa.integrity.keyfile import load_signer
 from kansa.integrity.signing import Signer
-from kansa.layout import DEFAULT_LAYOUT, Layout, default_layout_paths, load_layouts
+from kansa.records import Tenant
+from kansa.server.writer import Writer
 from kansa.settings import Settings
-from kansa.store import Receipt, Store, Tenant, open_store
+from kansa.store import Receipt, Store, open_store
 
 T = TypeVar("T")
 

@@ -3,7 +3,7 @@ the search form. Data files in ``kansa/catalog/screens/<layout>.toml``, beside t
 and layouts; ``default.toml`` serves a tenant whose layout has no screen file.
 
 A tab names the history it lists (none: every history the reader may see), its columns
-(``field`` from :data:`kansa.web.columns.FIELDS`, with an optional ``label``) and its filters
+(``field`` from :data:`kansa.catalog.columns.FIELDS`, with an optional ``label``) and its filters
 (``kind`` from :data:`FILTER_KINDS`). ``choose_columns`` lets a reader pick the columns among
 the tab's and the product's recorded fields (microCMS 表示項目の編集).
 """
@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from kansa.catalog import Label
+from kansa.catalog.columns import FIELDS
 from kansa.catalog.model import HISTORIES
 from kansa.errors import ConfigError
-from kansa.web.columns import FIELDS
 
-SCREEN_DIR = Path(__file__).resolve().parent.parent / "catalog" / "screens"
+SCREEN_DIR = Path(__file__).resolve().parent / "screens"
 FILTER_KINDS = (
     "period",
     "actor",

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 
-from kansa.events import PreparedEvent
+from kansa.events.prepare import PreparedEvent
 from kansa.store import Receipt, Store
 
 _Item = tuple[Sequence[PreparedEvent], "Future[list[Receipt]]"]

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from kansa.access import Reader
+from kansa.access.readers import Reader
 from kansa.errors import AuthError, InvalidInput, Problem
 
 PREFIX = "kv1"

@@ -1,51 +1,44 @@
 """The commands that prove the log intact and keep it no longer than it should be:
-``kansa key show``, ``kansa checkpoint``, ``kansa verify`` (its work), ``kansa purge`` and
-``kansa hold set|release``. Registered on :data:`kansa.cli.app` when that module loads."""
+``kansa key show``, ``kansa checkpoint``, ``kansa verify``, ``kansa purge`` and
+``kansa hold set|release``."""
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from kansa import cli as _cli
 from kansa import retention
+from kansa.cli.common import (
+    CatalogOption,
+    DbOption,
+    ReasonOption,
+    TenantOption,
+    fail,
+    opened,
+    operator,
+    settings_for,
+)
 from kansa.errors import ConfigError, InvalidInput, Problem
 from kansa.integrity.checkpoints import sign_checkpoint, sign_heads
 from kansa.integrity.files import verify_file
 from kansa.integrity.keyfile import load_signer, read_public_key
 from kansa.integrity.signing import PublicKey
-from kansa.runtime import load_catalog_for
+from kansa.server.runtime import load_catalog_for
 from kansa.settings import Settings
 from kansa.store.schema import MIGRATIONS
 from kansa.timeutil import utcnow
 
-key_app = typer.Typer(help="The key that signs checkpoints and exports.", no_args_is_help=True)
-hold_app = typer.Typer(help="Legal holds: stop purging a tenant.", no_args_is_help=True)
-_cli.app.add_typer(key_app, name="key")
-_cli.app.add_typer(hold_app, name="hold")
 
-TenantOption = Annotated[str, typer.Option("--tenant", help="The tenant.")]
-ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded in the log).")]
-
-
-def operator() -> dict[str, str]:
-    """The person at the command line, as the actor of what they record."""
-    name = getpass.getuser()
-    return {"id": f"operator:{name}", "name": name, "type": "operator"}
-
-
-@_cli.command(key_app, "show")
 def key_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    db: _cli.DbOption = None,
+    db: DbOption = None,
 ) -> None:
     """Print the public key (PEM) that checks checkpoints and export manifests."""
     import json
 
-    public = load_signer(_cli._settings(db)).public_key
+    public = load_signer(settings_for(db)).public_key
     if as_json:
         typer.echo(
             json.dumps(
@@ -57,15 +50,14 @@ def key_show(
     typer.echo(f"key id {public.key_id} (Ed25519)", err=True)
 
 
-@_cli.command(_cli.app, "checkpoint")
 def checkpoint(
     tenant: Annotated[str | None, typer.Option(help="Sign one tenant's head only.")] = None,
-    db: _cli.DbOption = None,
+    db: DbOption = None,
 ) -> None:
     """Sign a checkpoint at the head of every tenant with unsigned events (or of one)."""
-    settings = _cli._settings(db)
+    settings = settings_for(db)
     signer = load_signer(settings)
-    with _cli._store(settings) as store:
+    with opened(settings) as store:
         if tenant is not None:
             made = [sign_checkpoint(store, signer, tenant)]
             refused: list[str] = []
@@ -80,9 +72,26 @@ def checkpoint(
     for reason in refused:
         typer.echo(f"REFUSED {reason}", err=True)
     if refused:
-        raise _cli._fail(f"{len(refused)} tenant chain(s) not signed", 1)
+        raise fail(f"{len(refused)} tenant chain(s) not signed", 1)
     if not made:
         typer.echo("every tenant's head is signed already")
+
+
+def verify(
+    file: Annotated[
+        Path | None, typer.Argument(help="An exported JSON Lines file to check offline.")
+    ] = None,
+    tenant: Annotated[str | None, typer.Option(help="Check one tenant only.")] = None,
+    key: Annotated[
+        Path | None, typer.Option(help="The public key (PEM); default: the signing key's.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Walk every tenant's hash chain and signed checkpoints, or check an exported file with
+    --key. Exit 0 when intact; 1 naming the first broken link."""
+    from kansa.cli.integrity import run_verify
+
+    run_verify(file, tenant, key, settings_for(db))
 
 
 def run_verify(
@@ -94,11 +103,11 @@ def run_verify(
             raise InvalidInput([Problem("--key", "checking a file needs the public key")])
         _verify_file(file, read_public_key(key_file))
         return
-    from kansa.verify import verify_store
+    from kansa.integrity.verify import verify_store
 
     key = _key_for_database(key_file, settings)
     broken = checked = 0
-    with _cli._store(settings, migrate=False) as store:  # a backup is checked as it is
+    with opened(settings, migrate=False) as store:  # a backup is checked as it is
         if store.schema_version() < MIGRATIONS[-1].version:
             raise ConfigError(
                 f"the database's schema is at version {store.schema_version()}, not "
@@ -116,7 +125,7 @@ def run_verify(
                 f"{walk.head_seq} {walk.head_hash[:16]}…{signed}"
             )
     if broken:
-        raise _cli._fail(f"{broken} tenant chain(s) broken", 1)
+        raise fail(f"{broken} tenant chain(s) broken", 1)
     typer.echo(f"intact: {checked} events checked")
 
 
@@ -138,7 +147,7 @@ def _verify_file(file: Path, key: PublicKey) -> None:
         raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
     if report.problem is not None:
         typer.echo(f"BROKEN file {file}: {report.problem}", err=True)
-        raise _cli._fail("the file is not intact", 1)
+        raise fail("the file is not intact", 1)
     manifest = report.manifest
     assert manifest is not None
     typer.echo(
@@ -148,21 +157,20 @@ def _verify_file(file: Path, key: PublicKey) -> None:
     )
 
 
-@_cli.command(_cli.app, "purge")
 def purge(
     tenant: Annotated[str | None, typer.Option(help="Purge one tenant only.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")] = False,
-    db: _cli.DbOption = None,
-    catalog: _cli.CatalogOption = None,
+    db: DbOption = None,
+    catalog: CatalogOption = None,
 ) -> None:
     """Delete expired events: the run at the start of each chain in which every event has
     passed its retention. Tenants under legal hold are skipped."""
-    settings = _cli._settings(db, catalog)
+    settings = settings_for(db, catalog)
     try:
         key: PublicKey | None = load_signer(settings).public_key
     except ConfigError:
         key = None
-    with _cli._store(settings) as store:
+    with opened(settings) as store:
         plans = retention.purge(
             store,
             load_catalog_for(settings),
@@ -176,7 +184,7 @@ def purge(
         refused += plan.refused is not None
         typer.echo(_describe(plan, dry_run), err=plan.refused is not None)
     if refused:
-        raise _cli._fail(f"{refused} tenant(s) not purged: their expired events do not verify")
+        raise fail(f"{refused} tenant(s) not purged: their expired events do not verify")
 
 
 def _describe(plan: retention.Plan, dry_run: bool) -> str:
@@ -196,22 +204,20 @@ def _describe(plan: retention.Plan, dry_run: bool) -> str:
     return f"purged {who}: {span}; the chain now begins at seq {cut.last_seq + 1}"
 
 
-@_cli.command(hold_app, "set")
-def hold_set(tenant: TenantOption, reason: ReasonOption, db: _cli.DbOption = None) -> None:
+def hold_set(tenant: TenantOption, reason: ReasonOption, db: DbOption = None) -> None:
     """Place a legal hold: the tenant's events are not purged until it is released."""
-    settings = _cli._settings(db)
-    with _cli._store(settings) as store:
+    settings = settings_for(db)
+    with opened(settings) as store:
         held = retention.set_legal_hold(
             store, load_catalog_for(settings), tenant, reason, operator()
         )
     typer.echo(f"tenant {held.id}: legal hold placed ({held.legal_hold}); purging stopped")
 
 
-@_cli.command(hold_app, "release")
-def hold_release(tenant: TenantOption, reason: ReasonOption, db: _cli.DbOption = None) -> None:
+def hold_release(tenant: TenantOption, reason: ReasonOption, db: DbOption = None) -> None:
     """Release the legal hold: purging resumes."""
-    settings = _cli._settings(db)
-    with _cli._store(settings) as store:
+    settings = settings_for(db)
+    with opened(settings) as store:
         released = retention.set_legal_hold(
             store, load_catalog_for(settings), tenant, None, operator(), release_reason=reason
         )

@@ -8,10 +8,10 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 
 from fastapi import Request
 
-from kansa import tokens
-from kansa.access import Reader, reader_of_key
+from kansa.access import tokens
+from kansa.access.readers import Reader, reader_of_key
 from kansa.errors import AuthError
-from kansa.runtime import Runtime
+from kansa.server.runtime import Runtime
 from kansa.timeutil import utcnow
 
 

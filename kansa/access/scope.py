@@ -1,4 +1,4 @@
-"""The one place where a reader's request becomes a :class:`~kansa.query.Query` they are
+"""The one place where a reader's request becomes a :class:`~kansa.events.query.Query` they are
 entitled to: their tenant only, their own events only for a general user, the event types
 their role may see for this purpose, and the layout's time window. Every endpoint that reads
 events goes through :func:`scope`; none builds a Query itself."""
@@ -12,13 +12,13 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from kansa.access import Reader
+from kansa.access.readers import Reader
 from kansa.catalog import Catalog
+from kansa.catalog.layout import DEFAULT_LAYOUT, Layout
 from kansa.catalog.model import HISTORIES, LEVELS
 from kansa.errors import Forbidden, InvalidQuery, NotFound, Problem
-from kansa.layout import DEFAULT_LAYOUT, Layout
-from kansa.query import MAX_LIMIT, SORTS, Cursor, Filters, Query, check_choice
-from kansa.store import Tenant
+from kansa.events.query import MAX_LIMIT, SORTS, Cursor, Filters, Query, check_choice
+from kansa.records import Tenant
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kansa.access.keys import secret_matches, split_token
 from kansa.errors import AuthError, Forbidden
-from kansa.events import PreparedEvent
-from kansa.keys import secret_matches, split_token
-from kansa.store import ApiKey, Store
+from kansa.events.prepare import PreparedEvent
+from kansa.records import ApiKey
+from kansa.store import Store
 
 
 @dataclass

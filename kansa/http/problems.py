@@ -9,7 +9,6 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kansa.api.responses import JSON
 from kansa.errors import (
     AuthError,
     ConfigError,
@@ -22,6 +21,7 @@ from kansa.errors import (
     NotFound,
     Problem,
 )
+from kansa.http.responses import JSON
 
 log = logging.getLogger("kansa.api")
 

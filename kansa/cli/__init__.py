@@ -1,0 +1,78 @@
+"""The ``kansa`` command. Each module holds the commands of one concept; this one puts them
+together, every command named here, so ``kansa --help`` and this list agree."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import typer
+
+from kansa.cli import credentials, export, integrity, setup, tenants
+from kansa.cli.common import guarded
+
+Command = tuple[str, Callable[..., None]]
+
+COMMANDS: list[Command] = [
+    ("init", setup.init),
+    ("serve", setup.serve),
+    ("demo", setup.demo),
+    ("verify", integrity.verify),
+    ("checkpoint", integrity.checkpoint),
+    ("purge", integrity.purge),
+    ("export", export.export_file),
+]
+GROUPS: list[tuple[str, str, list[Command]]] = [
+    (
+        "tenant",
+        "Tenants: the customer organisations.",
+        [
+            ("create", tenants.tenant_create),
+            ("update", tenants.tenant_update),
+            ("list", tenants.tenant_list),
+        ],
+    ),
+    ("apikey", "API keys of publishing applications.", [("create", credentials.apikey_create)]),
+    (
+        "account",
+        "Accounts of people who read a tenant's log.",
+        [("create", credentials.account_create)],
+    ),
+    ("key", "The key that signs checkpoints and exports.", [("show", integrity.key_show)]),
+    (
+        "hold",
+        "Legal holds: stop purging a tenant.",
+        [("set", integrity.hold_set), ("release", integrity.hold_release)],
+    ),
+]
+
+
+def build() -> typer.Typer:
+    """The ``kansa`` command with every command and group registered."""
+    app = typer.Typer(
+        help="kansa (監査): a multi-tenant audit log service.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    app.callback(invoke_without_command=True)(setup.version)
+    _register(app, COMMANDS)
+    for name, help_text, commands in GROUPS:
+        group = typer.Typer(help=help_text, no_args_is_help=True)
+        _register(group, commands)
+        app.add_typer(group, name=name)
+    return app
+
+
+def _register(group: typer.Typer, commands: list[Command]) -> None:
+    for name, func in commands:
+        group.command(name)(guarded(func))
+
+
+app = build()
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

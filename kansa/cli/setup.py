@@ -1,0 +1,95 @@
+"""Setting kansa up and running it: ``kansa init``, ``kansa serve``, ``kansa demo`` and
+``kansa --version``."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from kansa import __version__
+from kansa.cli.common import CatalogOption, DbOption, opened, settings_for
+from kansa.server.runtime import load_catalog_for
+
+
+def version(
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+def init(db: DbOption = None) -> None:
+    """Create the database (or bring its schema up to date) and the signing key."""
+    from kansa.integrity.keyfile import ensure_signing_key
+
+    settings = settings_for(db)
+    with opened(settings, migrate=False) as store:
+        applied = store.migrate()
+    what = f"applied {len(applied)} migration(s)" if applied else "schema already up to date"
+    typer.echo(f"database ready at {settings.database_url} ({what})")
+    typer.echo(ensure_signing_key(settings)[1])
+
+
+def serve(
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+) -> None:
+    """Serve the API (and /docs) over HTTP."""
+    import uvicorn
+
+    from kansa.server.app import create_app
+
+    settings = settings_for(db, catalog)
+    from kansa.integrity.keyfile import load_signer
+
+    load_signer(settings)  # refuse to serve without the key that signs checkpoints
+    application = create_app(settings)
+    typer.echo(
+        f"kansa {__version__} on http://{host}:{port} (docs at /docs), "
+        f"database {settings.database_url}",
+        err=True,
+    )
+    from kansa.server import accesslog
+
+    accesslog.install()  # a viewer token in /console/enter?token=… never reaches the log
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        access_log=access_log,
+        proxy_headers=False,  # X-Forwarded-For is kansa's to judge (KANSA_TRUSTED_PROXIES)
+        log_level="info" if access_log else "warning",  # request lines are logged at info
+        loop="auto",
+        http="auto",
+    )
+
+
+def demo(
+    events: Annotated[int, typer.Option(help="How many events to create.")] = 20_000,
+    if_empty: Annotated[bool, typer.Option(help="Do nothing if the database has events.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    db: DbOption = None,
+) -> None:
+    """Fill the database with realistic events of the four products over 90 days."""
+    from kansa.demo import DEMO_PASSWORD, demo_accounts, fill
+
+    settings = settings_for(db)
+    with opened(settings) as store:
+        catalog = load_catalog_for(settings)
+        if if_empty and store.count_events() > 0:
+            typer.echo(f"demo: {store.count_events()} events already stored; nothing added")
+        else:
+            started = time.perf_counter()
+            stored = fill(store, catalog, events, seed=seed)
+            typer.echo(f"demo: stored {stored} events in {time.perf_counter() - started:.1f}s")
+        accounts = demo_accounts(store, catalog)
+    if accounts:
+        typer.echo(f"demo console accounts (demo data only), password {DEMO_PASSWORD}:")
+        for a in accounts:
+            typer.echo(f"  tenant {a.tenant:<18} login {a.login:<12} {a.role}")

@@ -1,0 +1,81 @@
+"""Tenants at the command line: ``kansa tenant create|update|list``. The rules a tenant's
+settings follow are :mod:`kansa.tenants`'."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from kansa import retention as kept
+from kansa import tenants
+from kansa.catalog.layout import default_layout_paths, load_layouts
+from kansa.cli.common import CatalogOption, DbOption, opened, operator, settings_for
+from kansa.records import DEFAULT_LANG, DEFAULT_TZ, TenantChanges
+from kansa.server.runtime import load_catalog_for
+
+
+def tenant_create(
+    tenant_id: Annotated[str, typer.Argument(metavar="ID", help="The tenant's id.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    layout: Annotated[str | None, typer.Option(help="Product layout, e.g. pca-id.")] = None,
+    tz: Annotated[str, typer.Option(help="Time zone for screens and CSV.")] = DEFAULT_TZ,
+    lang: Annotated[str, typer.Option(help="ja or en.")] = DEFAULT_LANG,
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Set up a tenant ahead of its first event, with its layout, time zone and language."""
+    settings = settings_for(db, catalog)
+    tenants.check_id(tenant_id)
+    tenants.check_settings(load_layouts(default_layout_paths()), layout, tz, lang)
+    with opened(settings) as store:
+        tenant = store.create_tenant(tenant_id, name=name, layout=layout, tz=tz, lang=lang)
+    typer.echo(
+        f"tenant {tenant.id} created (layout {tenant.layout or '-'}, {tenant.tz}, {tenant.lang})"
+    )
+
+
+def tenant_update(
+    tenant_id: Annotated[str, typer.Argument(metavar="ID", help="The tenant's id.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    layout: Annotated[str | None, typer.Option(help="Product layout, e.g. pca-id.")] = None,
+    tz: Annotated[str | None, typer.Option(help="Time zone for screens and CSV.")] = None,
+    lang: Annotated[str | None, typer.Option(help="ja or en.")] = None,
+    record_searches: Annotated[
+        bool | None, typer.Option(help="Record every search of the log in the log itself.")
+    ] = None,
+    retention: Annotated[
+        str | None,
+        typer.Option(
+            help="Days kept per history: login=365,operation=forever,provisioning=default."
+        ),
+    ] = None,
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Change a tenant's name, layout, time zone, language, whether searches are recorded, or
+    how long its histories are kept (recorded in its log)."""
+    settings = settings_for(db, catalog)
+    overrides = kept.parse_overrides(retention) if retention is not None else None
+    changes = TenantChanges(name, layout, tz, lang, record_searches)
+    tenants.check_settings(load_layouts(default_layout_paths()), layout, tz, lang)
+    kinds = load_catalog_for(settings)
+    with opened(settings) as store:
+        tenant = store.update_tenant(tenant_id, changes)
+        if overrides is not None:
+            tenant = kept.change_retention(store, kinds, tenant_id, overrides, operator())
+    typer.echo(
+        f"tenant {tenant.id}: layout {tenant.layout or '-'}, {tenant.tz}, {tenant.lang}, "
+        f"searches {'recorded' if tenant.record_searches else 'not recorded'}, "
+        f"retention {kept.describe(kept.effective(tenant, kinds))}"
+    )
+
+
+def tenant_list(db: DbOption = None) -> None:
+    """List tenants with their event counts."""
+    with opened(settings_for(db)) as store:
+        for tenant in store.list_tenants():
+            typer.echo(
+                f"{tenant.id}\t{tenant.name or ''}\t{tenant.layout or '-'}\t"
+                f"{tenant.tz}\t{tenant.lang}\t{tenant.last_seq} events"
+            )

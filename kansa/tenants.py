@@ -1,0 +1,58 @@
+"""The rules a tenant's settings follow wherever they are set (the CLI, a first event, the
+store's defaults): its id, layout, time zone and language. A refusal is an
+:class:`~kansa.errors.InvalidInput` naming the field and what it may be."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from kansa.errors import InvalidInput, Problem
+from kansa.words import LANGS
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+"""A tenant id: letters, digits and ``. _ : @ -``, starting with a letter or digit, ≤ 128."""
+_ID = re.compile(ID_PATTERN)
+
+
+def check_id(tenant_id: str, where: str = "id") -> None:
+    if not _ID.match(tenant_id):
+        _refuse(where, f"tenant id {tenant_id!r} must be letters, digits and . _ : @ - (≤128)")
+
+
+def check_layout(layout: str, known: Iterable[str], where: str = "layout") -> None:
+    names = sorted(known)
+    if layout not in names:
+        _refuse(where, f"unknown layout {layout!r}; known: {', '.join(names)}")
+
+
+def check_tz(tz: str, where: str = "tz") -> None:
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        _refuse(where, f"unknown time zone {tz!r} (e.g. Asia/Tokyo, UTC)")
+
+
+def check_lang(lang: str, where: str = "lang") -> None:
+    if lang not in LANGS:
+        _refuse(where, f"lang must be one of {', '.join(LANGS)}, not {lang!r}")
+
+
+def check_settings(
+    known_layouts: Iterable[str],
+    layout: str | None = None,
+    tz: str | None = None,
+    lang: str | None = None,
+) -> None:
+    """Check whichever of a tenant's layout, time zone and language are given."""
+    if layout is not None:
+        check_layout(layout, known_layouts)
+    if tz is not None:
+        check_tz(tz)
+    if lang is not None:
+        check_lang(lang)
+
+
+def _refuse(where: str, message: str) -> None:
+    raise InvalidInput([Problem(where, message)])
