@@ -5,8 +5,9 @@ Each stored event keeps the exact bytes that were hashed::
     {"event":<canonical event>,"prev_hash":"<hex>","seq":<n>}
 
 — canonical JSON itself (sorted keys, no spaces, UTF-8) — and ``hash = SHA-256(bytes)``. The
-first event of a tenant links to :data:`GENESIS`. Checking needs nothing but the rows, so the
-same :func:`verify` walks a database or an exported file.
+first event of a tenant links to :data:`GENESIS`. Linking is one step, :meth:`Head.step`, that
+every engine (and the benchmark) takes through :class:`Chains`. Checking needs nothing but the
+rows, so the same :func:`verify` walks a database or an exported file.
 """
 
 from __future__ import annotations
@@ -41,6 +42,47 @@ class StoredLink:
     hash: str
     prev_hash: str
     columns: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """Where a tenant's chain stands: its last seq and that event's hash (before the first
+    event, 0 and :data:`GENESIS`)."""
+
+    seq: int = 0
+    hash: str = GENESIS
+
+    def step(self, core: bytes) -> tuple[StoredLink, Head]:
+        """The event ``core`` linked after this head, and the head after it."""
+        seq = self.seq + 1
+        body = link(core, self.hash, seq)
+        hashed = digest(body)
+        return StoredLink(seq, body, hashed, self.hash), Head(seq, hashed)
+
+
+def extend(head: Head, cores: Iterable[bytes]) -> tuple[list[StoredLink], Head]:
+    """The events ``cores`` linked one after another from ``head``, and the new head."""
+    links: list[StoredLink] = []
+    for core in cores:
+        stored, head = head.step(core)
+        links.append(stored)
+    return links, head
+
+
+class Chains:
+    """The heads of several tenants' chains while a batch of events is linked onto them; a
+    tenant not in ``heads`` starts at genesis."""
+
+    def __init__(self, heads: Mapping[str, Head] | None = None) -> None:
+        self.heads: dict[str, Head] = dict(heads or {})
+        self.moved: dict[str, Head] = {}
+        """The heads that :meth:`extend` advanced, as they now stand."""
+
+    def extend(self, tenant: str, core: bytes) -> StoredLink:
+        """Link the event ``core`` onto ``tenant``'s chain and advance its head."""
+        stored, head = self.heads.get(tenant, Head()).step(core)
+        self.heads[tenant] = self.moved[tenant] = head
+        return stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,10 +192,6 @@ def _check(row: StoredLink, expected_seq: int, prev: str, readers: _Readers) -> 
         if readers[column](event) != value:
             return f"column {column!r} differs from the hashed event (changed in place)"
     return ""
-
-
-def _field(event: Mapping[str, Any], path: str) -> Any:
-    return _walk_path(event, tuple(path.split(".")))
 
 
 def _walk_path(event: Mapping[str, Any], parts: tuple[str, ...]) -> Any:
