@@ -22,10 +22,11 @@ import psycopg
 from psycopg import conninfo
 
 from kansa.events.prepare import PreparedEvent
-from kansa.integrity.chain import GENESIS, digest, link
+from kansa.integrity.chain import Chains, StoredLink
 from kansa.store import postgres as pg
-from kansa.store.sqlite import _INSERT_EVENT, SQLiteStore, _row, path_of
-from kansa.timeutil import to_micros, utcnow
+from kansa.store.rows import event_row, key_row
+from kansa.store.sqlite import INSERT_EVENT, SQLiteStore, path_of
+from kansa.timeutil import utcnow
 
 Row = tuple[Any, ...]
 
@@ -84,27 +85,21 @@ class Engine(ABC):
 
 
 def chained(
-    heads: dict[str, tuple[int, str]], events: Sequence[PreparedEvent]
-) -> Iterator[tuple[PreparedEvent, tuple[int, bytes, str, str]]]:
-    """Each event with its (seq, stored bytes, hash, previous hash), chained per tenant from
-    ``heads`` (updated as it goes) as the stores chain them."""
+    chains: Chains, events: Sequence[PreparedEvent]
+) -> Iterator[tuple[PreparedEvent, StoredLink]]:
+    """Each event with its link, chained per tenant onto ``chains`` as the stores chain them."""
     for event in events:
-        seq, prev = heads.get(event.tenant_id, (0, GENESIS))
-        seq += 1
-        body = link(event.core, prev, seq)
-        hashed = digest(body)
-        heads[event.tenant_id] = (seq, hashed)
-        yield event, (seq, body, hashed, prev)
+        yield event, chains.extend(event.tenant_id, event.core)
 
 
 class SQLiteRowMaker:
     """The exact row tuples :class:`SQLiteStore` inserts, chain bytes and hashes included."""
 
     def __init__(self) -> None:
-        self.heads: dict[str, tuple[int, str]] = {}
+        self.chains = Chains()
 
     def __call__(self, events: Sequence[PreparedEvent]) -> list[Row]:
-        return [_row(event, *link_) for event, link_ in chained(self.heads, events)]
+        return [event_row(event, stored) for event, stored in chained(self.chains, events)]
 
 
 class SQLiteInserter(RawInserter):
@@ -117,7 +112,7 @@ class SQLiteInserter(RawInserter):
         conn = self._conn
         started = time.perf_counter()
         conn.execute("BEGIN")
-        conn.executemany(_INSERT_EVENT, rows)
+        conn.executemany(INSERT_EVENT, rows)
         conn.execute("COMMIT")
         return time.perf_counter() - started
 
@@ -229,15 +224,13 @@ class PostgresRowMaker:
     ``event_keys`` for successive batches, chained per tenant from genesis."""
 
     def __init__(self) -> None:
-        self.heads: dict[str, tuple[int, str]] = {}
+        self.chains = Chains()
 
     def __call__(self, events: Sequence[PreparedEvent]) -> list[Row]:
-        rows: list[Row] = []
-        for event, (seq, body, hashed, prev) in chained(self.heads, events):
-            occurred = to_micros(event.occurred_at)
-            key = (event.tenant_id, event.client_id, event.id, seq, hashed, occurred)
-            rows.append((pg._row(event, seq, occurred, body, hashed, prev), key))
-        return rows
+        return [
+            (event_row(event, stored), key_row(event, stored))
+            for event, stored in chained(self.chains, events)
+        ]
 
 
 class PostgresInserter(RawInserter):
@@ -245,14 +238,14 @@ class PostgresInserter(RawInserter):
 
     def __init__(self, url: str) -> None:
         self._conn = psycopg.connect(url, autocommit=True, prepare_threshold=None)
-        pg._configure(self._conn)
+        pg.configure(self._conn)
 
     def insert(self, rows: Sequence[Row]) -> float:
         conn = self._conn
         started = time.perf_counter()
         with conn.transaction(), conn.cursor() as cur:
-            pg._copy(cur, pg._COPY_EVENTS, (row for row, _ in rows))
-            pg._copy(cur, pg._COPY_KEYS, (key for _, key in rows if key[1] is not None))
+            pg.copy_rows(cur, pg.COPY_EVENTS, (row for row, _ in rows))
+            pg.copy_rows(cur, pg.COPY_KEYS, (key for _, key in rows if key[1] is not None))
         return time.perf_counter() - started
 
     def close(self) -> None:
@@ -306,7 +299,7 @@ class PostgresEngine(Engine):
 
     def connect(self, url: str) -> psycopg.Connection[tuple[Any, ...]]:
         conn = psycopg.connect(url, autocommit=True, prepare_threshold=None)
-        pg._configure(conn)
+        pg.configure(conn)
         return conn
 
     def row_maker(self) -> Callable[[Sequence[PreparedEvent]], list[Row]]:

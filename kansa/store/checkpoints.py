@@ -14,12 +14,6 @@ from kansa.timeutil import from_micros, iso_utc, parse_iso, to_micros
 
 CHECKPOINT_COLUMNS = ", ".join(CHECKPOINT_ROW)
 
-TENANT_COLUMNS = (
-    "id, name, layout, tz, lang, created_at, last_seq, last_hash, record_searches,"
-    " chain_start_seq, chain_start_hash, checkpoint_seq, checkpoint_at, retention,"
-    " legal_hold, legal_hold_since"
-)
-
 
 def checkpoint_row(checkpoint: Checkpoint) -> tuple[Any, ...]:
     return (
@@ -105,16 +99,3 @@ def first_unexpired_query(
         f" AND NOT ({expired or '1 = 0'}) ORDER BY seq LIMIT 1"
     )
     return text, params
-
-
-def tenant_extras(row: Sequence[Any]) -> dict[str, Any]:
-    """The tenant fields after ``record_searches`` (columns 9 on of TENANT_COLUMNS)."""
-    return {
-        "chain_start_seq": int(row[9]),
-        "chain_start_hash": row[10],
-        "checkpoint_seq": int(row[11]),
-        "checkpoint_at": from_micros(row[12]) if row[12] is not None else None,
-        "retention": retention_of(row[13]),
-        "legal_hold": row[14],
-        "legal_hold_since": from_micros(row[15]) if row[15] is not None else None,
-    }

@@ -17,30 +17,30 @@ prepared statements switch to generic plans that are far slower for searches.
 from __future__ import annotations
 
 import calendar
-import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.adapt import PyFormat
-from psycopg.errors import CheckViolation, LockNotAvailable, UniqueViolation
+from psycopg.errors import CheckViolation, ForeignKeyViolation, LockNotAvailable, UniqueViolation
 from psycopg_pool import ConnectionPool
 
-from kansa.errors import ConfigError, Conflict, NotFound, StoreError
+from kansa.errors import ConfigError, NotFound, StoreError
 from kansa.events.prepare import PreparedEvent
 from kansa.events.query import Query
-from kansa.integrity.chain import GENESIS, StoredLink, digest, link
-from kansa.integrity.signing import Checkpoint
-from kansa.records import DEFAULT_LANG, DEFAULT_TZ, Account, ApiKey, Tenant, TenantChanges
-from kansa.store import checkpoints as shared
+from kansa.integrity.chain import Head, StoredLink
+from kansa.records import Tenant
+from kansa.store import rows
 from kansa.store import search as search_sql
 from kansa.store.base import Cut, Purged, Receipt
-from kansa.store.schema import EVENT_COLUMNS, EVENT_KEY_ROW, EVENT_ROW, MIGRATIONS
-from kansa.timeutil import from_micros, iso_utc, to_micros, utcnow
+from kansa.store.batch import Batch
+from kansa.store.engine import Broken, SQLEngine
+from kansa.store.schema import EVENT_KEY_ROW, EVENT_ROW
+from kansa.timeutil import to_micros, utcnow
 
 DEFAULT_POOL_SIZE = 8
 """Most connections one store (one kansa process) opens; one is kept open when idle."""
@@ -49,31 +49,32 @@ MONTHS_BACK, MONTHS_AHEAD = 2, 3
 """Partitions :meth:`PostgresStore.migrate` makes around the current month."""
 
 _DDL_LOCK = 0x6B616E7361  # "kansa": the advisory lock every schema change takes
-_LINK_COLUMNS = ", ".join(column for column, _ in EVENT_COLUMNS)
 # Binary COPY (a quarter faster than text here) needs each column's type.
 COPY_TYPES = {"seq": "int8", "occurred_at": "int8", "received_at": "int8", "body": "bytea"}
-_COPY_EVENTS = (
+COPY_EVENTS = (
     f"COPY events ({', '.join(EVENT_ROW)}) FROM STDIN (FORMAT BINARY)",
     [COPY_TYPES.get(column, "text") for column in EVENT_ROW],
 )
-_COPY_KEYS = (
+"""How this store copies rows of :func:`kansa.store.rows.event_row` (see :func:`copy_rows`)."""
+COPY_KEYS = (
     f"COPY event_keys ({', '.join(EVENT_KEY_ROW)}) FROM STDIN (FORMAT BINARY)",
     [COPY_TYPES.get(column, "text") for column in EVENT_KEY_ROW],
 )
-_NEW_TENANT = "id, name, layout, tz, lang, created_at, last_seq, last_hash"
-_TENANT_COLUMNS = shared.TENANT_COLUMNS
+"""How this store copies rows of :func:`kansa.store.rows.key_row`."""
 _PARTITION = re.compile(r"^events_y(\d{4})m(\d{2})$")
 DROP_LOCK_TIMEOUT = "5s"
 """How long a purge waits to drop a whole partition before deleting its rows one by one."""
-_ACCOUNT_COLUMNS = "tenant_id, login, name, role, password_hash, failures, locked_until"
 
 Month = tuple[int, int]
 
 
-class PostgresStore:
+class PostgresStore(SQLEngine):
     """A kansa store in a PostgreSQL database. Safe to share between threads."""
 
     dialect = "postgresql"
+    mark = "%s"
+    tenant_order = 'id COLLATE "C"'  # byte order, as SQLite sorts
+    driver_error = psycopg.Error
 
     def __init__(
         self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE, connect_timeout: int = 10
@@ -98,7 +99,7 @@ class PostgresStore:
             max_size=pool_size,
             open=True,
             name="kansa",
-            configure=_configure,
+            configure=configure,
             timeout=connect_timeout,
         )
         self._months: set[Month] = set()
@@ -107,28 +108,30 @@ class PostgresStore:
     def close(self) -> None:
         self._pool.close()
 
+    def _read_one(self, text: str, params: Sequence[Any] = ()) -> Sequence[Any] | None:
+        with self._pool.connection() as conn:
+            return conn.execute(text, params).fetchone()
+
+    def _read_all(self, text: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        with self._pool.connection() as conn:
+            return list(conn.execute(text, params).fetchall())
+
+    def _transaction(self, statements: Sequence[rows.Bound]) -> None:
+        with self._pool.connection() as conn, conn.transaction():
+            for text, values in statements:
+                conn.execute(text, values)
+
+    def _broken(self, error: Exception) -> Broken:
+        if isinstance(error, UniqueViolation):
+            return "unique"
+        return "reference" if isinstance(error, ForeignKeyViolation) else None
+
     # -- schema ------------------------------------------------------------------------
 
     def migrate(self) -> list[str]:
-        applied: list[str] = []
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
-            if _missing(conn, ["schema_migrations"]):
-                conn.execute(
-                    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
-                    " name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
-                )
-            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-            for migration in MIGRATIONS:
-                if migration.version in done:
-                    continue
-                for statement in migration.statements_for(self.dialect):
-                    conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO schema_migrations VALUES (%s, %s, %s)",
-                    (migration.version, migration.name, to_micros(utcnow())),
-                )
-                applied.append(f"{migration.version}: {migration.name}")
+            applied = self._apply_migrations(conn.execute)
         now = utcnow()
         self.ensure_partitions(_months_around(now.year, now.month))
         return applied
@@ -192,42 +195,15 @@ class PostgresStore:
     def chain(
         self, tenant_id: str, after_seq: int = 0, upto: int | None = None
     ) -> Iterator[StoredLink]:
-        names = [path for _, path in EVENT_COLUMNS]
         with (
             self._pool.connection() as conn,
             conn.transaction(),
             conn.cursor(name="kansa_chain", binary=True) as cur,
         ):
             cur.itersize = 2000
-            cur.execute(
-                f"SELECT seq, body, hash, prev_hash, {_LINK_COLUMNS} FROM events"
-                " WHERE tenant_id = %s AND seq > %s AND seq <= %s ORDER BY seq",
-                (tenant_id, after_seq, upto if upto is not None else 2**63 - 1),
-            )
+            cur.execute(*rows.chain_query(tenant_id, after_seq, upto, "%s"))
             for row in cur:
-                columns = dict(zip(names, row[4:], strict=True))
-                columns["occurred_at"] = iso_utc(from_micros(columns["occurred_at"]))
-                columns["received_at"] = iso_utc(from_micros(columns["received_at"]))
-                yield StoredLink(row[0], bytes(row[1]), row[2], row[3], columns)
-
-    def count_events(self, tenant_id: str | None = None) -> int:
-        with self._pool.connection() as conn:
-            if tenant_id is None:
-                row = conn.execute("SELECT count(*) FROM events").fetchone()
-            else:
-                row = conn.execute(
-                    "SELECT count(*) FROM events WHERE tenant_id = %s", (tenant_id,)
-                ).fetchone()
-        assert row is not None
-        return int(row[0])
-
-    def get_event(self, tenant_id: str, event_id: str) -> dict[str, Any] | None:
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                "SELECT body, hash FROM events WHERE tenant_id = %s AND id = %s",
-                (tenant_id, event_id),
-            ).fetchone()
-        return search_sql.event_of(row[0], row[1]) if row else None
+                yield rows.link_of(row)
 
     def search(self, query: Query) -> search_sql.Page:
         text, params = search_sql.build(query, self.dialect)
@@ -248,105 +224,7 @@ class PostgresStore:
             for row in cur:
                 yield search_sql.event_of(row[0], row[1])
 
-    def seq_range(self, tenant_id: str, since: datetime, until: datetime) -> tuple[int, int] | None:
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                search_sql.SEQ_RANGE.format(mark="%s"),
-                (tenant_id, to_micros(since), to_micros(until)),
-            ).fetchone()
-        return (int(row[0]), int(row[1])) if row and row[0] is not None else None
-
-    def job_states(self, tenant_id: str, correlation_id: str) -> list[dict[str, Any]]:
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT body, hash FROM events WHERE tenant_id = %s AND correlation_id = %s"
-                " ORDER BY seq",
-                (tenant_id, correlation_id),
-            ).fetchall()
-        return [search_sql.event_of(body, hashed) for body, hashed in rows]
-
-    # -- tenants -----------------------------------------------------------------------
-
-    def create_tenant(
-        self, tenant_id: str, *, name: str | None, layout: str | None, tz: str, lang: str
-    ) -> Tenant:
-        try:
-            with self._pool.connection() as conn:
-                conn.execute(
-                    f"INSERT INTO tenants ({_NEW_TENANT}) VALUES (%s, %s, %s, %s, %s, %s, 0, %s)",
-                    (tenant_id, name, layout, tz, lang, to_micros(utcnow()), GENESIS),
-                )
-        except UniqueViolation:
-            raise Conflict(f"tenant {tenant_id!r} already exists") from None
-        except psycopg.Error as exc:
-            raise StoreError(f"could not create tenant {tenant_id!r}: {exc}") from exc
-        tenant = self.get_tenant(tenant_id)
-        assert tenant is not None
-        return tenant
-
-    def get_tenant(self, tenant_id: str) -> Tenant | None:
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE id = %s", (tenant_id,)
-            ).fetchone()
-        return _tenant(row) if row else None
-
-    def update_tenant(self, tenant_id: str, changes: TenantChanges) -> Tenant:
-        given = changes.given()
-        if changes.retention is not None:
-            given["retention"] = shared.retention_text(changes.retention)
-        if given:
-            assignments = sql.SQL(", ").join(
-                sql.SQL("{} = %s").format(sql.Identifier(name)) for name in given
-            )
-            with self._pool.connection() as conn:
-                conn.execute(
-                    sql.SQL("UPDATE tenants SET {} WHERE id = %s").format(assignments),
-                    (*(int(v) if isinstance(v, bool) else v for v in given.values()), tenant_id),
-                )
-        tenant = self.get_tenant(tenant_id)
-        if tenant is None:
-            raise NotFound(f"no tenant {tenant_id!r}")
-        return tenant
-
-    def list_tenants(self) -> list[Tenant]:
-        with self._pool.connection() as conn:  # byte order, as SQLite sorts
-            rows = conn.execute(
-                f'SELECT {_TENANT_COLUMNS} FROM tenants ORDER BY id COLLATE "C"'
-            ).fetchall()
-        return [_tenant(row) for row in rows]
-
-    # -- checkpoints, retention, legal hold ----------------------------------------------
-
-    def add_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
-        *writes, (read, params) = shared.add_checkpoint_statements(checkpoint, "%s")
-        with self._pool.connection() as conn, conn.transaction():
-            for text, values in writes:
-                conn.execute(text, values)
-            stored = conn.execute(read, params).fetchone()
-        assert stored is not None
-        return shared.checkpoint_of(stored)
-
-    def checkpoints(
-        self,
-        tenant_id: str,
-        *,
-        before: int | None = None,
-        limit: int | None = None,
-        newest_first: bool = False,
-    ) -> list[Checkpoint]:
-        text, params = shared.checkpoints_query(tenant_id, "%s", before, limit, newest_first)
-        with self._pool.connection() as conn:
-            rows = conn.execute(text, params).fetchall()
-        return [shared.checkpoint_of(row) for row in rows]
-
-    def first_unexpired(
-        self, tenant_id: str, after_seq: int, cutoffs: Mapping[str, datetime]
-    ) -> int | None:
-        text, params = shared.first_unexpired_query(tenant_id, after_seq, cutoffs, "%s")
-        with self._pool.connection() as conn:
-            row = conn.execute(text, params).fetchone()
-        return int(row[0]) if row else None
+    # -- retention and legal hold --------------------------------------------------------
 
     def purge(self, cuts: Sequence[Cut], record: Callable[[Purged], PreparedEvent]) -> list[Purged]:
         """Every cut in one transaction, so that a month partition holding nothing but
@@ -368,136 +246,17 @@ class PostgresStore:
         self.ensure_partitions([_month_of(record.occurred_at)])
         try:
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-                cur.execute(
-                    "UPDATE tenants SET legal_hold = %s, legal_hold_since = CASE WHEN"
-                    " %s::text IS NULL THEN NULL ELSE coalesce(legal_hold_since, %s) END"
-                    " WHERE id = %s",
-                    (reason, reason, to_micros(utcnow()), tenant_id),
-                )
+                cur.execute(*rows.legal_hold_statement(tenant_id, reason, "%s"))
                 if not cur.rowcount:
                     raise NotFound(f"no tenant {tenant_id!r}")
                 _append(cur, [record])
         except psycopg.Error as exc:
             raise StoreError(f"could not change the legal hold of {tenant_id!r}: {exc}") from exc
-        tenant = self.get_tenant(tenant_id)
-        assert tenant is not None
-        return tenant
-
-    # -- applications and keys -----------------------------------------------------------
-
-    def create_api_key(
-        self,
-        key_id: str,
-        *,
-        app: str,
-        tenant: str | None,
-        scopes: frozenset[str],
-        secret_hash: str,
-    ) -> ApiKey:
-        now = to_micros(utcnow())
-        try:
-            with self._pool.connection() as conn, conn.transaction():
-                conn.execute(
-                    "INSERT INTO applications (name, created_at) VALUES (%s, %s)"
-                    " ON CONFLICT (name) DO NOTHING",
-                    (app, now),
-                )
-                conn.execute(
-                    "INSERT INTO api_keys (id, app, tenant_id, scopes, secret_hash, created_at)"
-                    " VALUES (%s, %s, %s, %s, %s, %s)",
-                    (key_id, app, tenant, ",".join(sorted(scopes)), secret_hash, now),
-                )
-        except UniqueViolation:
-            raise Conflict(f"API key {key_id!r} already exists") from None
-        except psycopg.Error as exc:
-            raise StoreError(f"could not create API key: {exc}") from exc
-        key = self.get_api_key(key_id)
-        assert key is not None
-        return key
-
-    def get_api_key(self, key_id: str) -> ApiKey | None:
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                "SELECT id, app, tenant_id, scopes, secret_hash, created_at, revoked_at"
-                " FROM api_keys WHERE id = %s",
-                (key_id,),
-            ).fetchone()
-        if row is None:
-            return None
-        return ApiKey(
-            id=row[0],
-            app=row[1],
-            tenant=row[2],
-            scopes=frozenset(s for s in row[3].split(",") if s),
-            secret_hash=row[4],
-            created_at=from_micros(row[5]),
-            revoked=row[6] is not None,
-        )
-
-    # -- accounts and secrets ------------------------------------------------------------
-
-    def create_account(
-        self, tenant_id: str, login: str, *, name: str, role: str, password_hash: str
-    ) -> Account:
-        try:
-            with self._pool.connection() as conn:
-                conn.execute(
-                    "INSERT INTO accounts (tenant_id, login, name, role, password_hash,"
-                    " failures, locked_until, created_at)"
-                    " VALUES (%s, %s, %s, %s, %s, 0, NULL, %s)",
-                    (tenant_id, login, name, role, password_hash, to_micros(utcnow())),
-                )
-        except UniqueViolation:
-            raise Conflict(f"account {login!r} already exists in {tenant_id!r}") from None
-        except psycopg.errors.ForeignKeyViolation:
-            raise NotFound(f"no tenant {tenant_id!r}") from None
-        account = self.get_account(tenant_id, login)
-        assert account is not None
-        return account
-
-    def get_account(self, tenant_id: str, login: str) -> Account | None:
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE tenant_id = %s AND login = %s",
-                (tenant_id, login),
-            ).fetchone()
-        if row is None:
-            return None
-        return Account(
-            tenant=row[0],
-            login=row[1],
-            name=row[2],
-            role=row[3],
-            password_hash=row[4],
-            failures=row[5],
-            locked_until=from_micros(row[6]) if row[6] is not None else None,
-        )
-
-    def record_signin(
-        self, tenant_id: str, login: str, *, failures: int, locked_until: datetime | None
-    ) -> None:
-        with self._pool.connection() as conn:
-            conn.execute(
-                "UPDATE accounts SET failures = %s, locked_until = %s"
-                " WHERE tenant_id = %s AND login = %s",
-                (failures, to_micros(locked_until) if locked_until else None, tenant_id, login),
-            )
-
-    def instance_secret(self, name: str) -> bytes:
-        with self._pool.connection() as conn:
-            conn.execute(
-                "INSERT INTO instance_secrets (name, value, created_at) VALUES (%s, %s, %s)"
-                " ON CONFLICT (name) DO NOTHING",
-                (name, os.urandom(32), to_micros(utcnow())),
-            )
-            row = conn.execute(
-                "SELECT value FROM instance_secrets WHERE name = %s", (name,)
-            ).fetchone()
-        assert row is not None
-        return bytes(row[0])
+        return self._tenant(tenant_id)
 
 
-def _configure(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+def configure(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """Set up a connection as the store's pool does (raw ones, too, to compare with)."""
     # Binary COPY picks a dumper by column type; for bytea psycopg's default is a pure-Python
     # one (kept for its DB-API ``Binary`` wrapper). Use the compiled one, as for parameters.
     conn.adapters.register_dumper(bytes, psycopg.adapters.get_dumper(bytes, PyFormat.BINARY))
@@ -507,10 +266,10 @@ def _configure(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
 
 
 def _append(cur: psycopg.Cursor[tuple[Any, ...]], events: Sequence[PreparedEvent]) -> list[Receipt]:
-    batch = _Chaining(_lock_heads(cur, events), _known_client_ids(cur, events))
-    _copy(cur, _COPY_EVENTS, batch.rows(events))  # hashed as the server takes them
-    if batch.keys:
-        _copy(cur, _COPY_KEYS, batch.keys)
+    batch = Batch(_lock_heads(cur, events), _known_client_ids(cur, events))
+    copy_rows(cur, COPY_EVENTS, batch.rows(events))  # hashed as the server takes them
+    if keys := batch.keys():
+        copy_rows(cur, COPY_KEYS, keys)
     if batch.moved:
         cur.execute(
             "UPDATE tenants AS t SET last_seq = h.seq, last_hash = h.hash"
@@ -518,93 +277,34 @@ def _append(cur: psycopg.Cursor[tuple[Any, ...]], events: Sequence[PreparedEvent
             " WHERE t.id = h.id",
             (
                 list(batch.moved),
-                [seq for seq, _ in batch.moved.values()],
-                [hashed for _, hashed in batch.moved.values()],
+                [head.seq for head in batch.moved.values()],
+                [head.hash for head in batch.moved.values()],
             ),
         )
     return batch.receipts
 
 
-class _Chaining:
-    """One batch chained onto its tenants' heads, as in the SQLite store: the receipts in
-    input order, the rows to store, and the heads that moved."""
-
-    def __init__(
-        self, heads: dict[str, tuple[int, str]], known: dict[tuple[str, str], Receipt]
-    ) -> None:
-        self.heads = heads
-        self.known = known
-        self.stored: dict[tuple[str, str], Receipt] = {}
-        self.receipts: list[Receipt] = []
-        self.keys: list[tuple[Any, ...]] = []
-        self.moved: dict[str, tuple[int, str]] = {}
-
-    def rows(self, events: Sequence[PreparedEvent]) -> Iterator[tuple[Any, ...]]:
-        for event in events:
-            duplicate = self._duplicate(event)
-            if duplicate is not None:
-                self.receipts.append(duplicate)
-                continue
-            seq, prev = self.heads[event.tenant_id]
-            seq += 1
-            body = link(event.core, prev, seq)
-            hashed = digest(body)
-            self.heads[event.tenant_id] = self.moved[event.tenant_id] = (seq, hashed)
-            receipt = Receipt(event.id, event.client_id, event.tenant_id, seq, hashed)
-            self.receipts.append(receipt)
-            occurred = to_micros(event.occurred_at)
-            if event.client_id is not None:
-                self.stored[(event.tenant_id, event.client_id)] = receipt
-                self.keys.append(
-                    (event.tenant_id, event.client_id, event.id, seq, hashed, occurred)
-                )
-            yield _row(event, seq, occurred, body, hashed, prev)
-
-    def _duplicate(self, event: PreparedEvent) -> Receipt | None:
-        """The receipt of the event already stored with this client id, or earlier in the
-        batch."""
-        if event.client_id is None:
-            return None
-        key = (event.tenant_id, event.client_id)
-        if key in self.known:
-            return self.known[key]
-        first = self.stored.get(key)
-        if first is None:
-            return None
-        return Receipt(
-            first.id, first.client_id, first.tenant, first.seq, first.hash, duplicate=True
-        )
-
-
 def _lock_heads(
     cur: psycopg.Cursor[tuple[Any, ...]], events: Sequence[PreparedEvent]
-) -> dict[str, tuple[int, str]]:
+) -> dict[str, Head]:
     """Create the tenants first seen here and lock every tenant of ``events``, in id order;
     return each one's chain head."""
     first: dict[str, PreparedEvent] = {}
     for event in events:
         first.setdefault(event.tenant_id, event)
     ids = sorted(first)
+    new = [rows.new_tenant(i, first[i].tenant_name, first[i].layout) for i in ids]
     cur.execute(
-        f"INSERT INTO tenants ({_NEW_TENANT})"
-        " SELECT t.id, t.name, t.layout, %s, %s, %s, 0, %s"
-        " FROM unnest(%s::text[], %s::text[], %s::text[]) AS t (id, name, layout)"
-        " ORDER BY t.id ON CONFLICT (id) DO NOTHING",
-        (
-            DEFAULT_TZ,
-            DEFAULT_LANG,
-            to_micros(utcnow()),
-            GENESIS,
-            ids,
-            [first[i].tenant_name for i in ids],
-            [first[i].layout for i in ids],
-        ),
+        f"INSERT INTO tenants ({rows.NEW_TENANT_COLUMNS}) SELECT * FROM unnest(%s::text[],"
+        " %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[],"
+        " %s::text[]) ORDER BY 1 ON CONFLICT (id) DO NOTHING",
+        [list(column) for column in zip(*new, strict=True)],
     )
     cur.execute(
         "SELECT id, last_seq, last_hash FROM tenants WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
         (ids,),
     )
-    return {row[0]: (int(row[1]), str(row[2])) for row in cur.fetchall()}
+    return {row[0]: Head(int(row[1]), str(row[2])) for row in cur.fetchall()}
 
 
 def _known_client_ids(
@@ -629,66 +329,17 @@ def _known_client_ids(
     }
 
 
-def _copy(
+def copy_rows(
     cur: psycopg.Cursor[tuple[Any, ...]],
     how: tuple[str, list[str]],
-    rows: Iterable[tuple[Any, ...]],
+    values: Iterable[tuple[Any, ...]],
 ) -> None:
+    """Binary ``COPY`` of ``values`` as ``how`` (:data:`COPY_EVENTS`, :data:`COPY_KEYS`) says."""
     statement, types = how
     with cur.copy(statement) as copy:
         copy.set_types(types)
-        for row in rows:
+        for row in values:
             copy.write_row(row)
-
-
-def _row(
-    event: PreparedEvent, seq: int, occurred: int, body: bytes, hashed: str, prev: str
-) -> tuple[Any, ...]:
-    return (
-        event.tenant_id,
-        seq,
-        event.id,
-        event.client_id,
-        occurred,
-        to_micros(event.received_at),
-        event.app,
-        event.product,
-        event.action,
-        event.category,
-        event.history,
-        event.result,
-        event.level,
-        event.actor_id,
-        event.actor_login,
-        event.actor_name,
-        event.ip,
-        event.target_id,
-        event.target_name,
-        event.correlation_id,
-        event.trace_id,
-        event.message_ja,
-        event.message_en,
-        body,
-        hashed,
-        prev,
-        event.service,
-        event.search_text,
-    )
-
-
-def _tenant(row: Sequence[Any]) -> Tenant:
-    return Tenant(
-        id=row[0],
-        name=row[1],
-        layout=row[2],
-        tz=row[3],
-        lang=row[4],
-        created_at=from_micros(row[5]),
-        last_seq=row[6],
-        last_hash=row[7],
-        record_searches=bool(row[8]),
-        **shared.tenant_extras(row),
-    )
 
 
 # -- one purge, inside its transaction ---------------------------------------------------

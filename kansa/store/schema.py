@@ -51,6 +51,13 @@ class Only:
 Statement = str | Only
 
 
+MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations"
+    " (version {int} PRIMARY KEY, name {text} NOT NULL, applied_at {bigint} NOT NULL)"
+)
+"""Which migrations a database has had (made before the first of them)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from kansa import records
 from kansa.catalog import Catalog
 from kansa.events.prepare import prepare
 from kansa.integrity.chain import GENESIS
@@ -28,6 +29,18 @@ def test_append_returns_receipts_in_order_and_chains_them(
     assert [link.prev_hash for link in links[1:]] == [r.hash for r in receipts[:-1]]
     (walk,) = verify_store(store, tenant_id)
     assert walk.broken is None and walk.checked == 5
+
+
+def test_a_tenant_made_by_its_first_event_gets_the_default_zone_and_language(
+    store: Store, catalog: Catalog, tenant_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Other defaults than the shipped ones show the store takes them from kansa.records.
+    monkeypatch.setattr(records, "DEFAULT_TZ", "Europe/Helsinki")
+    monkeypatch.setattr(records, "DEFAULT_LANG", "en")
+    store.append(prepare([pca_event(tenant_id)], catalog))
+    tenant = store.get_tenant(tenant_id)
+    assert tenant is not None and (tenant.tz, tenant.lang) == ("Europe/Helsinki", "en")
+    assert tenant.layout == "pca-id"
 
 
 def test_a_stored_event_reads_back_exactly(store: Store, catalog: Catalog, tenant_id: str) -> None:

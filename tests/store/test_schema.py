@@ -121,7 +121,7 @@ def test_the_migrated_schema_is_the_declared_one(store_url: str) -> None:
 def test_the_stores_write_the_columns_the_table_has(store_url: str) -> None:
     events = columns_of(store_url, "events")
     assert set(events) == set(schema.EVENT_ROW) and len(schema.EVENT_ROW) == len(events)
-    listed = re.search(r"INSERT INTO events \(([^)]*)\)", sqlite._INSERT_EVENT)
+    listed = re.search(r"INSERT INTO events \(([^)]*)\)", sqlite.INSERT_EVENT)
     assert listed is not None
     assert tuple(c.strip() for c in listed.group(1).split(",")) == schema.EVENT_ROW
     assert {column for column, _ in schema.EVENT_COLUMNS} <= set(events)
@@ -129,8 +129,8 @@ def test_the_stores_write_the_columns_the_table_has(store_url: str) -> None:
         from kansa.store import postgres
 
         for table, (statement, types) in (
-            ("events", postgres._COPY_EVENTS),
-            ("event_keys", postgres._COPY_KEYS),
+            ("events", postgres.COPY_EVENTS),
+            ("event_keys", postgres.COPY_KEYS),
         ):
             declared = columns_of(store_url, table)
             assert statement.startswith(f"COPY {table} ({', '.join(declared)})")

@@ -1,0 +1,276 @@
+"""What every SQL engine does the same way, written once.
+
+An engine gives four things — its parameter mark, how it reads one row and all rows, and how
+it runs statements in one transaction, naming the rule a failed one broke — and inherits here
+every method that is nothing more than statements of :mod:`kansa.store.rows` and
+:mod:`kansa.store.checkpoints` and the records their rows read back as. What engines do
+differently (locking, transactions, connections, the bulk insert of events, purges) stays in
+each engine.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from kansa.errors import Conflict, NotFound, StoreError
+from kansa.integrity.signing import Checkpoint
+from kansa.records import Account, ApiKey, Tenant, TenantChanges
+from kansa.store import checkpoints as shared
+from kansa.store import rows
+from kansa.store import search as search_sql
+from kansa.store.rows import Bound
+from kansa.store.schema import MIGRATIONS, MIGRATIONS_TABLE, render
+from kansa.timeutil import to_micros, utcnow
+
+Broken = Literal["unique", "reference"] | None
+"""The integrity rule a failed write broke: a key already taken, or a row it names missing."""
+
+Execute = Callable[..., Iterable[Sequence[Any]]]
+
+
+class SQLEngine(ABC):
+    """The engine-independent half of a store."""
+
+    dialect: str
+    mark: str
+    """How the engine's driver marks a parameter: ``?`` or ``%s``."""
+    tenant_order = "id"
+    """How tenants are listed: by id, in byte order."""
+    driver_error: type[Exception]
+
+    @abstractmethod
+    def _read_one(self, text: str, params: Sequence[Any] = ()) -> Sequence[Any] | None:
+        """The first row ``text`` reads, or None."""
+
+    @abstractmethod
+    def _read_all(self, text: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        """Every row ``text`` reads."""
+
+    @abstractmethod
+    def _transaction(self, statements: Sequence[Bound]) -> None:
+        """Run ``statements`` in one transaction; a driver error leaves nothing written."""
+
+    @abstractmethod
+    def _broken(self, error: Exception) -> Broken:
+        """Which integrity rule the driver ``error`` reports broken, if any."""
+
+    def _commit(
+        self,
+        statements: Sequence[Bound],
+        *,
+        what: str,
+        exists: str | None = None,
+        missing: str | None = None,
+    ) -> None:
+        """Run ``statements`` in one transaction: a taken key raises :class:`Conflict` with
+        ``exists``, a missing row they name :class:`NotFound` with ``missing``, any other
+        driver error :class:`StoreError`."""
+        try:
+            self._transaction(statements)
+        except self.driver_error as exc:
+            broken = self._broken(exc)
+            if broken == "unique" and exists is not None:
+                raise Conflict(exists) from None
+            if broken == "reference" and missing is not None:
+                raise NotFound(missing) from None
+            raise StoreError(f"could not {what}: {exc}") from exc
+
+    def _apply_migrations(self, execute: Execute) -> list[str]:
+        """Apply, with ``execute`` inside the migrating transaction, the migrations not yet
+        applied; return their names."""
+        execute(render(MIGRATIONS_TABLE, self.dialect))
+        done = {row[0] for row in execute("SELECT version FROM schema_migrations")}
+        applied: list[str] = []
+        for migration in MIGRATIONS:
+            if migration.version in done:
+                continue
+            for statement in migration.statements_for(self.dialect):
+                execute(statement)
+            execute(
+                f"INSERT INTO schema_migrations VALUES ({self.mark}, {self.mark}, {self.mark})",
+                (migration.version, migration.name, to_micros(utcnow())),
+            )
+            applied.append(f"{migration.version}: {migration.name}")
+        return applied
+
+    # -- events ------------------------------------------------------------------------
+
+    def count_events(self, tenant_id: str | None = None) -> int:
+        if tenant_id is None:
+            row = self._read_one("SELECT count(*) FROM events")
+        else:
+            row = self._read_one(
+                f"SELECT count(*) FROM events WHERE tenant_id = {self.mark}", (tenant_id,)
+            )
+        assert row is not None
+        return int(row[0])
+
+    def get_event(self, tenant_id: str, event_id: str) -> dict[str, Any] | None:
+        row = self._read_one(
+            f"SELECT body, hash FROM events WHERE tenant_id = {self.mark} AND id = {self.mark}",
+            (tenant_id, event_id),
+        )
+        return search_sql.event_of(row[0], row[1]) if row else None
+
+    def seq_range(self, tenant_id: str, since: datetime, until: datetime) -> tuple[int, int] | None:
+        row = self._read_one(
+            search_sql.SEQ_RANGE.format(mark=self.mark),
+            (tenant_id, to_micros(since), to_micros(until)),
+        )
+        return (int(row[0]), int(row[1])) if row and row[0] is not None else None
+
+    def job_states(self, tenant_id: str, correlation_id: str) -> list[dict[str, Any]]:
+        found = self._read_all(
+            f"SELECT body, hash FROM events WHERE tenant_id = {self.mark}"
+            f" AND correlation_id = {self.mark} ORDER BY seq",
+            (tenant_id, correlation_id),
+        )
+        return [search_sql.event_of(body, hashed) for body, hashed in found]
+
+    # -- tenants -----------------------------------------------------------------------
+
+    def create_tenant(
+        self, tenant_id: str, *, name: str | None, layout: str | None, tz: str, lang: str
+    ) -> Tenant:
+        self._commit(
+            [self._new_tenant(rows.new_tenant(tenant_id, name, layout, tz, lang))],
+            what=f"create tenant {tenant_id!r}",
+            exists=f"tenant {tenant_id!r} already exists",
+        )
+        return self._tenant(tenant_id)
+
+    def _new_tenant(self, row: rows.Row) -> Bound:
+        marks = ", ".join([self.mark] * len(row))
+        return f"INSERT INTO tenants ({rows.NEW_TENANT_COLUMNS}) VALUES ({marks})", row
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        row = self._read_one(
+            f"SELECT {rows.TENANT_COLUMNS} FROM tenants WHERE id = {self.mark}", (tenant_id,)
+        )
+        return rows.tenant_of(row) if row else None
+
+    def _tenant(self, tenant_id: str) -> Tenant:
+        tenant = self.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFound(f"no tenant {tenant_id!r}")
+        return tenant
+
+    def update_tenant(self, tenant_id: str, changes: TenantChanges) -> Tenant:
+        given = rows.tenant_changes(changes)  # column names from TenantChanges alone
+        if given:
+            assignments = ", ".join(f"{name} = {self.mark}" for name in given)
+            self._commit(
+                [
+                    (
+                        f"UPDATE tenants SET {assignments} WHERE id = {self.mark}",
+                        (*given.values(), tenant_id),
+                    )
+                ],
+                what=f"change tenant {tenant_id!r}",
+            )
+        return self._tenant(tenant_id)
+
+    def list_tenants(self) -> list[Tenant]:
+        found = self._read_all(
+            f"SELECT {rows.TENANT_COLUMNS} FROM tenants ORDER BY {self.tenant_order}"
+        )
+        return [rows.tenant_of(row) for row in found]
+
+    # -- checkpoints and retention --------------------------------------------------------
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
+        *writes, (read, params) = shared.add_checkpoint_statements(checkpoint, self.mark)
+        self._commit(writes, what=f"keep the checkpoint of {checkpoint.tenant!r}")
+        stored = self._read_one(read, params)  # a kept checkpoint never changes
+        assert stored is not None
+        return shared.checkpoint_of(stored)
+
+    def checkpoints(
+        self,
+        tenant_id: str,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Checkpoint]:
+        text, params = shared.checkpoints_query(tenant_id, self.mark, before, limit, newest_first)
+        return [shared.checkpoint_of(row) for row in self._read_all(text, params)]
+
+    def first_unexpired(
+        self, tenant_id: str, after_seq: int, cutoffs: Mapping[str, datetime]
+    ) -> int | None:
+        text, params = shared.first_unexpired_query(tenant_id, after_seq, cutoffs, self.mark)
+        row = self._read_one(text, params)
+        return int(row[0]) if row else None
+
+    # -- applications and keys -----------------------------------------------------------
+
+    def create_api_key(
+        self,
+        key_id: str,
+        *,
+        app: str,
+        tenant: str | None,
+        scopes: frozenset[str],
+        secret_hash: str,
+    ) -> ApiKey:
+        self._commit(
+            rows.api_key_statements(
+                key_id,
+                app=app,
+                tenant=tenant,
+                scopes=scopes,
+                secret_hash=secret_hash,
+                mark=self.mark,
+            ),
+            what="create API key",
+            exists=f"API key {key_id!r} already exists",
+        )
+        key = self.get_api_key(key_id)
+        assert key is not None
+        return key
+
+    def get_api_key(self, key_id: str) -> ApiKey | None:
+        row = self._read_one(
+            f"SELECT {rows.API_KEY_COLUMNS} FROM api_keys WHERE id = {self.mark}", (key_id,)
+        )
+        return rows.api_key_of(row) if row else None
+
+    # -- accounts and secrets ------------------------------------------------------------
+
+    def create_account(
+        self, tenant_id: str, login: str, *, name: str, role: str, password_hash: str
+    ) -> Account:
+        self._commit(
+            [rows.account_statement(tenant_id, login, name, role, password_hash, self.mark)],
+            what=f"create account {login!r}",
+            exists=f"account {login!r} already exists in {tenant_id!r}",
+            missing=f"no tenant {tenant_id!r}",
+        )
+        account = self.get_account(tenant_id, login)
+        assert account is not None
+        return account
+
+    def get_account(self, tenant_id: str, login: str) -> Account | None:
+        row = self._read_one(
+            f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts"
+            f" WHERE tenant_id = {self.mark} AND login = {self.mark}",
+            (tenant_id, login),
+        )
+        return rows.account_of(row) if row else None
+
+    def record_signin(
+        self, tenant_id: str, login: str, *, failures: int, locked_until: datetime | None
+    ) -> None:
+        statement = rows.signin_statement(tenant_id, login, failures, locked_until, self.mark)
+        self._commit([statement], what=f"record the sign-in of {login!r}")
+
+    def instance_secret(self, name: str) -> bytes:
+        *writes, (read, params) = rows.secret_statements(name, self.mark)
+        self._commit(writes, what=f"make the instance secret {name!r}")
+        row = self._read_one(read, params)  # once made, a secret never changes
+        assert row is not None
+        return bytes(row[0])

@@ -1,0 +1,275 @@
+"""Records and rows, the same for every engine: the columns each table is read by, the
+statements that write its rows, and the records those rows read back as.
+
+Both engines keep time as microseconds since the epoch (UTC) and booleans as integers, so
+nothing here depends on the engine but the parameter mark (``?`` or ``%s``). What does differ
+— locking, transactions, connections and the bulk insert of events — stays in each engine.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from kansa import records
+from kansa.events.prepare import PreparedEvent
+from kansa.integrity.chain import GENESIS, StoredLink
+from kansa.records import Account, ApiKey, Tenant, TenantChanges
+from kansa.store.checkpoints import retention_of, retention_text
+from kansa.store.schema import EVENT_COLUMNS
+from kansa.timeutil import from_micros, iso_utc, to_micros, utcnow
+
+Row = tuple[Any, ...]
+Bound = tuple[str, Row]
+"""One SQL text and its parameters."""
+
+# -- tenants -------------------------------------------------------------------------------
+
+TENANT_COLUMNS = (
+    "id, name, layout, tz, lang, created_at, last_seq, last_hash, record_searches,"
+    " chain_start_seq, chain_start_hash, checkpoint_seq, checkpoint_at, retention,"
+    " legal_hold, legal_hold_since"
+)
+NEW_TENANT_COLUMNS = "id, name, layout, tz, lang, created_at, last_seq, last_hash"
+
+
+def new_tenant(
+    tenant_id: str,
+    name: str | None,
+    layout: str | None,
+    tz: str | None = None,
+    lang: str | None = None,
+) -> Row:
+    """The row of a new tenant, in :data:`NEW_TENANT_COLUMNS` order: its chain at genesis, and
+    the zone and language of :mod:`kansa.records` unless given (a tenant made by its first
+    event is given none)."""
+    return (
+        tenant_id,
+        name,
+        layout,
+        tz or records.DEFAULT_TZ,
+        lang or records.DEFAULT_LANG,
+        to_micros(utcnow()),
+        0,
+        GENESIS,
+    )
+
+
+def tenant_changes(changes: TenantChanges) -> dict[str, Any]:
+    """The tenant columns ``changes`` sets, with the values to store."""
+    given = changes.given()
+    if changes.retention is not None:
+        given["retention"] = retention_text(changes.retention)
+    return {name: int(v) if isinstance(v, bool) else v for name, v in given.items()}
+
+
+def tenant_of(row: Sequence[Any]) -> Tenant:
+    """A tenant from a row of :data:`TENANT_COLUMNS`."""
+    return Tenant(
+        id=row[0],
+        name=row[1],
+        layout=row[2],
+        tz=row[3],
+        lang=row[4],
+        created_at=from_micros(row[5]),
+        last_seq=row[6],
+        last_hash=row[7],
+        record_searches=bool(row[8]),
+        chain_start_seq=int(row[9]),
+        chain_start_hash=row[10],
+        checkpoint_seq=int(row[11]),
+        checkpoint_at=_moment(row[12]),
+        retention=retention_of(row[13]),
+        legal_hold=row[14],
+        legal_hold_since=_moment(row[15]),
+    )
+
+
+def legal_hold_statement(tenant_id: str, reason: str | None, mark: str) -> Bound:
+    """Set or lift the tenant's legal hold; ``since`` is kept while a hold goes on."""
+    return (
+        f"UPDATE tenants SET legal_hold = {mark}, legal_hold_since = CASE WHEN"
+        f" CAST({mark} AS TEXT) IS NULL THEN NULL ELSE coalesce(legal_hold_since, {mark}) END"
+        f" WHERE id = {mark}",
+        (reason, reason, to_micros(utcnow()), tenant_id),
+    )
+
+
+# -- applications and keys -----------------------------------------------------------------
+
+API_KEY_COLUMNS = "id, app, tenant_id, scopes, secret_hash, created_at, revoked_at"
+
+
+def api_key_statements(
+    key_id: str,
+    *,
+    app: str,
+    tenant: str | None,
+    scopes: frozenset[str],
+    secret_hash: str,
+    mark: str,
+) -> list[Bound]:
+    """Make the application if it is new, then the key."""
+    now = to_micros(utcnow())
+    return [
+        (
+            f"INSERT INTO applications (name, created_at) VALUES ({mark}, {mark})"
+            " ON CONFLICT (name) DO NOTHING",
+            (app, now),
+        ),
+        (
+            "INSERT INTO api_keys (id, app, tenant_id, scopes, secret_hash, created_at)"
+            f" VALUES ({_marks(mark, 6)})",
+            (key_id, app, tenant, ",".join(sorted(scopes)), secret_hash, now),
+        ),
+    ]
+
+
+def api_key_of(row: Sequence[Any]) -> ApiKey:
+    """A key from a row of :data:`API_KEY_COLUMNS`."""
+    return ApiKey(
+        id=row[0],
+        app=row[1],
+        tenant=row[2],
+        scopes=frozenset(s for s in row[3].split(",") if s),
+        secret_hash=row[4],
+        created_at=from_micros(row[5]),
+        revoked=row[6] is not None,
+    )
+
+
+# -- accounts and secrets ------------------------------------------------------------------
+
+ACCOUNT_COLUMNS = "tenant_id, login, name, role, password_hash, failures, locked_until"
+
+
+def account_statement(
+    tenant_id: str, login: str, name: str, role: str, password_hash: str, mark: str
+) -> Bound:
+    """Insert a new account: no failed sign-ins, not locked."""
+    return (
+        f"INSERT INTO accounts ({ACCOUNT_COLUMNS}, created_at) VALUES ({_marks(mark, 8)})",
+        (tenant_id, login, name, role, password_hash, 0, None, to_micros(utcnow())),
+    )
+
+
+def signin_statement(
+    tenant_id: str, login: str, failures: int, locked_until: datetime | None, mark: str
+) -> Bound:
+    """Keep the outcome of a sign-in: the failures in a row, and the lock they earned."""
+    return (
+        f"UPDATE accounts SET failures = {mark}, locked_until = {mark}"
+        f" WHERE tenant_id = {mark} AND login = {mark}",
+        (failures, to_micros(locked_until) if locked_until else None, tenant_id, login),
+    )
+
+
+def account_of(row: Sequence[Any]) -> Account:
+    """An account from a row of :data:`ACCOUNT_COLUMNS`."""
+    return Account(
+        tenant=row[0],
+        login=row[1],
+        name=row[2],
+        role=row[3],
+        password_hash=row[4],
+        failures=row[5],
+        locked_until=_moment(row[6]),
+    )
+
+
+def secret_statements(name: str, mark: str) -> list[Bound]:
+    """Make the instance secret ``name`` if it is new (32 random bytes); the last statement
+    reads it back."""
+    return [
+        (
+            f"INSERT INTO instance_secrets (name, value, created_at) VALUES ({_marks(mark, 3)})"
+            " ON CONFLICT (name) DO NOTHING",
+            (name, os.urandom(32), to_micros(utcnow())),
+        ),
+        (f"SELECT value FROM instance_secrets WHERE name = {mark}", (name,)),
+    ]
+
+
+# -- events --------------------------------------------------------------------------------
+
+
+def event_row(event: PreparedEvent, stored: StoredLink) -> Row:
+    """The row of ``events`` for ``event`` linked into its chain as ``stored``, in
+    :data:`~kansa.store.schema.EVENT_ROW` order."""
+    return (
+        event.tenant_id,
+        stored.seq,
+        event.id,
+        event.client_id,
+        to_micros(event.occurred_at),
+        to_micros(event.received_at),
+        event.app,
+        event.product,
+        event.action,
+        event.category,
+        event.history,
+        event.result,
+        event.level,
+        event.actor_id,
+        event.actor_login,
+        event.actor_name,
+        event.ip,
+        event.target_id,
+        event.target_name,
+        event.correlation_id,
+        event.trace_id,
+        event.message_ja,
+        event.message_en,
+        stored.body,
+        stored.hash,
+        stored.prev_hash,
+        event.service,
+        event.search_text,
+    )
+
+
+def key_row(event: PreparedEvent, stored: StoredLink) -> Row:
+    """The row of ``event_keys`` for ``event``, in
+    :data:`~kansa.store.schema.EVENT_KEY_ROW` order."""
+    return (
+        event.tenant_id,
+        event.client_id,
+        event.id,
+        stored.seq,
+        stored.hash,
+        to_micros(event.occurred_at),
+    )
+
+
+_LINK_NAMES = [path for _, path in EVENT_COLUMNS]
+
+
+def chain_query(tenant_id: str, after_seq: int, upto: int | None, mark: str) -> Bound:
+    """The tenant's links after ``after_seq`` (to ``upto``), in seq order, as
+    :func:`link_of` reads them."""
+    columns = ", ".join(column for column, _ in EVENT_COLUMNS)
+    return (
+        f"SELECT seq, body, hash, prev_hash, {columns} FROM events"
+        f" WHERE tenant_id = {mark} AND seq > {mark} AND seq <= {mark} ORDER BY seq",
+        (tenant_id, after_seq, upto if upto is not None else 2**63 - 1),
+    )
+
+
+def link_of(row: Sequence[Any]) -> StoredLink:
+    """A stored link, with the columns kept beside its bytes, from a row of
+    :func:`chain_query`."""
+    columns = dict(zip(_LINK_NAMES, row[4:], strict=True))
+    columns["occurred_at"] = iso_utc(from_micros(columns["occurred_at"]))
+    columns["received_at"] = iso_utc(from_micros(columns["received_at"]))
+    body = row[1].encode() if isinstance(row[1], str) else bytes(row[1])
+    return StoredLink(row[0], body, row[2], row[3], columns)
+
+
+def _moment(micros: int | None) -> datetime | None:
+    return from_micros(micros) if micros is not None else None
+
+
+def _marks(mark: str, count: int) -> str:
+    return ", ".join([mark] * count)
