@@ -285,16 +285,17 @@ class PostgresEngine(Engine):
             conn.execute(f'CREATE DATABASE "{name}"')
         self._made.append(name)
         params = conninfo.conninfo_to_dict(self._admin)
-        user = params.get("user", "")
+        user = str(params.get("user", ""))
         host, port = params.get("host", "localhost"), params.get("port", 5432)
         return f"postgresql://{user + '@' if user else ''}{host}:{port}/{name}"
 
     def settings(self) -> str:
         with psycopg.connect(self._admin, autocommit=True) as conn:
-            values = [
-                f"{n}={conn.execute(f'SHOW {n}').fetchone()[0]}"  # type: ignore[index]
+            shown = [
+                (n, conn.execute(f"SHOW {n}").fetchone())
                 for n in ("shared_buffers", "synchronous_commit", "wal_level", "max_wal_size")
             ]
+        values = [f"{n}={row[0] if row else '?'}" for n, row in shown]
         return ", ".join(values) + "; store and raw connections: prepare_threshold=None"
 
     def connect(self, url: str) -> psycopg.Connection[tuple[Any, ...]]:

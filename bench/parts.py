@@ -103,10 +103,10 @@ def run_ingest(report: Report, engine: Engine, catalog: Catalog, events: int) ->
     )
     if noise:
         report.notes.append(f"noise during the ingest part: {noise}")
-    sizes = [engine.size_bytes(raw.url), engine.size_bytes(store.url)]
-    if all(sizes):
+    raw_size, store_size = engine.size_bytes(raw.url), engine.size_bytes(store.url)
+    if raw_size and store_size:
         report.notes.append(
-            f"database size: raw {sizes[0] / 2**20:,.0f} MiB, store {sizes[1] / 2**20:,.0f} MiB"
+            f"database size: raw {raw_size / 2**20:,.0f} MiB, store {store_size / 2**20:,.0f} MiB"
         )
 
 
