@@ -282,7 +282,8 @@ def prepare(
         found = _check(event, catalog, default_app, where, problems, now)
         if found is None:
             continue
-        prepared.append(_prepare(event, *found, default_app, now, received))
+        layout = catalog.products[found[0].product].layout
+        prepared.append(_prepare(event, *found, layout, default_app, now, received))
     if problems:
         raise InvalidInput(problems)
     return prepared
@@ -371,6 +372,7 @@ def _prepare(
     event: EventIn,
     event_type: EventType,
     values: dict[str, Any],
+    layout: str,
     default_app: str | None,
     now: datetime,
     received: str,
@@ -412,7 +414,7 @@ def _prepare(
         id=kansa_id,
         tenant_id=event.tenant.id,
         tenant_name=event.tenant.name,
-        layout=event_type.product,
+        layout=layout,
         client_id=event.id,
         occurred_at=occurred,
         received_at=now,

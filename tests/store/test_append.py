@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
 from kansa import records
-from kansa.catalog import Catalog
+from kansa.catalog import Catalog, load_catalog
+from kansa.catalog.loader import SHIPPED_DIR
 from kansa.events.prepare import prepare
 from kansa.integrity.chain import GENESIS
 from kansa.integrity.verify import verify_store
@@ -29,6 +31,24 @@ def test_append_returns_receipts_in_order_and_chains_them(
     assert [link.prev_hash for link in links[1:]] == [r.hash for r in receipts[:-1]]
     (walk,) = verify_store(store, tenant_id)
     assert walk.broken is None and walk.checked == 5
+
+
+def test_a_tenant_made_by_its_first_event_gets_the_layout_its_catalog_declares(
+    store: Store, tenant_id: str, tmp_path: Path
+) -> None:
+    pca = (SHIPPED_DIR / "pca-id.toml").read_text(encoding="utf-8")
+    acme = tmp_path / "acme.toml"
+    acme.write_text(
+        pca.replace('id = "pca-id"', 'id = "acme"\nlayout = "pca-id"', 1)
+        .replace('name = "PCA ID"', 'name = "Acme"', 1)
+        .replace('"PCA Hub"', '"Acme Hub"', 1),
+        encoding="utf-8",
+    )
+    events = prepare([pca_event(tenant_id, app="Acme Hub")], load_catalog([acme]))
+    assert events[0].product == "acme"
+    store.append(events)
+    tenant = store.get_tenant(tenant_id)
+    assert tenant is not None and tenant.layout == "pca-id"
 
 
 def test_a_tenant_made_by_its_first_event_gets_the_default_zone_and_language(
