@@ -25,25 +25,42 @@ class KeyCache:
         self._seen: dict[str, tuple[float, ApiKey]] = {}
 
     def authenticate(self, authorization: str | None) -> ApiKey:
-        if not authorization:
-            raise AuthError("missing Authorization header: send 'Authorization: Bearer <key>'")
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise AuthError("Authorization must be 'Bearer <api key>'")
-        key_id, secret = split_token(token.strip())
-        now = time.monotonic()
-        cached = self._seen.get(key_id)
-        if cached is not None and cached[0] > now:
-            key = cached[1]
-        else:
+        """The key of ``authorization``, read from the store on a cache miss (a blocking
+        read: from async code, try :meth:`cached` first and call this off the event loop)."""
+        key_id, secret = _credentials(authorization)
+        key = self._fresh(key_id)
+        if key is None:
             found = self.store.get_api_key(key_id)
             if found is None:
                 raise AuthError("unknown API key")
             key = found
-            self._seen[key_id] = (now + self.ttl, key)
-        if key.revoked or not secret_matches(secret, key.secret_hash):
-            raise AuthError("unknown API key")
-        return key
+            self._seen[key_id] = (time.monotonic() + self.ttl, key)
+        return _checked(key, secret)
+
+    def cached(self, authorization: str | None) -> ApiKey | None:
+        """The key of ``authorization`` from the cache alone (no I/O); None on a miss."""
+        key_id, secret = _credentials(authorization)
+        key = self._fresh(key_id)
+        return None if key is None else _checked(key, secret)
+
+    def _fresh(self, key_id: str) -> ApiKey | None:
+        cached = self._seen.get(key_id)
+        return cached[1] if cached is not None and cached[0] > time.monotonic() else None
+
+
+def _credentials(authorization: str | None) -> tuple[str, str]:
+    if not authorization:
+        raise AuthError("missing Authorization header: send 'Authorization: Bearer <key>'")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("Authorization must be 'Bearer <api key>'")
+    return split_token(token.strip())
+
+
+def _checked(key: ApiKey, secret: str) -> ApiKey:
+    if key.revoked or not secret_matches(secret, key.secret_hash):
+        raise AuthError("unknown API key")
+    return key
 
 
 def require_scope(key: ApiKey, scope: str) -> None:

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from kansa.access.readers import Reader
 from kansa.catalog import Catalog
-from kansa.catalog.layout import DEFAULT_LAYOUT, Layout
+from kansa.catalog.layout import DEFAULT_LAYOUT, Layout, Window
 from kansa.catalog.model import HISTORIES, LEVELS
 from kansa.errors import Forbidden, InvalidQuery, NotFound, Problem
 from kansa.events.query import MAX_LIMIT, SORTS, Cursor, Filters, Query, check_choice
@@ -33,6 +33,20 @@ class Asked:
     order: str = "desc"
     limit: int = 50
     cursor: str | None = None
+
+
+PeriodFault = Literal["from_after_to", "future", "before_window"]
+
+
+class PeriodRefused(InvalidQuery):
+    """A period the rules of :func:`period` refuse; ``fault`` names the rule (the console
+    words it in the reader's language), ``earliest`` is the window's first moment."""
+
+    def __init__(
+        self, fault: PeriodFault, problem: Problem, earliest: datetime | None = None
+    ) -> None:
+        super().__init__([problem])
+        self.fault, self.earliest = fault, earliest
 
 
 def tenant_for(reader: Reader, asked_tenant: str | None) -> str:
@@ -81,7 +95,10 @@ def scope(
     if window is None:
         what = "download the log" if purpose == "export" else "read the log"
         raise Forbidden(f"a {reader.role} may not {what} of this tenant")
-    since, until = _period(asked, window.start(now, ZoneInfo(tenant.tz)), now, window.describe())
+    if reader.role == "user" and not reader.actor_id:
+        raise Forbidden("a user reads only their own events, and this reader names no actor")
+    tz = ZoneInfo(tenant.tz)
+    since, until = period(asked.since, asked.until, window, now, tz)
     filters = asked.filters
     check_choice("history", filters.histories, HISTORIES)
     check_choice("level", filters.levels, LEVELS)
@@ -107,26 +124,30 @@ def scope(
     )
 
 
-def _period(
-    asked: Asked, earliest: datetime | None, now: datetime, described: str
+def period(
+    since: datetime | None,
+    until: datetime | None,
+    window: Window,
+    now: datetime,
+    tz: ZoneInfo,
 ) -> tuple[datetime | None, datetime | None]:
-    since, until = asked.since, asked.until
-    latest = now + timedelta(days=1)
-    if since is not None and until is not None and since > until:
-        raise InvalidQuery([Problem("from", "is after to")])
-    if earliest is not None and since is not None and since < earliest:
-        raise InvalidQuery(
-            [
-                Problem(
-                    "from",
-                    f"is outside the allowed period ({described}): "
-                    f"from {earliest.isoformat()} to today",
-                )
-            ]
-        )
-    if until is not None and until > latest:
-        raise InvalidQuery([Problem("to", "is in the future")])
-    return (since if since is not None else earliest), until
+    """The rule of a period, for the API, the console and the CLI alike: ``from`` before
+    ``to``, ``to`` no later than the end of today in the tenant's zone ``tz``, ``from`` not
+    before the ``window``'s first moment — a ``from`` on the window's first day means from
+    that moment. No ``from`` means from the window's start."""
+    earliest = window.start(now, tz)
+    if since is not None and until is not None and since >= until:
+        raise PeriodRefused("from_after_to", Problem("from", "is after to"))
+    tomorrow = datetime.combine(now.astimezone(tz).date() + timedelta(days=1), time(0), tzinfo=tz)
+    if until is not None and until > tomorrow:
+        raise PeriodRefused("future", Problem("to", "is in the future"))
+    if since is None or earliest is None or since >= earliest:
+        return (since if since is not None else earliest), until
+    if since.astimezone(tz).date() < earliest.astimezone(tz).date():
+        allowed = f"{window.describe()}): from {earliest.isoformat()} to today"
+        problem = Problem("from", f"is outside the allowed period ({allowed}")
+        raise PeriodRefused("before_window", problem, earliest)
+    return earliest, until
 
 
 def _groups(catalog: Catalog, groups: tuple[str, ...]) -> frozenset[tuple[str, str]] | None:

@@ -12,6 +12,7 @@ from kansa.access.readers import check_publish, require_scope
 from kansa.errors import InvalidInput, Problem
 from kansa.events.prepare import EventIn, prepare
 from kansa.http.problems import HTTPProblem
+from kansa.http.readers import api_key
 from kansa.http.responses import JSON
 from kansa.server.runtime import Runtime
 
@@ -78,7 +79,7 @@ async def publish(request: Request) -> JSON:
     before for the same tenant is not stored again: its original receipt comes back with
     ``duplicate: true``."""
     runtime: Runtime = request.app.state.kansa
-    key = runtime.keys.authenticate(request.headers.get("authorization"))
+    key = await api_key(request)
     require_scope(key, "publish")
     payload = _json(await request.body(), request)  # at most KANSA_MAX_BODY_BYTES (BodyLimit)
     items, single = _items(payload, runtime.settings.max_batch)

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import aclosing
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 
-from kansa.access.readers import Reader
-from kansa.access.scope import tenant_for
 from kansa.api.search import ERRORS, LogQuery, log_query
 from kansa.export.csv import Tally
-from kansa.export.plan import Export, Options, plan
-from kansa.http.readers import client_ip, reader
-from kansa.http.streaming import TrailingResponse, threaded
-from kansa.server.runtime import Runtime
-from kansa.timeutil import utcnow
+from kansa.export.plan import Options
+from kansa.http.exports import stream_export
+from kansa.http.files import disposition
+from kansa.http.readers import AnyReading, client_ip
+from kansa.http.streaming import TrailingResponse
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
 
-EXPORT_THREADS = 3
-"""Exports streaming at once per process; more wait for a free thread."""
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The file, streamed.",
@@ -32,7 +23,6 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     **ERRORS,
 }
-_background: set[asyncio.Task[Any]] = set()
 
 
 @router.get("/exports/{name}", summary="Download a log file", responses=_RESPONSES)
@@ -40,7 +30,7 @@ async def export(
     request: Request,
     name: str,
     wanted: Annotated[LogQuery, Depends(log_query)],
-    tenant: str | None = None,
+    reading: AnyReading,
     format: str = "csv",
     encoding: str = "utf-8",
     newline: str = "crlf",
@@ -50,23 +40,11 @@ async def export(
     or JSON Lines. Administrators only (an API key with read scope or an admin viewer token),
     within the layout's export window. Filters apply where the layout allows them. Streamed;
     the download is recorded in the tenant's log once its last row is sent."""
-    runtime: Runtime = request.app.state.kansa
-    who = reader(request)
-    record = runtime.tenant(tenant_for(who, tenant))
-    asked = wanted.asked(record)
+    record = reading.tenant
     options = Options(format, encoding, newline, lang or record.lang)
-    job = plan(
-        who,
-        asked,
-        name=name,
-        tenant=record,
-        layout=runtime.layout_of(record),
-        catalog=runtime.catalog,
-        now=utcnow(),
-        options=options,
-    )
+    job = reading.export(name, wanted.asked(record), options)
     tally = Tally()
-    body = _stream(request, runtime, job, tally, who, client_ip(request))
+    body = stream_export(reading.runtime, job, tally, reading.reader, client_ip(request))
     return TrailingResponse(
         body,
         trailers=lambda: {
@@ -81,47 +59,3 @@ async def export(
         },
         media_type=job.media_type,
     )
-
-
-async def _stream(
-    request: Request, runtime: Runtime, job: Export, tally: Tally, who: Reader, ip: str | None
-) -> AsyncIterator[bytes]:
-    """The file's chunks; after the last one, the download is recorded. A download cut short
-    is recorded too, with the rows sent so far and ``interrupted``."""
-    pool = _threads(request)
-    complete = False
-    try:
-        produce = threaded(
-            lambda: job.chunks(runtime.store, runtime.catalog, tally, runtime.signer), pool
-        )
-        async with aclosing(produce) as chunks:
-            async for chunk in chunks:
-                yield chunk
-        complete = True
-        await runtime.record(who, job.tenant.id, "log.export", job.record(tally), ip)
-    finally:
-        if not complete:
-            task = asyncio.get_running_loop().create_task(
-                runtime.record(who, job.tenant.id, "log.export", job.record(tally, False), ip)
-            )
-            _background.add(task)
-            task.add_done_callback(_background.discard)
-
-
-def _threads(request: Request) -> ThreadPoolExecutor:
-    """The app's export threads (made on first use; reused, so a thread's store connection is
-    too)."""
-    state = request.app.state
-    pool: ThreadPoolExecutor | None = getattr(state, "export_threads", None)
-    if pool is None:
-        pool = ThreadPoolExecutor(EXPORT_THREADS, thread_name_prefix="kansa-export")
-        state.export_threads = pool
-    return pool
-
-
-def disposition(filename: str) -> str:
-    """``attachment`` with an ASCII ``filename`` and the exact ``filename*`` (RFC 6266)."""
-    fallback = "".join(
-        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename
-    )
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

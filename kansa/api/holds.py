@@ -8,13 +8,10 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from kansa import retention
-from kansa.access.readers import Reader, reader_of_key
-from kansa.access.scope import tenant_for
 from kansa.api.search import ERRORS
-from kansa.http.readers import client_ip
+from kansa.http.readers import KeyReading, client_ip
 from kansa.http.responses import JSON
 from kansa.records import Tenant
-from kansa.server.runtime import Runtime
 from kansa.timeutil import iso_utc
 
 router = APIRouter(prefix="/api/v1", tags=["retention"])
@@ -24,13 +21,6 @@ Reason = Annotated[str, Field(min_length=1, max_length=500)]
 
 class HoldRequest(BaseModel):
     reason: Reason
-
-
-def _key_reader(request: Request, tenant: str) -> tuple[Runtime, Reader, Tenant]:
-    """An API key with ``read`` scope, bound to ``tenant`` or to none."""
-    runtime: Runtime = request.app.state.kansa
-    who = reader_of_key(runtime.keys.authenticate(request.headers.get("authorization")))
-    return runtime, who, runtime.tenant(tenant_for(who, tenant))
 
 
 def _hold(tenant: Tenant) -> dict[str, object]:
@@ -44,10 +34,10 @@ def _hold(tenant: Tenant) -> dict[str, object]:
 
 
 @router.get("/tenants/{tenant}/legal-hold", summary="Is the tenant under legal hold?")
-def legal_hold(request: Request, tenant: str) -> JSON:
-    """Whether purging is stopped for the tenant, why, and since when."""
-    _, _, record = _key_reader(request, tenant)
-    return JSON(_hold(record))
+async def legal_hold(reading: KeyReading) -> JSON:
+    """Whether purging is stopped for the tenant, why, and since when (for a read key bound
+    to the tenant or to none)."""
+    return JSON(_hold(reading.tenant))
 
 
 @router.post(
@@ -56,10 +46,10 @@ def legal_hold(request: Request, tenant: str) -> JSON:
     summary="Place a legal hold: stop purging",
     responses=ERRORS,
 )
-async def place_legal_hold(request: Request, tenant: str, body: HoldRequest) -> JSON:
+async def place_legal_hold(request: Request, reading: KeyReading, body: HoldRequest) -> JSON:
     """Stop purging the tenant's log until the hold is released; recorded in the log as
     ``legal_hold.set``. Placing it again changes the reason (and is recorded again)."""
-    runtime, who, record = _key_reader(request, tenant)
+    runtime, who, record = reading.runtime, reading.reader, reading.tenant
     ip = client_ip(request)
     held = await runtime.read(
         lambda: retention.set_legal_hold(
@@ -71,11 +61,13 @@ async def place_legal_hold(request: Request, tenant: str, body: HoldRequest) -> 
 
 @router.delete("/tenants/{tenant}/legal-hold", summary="Release the legal hold", responses=ERRORS)
 async def release_legal_hold(
-    request: Request, tenant: str, reason: Annotated[str, Query(min_length=1, max_length=500)]
+    request: Request,
+    reading: KeyReading,
+    reason: Annotated[str, Query(min_length=1, max_length=500)],
 ) -> JSON:
     """Let purging resume; recorded as ``legal_hold.release`` with ``reason``. 409 when the
     tenant is not under legal hold."""
-    runtime, who, record = _key_reader(request, tenant)
+    runtime, who, record = reading.runtime, reading.reader, reading.tenant
     ip = client_ip(request)
     released = await runtime.read(
         lambda: retention.set_legal_hold(

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from kansa.access.readers import reader_of_key
-from kansa.access.scope import tenant_for
 from kansa.api.search import ERRORS
 from kansa.errors import Forbidden
-from kansa.http.readers import reader
+from kansa.http.readers import AnyReading, Reading, key_reader, reading_of
 from kansa.http.responses import JSON
 from kansa.integrity.checkpoints import sign_checkpoint
 from kansa.integrity.signing import ALGORITHM
@@ -40,18 +38,15 @@ def public_key(request: Request) -> JSON:
 
 @router.get("/checkpoints", summary="A tenant's signed checkpoints", responses=ERRORS)
 async def checkpoints(
-    request: Request,
-    tenant: str | None = None,
+    reading: AnyReading,
     before: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_CHECKPOINTS)] = 100,
 ) -> JSON:
     """The tenant's signed checkpoints, newest first; ``before`` (a seq) pages back. For a
     read key (a bound key sees only its tenant) or an administrator's viewer token."""
-    runtime: Runtime = request.app.state.kansa
-    who = reader(request)
-    if who.role != "admin":
+    runtime, record = reading.runtime, reading.tenant
+    if reading.reader.role != "admin":
         raise Forbidden("checkpoints are for administrators and API keys")
-    record = runtime.tenant(tenant_for(who, tenant))
     found = await runtime.read(
         lambda: runtime.store.checkpoints(record.id, before=before, limit=limit, newest_first=True)
     )
@@ -66,19 +61,22 @@ async def checkpoints(
     )
 
 
+async def _body_reading(request: Request, body: CheckpointRequest | None = None) -> Reading:
+    """A read key, and the tenant the body names (or the key's own)."""
+    return await reading_of(request, await key_reader(request), body.tenant if body else None)
+
+
 @router.post(
     "/checkpoints",
     status_code=201,
     summary="Sign the tenant's head now",
     responses={200: {"description": "The head was signed already: that checkpoint."}, **ERRORS},
 )
-async def make_checkpoint(request: Request, body: CheckpointRequest | None = None) -> JSON:
+async def make_checkpoint(reading: Annotated[Reading, Depends(_body_reading)]) -> JSON:
     """Sign a checkpoint at the tenant's head now (after verifying the events since the
     previous one), for an API key with ``read`` scope. 201 with the new checkpoint; 200 with
     the existing one when the head is signed already; 409 when the chain does not verify."""
-    runtime: Runtime = request.app.state.kansa
-    key = runtime.keys.authenticate(request.headers.get("authorization"))
-    record = runtime.tenant(tenant_for(reader_of_key(key), body.tenant if body else None))
+    runtime, record = reading.runtime, reading.tenant
     signer = runtime.signer()
     made = await runtime.read(lambda: sign_checkpoint(runtime.store, signer, record.id))
     fresh = made.seq != record.checkpoint_seq

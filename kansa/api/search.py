@@ -8,15 +8,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from kansa.access.scope import Asked, permits, scope, tenant_for
+from kansa.access.scope import Asked, permits
 from kansa.errors import NotFound
 from kansa.events.present import present
 from kansa.events.query import Filters, parse_q
-from kansa.http.readers import client_ip, reader
+from kansa.http.readers import AnyReading, client_ip
 from kansa.http.responses import JSON
 from kansa.records import Tenant
-from kansa.server.runtime import Runtime
-from kansa.timeutil import parse_period_bound, utcnow
+from kansa.timeutil import parse_period_bound
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
@@ -96,7 +95,7 @@ def log_query(
 async def search(
     request: Request,
     wanted: Annotated[LogQuery, Depends(log_query)],
-    tenant: str | None = None,
+    reading: AnyReading,
     sort: str = "occurred_at",
     order: str = "desc",
     limit: int = 50,
@@ -107,23 +106,13 @@ async def search(
     message in ``lang``. ``from``/``to`` take a date (the tenant's zone) or an ISO time with
     an offset; they default to the layout's window. ``next_cursor`` fetches the next page.
     ``q`` takes free text and ``field:value`` terms (see docs/api.md)."""
-    runtime: Runtime = request.app.state.kansa
-    who = reader(request)
-    record = runtime.tenant(tenant_for(who, tenant))
-    asked = wanted.asked(record, sort=sort, order=order, limit=limit, cursor=cursor)
-    query = scope(
-        who,
-        asked,
-        tenant=record,
-        layout=runtime.layout_of(record),
-        catalog=runtime.catalog,
-        now=utcnow(),
-    )
+    runtime, record = reading.runtime, reading.tenant
+    query = reading.scope(wanted.asked(record, sort=sort, order=order, limit=limit, cursor=cursor))
     page = await runtime.read(lambda: runtime.store.search(query))
     language = _lang(lang, record.lang)
     if record.record_searches:
         await runtime.record(
-            who,
+            reading.reader,
             record.id,
             "log.search",
             {"query": f"（{wanted.q}）" if wanted.q else None},
@@ -141,22 +130,16 @@ async def search(
 
 @router.get("/events/{event_id}", summary="One event with every field", responses=ERRORS)
 async def event(
-    request: Request, event_id: str, tenant: str | None = None, lang: str | None = None
+    request: Request,
+    event_id: str,
+    reading: AnyReading,
+    lang: str | None = None,
 ) -> JSON:
     """One event with every stored field, its chain position and hash. For a provisioning
     job, ``states`` lists every state of the job in order. Viewing is recorded in the
     tenant's log."""
-    runtime: Runtime = request.app.state.kansa
-    who = reader(request)
-    record = runtime.tenant(tenant_for(who, tenant))
-    query = scope(
-        who,
-        Asked(tenant=record.id),
-        tenant=record,
-        layout=runtime.layout_of(record),
-        catalog=runtime.catalog,
-        now=utcnow(),
-    )
+    runtime, record = reading.runtime, reading.tenant
+    query = reading.scope()
     found = await runtime.read(lambda: runtime.store.get_event(record.id, event_id))
     if found is None or not permits(query, found):
         raise NotFound(f"no event {event_id!r} in tenant {record.id!r}")
@@ -169,7 +152,7 @@ async def event(
             present(s, runtime.catalog, language) for s in states if permits(query, s)
         ]
     await runtime.record(
-        who, record.id, "log.event.view", {"event_id": event_id}, client_ip(request)
+        reading.reader, record.id, "log.event.view", {"event_id": event_id}, client_ip(request)
     )
     return JSON(shown)
 

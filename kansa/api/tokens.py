@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from kansa.access import tokens
-from kansa.access.readers import reader_of_key
-from kansa.access.scope import tenant_for
 from kansa.api.search import ERRORS
+from kansa.http.readers import Reading, key_reader, reading_of
 from kansa.http.responses import JSON
-from kansa.server.runtime import Runtime
 from kansa.timeutil import from_micros, iso_utc, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["viewer tokens"])
@@ -37,6 +35,11 @@ class TokenReply(BaseModel):
     role: str
 
 
+async def _body_reading(request: Request, body: TokenRequest) -> Reading:
+    """A read key, and the tenant the body names (or the key's own)."""
+    return await reading_of(request, await key_reader(request), body.tenant)
+
+
 @router.post(
     "/viewer-tokens",
     status_code=201,
@@ -44,15 +47,15 @@ class TokenReply(BaseModel):
     summary="Mint a short-lived viewer token",
     responses=ERRORS,
 )
-def viewer_token(request: Request, body: TokenRequest) -> JSON:
+async def viewer_token(
+    body: TokenRequest, reading: Annotated[Reading, Depends(_body_reading)]
+) -> JSON:
     """For an API key with ``read`` scope: a signed token (at most 1 hour, default 10
     minutes) that lets one person — ``actor`` with ``role`` admin or user — read the
     tenant's log, as a Bearer token on this API or through ``/console/enter?token=…``."""
-    runtime: Runtime = request.app.state.kansa
-    key = runtime.keys.authenticate(request.headers.get("authorization"))
-    tenant = runtime.tenant(tenant_for(reader_of_key(key), body.tenant))
+    tenant = reading.tenant
     minted = tokens.mint(
-        runtime.secret_key(),
+        reading.runtime.secret_key(),
         tenant=tenant.id,
         actor_id=body.actor.id,
         name=body.actor.name or body.actor.id,

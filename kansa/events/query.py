@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
@@ -135,9 +135,6 @@ class Query:
     after: Cursor | None = None
     jobs: bool = False
     """One row per job (correlation id) in its latest state: the provisioning view."""
-
-    def next_page(self, cursor: Cursor) -> Query:
-        return replace(self, after=cursor)
 
 
 def parse_q(text: str) -> Filters:

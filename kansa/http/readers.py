@@ -1,30 +1,123 @@
 """Who is asking: an API key with read scope, or a viewer token, from the Bearer header —
-and from which address (:func:`client_ip`, the one place a proxy header is read)."""
+and from which address (:func:`client_ip`, the one place a proxy header is read).
+
+The dependencies here read the store off the event loop (a key missing from the cache, the
+tenant), so no request waits for another's database read: :func:`reading` and
+:func:`key_reading` give a route its :class:`Reading` — the reader, the tenant, and the
+query the reader is entitled to."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from kansa.access import tokens
 from kansa.access.readers import Reader, reader_of_key
+from kansa.access.scope import Asked, scope, tenant_for
+from kansa.catalog.layout import Layout
 from kansa.errors import AuthError
+from kansa.events.query import Query
+from kansa.export.plan import Export, Options, plan
+from kansa.records import ApiKey, Tenant
 from kansa.server.runtime import Runtime
 from kansa.timeutil import utcnow
 
 
-def reader(request: Request) -> Reader:
-    runtime: Runtime = request.app.state.kansa
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One reader reading one tenant's log, for one request."""
+
+    runtime: Runtime
+    reader: Reader
+    tenant: Tenant
+
+    @property
+    def layout(self) -> Layout:
+        return self.runtime.layout_of(self.tenant)
+
+    def scope(self, asked: Asked | None = None, now: datetime | None = None) -> Query:
+        """What the reader may have of ``asked`` (by default, all they may see)."""
+        return scope(
+            self.reader,
+            asked or Asked(tenant=self.tenant.id),
+            tenant=self.tenant,
+            layout=self.layout,
+            catalog=self.runtime.catalog,
+            now=now or utcnow(),
+        )
+
+    def export(self, name: str, asked: Asked, options: Options) -> Export:
+        """The layout's file ``name`` as the reader may have it."""
+        return plan(
+            self.reader,
+            asked,
+            name=name,
+            tenant=self.tenant,
+            layout=self.layout,
+            catalog=self.runtime.catalog,
+            now=utcnow(),
+            options=options,
+        )
+
+
+async def api_key(request: Request) -> ApiKey:
+    """The request's API key: from the cache on the loop, else read off it."""
+    runtime = runtime_of(request)
+    header = request.headers.get("authorization")
+    key = runtime.keys.cached(header)
+    return key if key is not None else await runtime.read(lambda: runtime.keys.authenticate(header))
+
+
+async def key_reader(request: Request) -> Reader:
+    """An API key with ``read`` scope."""
+    return reader_of_key(await api_key(request))
+
+
+async def reader(request: Request) -> Reader:
+    """A viewer token or an API key with ``read`` scope."""
     header = request.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and tokens.is_viewer_token(token.strip()):
-            return tokens.read(runtime.secret_key(), token.strip(), now=utcnow())
+            secret = runtime_of(request).secret_key()
+            return tokens.read(secret, token.strip(), now=utcnow())
     if header is None:
         raise AuthError("missing Authorization header: send 'Authorization: Bearer <key or token>'")
-    return reader_of_key(runtime.keys.authenticate(header))
+    return await key_reader(request)
+
+
+async def reading_of(request: Request, who: Reader, tenant: str | None) -> Reading:
+    """``who`` reading ``tenant`` (their own when None), the tenant read off the loop."""
+    runtime = runtime_of(request)
+    asked = tenant_for(who, tenant)
+    return Reading(runtime, who, await runtime.read(lambda: runtime.tenant(asked)))
+
+
+async def reading(request: Request, tenant: str | None = None) -> Reading:
+    """A dependency: a viewer token or a read key, and the tenant it reads (``tenant``, from
+    the query or the path; a bound reader's own by default)."""
+    return await reading_of(request, await reader(request), tenant)
+
+
+async def key_reading(request: Request, tenant: str | None = None) -> Reading:
+    """A dependency: as :func:`reading`, for an API key with ``read`` scope only."""
+    return await reading_of(request, await key_reader(request), tenant)
+
+
+AnyReading = Annotated[Reading, Depends(reading)]
+"""A route's parameter: a viewer token or a read key, and the tenant it reads."""
+KeyReading = Annotated[Reading, Depends(key_reading)]
+"""A route's parameter: a read key, and the tenant it reads."""
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.kansa
+    return runtime
 
 
 Network = IPv4Network | IPv6Network
@@ -33,10 +126,9 @@ Network = IPv4Network | IPv6Network
 def client_ip(request: Request) -> str | None:
     """The address of whoever sent the request: the peer, or — only when the peer is one of
     ``KANSA_TRUSTED_PROXIES`` — the address that proxy says it forwarded for."""
-    runtime: Runtime = request.app.state.kansa
     peer = request.client.host if request.client else None
     forwarded = request.headers.getlist("x-forwarded-for")
-    return client_address(peer, forwarded, runtime.settings.trusted_proxies)
+    return client_address(peer, forwarded, runtime_of(request).settings.trusted_proxies)
 
 
 def client_address(

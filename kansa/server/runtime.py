@@ -1,9 +1,11 @@
-"""The parts one running kansa shares: settings, store, catalog, layouts, writer, keys."""
+"""The parts one running kansa shares: settings, store, catalog, layouts, writer, keys, the
+threads that stream exports — and the one way kansa records its own events."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -21,6 +23,10 @@ from kansa.store import Receipt, Store, open_store
 
 T = TypeVar("T")
 
+EXPORT_THREADS = 3
+"""Exports streaming at once per process (API and console together); more wait for a free
+thread. Threads are reused, so a thread's store connection is too."""
+
 
 def load_catalog_for(settings: Settings) -> Catalog:
     return load_catalog([*default_catalog_paths(), *settings.catalogs])
@@ -34,10 +40,12 @@ class Runtime:
     layouts: dict[str, Layout] = field(default_factory=dict)
     writer: Writer = field(init=False)
     keys: KeyCache = field(init=False)
+    exports: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
         self.writer = Writer(self.store, max_events=self.settings.commit_max_events)
         self.keys = KeyCache(self.store, ttl=self.settings.key_cache_seconds)
+        self.exports = ThreadPoolExecutor(EXPORT_THREADS, thread_name_prefix="kansa-export")
         self.layouts = self.layouts or load_layouts(default_layout_paths())
         self._secret: bytes | None = None
         self._signer: Signer | None = None
@@ -48,9 +56,11 @@ class Runtime:
 
     def start(self) -> None:
         self.store.migrate()
+        self.secret_key()  # read now, not on the event loop of a first request
         self.writer.start()
 
     def close(self) -> None:
+        self.exports.shutdown(cancel_futures=True)
         self.writer.close()
         self.store.close()
 
@@ -86,16 +96,31 @@ class Runtime:
         return await asyncio.to_thread(work)
 
     async def record(
-        self, reader: Reader, tenant: str, action: str, params: dict[str, Any], ip: str | None
+        self,
+        actor: Reader | Mapping[str, str] | None,
+        tenant: str,
+        action: str,
+        params: Mapping[str, Any] | None = None,
+        ip: str | None = None,
+        *,
+        result: str = "success",
+        details: Mapping[str, Any] | None = None,
     ) -> list[Receipt]:
-        """Record in the tenant's own log something a reader did with it."""
-        event = {
+        """Record in the tenant's own log something done with it (a view, a search, an
+        export, a sign-in) — kansa's own event, appended like any published one. ``actor`` is
+        a reader, an actor as stored, or None for someone unknown (an anonymous event)."""
+        event: dict[str, Any] = {
             "tenant": tenant,
             "app": "kansa",
             "action": action,
-            "result": "success",
-            "actor": reader.actor(),
+            "result": result,
             "ip": ip,
-            "params": {k: v for k, v in params.items() if v is not None},
+            "params": {k: v for k, v in (params or {}).items() if v is not None},
         }
+        if details is not None:
+            event["details"] = dict(details)
+        if actor is None:
+            event["anonymous"] = True
+        else:
+            event["actor"] = actor.actor() if isinstance(actor, Reader) else dict(actor)
         return await self.writer.append(prepare([event], self.catalog))

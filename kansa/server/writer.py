@@ -4,6 +4,8 @@ Requests that arrive while a transaction is committing wait in a queue; the writ
 of them (up to ``max_events``) into the next transaction — group commit — so the cost of a
 durable commit is shared. Each request's future is resolved only after its commit. If a
 shared transaction fails, each request is retried alone so one bad request fails alone.
+A request made while the writer is not running (before ``start``, after ``close``) is refused
+at once rather than left waiting for a thread that will never take it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 
+from kansa.errors import StoreError
 from kansa.events.prepare import PreparedEvent
 from kansa.store import Receipt, Store
 
@@ -29,27 +32,37 @@ class Writer:
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="kansa-writer", daemon=True)
         self._started = False
+        self._running = threading.Lock()
+        """Held while ``_started`` changes, so no request slips in behind the stop signal."""
         self._heads: dict[str, tuple[int, str]] = {}
         self._heads_lock = threading.Lock()
         self.commits = 0
 
     def start(self) -> None:
-        if not self._started:
-            self._started = True
-            self._thread.start()
+        with self._running:
+            if not self._started:
+                self._started = True
+                self._thread.start()
 
     def close(self) -> None:
-        if self._started:
-            self._queue.put(None)
-            self._thread.join()
+        with self._running:
+            if not self._started:
+                return
             self._started = False
+            self._queue.put(None)
+        self._thread.join()
 
     def submit(self, events: Sequence[PreparedEvent]) -> Future[list[Receipt]]:
+        """The receipts of ``events``, once committed; StoreError at once when the writer is
+        not running."""
         future: Future[list[Receipt]] = Future()
-        if not events:
-            future.set_result([])
-        else:
-            self._queue.put((events, future))
+        with self._running:
+            if not self._started:
+                raise StoreError("the writer is not running: no event can be stored")
+            if events:
+                self._queue.put((events, future))
+            else:
+                future.set_result([])
         return future
 
     def written_heads(self) -> dict[str, tuple[int, str]]:

@@ -12,7 +12,6 @@ leaves the window, without its password being checked."""
 from __future__ import annotations
 
 import secrets
-from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import Request
@@ -22,12 +21,11 @@ from kansa.access import tokens
 from kansa.access.accounts import Lockout, attempt, sign_in
 from kansa.access.readers import Reader
 from kansa.errors import AuthError, InvalidInput, Problem
-from kansa.events.prepare import prepare
 from kansa.http.limits import Throttle, retry_after
-from kansa.http.readers import client_ip
+from kansa.http.readers import client_ip, runtime_of
 from kansa.server.runtime import Runtime
 from kansa.timeutil import utcnow
-from kansa.web.context import current, language, runtime_of
+from kansa.web.context import current, language
 from kansa.web.render import drop_cookie, page, set_cookie
 from kansa.web.routing import router, signin_redirect
 from kansa.web.session import COOKIE, SIGNIN_COOKIE, same, seal, start, unseal
@@ -56,34 +54,6 @@ async def form_lists(request: Request) -> dict[str, list[str]]:
 async def form_of(request: Request) -> dict[str, str]:
     """A url-encoded form body: the first value of each field."""
     return {name: values[0] for name, values in (await form_lists(request)).items()}
-
-
-async def record(
-    runtime: Runtime,
-    tenant: str,
-    action: str,
-    *,
-    result: str,
-    actor: dict[str, str] | None,
-    ip: str | None,
-    params: dict[str, Any] | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Record a console sign-in event in the tenant's log, like any published event."""
-    event: dict[str, Any] = {
-        "tenant": tenant,
-        "app": "kansa",
-        "action": action,
-        "result": result,
-        "ip": ip,
-        "params": params or {},
-        "details": details,
-    }
-    if actor is None:
-        event["anonymous"] = True
-    else:
-        event["actor"] = actor
-    await runtime.writer.append(prepare([event], runtime.catalog))
 
 
 @router.get("")
@@ -166,14 +136,13 @@ async def _record_failure(
 ) -> None:
     account = await runtime.read(lambda: runtime.store.get_account(tenant, login))
     actor = None if account is None else {"id": login, "name": account.name, "type": "account"}
-    await record(
-        runtime,
+    await runtime.record(
+        actor,
         tenant,
         "console.signin_failed",
+        {"login": login},
+        ip,
         result="failure",
-        actor=actor,
-        ip=ip,
-        params={"login": login},
         details={"reason": reason},
     )
 
@@ -181,14 +150,8 @@ async def _record_failure(
 async def _open(request: Request, runtime: Runtime, who: Reader, method: str) -> Response:
     """Start a session for ``who``, record the sign-in, and go to the log."""
     session = start(who, utcnow(), runtime.settings.session_minutes)
-    await record(
-        runtime,
-        session.tenant,
-        "console.signin",
-        result="success",
-        actor=who.actor(),
-        ip=client_ip(request),
-        details={"method": method},
+    await runtime.record(
+        who, session.tenant, "console.signin", ip=client_ip(request), details={"method": method}
     )
     response = RedirectResponse("/console/log", status_code=303)
     minutes = runtime.settings.session_minutes
@@ -218,14 +181,7 @@ async def signout(request: Request) -> Response:
     form = await form_of(request)
     if not same(ctx.session.csrf, form.get("csrf")):
         raise InvalidInput([Problem("csrf", "the form has expired; send it again")])
-    await record(
-        ctx.runtime,
-        ctx.tenant.id,
-        "console.signout",
-        result="success",
-        actor=ctx.reader.actor(),
-        ip=client_ip(request),
-    )
+    await ctx.runtime.record(ctx.reader, ctx.tenant.id, "console.signout", ip=client_ip(request))
     response = signin_redirect("signed_out")
     drop_cookie(request, response, COOKIE)
     return response

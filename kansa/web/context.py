@@ -10,6 +10,7 @@ from fastapi import Request
 from kansa.access.readers import Reader
 from kansa.catalog.layout import Layout
 from kansa.catalog.screens import Screen, screen_for
+from kansa.http.readers import Reading, runtime_of
 from kansa.records import Tenant
 from kansa.server.runtime import Runtime
 from kansa.timeutil import utcnow
@@ -38,10 +39,10 @@ class Context:
     def reader(self) -> Reader:
         return self.session.reader()
 
-
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.kansa
-    return runtime
+    @property
+    def reading(self) -> Reading:
+        """The session's reader reading its tenant's log."""
+        return Reading(self.runtime, self.reader, self.tenant)
 
 
 def language(request: Request, tenant_lang: str | None = None) -> str:

@@ -9,12 +9,11 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
-from kansa.access.scope import Asked, permits, scope
+from kansa.access.scope import permits
 from kansa.catalog.columns import local_time, result_tone, text_of
 from kansa.errors import NotFound
 from kansa.events.present import present
 from kansa.http.readers import client_ip
-from kansa.timeutil import utcnow
 from kansa.web.context import Context, current
 from kansa.web.i18n import translate
 from kansa.web.render import page
@@ -85,14 +84,7 @@ def _target(target: dict[str, Any]) -> str:
 async def event_detail(request: Request, event_id: str) -> Response:
     ctx = await current(request)
     runtime = ctx.runtime
-    query = scope(
-        ctx.reader,
-        Asked(tenant=ctx.tenant.id),
-        tenant=ctx.tenant,
-        layout=ctx.layout,
-        catalog=runtime.catalog,
-        now=utcnow(),
-    )
+    query = ctx.reading.scope()
     found = await runtime.read(lambda: runtime.store.get_event(ctx.tenant.id, event_id))
     if found is None or not permits(query, found):
         raise NotFound(f"no event {event_id!r}")

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
-from kansa.access.scope import scope
+from kansa.access.scope import PeriodRefused
 from kansa.catalog.columns import Cell, cell
 from kansa.catalog.screens import Tab
 from kansa.errors import InvalidInput, InvalidQuery, Problem
@@ -112,18 +112,12 @@ async def log_screen(request: Request) -> Response:
     error: tuple[str, dict[str, object]] | None = None
     found: Found | None = None
     try:
-        asked = asked_of(form, tab, product, runtime.catalog, period, ctx.tenant.tz)
-        query = scope(
-            ctx.reader,
-            asked,
-            tenant=ctx.tenant,
-            layout=ctx.layout,
-            catalog=runtime.catalog,
-            now=now,
-        )
-        found = await _search(ctx, query, period)
+        asked = asked_of(form, tab, product, runtime.catalog, ctx.tenant.tz)
+        found = await _search(ctx, ctx.reading.scope(asked, now), period)
     except FormError as exc:
         error = (exc.key, exc.values)
+    except PeriodRefused as exc:
+        error = (f"error.{exc.fault}", _start(exc.earliest, ctx.tenant.tz))
     except InvalidQuery as exc:
         error = ("error.query", {"detail": str(exc)})
     if found is not None and ctx.tenant.record_searches:
@@ -150,6 +144,10 @@ async def log_screen(request: Request) -> Response:
         first_href=href(tab, form, cursor=None) if form.cursor else None,
         download=_download(ctx, tab, form, now),
     )
+
+
+def _start(earliest: datetime | None, tz: str) -> dict[str, object]:
+    return {"start": f"{earliest.astimezone(ZoneInfo(tz)):%Y/%m/%d}"} if earliest else {}
 
 
 def _download(ctx: Context, tab: Tab, form: Form, now: datetime) -> dict[str, str] | None:

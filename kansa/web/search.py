@@ -1,6 +1,7 @@
 """The search form of a tab, as a :class:`~kansa.access.scope.Asked`: the same flow as the search
-API (form → filters → :func:`~kansa.scope.scope` → the store), with the form's own words.
-The access rules are not here: :func:`kansa.scope.scope` applies them all."""
+API (form → filters → :func:`~kansa.access.scope.scope` → the store), with the form's own
+words. The access rules are not here, the period's neither: :func:`~kansa.access.scope.scope`
+applies them all."""
 
 from __future__ import annotations
 
@@ -103,10 +104,9 @@ def read_form(params: Mapping[str, Sequence[str]], period: Period) -> Form:
     )
 
 
-def asked_of(
-    form: Form, tab: Tab, product: Product | None, catalog: Catalog, period: Period, tz: str
-) -> Asked:
-    since, until = _bounds(form, period, ZoneInfo(tz))
+def asked_of(form: Form, tab: Tab, product: Product | None, catalog: Catalog, tz: str) -> Asked:
+    """The form as asked; :func:`~kansa.access.scope.scope` applies the period rule."""
+    since, until = _bounds(form, ZoneInfo(tz))
     return Asked(
         since=since,
         until=until,
@@ -150,17 +150,9 @@ def _day(text: str) -> date | None:
         raise FormError("error.bad_date") from None
 
 
-def _bounds(form: Form, period: Period, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+def _bounds(form: Form, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+    """The form's days as moments: from the first day's start to the last day's end."""
     first, last = _day(form.since), _day(form.until)
-    if first is not None and last is not None and first > last:
-        raise FormError("error.from_after_to")
-    if last is not None and last > period.today:
-        raise FormError("error.future")
-    earliest = period.earliest
     since = datetime.combine(first, time(0), tzinfo=tz) if first else None
-    if earliest is not None and since is not None and since < earliest:
-        if first is not None and first < earliest.date():
-            raise FormError("error.before_window", start=f"{earliest:%Y/%m/%d}")
-        since = earliest  # the window's first day: from the window's first moment
     until = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz) if last else None
     return since, until
