@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from kansa.store.sqlite import path_of
+from kansa.dburl import path_of
 
 
 def execute(

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kansa.dburl import path_of as path_of  # re-exported: tests and bench read it here
 from kansa.errors import Conflict, NotFound, StoreError
 from kansa.events.prepare import PreparedEvent
 from kansa.events.query import Query
@@ -34,15 +35,6 @@ _INSERT_EVENT = (
 _LINK_COLUMNS = ", ".join(column for column, _ in EVENT_COLUMNS)
 _TENANT_COLUMNS = shared.TENANT_COLUMNS
 _ACCOUNT_COLUMNS = "tenant_id, login, name, role, password_hash, failures, locked_until"
-
-
-def path_of(url: str) -> str:
-    """``sqlite:///./kansa.db`` → ``./kansa.db``; ``sqlite:////abs/path.db`` → ``/abs/path.db``;
-    ``sqlite://:memory:`` → ``:memory:``."""
-    rest = url.removeprefix("sqlite://")
-    if rest in (":memory:", "/:memory:"):
-        return ":memory:"
-    return rest[1:] if rest.startswith("/") else rest
 
 
 class SQLiteStore:
