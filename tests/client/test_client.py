@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from kansa.client import Client, ClientClosed, Stats
-from tests.client.conftest import Gate, stored_ids, wait_for
-from tests.conftest import ROOT, pca_event
+from tests.client.gate import Gate
+from tests.helpers import ROOT, pca_event, stored_ids, wait_for
 from tests.net import free_port
 
 FAST = {"backoff_base": 0.05, "backoff_max": 0.2}

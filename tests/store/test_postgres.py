@@ -32,7 +32,7 @@ from kansa.store.postgres import (
     partition_name,
 )
 from tests import pg
-from tests.conftest import pca_event
+from tests.helpers import pca_event
 from tests.net import free_port
 from tests.raw import execute
 
