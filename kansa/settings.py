@@ -24,6 +24,14 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Extra catalog files (comma-separated), loaded beside the shipped ones.",
     )
+    layouts: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Extra layout files (comma-separated), loaded beside the shipped ones.",
+    )
+    screens: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Extra console screen files (comma-separated), loaded beside the shipped ones.",
+    )
     max_body_bytes: int = Field(
         default=5 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
     )
@@ -143,7 +151,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"must be IP addresses or CIDRs, comma-separated: {exc}") from None
         return value
 
-    @field_validator("catalogs", mode="before")
+    @field_validator("catalogs", "layouts", "screens", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
