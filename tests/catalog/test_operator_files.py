@@ -76,7 +76,8 @@ def console_log(client: TestClient, tenant: str) -> str:
     assert signed.status_code == 303
     page = client.get("/console/log")
     assert page.status_code == 200
-    return page.text
+    text: str = page.text
+    return text
 
 
 def test_an_operators_layout_and_screen_are_applied_to_their_app_only(
