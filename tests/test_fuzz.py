@@ -60,7 +60,7 @@ schema = schemathesis.openapi.from_dict(description())
     suppress_health_check=list(HealthCheck),
 )
 def test_the_api_keeps_its_description(
-    case: schemathesis.Case[Any], client: TestClient, fuzz_auth: dict[str, str]
+    case: schemathesis.Case, client: TestClient, fuzz_auth: dict[str, str]
 ) -> None:
     kwargs = case.as_transport_kwargs(headers=fuzz_auth)
     kwargs.pop("cookies", None)
