@@ -31,6 +31,7 @@ lint: install
 	$(BIN)/ruff check kansa tests bench
 	$(BIN)/ruff format --check kansa tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -10,7 +10,9 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-_PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "placeholder"}
+PLACEHOLDERS = ("changeme", "secret", "password", "placeholder")
+"""Words no random secret holds: a secret_key with one in it (any case, any separators:
+``Change-Me-...``) was typed by a person, and is refused."""
 
 
 class Settings(BaseSettings):
@@ -23,6 +25,14 @@ class Settings(BaseSettings):
     catalogs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Extra catalog files (comma-separated), loaded beside the shipped ones.",
+    )
+    layouts: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Extra layout files (comma-separated), loaded beside the shipped ones.",
+    )
+    screens: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Extra console screen files (comma-separated), loaded beside the shipped ones.",
     )
     max_body_bytes: int = Field(
         default=5 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
@@ -127,8 +137,11 @@ class Settings(BaseSettings):
         if value is None:
             return None
         text = value.get_secret_value()
-        if len(text) < 32 or text.lower() in _PLACEHOLDERS or len(set(text)) < 8:
-            raise ValueError("must be at least 32 random characters (not a placeholder)")
+        if len(text) < 32 or len(set(text)) < 8:
+            raise ValueError("must be at least 32 random characters")
+        letters = "".join(c for c in text.lower() if c.isalnum())
+        if any(word in letters for word in PLACEHOLDERS):
+            raise ValueError("must be random characters, not a placeholder such as 'changeme'")
         return value
 
     @field_validator("trusted_proxies", mode="before")
@@ -143,7 +156,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"must be IP addresses or CIDRs, comma-separated: {exc}") from None
         return value
 
-    @field_validator("catalogs", mode="before")
+    @field_validator("catalogs", "layouts", "screens", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):

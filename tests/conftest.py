@@ -9,12 +9,10 @@ import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from kansa.access.keys import make_key
 from kansa.catalog import Catalog, default_catalog_paths, load_catalog
 from kansa.integrity.keyfile import ensure_signing_key
 from kansa.server.app import create_app
@@ -22,6 +20,7 @@ from kansa.server.runtime import Runtime
 from kansa.settings import Settings
 from kansa.store import Store, open_store
 from tests import pg
+from tests.helpers import new_key
 
 ENGINES = ["sqlite", "postgresql"]
 
@@ -149,18 +148,6 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
         yield test_client
 
 
-def new_key(
-    store: Store,
-    *,
-    app: str = "PCA Hub",
-    tenant: str | None = None,
-    scopes: frozenset[str] = frozenset({"publish", "read"}),
-) -> str:
-    key = make_key()
-    store.create_api_key(key.id, app=app, tenant=tenant, scopes=scopes, secret_hash=key.secret_hash)
-    return key.token
-
-
 @pytest.fixture
 def api_key(store: Store) -> str:
     """A publish+read key of the PCA Hub application, bound to no tenant."""
@@ -170,32 +157,3 @@ def api_key(store: Store) -> str:
 @pytest.fixture
 def auth(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"}
-
-
-def pca_event(tenant_id: str, number: int = 1, **overrides: Any) -> dict[str, Any]:
-    """A valid PCA ID ``user.create`` event as a publisher sends it."""
-    event: dict[str, Any] = {
-        "id": f"evt-{number}",
-        "tenant": {"id": tenant_id, "name": "iidabashi-company"},
-        "app": "PCA Hub",
-        "action": "user.create",
-        "occurred_at": "2026-11-21T10:00:00+09:00",
-        "result": "success",
-        "actor": {
-            "id": "acc-1001",
-            "name": "飯田橋 一郎",
-            "login": "ichiro",
-            "email": "ichiro@example.jp",
-        },
-        "ip": "12.34.56.78",
-        "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
-        "targets": [{"type": "user", "id": "acc-1002", "name": "飯田橋 二郎", "login": "jiro"}],
-        "params": {"login": "jiro"},
-        "details": {"changed": ["role"]},
-        "trace_id": "7f9c0000aa",
-    }
-    event.update(overrides)
-    return event
-
-
-ROOT = Path(__file__).resolve().parent.parent

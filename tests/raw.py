@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from kansa.store.sqlite import path_of
+from kansa.dburl import path_of
 
 
 def execute(
@@ -26,7 +26,7 @@ def execute(
     with psycopg.connect(url, autocommit=True) as pg, pg.transaction():
         if bypass_triggers:
             pg.execute("SET LOCAL session_replication_role = replica")
-        cursor = pg.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+        cursor = pg.execute(sql.replace("?", "%s"), params)
         return cursor.fetchall() if cursor.description else []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -65,3 +66,21 @@ def test_every_route_is_documented() -> None:
 def test_the_readme_starts_with_the_two_commands() -> None:
     head = (ROOT / "README.md").read_text(encoding="utf-8")[:400]
     assert "make run" in head and "make test" in head
+
+
+def test_every_doc_is_linked_from_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    unlinked = [
+        p.name for p in sorted((ROOT / "docs").glob("*.md")) if f"(docs/{p.name})" not in readme
+    ]
+    assert unlinked == []
+
+
+def test_the_architecture_names_every_package_and_module_it_points_to() -> None:
+    """docs/architecture.md maps the code: every package under kansa/ has its row, and every
+    ``folder/module.py`` it names exists."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    packages = [p.parent.name for p in sorted((ROOT / "kansa").glob("*/__init__.py"))]
+    assert [p for p in packages if f"`{p}/`" not in text] == []
+    named = set(re.findall(r"`([a-z]+/[a-z_]+\.py)`", text))
+    assert named and [n for n in sorted(named) if not (ROOT / "kansa" / n).is_file()] == []

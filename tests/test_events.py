@@ -10,7 +10,7 @@ import pytest
 from kansa.catalog import Catalog
 from kansa.errors import InvalidInput
 from kansa.events.prepare import prepare
-from tests.conftest import pca_event
+from tests.helpers import pca_event
 
 
 def problems(catalog: Catalog, items: list[Any], **kwargs: Any) -> dict[str, str]:

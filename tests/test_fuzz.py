@@ -17,7 +17,7 @@ from kansa.server.app import create_app
 from kansa.server.runtime import Runtime
 from kansa.settings import Settings
 from kansa.store import Store
-from tests.conftest import new_key, pca_event
+from tests.helpers import new_key, pca_event
 
 EXAMPLES = 15
 """Cases per operation and engine: the whole run stays within seconds."""

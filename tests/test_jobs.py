@@ -18,7 +18,7 @@ from kansa.server.app import create_app
 from kansa.server.jobs import Jobs, next_run
 from kansa.server.runtime import Runtime
 from kansa.settings import Settings
-from tests.conftest import pca_event
+from tests.helpers import pca_event
 
 
 @pytest.fixture

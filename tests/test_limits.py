@@ -17,7 +17,7 @@ from kansa.events.query import Filters, Query
 from kansa.http.limits import RateLimiter, Throttle
 from kansa.http.readers import client_address
 from kansa.store import open_store
-from tests.conftest import new_key, pca_event
+from tests.helpers import new_key, pca_event
 from tests.served import BODY_LIMIT, Served, edge, raw_request
 
 PASSWORD = "correct horse battery staple"

@@ -19,7 +19,7 @@ from kansa.integrity.verify import verify_store
 from kansa.records import TenantChanges
 from kansa.store import Store, open_store
 from kansa.timeutil import utcnow
-from tests.conftest import pca_event
+from tests.helpers import pca_event
 from tests.raw import execute
 
 OPERATOR = {"id": "operator:test", "name": "test", "type": "operator"}

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from kansa.access.accounts import hash_password
 from kansa.store import Store, open_store
-from tests.conftest import new_key, pca_event
+from tests.helpers import new_key, pca_event
 from tests.served import Served, edge
 
 __all__ = ["edge"]

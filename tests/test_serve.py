@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import pca_event
+from tests.helpers import pca_event
 from tests.served import KANSA, serve
 
 

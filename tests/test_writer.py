@@ -17,7 +17,7 @@ from kansa.events.prepare import PreparedEvent, prepare
 from kansa.integrity.verify import verify_store
 from kansa.server.writer import Writer
 from kansa.store import Receipt, Store
-from tests.conftest import pca_event
+from tests.helpers import pca_event
 from tests.locks import chain_held
 
 
@@ -62,7 +62,8 @@ def test_a_bad_request_in_a_shared_commit_fails_alone(
     writer: Writer, store: Store, store_url: str, catalog: Catalog, tenant_id: str
 ) -> None:
     store.append(one(catalog, tenant_id, 0))
-    bad = [replace(one(catalog, tenant_id, 99)[0], message_ja=None)]  # NOT NULL: refused
+    bad = [replace(one(catalog, tenant_id, 99)[0], message_ja=None)]  # type: ignore[arg-type]
+    # message_ja None breaks NOT NULL: the database refuses it
     batches = [one(catalog, tenant_id, 1), one(catalog, tenant_id, 2), bad]
     batches += [one(catalog, tenant_id, 3), one(catalog, tenant_id, 4)]
     futures = queued_behind_a_held_commit(writer, store_url, tenant_id, batches)

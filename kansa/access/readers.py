@@ -5,12 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from kansa.access.keys import secret_matches, split_token
 from kansa.errors import AuthError, Forbidden
 from kansa.events.prepare import PreparedEvent
 from kansa.records import ApiKey
-from kansa.store import Store
+
+
+class KeySource(Protocol):
+    """Where API keys are read from: any store (this rule imports no storage)."""
+
+    def get_api_key(self, key_id: str) -> ApiKey | None: ...
 
 
 @dataclass
@@ -18,7 +24,7 @@ class KeyCache:
     """Checked keys, trusted for ``ttl`` seconds so a busy publisher is not a read per
     request; a revoked key stops working within that time."""
 
-    store: Store
+    store: KeySource
     ttl: float = 30.0
 
     def __post_init__(self) -> None:

@@ -1,6 +1,7 @@
 """Layouts: how a product shows and exports its events — the time window each kind of reader
 may see on screen and in exports, and the files it offers for download (``[exports.<name>]``,
-see :mod:`kansa.export.files`). Data files in ``kansa/catalog/layouts/``.
+see :mod:`kansa.export.files`). Data files in ``kansa/catalog/layouts/``, and an operator's
+own (``KANSA_LAYOUTS``).
 
 A window is ``{ days = N }`` (the last N days up to now), ``{ since =
 "first-of-month-last-year" }`` (KDDI: from the 1st of the same month last year), or ``{}``
@@ -91,12 +92,18 @@ def default_layout_paths() -> list[Path]:
 
 
 def load_layouts(paths: Iterable[Path]) -> dict[str, Layout]:
+    """Every layout in ``paths``, by id. A layout id defined twice is an error, so an
+    operator's file cannot silently replace a shipped one."""
     layouts: dict[str, Layout] = {}
+    sources: dict[str, Path] = {}
     for path in paths:
         layout = load_layout(path)
         if layout.id in layouts:
-            raise ConfigError(f"{path}: layout {layout.id!r} is defined twice")
+            raise ConfigError(
+                f"{path}: layout.id: {layout.id!r} is already defined in {sources[layout.id]}"
+            )
         layouts[layout.id] = layout
+        sources[layout.id] = path
     return layouts
 
 

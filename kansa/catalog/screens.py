@@ -1,6 +1,7 @@
 """Screens: what the console shows for a layout — its tabs, and on each tab the columns and
 the search form. Data files in ``kansa/catalog/screens/<layout>.toml``, beside the catalogs
-and layouts; ``default.toml`` serves a tenant whose layout has no screen file.
+and layouts, and an operator's own (``KANSA_SCREENS``); ``default.toml`` serves a tenant whose
+layout has no screen.
 
 A tab names the history it lists (none: every history the reader may see), its columns
 (``field`` from :data:`kansa.catalog.columns.FIELDS`, with an optional ``label``) and its filters
@@ -11,9 +12,8 @@ the tab's and the product's recorded fields (microCMS 表示項目の編集).
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +82,43 @@ class Screen:
         return self.tabs[0]
 
 
-@cache
-def screen_for(layout_id: str) -> Screen:
+DEFAULT_SCREEN = "default"
+"""The layout id of the screen shown to a tenant whose layout has none."""
+
+
+def default_screen_paths() -> list[Path]:
+    return sorted(SCREEN_DIR.glob("*.toml"))
+
+
+def load_screens(paths: Iterable[Path], layouts: Iterable[str]) -> dict[str, Screen]:
+    """Every screen in ``paths``, by the layout it is for. A screen for a layout that is not
+    among ``layouts`` (nor the default), or a layout given two screens, is an error: a typo
+    in an operator's file would otherwise leave the console on the default screen."""
+    known = {DEFAULT_SCREEN, *layouts}
+    screens: dict[str, Screen] = {}
+    sources: dict[str, Path] = {}
+    for path in paths:
+        screen = load_screen(path)
+        if screen.layout not in known:
+            raise ConfigError(
+                f"{path}: screen.layout: {screen.layout!r} is not a layout "
+                f"(known: {', '.join(sorted(known))})"
+            )
+        if screen.layout in screens:
+            raise ConfigError(
+                f"{path}: screen.layout: {screen.layout!r} already has a screen, "
+                f"in {sources[screen.layout]}"
+            )
+        screens[screen.layout] = screen
+        sources[screen.layout] = path
+    if DEFAULT_SCREEN not in screens:
+        raise ConfigError(f"no screen for layout {DEFAULT_SCREEN!r} among {SCREEN_DIR}")
+    return screens
+
+
+def screen_for(screens: Mapping[str, Screen], layout_id: str) -> Screen:
     """The screen of a layout; the default screen when it has none."""
-    path = SCREEN_DIR / f"{layout_id}.toml"
-    return load_screen(path if path.is_file() else SCREEN_DIR / "default.toml")
+    return screens.get(layout_id) or screens[DEFAULT_SCREEN]
 
 
 def load_screen(path: Path) -> Screen:

@@ -1,6 +1,6 @@
-"""What every command shares: the ``--db`` and ``--catalog`` options, the settings they make,
-the store opened for one command, the operator as an actor, and one line on stderr (no
-traceback) for an expected failure."""
+"""What every command shares: the ``--db``, ``--catalog``, ``--layout-file`` and
+``--screen-file`` options, the settings they make, the store opened for one command, the
+operator as an actor, and one line on stderr (no traceback) for an expected failure."""
 
 from __future__ import annotations
 
@@ -27,18 +27,33 @@ CatalogOption = Annotated[
     list[Path] | None,
     typer.Option("--catalog", help="An extra catalog file (repeatable)."),
 ]
+LayoutFileOption = Annotated[
+    list[Path] | None,
+    typer.Option("--layout-file", help="An extra layout file (repeatable)."),
+]
+ScreenFileOption = Annotated[
+    list[Path] | None,
+    typer.Option("--screen-file", help="An extra console screen file (repeatable)."),
+]
 TenantOption = Annotated[str, typer.Option("--tenant", help="The tenant.")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded in the log).")]
 
 
-def settings_for(db: str | None, catalogs: list[Path] | None = None) -> Settings:
-    """The settings from the environment, with ``--db`` and ``--catalog`` applied."""
+def settings_for(
+    db: str | None,
+    catalogs: list[Path] | None = None,
+    layouts: list[Path] | None = None,
+    screens: list[Path] | None = None,
+) -> Settings:
+    """The settings from the environment, with ``--db``, ``--catalog``, ``--layout-file`` and
+    ``--screen-file`` applied (files are added to those the environment names)."""
     settings = Settings()
     updates: dict[str, object] = {}
     if db:
         updates["database_url"] = db
-    if catalogs:
-        updates["catalogs"] = [*settings.catalogs, *catalogs]
+    for name, extra in (("catalogs", catalogs), ("layouts", layouts), ("screens", screens)):
+        if extra:
+            updates[name] = [*getattr(settings, name), *extra]
     return settings.model_copy(update=updates)
 
 

@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 
 from kansa import __version__
-from kansa.cli.common import CatalogOption, DbOption, opened, settings_for
+from kansa.cli.common import (
+    CatalogOption,
+    DbOption,
+    LayoutFileOption,
+    ScreenFileOption,
+    opened,
+    settings_for,
+)
 from kansa.server.runtime import load_catalog_for
 
 
@@ -36,6 +43,8 @@ def init(db: DbOption = None) -> None:
 def serve(
     db: DbOption = None,
     catalog: CatalogOption = None,
+    layout_file: LayoutFileOption = None,
+    screen_file: ScreenFileOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
@@ -45,7 +54,7 @@ def serve(
 
     from kansa.server.app import create_app
 
-    settings = settings_for(db, catalog)
+    settings = settings_for(db, catalog, layout_file, screen_file)
     from kansa.integrity.keyfile import load_signer
 
     load_signer(settings)  # refuse to serve without the key that signs checkpoints

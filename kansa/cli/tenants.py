@@ -9,10 +9,16 @@ import typer
 
 from kansa import retention as kept
 from kansa import tenants
-from kansa.catalog.layout import default_layout_paths, load_layouts
-from kansa.cli.common import CatalogOption, DbOption, opened, operator, settings_for
+from kansa.cli.common import (
+    CatalogOption,
+    DbOption,
+    LayoutFileOption,
+    opened,
+    operator,
+    settings_for,
+)
 from kansa.records import DEFAULT_LANG, DEFAULT_TZ, TenantChanges
-from kansa.server.runtime import load_catalog_for
+from kansa.server.runtime import load_catalog_for, load_layouts_for
 
 
 def tenant_create(
@@ -23,11 +29,12 @@ def tenant_create(
     lang: Annotated[str, typer.Option(help="ja or en.")] = DEFAULT_LANG,
     db: DbOption = None,
     catalog: CatalogOption = None,
+    layout_file: LayoutFileOption = None,
 ) -> None:
     """Set up a tenant ahead of its first event, with its layout, time zone and language."""
-    settings = settings_for(db, catalog)
+    settings = settings_for(db, catalog, layout_file)
     tenants.check_id(tenant_id)
-    tenants.check_settings(load_layouts(default_layout_paths()), layout, tz, lang)
+    tenants.check_settings(load_layouts_for(settings), layout, tz, lang)
     with opened(settings) as store:
         tenant = store.create_tenant(tenant_id, name=name, layout=layout, tz=tz, lang=lang)
     typer.echo(
@@ -52,13 +59,14 @@ def tenant_update(
     ] = None,
     db: DbOption = None,
     catalog: CatalogOption = None,
+    layout_file: LayoutFileOption = None,
 ) -> None:
     """Change a tenant's name, layout, time zone, language, whether searches are recorded, or
     how long its histories are kept (recorded in its log)."""
-    settings = settings_for(db, catalog)
+    settings = settings_for(db, catalog, layout_file)
     overrides = kept.parse_overrides(retention) if retention is not None else None
     changes = TenantChanges(name, layout, tz, lang, record_searches)
-    tenants.check_settings(load_layouts(default_layout_paths()), layout, tz, lang)
+    tenants.check_settings(load_layouts_for(settings), layout, tz, lang)
     kinds = load_catalog_for(settings)
     with opened(settings) as store:
         tenant = store.update_tenant(tenant_id, changes)

@@ -8,6 +8,7 @@ import os
 import stat
 from pathlib import Path
 
+from kansa.dburl import path_of
 from kansa.errors import ConfigError
 from kansa.integrity.signing import PublicKey, Signer
 from kansa.settings import Settings
@@ -21,8 +22,6 @@ def key_path(settings: Settings) -> Path:
         return settings.signing_key_file
     url = settings.database_url
     if url.startswith("sqlite://"):
-        from kansa.store.sqlite import path_of
-
         path = path_of(url)
         if path != ":memory:":
             return Path(path).parent / DEFAULT_NAME

@@ -4,7 +4,7 @@ threads that stream exports — and the one way kansa records its own events."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from kansa.access.readers import KeyCache, Reader
 from kansa.catalog import Catalog, default_catalog_paths, load_catalog
 from kansa.catalog.layout import DEFAULT_LAYOUT, Layout, default_layout_paths, load_layouts
+from kansa.catalog.screens import Screen, default_screen_paths, load_screens, screen_for
 from kansa.errors import NotFound
 from kansa.events.prepare import prepare
 from kansa.integrity.keyfile import load_signer
@@ -32,12 +33,21 @@ def load_catalog_for(settings: Settings) -> Catalog:
     return load_catalog([*default_catalog_paths(), *settings.catalogs])
 
 
+def load_layouts_for(settings: Settings) -> dict[str, Layout]:
+    return load_layouts([*default_layout_paths(), *settings.layouts])
+
+
+def load_screens_for(settings: Settings, layouts: Iterable[str]) -> dict[str, Screen]:
+    return load_screens([*default_screen_paths(), *settings.screens], layouts)
+
+
 @dataclass
 class Runtime:
     settings: Settings
     store: Store
     catalog: Catalog
     layouts: dict[str, Layout] = field(default_factory=dict)
+    screens: dict[str, Screen] = field(default_factory=dict)
     writer: Writer = field(init=False)
     keys: KeyCache = field(init=False)
     exports: ThreadPoolExecutor = field(init=False)
@@ -46,7 +56,8 @@ class Runtime:
         self.writer = Writer(self.store, max_events=self.settings.commit_max_events)
         self.keys = KeyCache(self.store, ttl=self.settings.key_cache_seconds)
         self.exports = ThreadPoolExecutor(EXPORT_THREADS, thread_name_prefix="kansa-export")
-        self.layouts = self.layouts or load_layouts(default_layout_paths())
+        self.layouts = self.layouts or load_layouts_for(self.settings)
+        self.screens = self.screens or load_screens_for(self.settings, self.layouts)
         self._secret: bytes | None = None
         self._signer: Signer | None = None
 
@@ -72,6 +83,9 @@ class Runtime:
 
     def layout_of(self, tenant: Tenant) -> Layout:
         return self.layouts.get(tenant.layout or "", DEFAULT_LAYOUT)
+
+    def screen_of(self, layout: Layout) -> Screen:
+        return screen_for(self.screens, layout.id)
 
     def secret_key(self) -> bytes:
         """The key that signs viewer tokens: the setting, else one kept in the database so

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kansa.dburl import path_of as path_of  # re-exported: tests and bench read it here
 from kansa.errors import NotFound, StoreError
 from kansa.events.prepare import PreparedEvent
 from kansa.events.query import Query
@@ -30,15 +31,6 @@ INSERT_EVENT = (
     f"INSERT INTO events ({', '.join(EVENT_ROW)}) VALUES ({', '.join('?' * len(EVENT_ROW))})"
 )
 """How this store inserts a row of :func:`kansa.store.rows.event_row` (``executemany``)."""
-
-
-def path_of(url: str) -> str:
-    """``sqlite:///./kansa.db`` → ``./kansa.db``; ``sqlite:////abs/path.db`` → ``/abs/path.db``;
-    ``sqlite://:memory:`` → ``:memory:``."""
-    rest = url.removeprefix("sqlite://")
-    if rest in (":memory:", "/:memory:"):
-        return ":memory:"
-    return rest[1:] if rest.startswith("/") else rest
 
 
 class SQLiteStore(SQLEngine):

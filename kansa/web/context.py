@@ -9,7 +9,7 @@ from fastapi import Request
 
 from kansa.access.readers import Reader
 from kansa.catalog.layout import Layout
-from kansa.catalog.screens import Screen, screen_for
+from kansa.catalog.screens import Screen
 from kansa.http.readers import Reading, runtime_of
 from kansa.records import Tenant
 from kansa.server.runtime import Runtime
@@ -74,5 +74,5 @@ async def current(request: Request) -> Context:
         request.state.renewed = session.renewed(now, minutes)
     layout = runtime.layout_of(tenant)
     return Context(
-        runtime, session, tenant, layout, screen_for(layout.id), language(request, tenant.lang)
+        runtime, session, tenant, layout, runtime.screen_of(layout), language(request, tenant.lang)
     )

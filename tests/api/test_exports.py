@@ -25,7 +25,7 @@ from kansa.integrity.signing import PublicKey
 from kansa.server.runtime import Runtime
 from kansa.store import Store
 from kansa.timeutil import utcnow
-from tests.conftest import new_key, pca_event
+from tests.helpers import new_key, pca_event
 
 JST = ZoneInfo("Asia/Tokyo")
 ICHIRO = {"id": "acc-1001", "name": "飯田橋 一郎", "login": "ichiro"}

@@ -11,7 +11,7 @@ from kansa.integrity.signing import Checkpoint, PublicKey
 from kansa.server.runtime import Runtime
 from kansa.store import Store
 from tests.api.test_access import ICHIRO, viewer
-from tests.conftest import new_key, pca_event
+from tests.helpers import new_key, pca_event
 from tests.raw import execute
 
 

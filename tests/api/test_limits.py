@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from kansa.events import prepare as events
 from kansa.store import Store
-from tests.conftest import pca_event
+from tests.helpers import pca_event
 
 URL = "/api/v1/events"
 

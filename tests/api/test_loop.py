@@ -17,7 +17,7 @@ from kansa.server.app import create_app
 from kansa.server.runtime import Runtime
 from kansa.settings import Settings
 from tests import pg
-from tests.conftest import new_key, pca_event
+from tests.helpers import new_key, pca_event
 from tests.locks import table_held, wait_for_lock_waiter
 
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from kansa.integrity.verify import verify_store
 from kansa.store import Store
-from tests.conftest import new_key, pca_event
+from tests.helpers import new_key, pca_event
 
 URL = "/api/v1/events"
 

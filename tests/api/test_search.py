@@ -13,7 +13,7 @@ from kansa.events.prepare import prepare
 from kansa.records import TenantChanges
 from kansa.store import Store
 from kansa.timeutil import utcnow
-from tests.conftest import new_key
+from tests.helpers import new_key
 
 APP = "KDDI Business ID"
 ICHIRO = {"id": "u-ichiro", "name": "飯田橋 一郎", "login": "ichiro"}

@@ -20,7 +20,7 @@ from kansa.events.query import Query
 from kansa.server.runtime import Runtime
 from kansa.store import Store
 from kansa.timeutil import utcnow
-from tests.conftest import new_key, pca_event
+from tests.helpers import new_key, pca_event
 
 ICHIRO = {"id": "acc-1001", "name": "飯田橋 一郎", "login": "ichiro"}
 

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from kansa.catalog.loader import SHIPPED_DIR, load_product
-from kansa.catalog.model import Product
+from kansa.catalog.model import EventType, Product
 
 PATH = SHIPPED_DIR / "kddi-business-id.toml"
 
@@ -89,7 +89,7 @@ def product() -> Product:
     return load_product(PATH)
 
 
-def of(product: Product, history: str) -> list:
+def of(product: Product, history: str) -> list[EventType]:
     return [e for e in product.events.values() if e.history == history]
 
 

@@ -39,9 +39,9 @@ def test_the_three_catalogs_load_together() -> None:
         [SHIPPED_DIR / "cybozu.toml", SHIPPED_DIR / "microcms.toml", SHIPPED_DIR / "pca-id.toml"]
     )
     assert set(catalog.products) == {"cybozu", "microcms", "pca-id"}
-    assert catalog.product_of_app("Garoon").id == "cybozu"
-    assert catalog.product_of_app("microCMS").id == "microcms"
-    assert catalog.product_of_app("PCA ID 管理コンソール").id == "pca-id"
+    assert catalog.product_of_app("Garoon") == catalog.products["cybozu"]
+    assert catalog.product_of_app("microCMS") == catalog.products["microcms"]
+    assert catalog.product_of_app("PCA ID 管理コンソール") == catalog.products["pca-id"]
 
 
 # --- Cybozu (seeds 000 and 002) ------------------------------------------------------------

@@ -17,7 +17,7 @@ from kansa.events.prepare import prepare
 from kansa.events.query import Filters, Query
 from kansa.store import Store
 from kansa.timeutil import utcnow
-from tests.conftest import pca_event
+from tests.helpers import pca_event
 
 runner = CliRunner()
 

@@ -20,7 +20,7 @@ from kansa.integrity.keyfile import load_signer
 from kansa.settings import Settings
 from kansa.store import Store
 from kansa.timeutil import utcnow
-from tests.conftest import pca_event
+from tests.helpers import pca_event
 from tests.raw import execute
 
 runner = CliRunner()

@@ -5,38 +5,19 @@ before it passes requests through."""
 
 from __future__ import annotations
 
-import json
 import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 
-import httpx
 import pytest
 import uvicorn
 
 from kansa.server.app import create_app
 from kansa.settings import Settings
 from kansa.store import Store
-from tests.conftest import new_key
+from tests.client.gate import Gate, handler
+from tests.helpers import new_key, wait_for
 from tests.net import free_port
-from tests.raw import execute
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
-def stored_ids(url: str, tenant: str) -> list[str]:
-    """The client ids of the tenant's stored events, one per stored row."""
-    rows = execute(url, "SELECT client_id FROM events WHERE tenant_id = ?", tenant)
-    return sorted(str(row[0]) for row in rows)
 
 
 @pytest.fixture(scope="module")
@@ -60,88 +41,10 @@ def key(store: Store) -> str:
     return new_key(store, scopes=frozenset({"publish"}))
 
 
-@dataclass
-class Seen:
-    """One request the gate received: how many events, and what it answered."""
-
-    events: int
-    status: int
-    at: float
-
-
-@dataclass
-class Gate:
-    """What the gate will answer next, and what it saw."""
-
-    upstream: str
-    url: str = ""
-    script: deque[str] = field(default_factory=deque)
-    """Next answers, one per request: "503", "429" (Retry-After: 1), "reset" (close the
-    connection without a reply); when empty, pass the request through."""
-    seen: list[Seen] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def answer(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-        with self.lock:
-            action = self.script.popleft() if self.script else "pass"
-        if action == "reset":
-            return 0, {}, b""
-        if action in ("503", "429"):
-            extra = {"Retry-After": "1"} if action == "429" else {}
-            problem = json.dumps({"status": int(action), "title": "not now", "problems": []})
-            return (
-                int(action),
-                {"Content-Type": "application/problem+json", **extra},
-                problem.encode(),
-            )
-        reply = httpx.post(
-            f"{self.upstream}/api/v1/events", content=body, headers=headers, timeout=30
-        )
-        kind = reply.headers.get("content-type", "application/json")
-        return reply.status_code, {"Content-Type": kind}, reply.content
-
-    def sizes(self) -> list[int]:
-        with self.lock:
-            return [s.events for s in self.seen]
-
-
-def _handler(gate: Gate) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            forwarded = {k: v for k, v in self.headers.items() if k.lower() in _FORWARD}
-            status, headers, content = gate.answer(body, forwarded)
-            try:
-                count = len(json.loads(body)["events"])
-            except (ValueError, KeyError, TypeError):
-                count = -1
-            with gate.lock:
-                gate.seen.append(Seen(count, status, time.monotonic()))
-            if status == 0:
-                self.close_connection = True
-                return
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
-_FORWARD = {"authorization", "content-type"}
-
-
 @pytest.fixture
 def gate(kansa_url: str) -> Iterator[Gate]:
     state = Gate(kansa_url)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler(state))
     server.daemon_threads = True
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, name="gate", daemon=True)

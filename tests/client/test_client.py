@@ -9,15 +9,16 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kansa.client import Client, ClientClosed, Stats
-from tests.client.conftest import Gate, stored_ids, wait_for
-from tests.conftest import ROOT, pca_event
+from tests.client.gate import Gate
+from tests.helpers import ROOT, pca_event, stored_ids, wait_for
 from tests.net import free_port
 
-FAST = {"backoff_base": 0.05, "backoff_max": 0.2}
+FAST: dict[str, Any] = {"backoff_base": 0.05, "backoff_max": 0.2}
 
 
 def test_publish_returns_at_once_and_a_batch_goes_out_when_full(

@@ -27,7 +27,7 @@ from typing import IO, Any
 import httpx
 import pytest
 
-from tests.client.conftest import stored_ids
+from tests.helpers import stored_ids
 from tests.net import free_port
 
 KANSA = str(Path(sys.executable).parent / "kansa")

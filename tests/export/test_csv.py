@@ -13,8 +13,14 @@ from hypothesis import strategies as st
 from kansa.export.csv import FORMULA_STARTS, Cell, Tally, csv_chunks
 
 
-def write(header: Sequence[str], rows: Sequence[Sequence[Cell]], **options: str) -> bytes:
-    return b"".join(csv_chunks(header, rows, **options))
+def write(
+    header: Sequence[str],
+    rows: Sequence[Sequence[Cell]],
+    encoding: str = "utf-8",
+    newline: str = "crlf",
+    tally: Tally | None = None,
+) -> bytes:
+    return b"".join(csv_chunks(header, rows, encoding=encoding, newline=newline, tally=tally))
 
 
 def parse(data: bytes, encoding: str = "utf-8-sig") -> list[list[str]]:

@@ -18,7 +18,7 @@ from kansa.integrity.signing import Signer
 from kansa.integrity.verify import verify_store
 from kansa.records import Tenant
 from kansa.store import Store
-from tests.conftest import pca_event
+from tests.helpers import pca_event
 from tests.raw import execute
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

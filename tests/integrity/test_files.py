@@ -16,7 +16,7 @@ from kansa.integrity.files import sign_manifest, verify_file
 from kansa.integrity.signing import Signer
 from kansa.store import Store
 from kansa.timeutil import utcnow
-from tests.conftest import pca_event
+from tests.helpers import pca_event
 
 Lines = list[bytes]
 

@@ -14,7 +14,7 @@ from kansa.events.prepare import prepare
 from kansa.integrity.chain import GENESIS
 from kansa.integrity.verify import verify_store
 from kansa.store import Store, open_store
-from tests.conftest import pca_event
+from tests.helpers import pca_event
 from tests.raw import execute
 
 

@@ -15,7 +15,7 @@ from kansa.integrity.signing import Signer
 from kansa.integrity.verify import verify_store
 from kansa.store import Store
 from kansa.timeutil import utcnow
-from tests.conftest import pca_event
+from tests.helpers import pca_event
 from tests.raw import execute
 
 REFUSED = (sqlite3.IntegrityError, psycopg.errors.RestrictViolation)

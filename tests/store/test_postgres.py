@@ -32,7 +32,7 @@ from kansa.store.postgres import (
     partition_name,
 )
 from tests import pg
-from tests.conftest import pca_event
+from tests.helpers import pca_event
 from tests.net import free_port
 from tests.raw import execute
 
@@ -242,8 +242,8 @@ def servers(postgres_server: str, tmp_path: Path) -> Iterator[tuple[str, list[st
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-        for log in logs:
-            log.close()
+        for file in logs:
+            file.close()
         pg.drop_database(postgres_server, url)
 
 

@@ -111,7 +111,7 @@ def test_the_migrated_schema_is_the_declared_one(store_url: str) -> None:
     for table, columns in declared.tables.items():
         assert columns_of(store_url, table) == columns, table
         assert primary_key_of(store_url, table) == declared.primary_keys[table], table
-    indexes = {}
+    indexes: dict[str, Index] = {}
     for table in declared.tables:
         indexes |= indexes_of(store_url, table)
     assert indexes == declared.indexes

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
@@ -13,18 +12,12 @@ import pytest
 from kansa.catalog import Catalog
 from kansa.settings import Settings
 from kansa.store import open_store
-from tests.web.seed import PASSWORD, seed
+from tests.web.seed import seed
 from tests.web.server import ARGS, CHROMIUM, require_chromium, serve
+from tests.web.site import Site
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Dialog, Page
-
-
-@dataclass(frozen=True)
-class Site:
-    base: str
-    tenants: dict[str, str]
-    store_url: str
 
 
 @pytest.fixture(scope="session")
@@ -70,12 +63,3 @@ def page(chromium: Browser) -> Iterator[Page]:
     yield opened
     context.close()
     assert fired == [], f"a JavaScript dialog fired: {fired}"
-
-
-def sign_in(page: Page, site: Site, layout: str, login: str = "admin") -> None:
-    page.goto(f"{site.base}/console/signin")
-    page.fill("#tenant", site.tenants[layout])
-    page.fill("#login", login)
-    page.fill("#password", PASSWORD)
-    page.click("form.stack button[type=submit]")
-    page.wait_for_url("**/console/log**")

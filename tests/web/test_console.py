@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from kansa.catalog import Catalog
-from tests.web.conftest import Site, sign_in
 from tests.web.seed import IMG, JS_URL, LAYOUTS, SCRIPT
+from tests.web.site import Site, sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -22,7 +22,7 @@ from kansa.server.runtime import EXPORT_THREADS
 from kansa.settings import Settings
 from kansa.store import Store
 from kansa.timeutil import utcnow
-from tests.conftest import pca_event
+from tests.helpers import pca_event
 from tests.web.seed import PASSWORD
 from tests.web.test_auth import sign_in
 

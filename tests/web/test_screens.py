@@ -9,15 +9,23 @@ import pytest
 
 from kansa.catalog import Catalog
 from kansa.catalog.layout import default_layout_paths, load_layouts
-from kansa.catalog.screens import SCREEN_DIR, load_screen, screen_for
+from kansa.catalog.screens import (
+    SCREEN_DIR,
+    default_screen_paths,
+    load_screen,
+    load_screens,
+    screen_for,
+)
 from kansa.errors import ConfigError
 from kansa.web import chart
 from kansa.web.options import form_choices
 
 
 def test_every_layout_has_its_screen_and_every_choice_is_labelled(catalog: Catalog) -> None:
-    for layout in load_layouts(default_layout_paths()).values():
-        screen = screen_for(layout.id)
+    layouts = load_layouts(default_layout_paths())
+    screens = load_screens(default_screen_paths(), layouts)
+    for layout in layouts.values():
+        screen = screen_for(screens, layout.id)
         assert screen.layout == layout.id
         product = catalog.products[layout.product]
         for tab in screen.tabs:
@@ -26,9 +34,9 @@ def test_every_layout_has_its_screen_and_every_choice_is_labelled(catalog: Catal
             for spec in tab.filters:
                 if spec.kind not in ("period", "actor", "target", "text"):
                     assert choices[spec.kind], (layout.id, tab.id, spec.kind)
-    kddi = screen_for("kddi-business-id")
+    kddi = screen_for(screens, "kddi-business-id")
     assert [t.label.ja for t in kddi.tabs] == ["ログイン履歴", "操作履歴", "サービス連携履歴"]
-    assert screen_for("no-such-layout").layout == "default"
+    assert screen_for(screens, "no-such-layout").layout == "default"
     assert (SCREEN_DIR / "default.toml").is_file()
 
 

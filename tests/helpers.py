@@ -1,0 +1,67 @@
+"""Helpers tests import: a publisher's key, a valid event, waiting for something to happen,
+what a tenant has stored. (Fixtures stay in the ``conftest.py`` files; nothing imports those.)"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kansa.access.keys import make_key
+from kansa.store import Store
+from tests.raw import execute
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository's root."""
+
+
+def new_key(
+    store: Store,
+    *,
+    app: str = "PCA Hub",
+    tenant: str | None = None,
+    scopes: frozenset[str] = frozenset({"publish", "read"}),
+) -> str:
+    key = make_key()
+    store.create_api_key(key.id, app=app, tenant=tenant, scopes=scopes, secret_hash=key.secret_hash)
+    return key.token
+
+
+def pca_event(tenant_id: str, number: int = 1, **overrides: Any) -> dict[str, Any]:
+    """A valid PCA ID ``user.create`` event as a publisher sends it."""
+    event: dict[str, Any] = {
+        "id": f"evt-{number}",
+        "tenant": {"id": tenant_id, "name": "iidabashi-company"},
+        "app": "PCA Hub",
+        "action": "user.create",
+        "occurred_at": "2026-11-21T10:00:00+09:00",
+        "result": "success",
+        "actor": {
+            "id": "acc-1001",
+            "name": "飯田橋 一郎",
+            "login": "ichiro",
+            "email": "ichiro@example.jp",
+        },
+        "ip": "12.34.56.78",
+        "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
+        "targets": [{"type": "user", "id": "acc-1002", "name": "飯田橋 二郎", "login": "jiro"}],
+        "params": {"login": "jiro"},
+        "details": {"changed": ["role"]},
+        "trace_id": "7f9c0000aa",
+    }
+    event.update(overrides)
+    return event
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def stored_ids(url: str, tenant: str) -> list[str]:
+    """The client ids of the tenant's stored events, one per stored row."""
+    rows = execute(url, "SELECT client_id FROM events WHERE tenant_id = ?", tenant)
+    return sorted(str(row[0]) for row in rows)

@@ -1,0 +1,27 @@
+"""The console as the browser tests meet it: the served site and signing in to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tests.web.seed import PASSWORD
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+
+@dataclass(frozen=True)
+class Site:
+    base: str
+    tenants: dict[str, str]
+    store_url: str
+
+
+def sign_in(page: Page, site: Site, layout: str, login: str = "admin") -> None:
+    page.goto(f"{site.base}/console/signin")
+    page.fill("#tenant", site.tenants[layout])
+    page.fill("#login", login)
+    page.fill("#password", PASSWORD)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url("**/console/log**")
