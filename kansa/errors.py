@@ -12,6 +12,7 @@ map them to a status code or an exit status in one place each::
     ├── NotFound               no such tenant, event, key... (404)
     ├── Conflict               the thing already exists (409)
     └── StoreError             the database could not do what was asked
+        ├── StoreUnavailable   unreachable, locked, read-only or full: try later (503)
         └── IntegrityError     a chain or schema check failed
 """
 
@@ -72,6 +73,11 @@ class Conflict(KansaError):
 
 class StoreError(KansaError):
     """The database could not do what was asked."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be used right now: unreachable, locked past its timeout,
+    read-only or out of space. Nothing was done; the same request may succeed later."""
 
 
 class IntegrityError(StoreError):

@@ -32,6 +32,8 @@ SORTS = (
     "target",
     "seq",
 )
+NUMBER_SORTS = frozenset({"occurred_at", "received_at", "level", "seq"})
+"""The sorts whose cursor value is a number; the others' is text."""
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
 
@@ -110,9 +112,28 @@ class Cursor:
             value, seq = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
         except (ValueError, TypeError, orjson.JSONDecodeError):
             raise InvalidQuery([Problem("cursor", "not a cursor this API gave out")]) from None
-        if not isinstance(seq, int) or not isinstance(value, str | int | None):
+        shaped = isinstance(seq, int) and isinstance(value, str | int | None)
+        if not shaped or not _storable(seq) or not _storable(value):
             raise InvalidQuery([Problem("cursor", "not a cursor this API gave out")])
         return cls(value, seq)
+
+    def check(self, sort: str) -> None:
+        """Refuse a cursor whose value cannot be of ``sort`` (made for another sort, or
+        crafted): a number for a time, seq or level, text for the others."""
+        wanted = int if sort in NUMBER_SORTS else str
+        if self.value is not None and not isinstance(self.value, wanted):
+            raise InvalidQuery(
+                [Problem("cursor", f"not a cursor for sort={sort}; start again without it")]
+            )
+
+
+def _storable(value: object) -> bool:
+    """A value both engines take as a parameter: no bool, a 64-bit integer, text without NUL."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return not isinstance(value, str) or "\x00" not in value
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +156,10 @@ class Query:
     after: Cursor | None = None
     jobs: bool = False
     """One row per job (correlation id) in its latest state: the provisioning view."""
+
+    def __post_init__(self) -> None:
+        if self.after is not None:
+            self.after.check(self.sort)
 
 
 def parse_q(text: str) -> Filters:

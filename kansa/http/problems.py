@@ -20,6 +20,7 @@ from kansa.errors import (
     KansaError,
     NotFound,
     Problem,
+    StoreUnavailable,
 )
 from kansa.http.responses import JSON
 
@@ -35,6 +36,10 @@ STATUS: list[tuple[type[KansaError], int, str]] = [
     (IntegrityError, 409, "Chain broken"),
     (ConfigError, 503, "Not configured"),
 ]
+
+
+RETRY_AFTER_SECONDS = 5
+"""What a 503 for a database that cannot be used now tells the client to wait."""
 
 
 class HTTPProblem(KansaError):
@@ -87,10 +92,20 @@ def problem(
     )
 
 
+def unavailable() -> JSON:
+    """503: the database cannot be used now; the same request may be sent again later."""
+    detail = f"the database is unavailable; retry after {RETRY_AFTER_SECONDS} s"
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return problem(503, "Service unavailable", detail, [], headers)
+
+
 def install(app: FastAPI) -> None:
     async def kansa_error(request: Request, exc: Exception) -> JSON:
         if isinstance(exc, HTTPProblem):
             return problem(exc.status, exc.title, str(exc), exc.problems, exc.headers)
+        if isinstance(exc, StoreUnavailable):  # the driver's words go to the log only
+            log.warning("database unavailable: %s", exc)
+            return unavailable()
         for kind, status, title in STATUS:
             if isinstance(exc, kind):
                 problems = exc.problems if isinstance(exc, InvalidInput) else []

@@ -118,7 +118,8 @@ ERRORS = {
     405: "The path does not take this method.",
     409: "The request conflicts with the state of the log.",
     429: "Too many requests for this key: wait as long as Retry-After says.",
-    503: "The database cannot be reached, or kansa is not configured for this.",
+    503: "The database cannot be used now (wait as long as Retry-After says), or kansa is not"
+    " configured for this.",
 }
 BODY_ERRORS = {
     413: "The body is larger than KANSA_MAX_BODY_BYTES.",
@@ -141,3 +142,4 @@ def _declare_errors(method: str, operation: dict[str, Any]) -> None:
         }
     retry = {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 1}}
     responses["429"]["headers"] = {"Retry-After": retry}
+    responses["503"]["headers"] = {"Retry-After": retry}

@@ -20,16 +20,18 @@ import calendar
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.adapt import PyFormat
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.errors import CheckViolation, ForeignKeyViolation, LockNotAvailable, UniqueViolation
 from psycopg_pool import ConnectionPool
 
-from kansa.errors import ConfigError, NotFound, StoreError
+from kansa.errors import ConfigError, NotFound, StoreError, StoreUnavailable
 from kansa.events.prepare import PreparedEvent
 from kansa.events.query import Query
 from kansa.integrity.chain import Head, StoredLink
@@ -40,6 +42,7 @@ from kansa.store.base import Cut, Purged, Receipt
 from kansa.store.batch import Batch
 from kansa.store.engine import Broken, SQLEngine
 from kansa.store.schema import EVENT_KEY_ROW, EVENT_ROW
+from kansa.store.unavailable import first_line, translating
 from kansa.timeutil import to_micros, utcnow
 
 DEFAULT_POOL_SIZE = 8
@@ -82,6 +85,7 @@ class PostgresStore(SQLEngine):
         if pool_size < 1:
             raise ConfigError(f"pool_size must be at least 1, not {pool_size}")
         self.url = url
+        connect_timeout = timeout_of(url, connect_timeout)
         options: dict[str, Any] = {
             "autocommit": True,
             "prepare_threshold": None,
@@ -91,8 +95,9 @@ class PostgresStore(SQLEngine):
         try:  # fail now, with the server's reason, rather than at the pool's timeout
             psycopg.connect(url, **options).close()
         except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
-        self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
+            kind = StoreUnavailable if _unavailable(exc) else StoreError
+            raise kind(f"cannot connect to PostgreSQL: {first_line(exc)}") from exc
+        self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = _Pool(
             url,
             kwargs=options,
             min_size=1,
@@ -253,6 +258,49 @@ class PostgresStore(SQLEngine):
         except psycopg.Error as exc:
             raise StoreError(f"could not change the legal hold of {tenant_id!r}: {exc}") from exc
         return self._tenant(tenant_id)
+
+
+def timeout_of(url: str, default: int) -> int:
+    """The URL's ``connect_timeout`` (seconds), else ``default``: how long connecting, and
+    waiting for a connection of the pool, may take before the store gives up."""
+    given = conninfo_to_dict(url).get("connect_timeout")
+    try:
+        return max(1, int(str(given))) if given is not None else default
+    except ValueError:
+        raise ConfigError(f"connect_timeout must be a number of seconds, not {given!r}") from None
+
+
+class _Pool(ConnectionPool[psycopg.Connection[tuple[Any, ...]]]):
+    """The pool, with the store's error contract at the one place every statement passes:
+    a server that is down, refuses or drops connections, or runs out of disk or connections
+    is :class:`~kansa.errors.StoreUnavailable` (a connection not had within the timeout
+    too), raised before any method's own ``except psycopg.Error`` sees it."""
+
+    @contextmanager
+    def connection(
+        self, timeout: float | None = None
+    ) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+        with translating(_unavailable), super().connection(timeout) as conn:
+            yield conn
+
+
+_UNAVAILABLE_CLASSES = ("08", "53", "57", "58")
+"""SQLSTATE classes: connection exception, insufficient resources (disk full, too many
+connections), operator intervention (shutdown, cancel), system error (I/O)."""
+_UNAVAILABLE_STATES = ("25006", "55P03")
+"""A read-only transaction (a standby, or the database set read-only); a lock not had within
+``lock_timeout``."""
+
+
+def _unavailable(exc: Exception) -> bool:
+    """Whether ``exc`` means the database cannot be used now. A psycopg error without a
+    SQLSTATE is raised by the client: a connection refused, lost or not had in time."""
+    if not isinstance(exc, psycopg.Error):
+        return False
+    state = exc.sqlstate
+    if state is None:
+        return isinstance(exc, psycopg.OperationalError)
+    return state[:2] in _UNAVAILABLE_CLASSES or state in _UNAVAILABLE_STATES
 
 
 def configure(conn: psycopg.Connection[tuple[Any, ...]]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from kansa.store.base import Cut, Purged, Receipt
 from kansa.store.batch import Batch
 from kansa.store.engine import Broken, SQLEngine
 from kansa.store.schema import EVENT_ROW
+from kansa.store.unavailable import translating
 
 INSERT_EVENT = (
     f"INSERT INTO events ({', '.join(EVENT_ROW)}) VALUES ({', '.join('?' * len(EVENT_ROW))})"
@@ -45,7 +46,8 @@ class SQLiteStore(SQLEngine):
         self.url = url
         self.path = path_of(url)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            with translating(lambda exc: isinstance(exc, OSError)):
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._cache_mib = cache_mib
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -57,9 +59,14 @@ class SQLiteStore(SQLEngine):
     def db(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-            )
+            with translating(_unavailable):  # a file that cannot be opened
+                conn = sqlite3.connect(
+                    self.path,
+                    isolation_level=None,
+                    check_same_thread=False,
+                    timeout=30.0,
+                    factory=_Connection,
+                )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -83,10 +90,11 @@ class SQLiteStore(SQLEngine):
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.execute("COMMIT")  # a full disk or a lock may refuse the commit itself
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (a full disk)
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def _read_one(self, text: str, params: Sequence[Any] = ()) -> Sequence[Any] | None:
         row: Sequence[Any] | None = self.db.execute(text, params).fetchone()
@@ -191,7 +199,9 @@ class SQLiteStore(SQLEngine):
     def stream(self, query: Query, batch: int = 2000) -> Iterator[dict[str, Any]]:
         text, params = search_sql.build(query, self.dialect, paged=False)
         # A connection of its own: a long export must not hold the thread's connection.
-        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0)
+        conn = sqlite3.connect(
+            self.path, check_same_thread=False, timeout=30.0, factory=_Connection
+        )
         try:
             cursor = conn.execute(text, params)
             while rows := cursor.fetchmany(batch):
@@ -256,3 +266,34 @@ class SQLiteStore(SQLEngine):
         except sqlite3.Error as exc:
             raise StoreError(f"could not change the legal hold of {tenant_id!r}: {exc}") from exc
         return self._tenant(tenant_id)
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose statements raise :class:`~kansa.errors.StoreUnavailable`, not
+    sqlite3's error, when the file is locked past the timeout, read-only, full or cannot be
+    opened: every read and write goes through these two methods."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        with translating(_unavailable):
+            return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        with translating(_unavailable):
+            return super().executemany(sql, parameters)
+
+
+_UNAVAILABLE = {
+    sqlite3.SQLITE_BUSY,  # locked past busy_timeout
+    sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_READONLY,  # the file or its directory cannot be written
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_FULL,  # out of disk
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_PROTOCOL,
+}
+
+
+def _unavailable(exc: Exception) -> bool:
+    """Whether ``exc`` means the file cannot be used now (its primary result code)."""
+    code = exc.sqlite_errorcode if isinstance(exc, sqlite3.Error) else None
+    return code is not None and code & 0xFF in _UNAVAILABLE

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 
-from kansa.errors import AuthError, Forbidden, InvalidInput, KansaError, NotFound
+from kansa.errors import AuthError, Forbidden, InvalidInput, KansaError, NotFound, StoreUnavailable
+from kansa.http.problems import RETRY_AFTER_SECONDS
 from kansa.server.runtime import Runtime
 from kansa.web import i18n
 from kansa.web.context import SignInRequired, language
@@ -64,7 +65,10 @@ def error_page(request: Request, exc: KansaError) -> Response:
         log.error("console request failed: %s", exc)
         key, status = "error.unavailable", 503
     detail = str(exc) if status in (400, 403) else ""
-    return page(request, "error.html", lang, status, message=key, detail=detail, me=None)
+    answer = page(request, "error.html", lang, status, message=key, detail=detail, me=None)
+    if isinstance(exc, StoreUnavailable):
+        answer.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return answer
 
 
 def _remember(request: Request, response: Response) -> None:
