@@ -31,6 +31,7 @@ from kansa.catalog.model import HISTORIES
 from kansa.errors import Conflict, InvalidInput, NotFound, Problem
 from kansa.events.prepare import PreparedEvent, prepare
 from kansa.integrity.chain import verify
+from kansa.integrity.checkpoints import rest_of_chain
 from kansa.integrity.signing import PublicKey
 from kansa.integrity.verify import DERIVED
 from kansa.records import Tenant, TenantChanges
@@ -127,7 +128,9 @@ def plan(
     store: Store, catalog: Catalog, tenant: Tenant, now: datetime, key: PublicKey | None = None
 ) -> Plan:
     """What a purge at ``now`` would remove from ``tenant``: the longest run of expired
-    events from the chain's start, verified (against ``key``'s checkpoints, if given)."""
+    events from the chain's start, verified (against ``key``'s checkpoints, if given) and
+    removed only if the rest of the chain links on from it and agrees with every later
+    checkpoint."""
     days = effective(tenant, catalog)
     found = Plan(tenant, days, held=tenant.legal_hold is not None)
     limits = cutoffs(days, now)
@@ -158,7 +161,11 @@ def plan(
     elif walk.head_seq != last:
         found.refused = f"tenant {tenant.id}: seq {walk.head_seq + 1}-{last} missing"
     else:
-        found.cut = Cut(tenant.id, start, last, walk.head_hash)
+        rest = rest_of_chain(store, tenant, last, walk.head_hash, key)
+        if rest is not None:
+            found.refused = f"not purging seq {start}-{last}: {rest}"
+        else:
+            found.cut = Cut(tenant.id, start, last, walk.head_hash)
     return found
 
 

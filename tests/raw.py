@@ -10,9 +10,13 @@ again in the same transaction; on PostgreSQL it sets ``session_replication_role 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kansa.dburl import path_of
+from kansa.integrity.chain import GENESIS, digest, link
+
+if TYPE_CHECKING:
+    from kansa.store import Store
 
 
 def execute(
@@ -48,3 +52,31 @@ def _sqlite(path: str, sql: str, params: tuple[Any, ...], bypass: bool) -> list[
         return rows
     finally:
         conn.close()
+
+
+def rewrite_from(
+    store: Store, store_url: str, tenant: str, seq: int, upto: int | None = None
+) -> None:
+    """Change the event at ``seq`` (its tenant's name: no column keeps it) and rebuild every
+    link after it, and the tenant's head, so that the chain alone is consistent again. With
+    ``upto``, stop there: the links up to it are consistent, the one after it is not."""
+    links = list(store.chain(tenant))
+    prev = links[seq - 2].hash if seq > 1 else GENESIS
+    for old in links[seq - 1 : upto]:
+        core = old.body[len(b'{"event":') : old.body.rindex(b',"prev_hash":')]
+        if old.seq == seq:
+            core = core.replace(b"iidabashi-company", b"iidabashi-kompany")
+        body = link(core, prev, old.seq)
+        execute(
+            store_url,
+            "UPDATE events SET body = ?, hash = ?, prev_hash = ? WHERE tenant_id = ? AND seq = ?",
+            body,
+            digest(body),
+            prev,
+            tenant,
+            old.seq,
+            bypass_triggers=True,
+        )
+        prev = digest(body)
+    if upto is None:
+        execute(store_url, "UPDATE tenants SET last_hash = ? WHERE id = ?", prev, tenant)

@@ -20,7 +20,7 @@ from kansa.records import TenantChanges
 from kansa.store import Store, open_store
 from kansa.timeutil import utcnow
 from tests.helpers import pca_event
-from tests.raw import execute
+from tests.raw import execute, rewrite_from
 
 OPERATOR = {"id": "operator:test", "name": "test", "type": "operator"}
 
@@ -170,6 +170,33 @@ def test_a_purge_never_removes_events_that_do_not_verify(
     (plan,) = retention.purge(store, catalog, tenant_id=tenant_id)
     assert plan.refused is not None and "seq 2" in plan.refused and plan.purged is None
     assert store.count_events(tenant_id) == 3
+
+
+def test_a_purge_never_removes_a_run_rewritten_up_to_its_end(
+    store: Store, store_url: str, catalog: Catalog, tenant_id: str
+) -> None:
+    """Expired events 2-3 rewritten consistently, 4 left on: the run verifies alone, but it
+    does not link to the rest of the chain, so nothing is purged and nothing is recorded."""
+    publish(store, catalog, tenant_id, 800, 790, 780, 1, 1)
+    rewrite_from(store, store_url, tenant_id, 2, upto=3)
+    (plan,) = retention.purge(store, catalog, tenant_id=tenant_id)
+    assert plan.refused is not None and "seq 4" in plan.refused and plan.purged is None
+    assert store.count_events(tenant_id) == 5
+    assert recorded(store, tenant_id, "retention.purge") == []
+
+
+def test_a_purge_never_removes_a_run_a_later_checkpoint_contradicts(
+    store: Store, store_url: str, catalog: Catalog, tenant_id: str
+) -> None:
+    """The whole chain rewritten from 2, head record included: it links on to the head,
+    but the checkpoint signed at 5 before the rewrite says otherwise."""
+    signer = Signer.generate()
+    publish(store, catalog, tenant_id, 800, 790, 780, 1, 1)
+    sign_checkpoint(store, signer, tenant_id, seq=5)
+    rewrite_from(store, store_url, tenant_id, 2)
+    (plan,) = retention.purge(store, catalog, tenant_id=tenant_id, key=signer.public_key)
+    assert plan.refused is not None and "checkpoint at seq 5" in plan.refused
+    assert store.count_events(tenant_id) == 5
 
 
 def test_events_removed_outside_a_purge_are_found_even_with_the_start_moved(

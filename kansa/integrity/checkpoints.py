@@ -9,6 +9,11 @@ still finds it. Any other head (written by another process, or before a restart)
 only after the events since the previous checkpoint of the same key — or since the chain's
 start — are walked, and a broken chain is refused. So a checkpoint never blesses a chain that
 was changed after the last one.
+
+Nor does it sign a seq below the head over a chain that breaks after it: the events from
+there to the tenant's head are walked too, against every later checkpoint of the key, so a
+stretch rewritten consistently up to some seq (but no further) is refused rather than
+blessed by a new checkpoint or an export's manifest.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from kansa.errors import Conflict, IntegrityError, InvalidInput, NotFound, Problem
-from kansa.integrity.chain import verify
+from kansa.integrity.chain import Break, verify
 from kansa.integrity.files import sign_manifest
-from kansa.integrity.signing import Checkpoint, Signer
+from kansa.integrity.signing import Checkpoint, PublicKey, Signer
 from kansa.integrity.verify import DERIVED
 from kansa.records import Tenant
 from kansa.store import Store
@@ -70,6 +75,9 @@ def sign_checkpoint(
             f"not signing: tenant {tenant_id}: the chain ends at seq {walk.head_seq}, "
             f"its recorded head is seq {tenant.last_seq} (events cut off the end)"
         )
+    problem = rest_of_chain(store, tenant, target, walk.head_hash, signer.public_key)
+    if problem is not None:
+        raise IntegrityError(f"not signing seq {target}: {problem}")
     checkpoint = signer.checkpoint(tenant_id, target, walk.head_hash, now or utcnow())
     return store.add_checkpoint(checkpoint)
 
@@ -102,6 +110,43 @@ def sign_written(
     if existing and existing[0].seq == seq:
         return _same_key(existing[0], signer)
     return store.add_checkpoint(signer.checkpoint(tenant_id, seq, hash_, now or utcnow()))
+
+
+def rest_of_chain(
+    store: Store, tenant: Tenant, seq: int, hash_: str, key: PublicKey | None
+) -> Break | None:
+    """Whether the events after ``seq`` (whose hash is ``hash_``) up to the tenant's recorded
+    head link on from it and agree with every later checkpoint ``key`` signed: None when they
+    do, else the first break. What is signed or removed at ``seq`` is then supported by the
+    whole chain, not only by the stretch before it."""
+    if seq >= tenant.last_seq:
+        return None
+    later = store.checkpoints(tenant.id, before=tenant.last_seq + 1) if key is not None else []
+    anchors: dict[int, str] = {}
+    for checkpoint in later:
+        if checkpoint.seq <= seq or key is None or checkpoint.key_id != key.key_id:
+            continue
+        if not key.checks(checkpoint):
+            return Break(tenant.id, checkpoint.seq, "its signed checkpoint does not verify")
+        anchors[checkpoint.seq] = checkpoint.head_hash
+    walk = verify(
+        tenant.id,
+        store.chain(tenant.id, seq, upto=tenant.last_seq),
+        start_seq=seq + 1,
+        start_hash=hash_,
+        derived=DERIVED,
+        anchors=anchors,
+    )
+    if walk.broken is not None:
+        return walk.broken
+    if walk.head_seq != tenant.last_seq or walk.head_hash != tenant.last_hash:
+        return Break(
+            tenant.id,
+            walk.head_seq + 1,
+            f"the chain ends at seq {walk.head_seq}, not at its recorded head seq "
+            f"{tenant.last_seq}",
+        )
+    return None
 
 
 def _same_key(existing: Checkpoint, signer: Signer) -> Checkpoint:

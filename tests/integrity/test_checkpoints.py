@@ -12,14 +12,14 @@ import pytest
 from kansa.catalog import Catalog
 from kansa.errors import IntegrityError
 from kansa.events.prepare import prepare
-from kansa.integrity.chain import GENESIS, digest, link
-from kansa.integrity.checkpoints import is_due, sign_checkpoint, sign_heads
+from kansa.integrity.chain import GENESIS
+from kansa.integrity.checkpoints import is_due, manifest_line, sign_checkpoint, sign_heads
 from kansa.integrity.signing import Signer
 from kansa.integrity.verify import verify_store
 from kansa.records import Tenant
 from kansa.store import Store
 from tests.helpers import pca_event
-from tests.raw import execute
+from tests.raw import execute, rewrite_from
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -65,30 +65,6 @@ def test_kansa_refuses_to_sign_a_chain_that_does_not_verify(
         sign_checkpoint(store, signer, tenant_id)
     done = sign_heads(store, signer, [_tenant(store, tenant_id)])
     assert done.checkpoints == [] and "seq 4" in done.refused[0]
-
-
-def rewrite_from(store: Store, store_url: str, tenant: str, seq: int) -> None:
-    """Change the event at ``seq`` (its tenant's name: no column keeps it) and rebuild every
-    link after it, and the tenant's head, so that the chain alone is consistent again."""
-    links = list(store.chain(tenant))
-    prev = links[seq - 2].hash if seq > 1 else GENESIS
-    for old in links[seq - 1 :]:
-        core = old.body[len(b'{"event":') : old.body.rindex(b',"prev_hash":')]
-        if old.seq == seq:
-            core = core.replace(b"iidabashi-company", b"iidabashi-kompany")
-        body = link(core, prev, old.seq)
-        execute(
-            store_url,
-            "UPDATE events SET body = ?, hash = ?, prev_hash = ? WHERE tenant_id = ? AND seq = ?",
-            body,
-            digest(body),
-            prev,
-            tenant,
-            old.seq,
-            bypass_triggers=True,
-        )
-        prev = digest(body)
-    execute(store_url, "UPDATE tenants SET last_hash = ? WHERE id = ?", prev, tenant)
 
 
 def test_a_rewritten_chain_contradicts_its_signed_checkpoint(
@@ -203,3 +179,36 @@ def test_a_long_unsigned_tail_is_walked_and_signed_in_steps(
     assert rounds == [[3], [6], [7], []]
     (walk,) = verify_store(store, tenant_id, signer.public_key)
     assert walk.broken is None and walk.anchors == 3
+
+
+def test_a_seq_below_a_break_is_not_signed_nor_exported(
+    store: Store, store_url: str, catalog: Catalog, tenant_id: str, signer: Signer
+) -> None:
+    """Events 5-20 rewritten consistently, 21 left on: the chain up to 20 verifies alone,
+    but kansa signs nothing at 20 (no checkpoint, no export manifest) since 21 does not
+    link on from it."""
+    store.append(prepare([pca_event(tenant_id, n) for n in range(1, 26)], catalog))
+    sign_checkpoint(store, signer, tenant_id, seq=4)
+    rewrite_from(store, store_url, tenant_id, 5, upto=20)
+    (walk,) = verify_store(store, tenant_id, signer.public_key)
+    assert walk.broken is not None and walk.broken.seq == 21
+    with pytest.raises(IntegrityError, match="not signing seq 20: .*seq 21"):
+        sign_checkpoint(store, signer, tenant_id, seq=20)
+    with pytest.raises(IntegrityError, match="seq 21"):
+        manifest_line(store, signer, tenant_id, 1, 20)
+    assert [c.seq for c in store.checkpoints(tenant_id)] == [4]
+
+
+def test_a_seq_below_a_later_checkpoint_is_signed_only_if_that_checkpoint_agrees(
+    store: Store, store_url: str, catalog: Catalog, tenant_id: str, signer: Signer
+) -> None:
+    """The whole tail rewritten, head record included: the chain links on to the head, but
+    the checkpoint signed at 25 before the rewrite contradicts it, so 20 is not signed."""
+    store.append(prepare([pca_event(tenant_id, n) for n in range(1, 26)], catalog))
+    sign_checkpoint(store, signer, tenant_id, seq=4)
+    sign_checkpoint(store, signer, tenant_id, seq=25)
+    assert sign_checkpoint(store, signer, tenant_id, seq=10).seq == 10
+    rewrite_from(store, store_url, tenant_id, 15)
+    with pytest.raises(IntegrityError, match="signed checkpoint at seq 25"):
+        sign_checkpoint(store, signer, tenant_id, seq=20)
+    assert [c.seq for c in store.checkpoints(tenant_id)] == [4, 10, 25]
