@@ -4,8 +4,11 @@ rows there are.
 The default follows the PCA ID spec (seed 003): UTF-8 with a BOM, CRLF (LF on request), a
 header row, every string in double quotes with embedded quotes doubled and line breaks kept
 inside the quotes; numbers unquoted. A string a spreadsheet would run as a formula — starting
-with ``=``, ``+``, ``-``, ``@``, tab, CR or LF — gets a leading ``'`` (OWASP CSV injection), so
-Excel shows it as text.
+with ``=``, ``+``, ``-``, ``@`` or their full-width forms (``＝＋－＠``, which Japanese Excel
+reads as the same), also behind spaces, no-break or zero-width spaces, or starting with tab,
+CR or LF — gets a leading ``'`` (OWASP CSV injection), so Excel shows it as text. Characters
+that reorder text (right-to-left overrides) are written out as ``<U+202E>``
+(:mod:`kansa.visible`).
 
 CP932 (Windows' Shift_JIS) is written without a BOM. Characters Unicode and Windows map
 differently are first turned into the ones Windows uses (the wave dash 〜 U+301C becomes
@@ -19,12 +22,21 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from kansa.visible import visible
+
 Cell = str | int | float | None
 
 BOM = b"\xef\xbb\xbf"
 NEWLINES = {"crlf": "\r\n", "lf": "\n"}
 ENCODINGS = ("utf-8", "cp932")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+FORMULA_CHARS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+"""What starts a formula, in ASCII and full width."""
+BLANK_LEAD = " \u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" + (
+    "\u200b\u200c\u200d\u2060\u3000\ufeff"
+)
+"""Spaces, no-break, zero-width and ideographic spaces a spreadsheet may skip before ``=``."""
+_SUSPECT_FIRST = frozenset(FORMULA_STARTS) | FORMULA_CHARS | frozenset(BLANK_LEAD)
 CHUNK_CHARS = 64 * 1024
 
 # Unicode code points with a Windows twin: what Windows' own converter produces for them.
@@ -52,16 +64,24 @@ class Tally:
     """Characters CP932 could not hold, written as ``?``."""
 
 
+def is_formula(text: str) -> bool:
+    """Whether a spreadsheet could take ``text`` for a formula."""
+    if text[:1] not in _SUSPECT_FIRST:
+        return False
+    return text.startswith(FORMULA_STARTS) or text.lstrip(BLANK_LEAD)[:1] in FORMULA_CHARS
+
+
 def neutralise(text: str) -> str:
-    """``text`` as a spreadsheet shows it, never as a formula."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    """``text`` as a spreadsheet shows it: never as a formula, never reordered."""
+    text = text if text.isascii() else visible(text)
+    return "'" + text if text[:1] in _SUSPECT_FIRST and is_formula(text) else text
 
 
 def cell(value: Cell) -> str | int | float:
     """A value as the writer takes it: strings neutralised (and quoted by the writer), numbers
     as they are, nothing as an empty string."""
     if isinstance(value, str):
-        return "'" + value if value.startswith(FORMULA_STARTS) else value
+        return neutralise(value)
     if value is None or isinstance(value, bool):
         return "" if value is None else str(value).lower()
     return value
@@ -109,11 +129,11 @@ def csv_chunks(
     writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator=NEWLINES[newline])
     writer.writerow([neutralise(h) for h in header])
     first = encoder.start()
-    starts = FORMULA_STARTS
+    suspect = _SUSPECT_FIRST
     for row in rows:
-        # cell() inlined for the common case, a plain string
+        # cell() inlined for the common case, a plain ASCII string that starts harmlessly
         writer.writerow(
-            [("'" + v if v.startswith(starts) else v) if type(v) is str else cell(v) for v in row]
+            [v if type(v) is str and v[:1] not in suspect and v.isascii() else cell(v) for v in row]
         )
         tally.rows += 1
         if buffer.tell() >= chunk_chars:

@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from kansa.visible import visible
 from kansa.web.i18n import LANGS, translator
 
 HERE = Path(__file__).resolve().parent
@@ -30,6 +31,12 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 
+
+def _shown(value: Any) -> Any:
+    """Every text a page shows, with characters that would reorder it written out."""
+    return visible(value) if type(value) is str else value
+
+
 # Autoescape is on for every template, whatever its name: event fields are untrusted.
 _ENV = Environment(
     loader=FileSystemLoader(HERE / "templates"),
@@ -37,6 +44,7 @@ _ENV = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=_shown,
 )
 
 

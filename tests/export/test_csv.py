@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kansa.export.csv import FORMULA_STARTS, Cell, Tally, csv_chunks
+from kansa.export.csv import FORMULA_STARTS, Cell, Tally, csv_chunks, is_formula
+from kansa.visible import REORDERING, visible
 
 
 def write(
@@ -47,6 +48,31 @@ def test_lf_on_request_and_line_breaks_stay_inside_their_quotes() -> None:
 def test_formulas_are_neutralised(value: str) -> None:
     cells = parse(write(["v"], [[value]]))[1]
     assert cells == ["'" + value]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "＝1+1",
+        "＋81 3",
+        "－2",
+        "＠SUM(A1)",
+        " =1+1",
+        "\u00a0=1",
+        "\u200b=1",
+        "\u3000＝1",
+        "\ufeff@x",
+    ],
+)
+def test_full_width_and_disguised_formulas_are_neutralised(value: str) -> None:
+    cells = parse(write(["v"], [[value]]))[1]
+    assert cells == ["'" + value]
+
+
+def test_a_right_to_left_override_is_written_out_not_obeyed() -> None:
+    cells = parse(write(["v"], [["invoice\u202efdp.exe", "\u202e=1"]]))[1]
+    assert cells == ["invoice<U+202E>fdp.exe", "<U+202E>=1"]
+    assert parse(write(["\u2067h"], []))[0] == ["<U+2067>h"]
 
 
 def test_numbers_are_not_neutralised_nor_quoted_and_booleans_are_words() -> None:
@@ -95,7 +121,9 @@ def test_any_string_round_trips_through_the_csv_module(cells: list[str], newline
     assert data.startswith(b"\xef\xbb\xbf")
     _, row = parse(data)
     for written, original in zip(row, cells, strict=True):
-        assert not written.startswith(FORMULA_STARTS)
-        neutralised = original.startswith(FORMULA_STARTS)
-        assert (written[1:] if neutralised else written) == original
+        assert not is_formula(written)
+        shown = visible(original)
+        assert shown == original or any(c in original for c in REORDERING)
+        neutralised = original.startswith(FORMULA_STARTS) or is_formula(shown)
+        assert (written[1:] if neutralised else written) == shown
         assert written.startswith("'") or not neutralised

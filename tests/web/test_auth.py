@@ -210,3 +210,21 @@ def test_a_search_outside_the_window_says_so(client: TestClient, kddi: str) -> N
     assert page.status_code == 200 and "以降を指定してください" in page.text
     page = client.get("/console/log?tab=login&from=2999-01-01&to=2001-01-02&lang=en")
     assert "The start date is after the end date." in page.text
+
+
+def test_a_right_to_left_override_is_shown_not_obeyed(
+    client: TestClient, runtime: Runtime, kddi: str
+) -> None:
+    minted = tokens.mint(
+        runtime.secret_key(),
+        tenant=kddi,
+        actor_id="u-jiro",
+        name="jiro\u202eexe.pdf",
+        role="user",
+        ttl=60,
+        now=utcnow(),
+    )
+    client.get(f"/console/enter?token={minted.token}", follow_redirects=False)
+    page = client.get("/console/log")
+    assert page.status_code == 200
+    assert "\u202e" not in page.text and "jiro&lt;U+202E&gt;exe.pdf" in page.text
