@@ -120,8 +120,7 @@ def _filters(sql: _Sql, query: Query) -> None:
         exact = [a for a in f.actions if not a.endswith("*")]
         terms = [f"e.action IN ({sql.marks(exact)})"] if exact else []
         for prefix in (a[:-1] for a in f.actions if a.endswith("*")):
-            escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            terms.append(f"e.action LIKE {sql.mark(escaped + '%')} ESCAPE '\\'")
+            terms.append(f"e.action LIKE {sql.mark(like_prefix(prefix))} ESCAPE '\\'")
         sql.where.append("(" + " OR ".join(terms) + ")")
     if f.actor:
         sql.where.append(
@@ -138,7 +137,9 @@ def _filters(sql: _Sql, query: Query) -> None:
             + ")"
         )
     if f.ip:
-        sql.where.append(f"(e.ip = {sql.mark(f.ip)} OR e.ip LIKE {sql.mark(f.ip + '%')})")
+        sql.where.append(
+            f"(e.ip = {sql.mark(f.ip)} OR e.ip LIKE {sql.mark(like_prefix(f.ip))} ESCAPE '\\')"
+        )
     if f.service:
         sql.where.append(f"e.service = {sql.mark(f.service)}")
     if f.trace_id:
@@ -147,6 +148,12 @@ def _filters(sql: _Sql, query: Query) -> None:
         sql.where.append(f"e.correlation_id = {sql.mark(f.correlation_id)}")
     for term in f.text:
         sql.where.append(sql.contains("e.search_text", term, lowered=True))
+
+
+def like_prefix(text: str) -> str:
+    """A ``LIKE`` pattern (with ``ESCAPE '\\'``) matching what starts with ``text``: the
+    reader's ``%`` and ``_`` are plain characters, never wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def page(rows: list[tuple[Any, ...]], query: Query) -> Page:

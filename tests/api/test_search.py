@@ -162,6 +162,9 @@ def test_newest_first_with_messages_and_labels(
         ({"level": "important"}, ["e4"]),
         ({"category": "login"}, ["e4", "e3", "e2", "e1"]),
         ({"ip": "203.0.113.3"}, ["e3"]),
+        ({"ip": "%"}, []),  # a reader's % and _ are plain characters, not wildcards
+        ({"ip": "203_0"}, []),
+        ({"action": "login_password*"}, []),
         ({"target": "jiro@hikari"}, ["e10", "e9", "e8", "e7"]),
         ({"history": "provisioning"}, ["e10", "e8"]),
         ({"history": "provisioning", "service": "Microsoft 365"}, ["e8"]),
