@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from kansa.access.readers import check_publish, require_scope
 from kansa.errors import InvalidInput, Problem
-from kansa.events.prepare import EventIn, prepare
+from kansa.events.prepare import EventIn, exact_json, prepare
 from kansa.http.problems import HTTPProblem
 from kansa.http.readers import api_key
 from kansa.http.responses import JSON
@@ -104,8 +103,8 @@ def _json(body: bytes, request: Request) -> Any:
             [Problem("content-type", f"expected application/json, got {media or 'nothing'}")],
         )
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        return exact_json(body)
+    except ValueError as exc:  # orjson's and the standard parser's errors alike
         raise HTTPProblem(
             400, "Invalid JSON", [Problem("body", f"not valid JSON: {exc}")]
         ) from None

@@ -7,6 +7,12 @@ stays where it is, at the head of the spool, and goes again after a backoff. A b
 refuses (4xx) is sent again one event at a time, so that only the events that are themselves
 refused move to the rejected table and the rest are stored; a 401 refuses the key, not an
 event, so the whole batch moves at once.
+
+No event can hold up the others for ever. A batch the server answers with an error of its
+own (500 and its like — not 502, 503, 504 or 429, which say it is away or busy) on its
+:data:`SUSPECT_AFTER`-th try is sent one event at a time too, and an event that alone still
+gets such an answer on its :data:`SUSPECT_AFTER`-th try is set aside as rejected, with that
+status, and logged. The spool drains behind it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,10 @@ from kansa.client.stats import Counters
 from kansa.client.transport import Accepted, Refused, Retry, Transport
 
 log = logging.getLogger("kansa.client")
+
+SUSPECT_AFTER = 5
+"""Tries answered with a server error (500) after which a batch is split, and a lone event is
+set aside as rejected."""
 
 
 class Sender:
@@ -111,10 +121,10 @@ class Sender:
             return
         self._counters.add(resent=sum(1 for e in batch if e.attempts))
         outcome = self._post(batch)
-        if isinstance(outcome, Refused) and len(batch) > 1 and outcome.status != 401:
+        if len(batch) > 1 and (_refused_event(outcome) or _suspect(outcome, batch)):
             log.info(
-                "kansa client: HTTP %d for a batch of %d; sending its events one by one",
-                outcome.status,
+                "kansa client: %s for a batch of %d; sending its events one by one",
+                outcome.reason if isinstance(outcome, Retry) else f"HTTP {_status(outcome)}",
                 len(batch),
             )
             for event in batch:
@@ -136,6 +146,9 @@ class Sender:
                 self._reject(batch, outcome)
                 return None
             return outcome
+        if len(batch) == 1 and outcome.status is not None and _suspect(outcome, batch):
+            self._reject(batch, Refused(outcome.status, f"{outcome.reason}, every try", []))
+            return None
         self._retry(outcome)
         return outcome
 
@@ -166,3 +179,21 @@ class Sender:
     def _settled(self) -> None:
         with self._cond:
             self._cond.notify_all()
+
+
+def _status(outcome: Refused | None) -> int | None:
+    return None if outcome is None else outcome.status
+
+
+def _refused_event(outcome: Retry | Refused | None) -> bool:
+    """Refused for what an event holds (any 4xx but 401, which refuses the key)."""
+    return isinstance(outcome, Refused) and outcome.status != 401
+
+
+def _suspect(outcome: Retry | Refused | None, batch: list[Spooled]) -> bool:
+    """A server error on a try of this batch's that is the SUSPECT_AFTER-th for each."""
+    return (
+        isinstance(outcome, Retry)
+        and outcome.suspect
+        and min(e.attempts for e in batch) + 1 >= SUSPECT_AFTER
+    )

@@ -32,6 +32,18 @@ class Accepted:
 class Retry:
     reason: str
     retry_after: float | None = None
+    status: int | None = None
+    """The server's answer, if one came."""
+
+    @property
+    def suspect(self) -> bool:
+        """An error the server gave for this request itself (500 and its like), as opposed
+        to being away, busy or behind a proxy that could not reach it (502, 503, 504, 429,
+        no answer): what the events sent might have caused."""
+        return self.status is not None and self.status >= 500 and self.status not in AWAY
+
+
+AWAY = (502, 503, 504)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +81,8 @@ class Transport:
         if status in (200, 201):
             return _accepted(reply, ids)
         if status == 429 or status >= 500 or status < 400:
-            return Retry(f"HTTP {status}", parse_retry_after(reply.headers.get("retry-after")))
+            after = parse_retry_after(reply.headers.get("retry-after"))
+            return Retry(f"HTTP {status}", after, status)
         detail, problems = _problem(reply)
         return Refused(status, detail, problems)
 

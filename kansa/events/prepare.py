@@ -8,6 +8,8 @@ the store assigns the sequence number and the chain.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -203,6 +205,57 @@ class EventIn(_Strict):
         return self
 
 
+INT_RANGE = (-(2**63), 2**63 - 1)
+"""Integers kansa keeps exactly, on both engines: signed 64 bits."""
+_LONG_NUMBER = re.compile(rb"\d{19,}")
+
+
+def exact_json(body: bytes) -> Any:
+    """A JSON body as sent. orjson reads an integer beyond 64 bits as a rounded float; where
+    the body holds a number that long, the standard parser reads it instead, exactly, so
+    :func:`unsafe_values` can refuse it rather than store another number. Raises ValueError
+    for anything that is not JSON (NaN and Infinity included)."""
+    value = orjson.loads(body)
+    if _LONG_NUMBER.search(body) is None:
+        return value
+    return json.loads(body, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def unsafe_values(item: Any, where: str) -> list[Problem]:
+    """What in a raw event kansa could not keep as sent: a NUL character in any text or key
+    (PostgreSQL cannot store it), an integer beyond 64 bits (it would be rounded). A fast
+    look at the event's JSON first; the walk naming each place only when it finds a hint."""
+    try:
+        data = orjson.dumps(item)
+    except (orjson.JSONEncodeError, TypeError):
+        data = b"\\u0000"  # an integer beyond 64 bits, among others: walk to name it
+    if b"\\u0000" not in data and _LONG_NUMBER.search(data) is None:
+        return []
+    problems: list[Problem] = []
+    stack: list[tuple[Any, str]] = [(item, where)]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                problems.append(Problem(path, "must not contain the NUL character (U+0000)"))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if not INT_RANGE[0] <= value <= INT_RANGE[1]:
+                problems.append(Problem(path, "is an integer beyond 64 bits: send it as a string"))
+        elif isinstance(value, dict):
+            for key, child in value.items():
+                key_path = _join(path, str(key).replace("\x00", "\\u0000"))
+                if isinstance(key, str) and "\x00" in key:
+                    problems.append(Problem(key_path, "a key must not contain NUL (U+0000)"))
+                stack.append((child, key_path))
+        elif isinstance(value, list):
+            stack.extend((child, f"{path}[{n}]") for n, child in enumerate(value))
+    return sorted(problems, key=lambda p: p.path)
+
+
 def _depth(value: Any) -> int:
     """How deeply ``value`` nests objects and lists (without recursion: a hostile document
     may nest far deeper than Python's stack)."""
@@ -274,6 +327,10 @@ def prepare(
     prepared: list[PreparedEvent] = []
     for index, item in enumerate(items):
         where = "" if single else f"{path_prefix}[{index}]"
+        unsafe = unsafe_values(item, where)
+        if unsafe:
+            problems.extend(unsafe)
+            continue
         try:
             event = EventIn.model_validate(item)
         except ValidationError as exc:

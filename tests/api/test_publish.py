@@ -173,12 +173,46 @@ def test_hostile_values_are_stored_as_given(
     client: TestClient, auth: dict[str, str], store: Store, tenant_id: str
 ) -> None:
     payload = '"><img src=x onerror=alert(1)><script>alert(1)</script>'
-    event = pca_event(tenant_id, params={"login": payload}, details={"\u0000": "=cmd|'/c calc'"})
+    event = pca_event(tenant_id, params={"login": payload}, details={"\u202e": "=cmd|'/c calc'"})
     reply = post(client, event, auth)
     assert reply.status_code == 201
     stored = store.get_event(tenant_id, reply.json()["events"][0]["id"])
     assert stored is not None and stored["params"]["login"] == payload
     assert stored["message"]["ja"] == f"ユーザー[{payload}]を作成"
+
+
+def test_nul_characters_and_integers_beyond_64_bits_are_refused_naming_the_place(
+    client: TestClient, auth: dict[str, str], store: Store, tenant_id: str
+) -> None:
+    """PostgreSQL cannot store NUL, and a number beyond 64 bits would be rounded: one rule on
+    both engines, a 422 naming each place, and nothing of the batch stored."""
+    batch = {
+        "events": [
+            pca_event(tenant_id, 1, params={"login": "jiro", "big": 2**63 - 1, "small": -(2**63)}),
+            pca_event(tenant_id, 2, actor={"id": "a\u0000b", "name": "x"}),
+            pca_event(tenant_id, 3, details={"n\u0000": 1, "deep": [{"big": 2**70}]}),
+            pca_event(tenant_id, 4, params={"login": "jiro", "big": 2**64}),
+        ]
+    }
+    reply = post(client, batch, auth)
+    assert reply.status_code == 422, reply.text
+    paths = [p["path"] for p in reply.json()["problems"]]
+    assert paths == [
+        "events[1].actor.id",
+        "events[2].details.deep[0].big",
+        "events[2].details.n\\u0000",
+        "events[3].params.big",
+    ]
+    assert store.count_events(tenant_id) == 0
+    raw = b'{"events": [%s]}' % orjson.dumps(pca_event(tenant_id, 5)).replace(
+        b'"role"', b'"role", 1180591620717411303424'
+    )
+    reply = client.post(URL, content=raw, headers=auth | {"content-type": "application/json"})
+    assert reply.status_code == 422 and "beyond 64 bits" in reply.text
+    exact = post(client, batch["events"][0], auth)
+    assert exact.status_code == 201
+    stored = store.get_event(tenant_id, exact.json()["events"][0]["id"])
+    assert stored is not None and stored["params"]["big"] == 2**63 - 1
 
 
 def test_the_catalog_lists_every_event_type(client: TestClient) -> None:

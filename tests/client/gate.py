@@ -34,10 +34,14 @@ class Gate:
     connection without a reply); when empty, pass the request through."""
     seen: list[Seen] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    poison: bytes | None = None
+    """A request whose body holds these bytes is answered with a bare 500, every time."""
 
     def answer(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         with self.lock:
             action = self.script.popleft() if self.script else "pass"
+        if self.poison is not None and self.poison in body:
+            return 500, {"Content-Type": "text/plain"}, b"Internal Server Error"
         if action == "reset":
             return 0, {}, b""
         if action in ("503", "429"):

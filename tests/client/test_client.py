@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from kansa.client import Client, ClientClosed, Stats
+from kansa.client.sender import SUSPECT_AFTER
 from tests.client.gate import Gate
 from tests.helpers import ROOT, pca_event, stored_ids, wait_for
 from tests.net import free_port
@@ -181,6 +182,40 @@ def test_server_errors_and_dropped_connections_are_retried(
     assert [s.status for s in gate.seen] == [int(failure) if failure != "reset" else 0] * 3 + [201]
     assert (stats.retries, stats.sent, stats.resent) == (3, 3, 9)
     assert stored_ids(store_url, tenant_id) == ["evt-0", "evt-1", "evt-2"]
+
+
+def test_an_event_the_server_keeps_failing_on_is_set_aside_and_the_rest_drain(
+    gate: Gate, key: str, tenant_id: str, store_url: str, tmp_path: Path
+) -> None:
+    """A server error (500) for what one event holds: the batch is tried SUSPECT_AFTER
+    times, then split; the event that alone still fails is rejected, the others stored."""
+    gate.poison = b"poison-marker"
+    events = [pca_event(tenant_id, n) for n in range(4)]
+    events[1]["params"]["note"] = "poison-marker"
+    with Client(gate.url, key, spool_path=tmp_path / "s.db", batch_size=4, **FAST) as client:
+        client.publish_many(events)
+        assert client.flush(20)
+        stats = client.stats
+        (rejected,) = client.rejected()
+    statuses = [s.status for s in gate.seen]
+    assert statuses == [500] * SUSPECT_AFTER + [201, 500, 201, 201]
+    assert (stats.sent, stats.rejected, stats.pending) == (3, 1, 0)
+    assert rejected.id == "evt-1" and rejected.status == 500
+    assert stored_ids(store_url, tenant_id) == ["evt-0", "evt-2", "evt-3"]
+
+
+@pytest.mark.parametrize("failure", ["503", "reset"])
+def test_away_is_never_taken_for_a_bad_event(
+    failure: str, gate: Gate, key: str, tenant_id: str, store_url: str, tmp_path: Path
+) -> None:
+    """503 and dropped connections say the server is away: retried however often, never
+    split nor rejected."""
+    gate.script.extend([failure] * (SUSPECT_AFTER + 2))
+    with Client(gate.url, key, spool_path=tmp_path / "s.db", **FAST) as client:
+        client.publish(pca_event(tenant_id, 1))
+        assert client.flush(20)
+        assert client.stats.rejected == 0
+    assert stored_ids(store_url, tenant_id) == ["evt-1"]
 
 
 def test_a_429_is_retried_after_the_servers_retry_after(
