@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kansa.server.accesslog import redact
 from tests.helpers import pca_event
 from tests.served import KANSA, serve
 
@@ -57,3 +58,18 @@ def test_the_access_log_never_holds_a_viewer_token(tmp_path: Path) -> None:
     logged = server.stderr.read_text(errors="replace")
     assert "/console/enter?token=[redacted]&lang=en" in logged, logged
     assert secret not in logged
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        ("/console/enter?token=abc&lang=en", "/console/enter?token=[redacted]&lang=en"),
+        ("/console/enter?%74oken=abc", "/console/enter?%74oken=[redacted]"),
+        ("/x?lang=en&%54OKEN=s;csrf=c", "/x?lang=en&%54OKEN=[redacted];csrf=[redacted]"),
+        ("/x?api%5Fkey=k&+password=p", "/x?api%5Fkey=[redacted]&+password=[redacted]"),
+        ("/x?tokens=1&token_type=x", "/x?tokens=1&token_type=x"),
+        ("/token=1/key=2", "/token=1/key=2"),
+    ],
+)
+def test_credentials_are_redacted_however_their_names_are_spelled(path: str, logged: str) -> None:
+    assert redact(path) == logged

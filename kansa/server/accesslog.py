@@ -4,24 +4,33 @@ A host product opens the console with ``/console/enter?token=…``: the viewer t
 bearer credential for its lifetime, so it must not reach a log file. uvicorn's access log
 record carries the path with its query string as its third argument; this filter rewrites
 the value of every credential-bearing query parameter to ``[redacted]`` before it is written.
+A parameter's name counts as it is decoded (``%74oken`` is ``token``), as the server reads it.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote_plus
 
-SECRET_PARAMS = ("token", "key", "api_key", "password", "csrf")
+SECRET_PARAMS = frozenset({"token", "key", "api_key", "password", "csrf"})
 
-_PATTERN = re.compile(
-    r"(?P<name>(?:^|[?&;])(?:" + "|".join(SECRET_PARAMS) + r"))=(?P<value>[^&;#\s]*)",
-    re.IGNORECASE,
-)
+_PARAM = re.compile(r"(?P<lead>^|[?&;])(?P<name>[^=&;#?\s]*)=(?P<value>[^&;#\s]*)")
 
 
 def redact(path: str) -> str:
     """``path`` with the values of its credential query parameters replaced."""
-    return _PATTERN.sub(lambda m: f"{m.group('name')}=[redacted]", path)
+    start = path.find("?")
+    if start < 0:
+        return path
+    return path[:start] + _PARAM.sub(_hide, path[start:])
+
+
+def _hide(match: re.Match[str]) -> str:
+    name = match.group("name")
+    if unquote_plus(name).strip().lower() not in SECRET_PARAMS:
+        return match.group(0)
+    return f"{match.group('lead')}{name}=[redacted]"
 
 
 class RedactCredentials(logging.Filter):
