@@ -83,29 +83,32 @@ def verify(
     ] = None,
     tenant: Annotated[str | None, typer.Option(help="Check one tenant only.")] = None,
     key: Annotated[
-        Path | None, typer.Option(help="The public key (PEM); default: the signing key's.")
+        list[Path] | None,
+        typer.Option(
+            help="A public key (PEM) whose checkpoints are trusted; repeat it for the keys a "
+            "rotated one replaced. Default: the signing key's."
+        ),
     ] = None,
     db: DbOption = None,
 ) -> None:
     """Walk every tenant's hash chain and signed checkpoints, or check an exported file with
-    --key. Exit 0 when intact; 1 naming the first broken link."""
-    from kansa.cli.integrity import run_verify
-
-    run_verify(file, tenant, key, settings_for(db))
+    --key. Exit 0 when intact; 1 naming the first broken link or a checkpoint of a key not
+    given."""
+    run_verify(file, tenant, key or [], settings_for(db))
 
 
 def run_verify(
-    file: Path | None, tenant: str | None, key_file: Path | None, settings: Settings
+    file: Path | None, tenant: str | None, key_files: list[Path], settings: Settings
 ) -> None:
     """``kansa verify``: a database, or an exported file offline."""
     if file is not None:
-        if key_file is None:
+        if not key_files:
             raise InvalidInput([Problem("--key", "checking a file needs the public key")])
-        _verify_file(file, read_public_key(key_file))
+        _verify_file(file, [read_public_key(k) for k in key_files])
         return
     from kansa.integrity.verify import verify_store
 
-    key = _key_for_database(key_file, settings)
+    key = _keys_for_database(key_files, settings)
     broken = checked = 0
     with opened(settings, migrate=False) as store:  # a backup is checked as it is
         if store.schema_version() < MIGRATIONS[-1].version:
@@ -129,20 +132,24 @@ def run_verify(
     typer.echo(f"intact: {checked} events checked")
 
 
-def _key_for_database(key_file: Path | None, settings: Settings) -> PublicKey | None:
-    if key_file is not None:
-        return read_public_key(key_file)
+def _keys_for_database(key_files: list[Path], settings: Settings) -> list[PublicKey]:
+    if key_files:
+        return [read_public_key(k) for k in key_files]
     try:
-        return load_signer(settings).public_key
+        return [load_signer(settings).public_key]
     except ConfigError as exc:
         typer.echo(f"kansa: checkpoints not checked: {exc}; or give --key PUBKEY.pem", err=True)
-        return None
+        return []
 
 
-def _verify_file(file: Path, key: PublicKey) -> None:
+def _verify_file(file: Path, keys: list[PublicKey]) -> None:
+    """The file checked with each key in turn: intact if one of them signed it."""
     try:
-        with file.open("rb") as lines:
-            report = verify_file(lines, key)
+        for key in keys:
+            with file.open("rb") as lines:
+                report = verify_file(lines, key)
+            if report.problem is None:
+                break
     except OSError as exc:
         raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
     if report.problem is not None:

@@ -3,7 +3,7 @@ checkpoints, and the purges that moved its start."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -18,17 +18,21 @@ DERIVED = {"search_text": search_text}
 PURGE_ACTION = ("kansa", "retention.purge")
 
 
-def verify_store(
-    store: Store, tenant_id: str | None = None, key: PublicKey | None = None
-) -> Iterator[Walk]:
+Keys = PublicKey | Sequence[PublicKey] | None
+"""The public keys whose checkpoints verify trusts: one, several (a key and the ones it
+replaced), or none (checkpoints are then not checked at all)."""
+
+
+def verify_store(store: Store, tenant_id: str | None = None, key: Keys = None) -> Iterator[Walk]:
     """Walk each tenant's chain (or one tenant's) from where it begins up to the head its
     tenant record held when the walk began — events appended meanwhile are left for the next
     walk. A chain that ends before that head has lost its tail.
 
-    With ``key``, the tenant's checkpoints signed by it are checked too: a bad signature, an
-    event whose hash differs from a checkpoint at its seq, or a checkpoint beyond the head
-    (a tail cut off together with the head record) break the chain. Checkpoints of another
-    key are not used."""
+    With ``key`` (one or several), the tenant's checkpoints are checked too: a bad signature,
+    an event whose hash differs from a checkpoint at its seq, or a checkpoint beyond the head
+    (a tail cut off together with the head record) break the chain, and so does a checkpoint
+    of a key id verify was not given (another key, or a key id edited): it is reported, never
+    skipped."""
     tenants = store.list_tenants()
     if tenant_id is not None:
         tenants = [t for t in tenants if t.id == tenant_id]
@@ -41,13 +45,14 @@ def verify_store(
         yield walk
 
 
-def verify_tenant(store: Store, tenant_id: str, key: PublicKey | None = None) -> Walk:
-    checkpoints = store.checkpoints(tenant_id) if key is not None else []
+def verify_tenant(store: Store, tenant_id: str, key: Keys = None) -> Walk:
+    trusted = trusted_keys(key)
+    checkpoints = store.checkpoints(tenant_id) if trusted else []
     tenant = store.get_tenant(tenant_id)  # after the checkpoints: none lies beyond its head
     if tenant is None:
         return Walk(tenant_id, broken=Break(tenant_id, 0, "no such tenant"))
-    signed = [c for c in checkpoints if key is not None and c.key_id == key.key_id]
-    before = _checkpoint_problem(tenant, signed, key)
+    signed = checkpoints
+    before = _checkpoint_problem(tenant, checkpoints, trusted)
     if before is not None:
         return Walk(tenant.id, broken=before)
     start = tenant.chain_start_seq
@@ -67,13 +72,26 @@ def verify_tenant(store: Store, tenant_id: str, key: PublicKey | None = None) ->
     return walk
 
 
+def trusted_keys(key: Keys) -> dict[str, PublicKey]:
+    """The keys given, by key id."""
+    keys = [] if key is None else [key] if isinstance(key, PublicKey) else list(key)
+    return {k.key_id: k for k in keys}
+
+
 def _checkpoint_problem(
-    tenant: Tenant, signed: list[Checkpoint], key: PublicKey | None
+    tenant: Tenant, signed: list[Checkpoint], trusted: Mapping[str, PublicKey]
 ) -> Break | None:
-    if key is None:
-        return None
     start = tenant.chain_start_seq
     for checkpoint in signed:
+        key = trusted.get(checkpoint.key_id)
+        if key is None:
+            return Break(
+                tenant.id,
+                checkpoint.seq,
+                f"the checkpoint at seq {checkpoint.seq} is signed by key id "
+                f"{checkpoint.key_id}, not by a key verify was given (another key, or its key "
+                "id changed): give its public key too if it is to be trusted",
+            )
         if not key.checks(checkpoint):
             return Break(
                 tenant.id,

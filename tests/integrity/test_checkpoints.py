@@ -106,19 +106,38 @@ def test_a_tail_cut_off_with_the_head_record_is_found_by_the_checkpoint(
     assert "signed checkpoint is at seq 5 (events cut off the end)" in walk.broken.reason
 
 
-def test_a_forged_checkpoint_is_found_and_another_keys_is_not_used(
+def test_a_forged_checkpoint_is_found_and_another_keys_is_reported_not_skipped(
     store: Store, catalog: Catalog, tenant_id: str, signer: Signer
 ) -> None:
     five(store, catalog, tenant_id)
     head = list(store.chain(tenant_id))
-    store.add_checkpoint(Signer.generate().checkpoint(tenant_id, 2, "0" * 64, NOW))
+    other = Signer.generate()
+    store.add_checkpoint(other.checkpoint(tenant_id, 2, head[1].hash, NOW))
     (walk,) = verify_store(store, tenant_id, signer.public_key)
-    assert walk.broken is None and walk.anchors == 0
+    assert walk.broken is not None and walk.broken.seq == 2
+    assert f"signed by key id {other.key_id}, not by a key verify was given" in walk.broken.reason
+    (walk,) = verify_store(store, tenant_id, [signer.public_key, other.public_key])
+    assert walk.broken is None and walk.anchors == 1, "trusted when given"
     real = signer.checkpoint(tenant_id, 4, head[3].hash, NOW)
     store.add_checkpoint(dataclasses.replace(real, head_hash="1" * 64))
-    (walk,) = verify_store(store, tenant_id, signer.public_key)
+    (walk,) = verify_store(store, tenant_id, [signer.public_key, other.public_key])
     assert walk.broken is not None and walk.broken.seq == 4
     assert "checkpoint at seq 4 does not verify" in walk.broken.reason
+
+
+def test_a_checkpoint_whose_key_id_was_edited_is_reported(
+    store: Store, store_url: str, catalog: Catalog, tenant_id: str, signer: Signer
+) -> None:
+    five(store, catalog, tenant_id)
+    sign_checkpoint(store, signer, tenant_id)
+    execute(
+        store_url,
+        "UPDATE checkpoints SET key_id = 'ffffffffffffffff' WHERE tenant_id = ?",
+        tenant_id,
+        bypass_triggers=True,
+    )
+    (walk,) = verify_store(store, tenant_id, signer.public_key)
+    assert walk.broken is not None and "key id ffffffffffffffff" in walk.broken.reason
 
 
 def _tenant(store: Store, tenant_id: str) -> Tenant:
