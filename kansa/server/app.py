@@ -13,7 +13,9 @@ from kansa import __version__, web
 from kansa.api import catalog, events, exports, health, holds, integrity, search, tokens
 from kansa.events.prepare import EventIn
 from kansa.http import problems
+from kansa.http.headers import DefaultHeaders
 from kansa.http.limits import BodyLimit, RateLimiter, rate_limit
+from kansa.server import docs
 from kansa.server.jobs import Jobs
 from kansa.server.runtime import Runtime
 from kansa.settings import Settings
@@ -48,7 +50,7 @@ def create_app(
         version=__version__,
         summary="Multi-tenant audit log: publish, search, export, verify.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by kansa.server.docs, every file from kansa itself
         redoc_url=None,
     )
     app.state.kansa = rt
@@ -59,11 +61,13 @@ def create_app(
         else None
     )
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
+    app.add_middleware(DefaultHeaders)
     problems.install(app)
     limited = [Depends(rate_limit)]
     for api in (events, search, exports, tokens, catalog, integrity, holds):
         app.include_router(api.router, dependencies=limited)
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(web.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
