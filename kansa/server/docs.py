@@ -1,7 +1,7 @@
 """``/docs``: the API's reference in Swagger UI, every file served by kansa itself (from the
 ``fastapi-offline`` package, which ships Swagger UI 5), so the page works without internet
-and loads no script from another origin. Its Content-Security-Policy allows scripts and styles from kansa only (Swagger
-UI sets inline style attributes, so styles allow those)."""
+and loads no script from another origin. Its Content-Security-Policy allows scripts and
+styles from kansa only (Swagger UI sets inline style attributes, so styles allow those)."""
 
 from __future__ import annotations
 
