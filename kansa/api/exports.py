@@ -31,6 +31,7 @@ async def export(
     name: str,
     wanted: Annotated[LogQuery, Depends(log_query)],
     reading: AnyReading,
+    tenant: str | None = None,  # read by the reading dependency; declared here for /docs
     format: str = "csv",
     encoding: str = "utf-8",
     newline: str = "crlf",

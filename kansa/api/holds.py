@@ -34,9 +34,9 @@ def _hold(tenant: Tenant) -> dict[str, object]:
 
 
 @router.get("/tenants/{tenant}/legal-hold", summary="Is the tenant under legal hold?")
-async def legal_hold(reading: KeyReading) -> JSON:
-    """Whether purging is stopped for the tenant, why, and since when (for a read key bound
-    to the tenant or to none)."""
+async def legal_hold(reading: KeyReading, tenant: str) -> JSON:
+    """Whether purging is stopped for the tenant, why, and since when."""
+    # for a read key bound to the tenant or to none (KeyReading)
     return JSON(_hold(reading.tenant))
 
 
@@ -46,7 +46,9 @@ async def legal_hold(reading: KeyReading) -> JSON:
     summary="Place a legal hold: stop purging",
     responses=ERRORS,
 )
-async def place_legal_hold(request: Request, reading: KeyReading, body: HoldRequest) -> JSON:
+async def place_legal_hold(
+    request: Request, reading: KeyReading, tenant: str, body: HoldRequest
+) -> JSON:
     """Stop purging the tenant's log until the hold is released; recorded in the log as
     ``legal_hold.set``. Placing it again changes the reason (and is recorded again)."""
     runtime, who, record = reading.runtime, reading.reader, reading.tenant
@@ -63,6 +65,7 @@ async def place_legal_hold(request: Request, reading: KeyReading, body: HoldRequ
 async def release_legal_hold(
     request: Request,
     reading: KeyReading,
+    tenant: str,
     reason: Annotated[str, Query(min_length=1, max_length=500)],
 ) -> JSON:
     """Let purging resume; recorded as ``legal_hold.release`` with ``reason``. 409 when the

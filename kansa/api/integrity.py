@@ -39,6 +39,7 @@ def public_key(request: Request) -> JSON:
 @router.get("/checkpoints", summary="A tenant's signed checkpoints", responses=ERRORS)
 async def checkpoints(
     reading: AnyReading,
+    tenant: str | None = None,  # read by the reading dependency; declared here for /docs
     before: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_CHECKPOINTS)] = 100,
 ) -> JSON:

@@ -96,6 +96,7 @@ async def search(
     request: Request,
     wanted: Annotated[LogQuery, Depends(log_query)],
     reading: AnyReading,
+    tenant: str | None = None,  # read by the reading dependency; declared here for /docs
     sort: str = "occurred_at",
     order: str = "desc",
     limit: int = 50,
@@ -133,6 +134,7 @@ async def event(
     request: Request,
     event_id: str,
     reading: AnyReading,
+    tenant: str | None = None,  # read by the reading dependency; declared here for /docs
     lang: str | None = None,
 ) -> JSON:
     """One event with every stored field, its chain position and hash. For a provisioning

@@ -98,15 +98,21 @@ async def reading_of(request: Request, who: Reader, tenant: str | None) -> Readi
     return Reading(runtime, who, await runtime.read(lambda: runtime.tenant(asked)))
 
 
-async def reading(request: Request, tenant: str | None = None) -> Reading:
+async def reading(request: Request) -> Reading:
     """A dependency: a viewer token or a read key, and the tenant it reads (``tenant``, from
-    the query or the path; a bound reader's own by default)."""
-    return await reading_of(request, await reader(request), tenant)
+    the path or the query; a bound reader's own by default). The route declares ``tenant``
+    itself, so its description keeps the parameter where it always was."""
+    return await reading_of(request, await reader(request), _tenant_asked(request))
 
 
-async def key_reading(request: Request, tenant: str | None = None) -> Reading:
+async def key_reading(request: Request) -> Reading:
     """A dependency: as :func:`reading`, for an API key with ``read`` scope only."""
-    return await reading_of(request, await key_reader(request), tenant)
+    return await reading_of(request, await key_reader(request), _tenant_asked(request))
+
+
+def _tenant_asked(request: Request) -> str | None:
+    asked = request.path_params.get("tenant") or request.query_params.get("tenant")
+    return str(asked) if asked else None
 
 
 AnyReading = Annotated[Reading, Depends(reading)]
