@@ -39,6 +39,11 @@ def parse_iso(text: str) -> datetime:
     return moment
 
 
+EARLIEST_BOUND = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_BOUND = datetime(9999, 12, 30, tzinfo=UTC)
+"""A period's bounds lie between these, so that no arithmetic on them leaves the calendar."""
+
+
 def parse_period_bound(text: str, tz: str, name: str, end: bool = False) -> datetime:
     """A ``from``/``to`` bound: a date (``2026-11-01`` or ``2026/11/01``, in the tenant's zone;
     a ``to`` date means the end of that day) or an ISO time with its offset. The result is an
@@ -47,9 +52,24 @@ def parse_period_bound(text: str, tz: str, name: str, end: bool = False) -> date
     try:
         if len(cleaned) == 10:
             day = date.fromisoformat(cleaned)
-            start = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz))
-            return start + timedelta(days=1) if end else start
-        moment = parse_iso(cleaned)
+            moment = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz))
+        else:
+            moment = parse_iso(cleaned)
+        return within_bounds(moment, name) + (
+            (timedelta(days=1) if len(cleaned) == 10 else timedelta(microseconds=1))
+            if end
+            else timedelta(0)
+        )
     except ValueError as exc:
         raise InvalidQuery([Problem(name, f"not a date or a time with offset: {exc}")]) from None
-    return moment + timedelta(microseconds=1) if end else moment
+
+
+def within_bounds(moment: datetime, name: str) -> datetime:
+    """``moment`` if it lies between :data:`EARLIEST_BOUND` and :data:`LATEST_BOUND`."""
+    try:
+        inside = EARLIEST_BOUND <= moment.astimezone(UTC) <= LATEST_BOUND
+    except OverflowError:
+        inside = False
+    if not inside:
+        raise InvalidQuery([Problem(name, "must lie between 1970-01-01 and 9999-12-30 (UTC)")])
+    return moment

@@ -54,6 +54,21 @@ Q_FIELDS = {
     "job": "correlation_id",
     "group": "groups",
 }
+MAX_VALUES = {
+    "histories": 20,
+    "categories": 100,
+    "actions": 200,
+    "groups": 50,
+    "results": 50,
+    "levels": 20,
+    "apps": 50,
+    "text": 20,
+}
+"""How many values one filter takes: enough for any screen, few enough that no engine's
+statement grows past its limits (SQLite refuses an expression nested too deep)."""
+PARAMETER_OF = {"histories": "history", "categories": "category", "actions": "action",
+                "groups": "group", "results": "result", "levels": "level", "apps": "app",
+                "text": "q"}  # fmt: skip
 _TERM = re.compile(r'\s*(?:([A-Za-z_]+):(?:"([^"]*)"|(\S+))|"([^"]*)"|(\S+))')
 
 
@@ -80,13 +95,30 @@ class Filters:
     correlation_id: str | None = None
     text: tuple[str, ...] = ()
     """Free-text terms, each of which must appear."""
+    nothing: bool = False
+    """Conditions that no event can meet (an action asked for outside its module)."""
+
+    def __post_init__(self) -> None:
+        for name, most in MAX_VALUES.items():
+            given = getattr(self, name)
+            if len(given) > most:
+                where = PARAMETER_OF.get(name, name)
+                raise InvalidQuery(
+                    [
+                        Problem(
+                            where, f"at most {most} values may be asked at once, not {len(given)}"
+                        )
+                    ]
+                )
 
     def merge(self, other: Filters) -> Filters:
         """Both sets of conditions (used for ``q`` terms on top of parameters)."""
         values: dict[str, object] = {}
         for name in self.__dataclass_fields__:
             mine, theirs = getattr(self, name), getattr(other, name)
-            if isinstance(mine, tuple):
+            if isinstance(mine, bool):
+                values[name] = mine or theirs
+            elif isinstance(mine, tuple):
                 values[name] = mine + tuple(v for v in theirs if v not in mine)
             elif mine is not None and theirs is not None and mine != theirs:
                 raise InvalidQuery([Problem(name, f"given twice: {mine!r} and {theirs!r}")])

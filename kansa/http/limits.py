@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -63,6 +64,38 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted, send)
+
+
+class NoNul:
+    """ASGI middleware: a request whose path or query holds a NUL character is refused with
+    400 naming where, on every route — PostgreSQL cannot hold NUL in text, and no reader of
+    an audit log needs one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            where = _nul_in(scope)
+            if where is not None:
+                found = Problem(where, "must not contain the NUL character (U+0000)")
+                refusal = problem(400, "Invalid query", f"{where}: {found.message}", [found])
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _nul_in(scope: Scope) -> str | None:
+    """Where a NUL is in the request's path or query: ``path`` or the parameter's name."""
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" not in query.lower() and b"\x00" not in query:
+        return None
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return name.replace("\x00", "\\u0000") or "query"
+    return "query"
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -14,7 +14,7 @@ from kansa.api import catalog, events, exports, health, holds, integrity, search
 from kansa.events.prepare import EventIn
 from kansa.http import problems
 from kansa.http.headers import DefaultHeaders
-from kansa.http.limits import BodyLimit, RateLimiter, rate_limit
+from kansa.http.limits import BodyLimit, NoNul, RateLimiter, rate_limit
 from kansa.server import docs
 from kansa.server.jobs import Jobs
 from kansa.server.runtime import Runtime
@@ -61,6 +61,7 @@ def create_app(
         else None
     )
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
+    app.add_middleware(NoNul)
     app.add_middleware(DefaultHeaders)
     problems.install(app)
     limited = [Depends(rate_limit)]

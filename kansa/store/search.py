@@ -107,6 +107,8 @@ def build(query: Query, dialect: str, paged: bool = True) -> tuple[str, list[Any
 
 def _filters(sql: _Sql, query: Query) -> None:
     f = query.filters
+    if f.nothing:
+        sql.where.append("1 = 0")
     for column, values in (
         ("history", f.histories),
         ("category", f.categories),

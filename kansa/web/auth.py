@@ -48,7 +48,12 @@ async def form_lists(request: Request) -> dict[str, list[str]]:
         if size > MAX_FORM_BYTES:
             raise InvalidInput([Problem("body", "the form is too large")])
         chunks.append(chunk)
-    return parse_qs(b"".join(chunks).decode("utf-8", "replace"), keep_blank_values=True)
+    fields = parse_qs(b"".join(chunks).decode("utf-8", "replace"), keep_blank_values=True)
+    for name, values in fields.items():
+        if "\x00" in name or any("\x00" in v for v in values):
+            where = name.replace("\x00", "\\u0000")
+            raise InvalidInput([Problem(where, "must not contain the NUL character (U+0000)")])
+    return fields
 
 
 async def form_of(request: Request) -> dict[str, str]:

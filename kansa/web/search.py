@@ -16,6 +16,7 @@ from kansa.catalog.layout import Layout
 from kansa.catalog.screens import Screen, Tab
 from kansa.events.query import Filters, parse_q
 from kansa.records import Tenant
+from kansa.timeutil import EARLIEST_BOUND, LATEST_BOUND
 
 PAGE_SIZE = 50
 SINGLE = ("actor", "target", "service", "action", "group", "category", "module", "text")
@@ -121,11 +122,11 @@ def asked_of(form: Form, tab: Tab, product: Product | None, catalog: Catalog, tz
 def filters_of(form: Form, tab: Tab, product: Product | None, catalog: Catalog) -> Filters:
     actions: tuple[str, ...] = (form.one("action"),) if form.one("action") else ()
     module = form.one("module")
+    nothing = False
     if module and product is not None:
         in_module = tuple(a for a, t in product.events.items() if t.module == module)
-        actions = tuple(a for a in actions if a in in_module) or (
-            ("\x00",) if actions else in_module
-        )
+        nothing = not in_module or (bool(actions) and not set(actions) & set(in_module))
+        actions = tuple(a for a in actions if a in in_module) or in_module
     filters = Filters(
         histories=(tab.history,) if tab.history else form.many("history"),
         categories=(form.one("category"),) if form.one("category") else (),
@@ -136,6 +137,7 @@ def filters_of(form: Form, tab: Tab, product: Product | None, catalog: Catalog) 
         actor=form.one("actor") or None,
         target=form.one("target") or None,
         service=form.one("service") or None,
+        nothing=nothing,
     )
     text = form.one("text")
     return filters.merge(parse_q(text)) if text else filters
@@ -145,9 +147,12 @@ def _day(text: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text.replace("/", "-"))
+        day = date.fromisoformat(text.replace("/", "-"))
     except ValueError:
         raise FormError("error.bad_date") from None
+    if not EARLIEST_BOUND.date() <= day <= LATEST_BOUND.date() - timedelta(days=1):
+        raise FormError("error.bad_date")
+    return day
 
 
 def _bounds(form: Form, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:

@@ -102,4 +102,6 @@ def unseal(secret: bytes, text: str | None, now: datetime) -> Session | None:
 
 def same(expected: str | None, given: str | None) -> bool:
     """A CSRF check: both present and equal, compared in constant time."""
-    return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode())  # bytes: any characters
