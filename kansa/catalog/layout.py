@@ -10,13 +10,13 @@ A window is ``{ days = N }`` (the last N days up to now), ``{ since =
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from kansa.catalog.toml import read_toml
 from kansa.errors import ConfigError
 from kansa.export.files import ExportFile, common_exports, parse_exports
 
@@ -108,10 +108,7 @@ def load_layouts(paths: Iterable[Path]) -> dict[str, Layout]:
 
 
 def load_layout(path: Path) -> Layout:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read layout: {exc}") from exc
+    data = read_toml(path, "layout")
     head = data.get("layout")
     if not isinstance(head, dict) or not all(
         isinstance(head.get(k), str) and head.get(k) for k in ("id", "product", "name")

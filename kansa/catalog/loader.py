@@ -6,7 +6,6 @@ The format is described in ``docs/catalogs.md``; the shipped files are in
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from kansa.catalog.model import (
     Product,
 )
 from kansa.catalog.template import Template
+from kansa.catalog.toml import read_toml
 from kansa.errors import ConfigError
 
 SHIPPED_DIR = Path(__file__).parent / "catalogs"
@@ -76,12 +76,7 @@ def load_catalog(paths: Iterable[Path | str]) -> Catalog:
 
 
 def load_product(path: Path) -> Product:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read catalog: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    data = read_toml(path, "catalog")
     try:
         return _product(data, str(path))
     except _Bad as exc:

@@ -11,7 +11,6 @@ the tab's and the product's recorded fields (microCMS 表示項目の編集).
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 from kansa.catalog import Label
 from kansa.catalog.columns import FIELDS
 from kansa.catalog.model import HISTORIES
+from kansa.catalog.toml import read_toml
 from kansa.errors import ConfigError
 
 SCREEN_DIR = Path(__file__).resolve().parent / "screens"
@@ -122,10 +122,7 @@ def screen_for(screens: Mapping[str, Screen], layout_id: str) -> Screen:
 
 
 def load_screen(path: Path) -> Screen:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read screen: {exc}") from exc
+    data = read_toml(path, "screen")
     head = data.get("screen")
     if not isinstance(head, dict) or not isinstance(head.get("layout"), str):
         raise ConfigError(f"{path}: [screen] needs layout")

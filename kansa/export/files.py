@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from kansa.catalog.model import HISTORIES, Label
+from kansa.catalog.toml import read_toml
 from kansa.errors import ConfigError
 
 COMMON_PATH = Path(__file__).resolve().parent.parent / "catalog" / "exports.toml"
@@ -99,10 +99,7 @@ def parse_exports(raw: object, where: str) -> dict[str, ExportFile]:
 @functools.cache
 def common_exports(path: Path = COMMON_PATH) -> dict[str, ExportFile]:
     """The files every layout offers (the PCA ID column set, as ``events``)."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read exports: {exc}") from exc
+    data = read_toml(path, "exports")
     return parse_exports(data.get("exports"), str(path))
 
 
