@@ -29,7 +29,8 @@ from typing import Any
 from kansa.catalog import Catalog
 from kansa.catalog.model import HISTORIES
 from kansa.errors import Conflict, InvalidInput, NotFound, Problem
-from kansa.events.prepare import PreparedEvent, prepare
+from kansa.events.own import own_event
+from kansa.events.prepare import PreparedEvent
 from kansa.integrity.chain import verify
 from kansa.integrity.checkpoints import rest_of_chain
 from kansa.integrity.signing import PublicKey
@@ -211,22 +212,16 @@ def purge_event(
     }
     if purged.partitions:
         details["partitions_dropped"] = list(purged.partitions)
-    event = {
-        "tenant": purged.tenant,
-        "app": "kansa",
-        "action": "retention.purge",
-        "result": "success",
-        "actor": SYSTEM_ACTOR,
-        "params": {
-            "count": purged.count,
-            "first_seq": purged.first_seq,
-            "last_seq": purged.last_seq,
-            "chain_start_seq": purged.start_seq,
-            "chain_start_prev_hash": purged.start_hash,
-        },
-        "details": details,
+    params = {
+        "count": purged.count,
+        "first_seq": purged.first_seq,
+        "last_seq": purged.last_seq,
+        "chain_start_seq": purged.start_seq,
+        "chain_start_prev_hash": purged.start_hash,
     }
-    return prepare([event], catalog)[0]
+    return own_event(
+        catalog, purged.tenant, "retention.purge", SYSTEM_ACTOR, params, details=details
+    )
 
 
 def set_legal_hold(
@@ -247,16 +242,9 @@ def set_legal_hold(
     if reason is None and tenant.legal_hold is None:
         raise Conflict(f"tenant {tenant_id!r} is not under legal hold")
     action = "legal_hold.set" if reason is not None else "legal_hold.release"
-    event = {
-        "tenant": tenant_id,
-        "app": "kansa",
-        "action": action,
-        "result": "success",
-        "actor": dict(actor),
-        "ip": ip,
-        "params": {"reason": reason if reason is not None else release_reason},
-    }
-    return store.set_legal_hold(tenant_id, reason, prepare([event], catalog)[0])
+    said = {"reason": reason if reason is not None else release_reason}
+    event = own_event(catalog, tenant_id, action, actor, said, ip=ip)
+    return store.set_legal_hold(tenant_id, reason, event)
 
 
 def change_retention(
@@ -274,13 +262,6 @@ def change_retention(
     changed = store.update_tenant(
         tenant_id, TenantChanges(retention=apply_overrides(tenant.retention, changes))
     )
-    event = {
-        "tenant": tenant_id,
-        "app": "kansa",
-        "action": "retention.set",
-        "result": "success",
-        "actor": dict(actor),
-        "params": {"retention": describe(effective(changed, catalog))},
-    }
-    store.append(prepare([event], catalog))
+    kept = {"retention": describe(effective(changed, catalog))}
+    store.append([own_event(catalog, tenant_id, "retention.set", actor, kept)])
     return changed

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from kansa.access.keys import secret_matches, split_token
 from kansa.errors import AuthError, Forbidden
+from kansa.events.own import OWN_PRODUCT
 from kansa.events.prepare import PreparedEvent
 from kansa.records import ApiKey
 
@@ -72,11 +73,6 @@ def _checked(key: ApiKey, secret: str) -> ApiKey:
 def require_scope(key: ApiKey, scope: str) -> None:
     if scope not in key.scopes:
         raise Forbidden(f"this API key lacks the {scope!r} scope")
-
-
-OWN_PRODUCT = "kansa"
-"""The catalog of kansa's own events (views, exports, purges, legal holds): kansa records
-them itself, and a publisher may not — a forged purge record would pass for a real one."""
 
 
 def check_publish(key: ApiKey, events: Sequence[PreparedEvent], single: bool) -> None:

@@ -14,7 +14,7 @@ from kansa.catalog import Catalog, default_catalog_paths, load_catalog
 from kansa.catalog.layout import DEFAULT_LAYOUT, Layout, default_layout_paths, load_layouts
 from kansa.catalog.screens import Screen, default_screen_paths, load_screens, screen_for
 from kansa.errors import NotFound
-from kansa.events.prepare import prepare
+from kansa.events.own import own_event
 from kansa.integrity.keyfile import load_signer
 from kansa.integrity.signing import Signer
 from kansa.records import Tenant
@@ -123,18 +123,8 @@ class Runtime:
         """Record in the tenant's own log something done with it (a view, a search, an
         export, a sign-in) — kansa's own event, appended like any published one. ``actor`` is
         a reader, an actor as stored, or None for someone unknown (an anonymous event)."""
-        event: dict[str, Any] = {
-            "tenant": tenant,
-            "app": "kansa",
-            "action": action,
-            "result": result,
-            "ip": ip,
-            "params": {k: v for k, v in (params or {}).items() if v is not None},
-        }
-        if details is not None:
-            event["details"] = dict(details)
-        if actor is None:
-            event["anonymous"] = True
-        else:
-            event["actor"] = actor.actor() if isinstance(actor, Reader) else dict(actor)
-        return await self.writer.append(prepare([event], self.catalog))
+        who = actor.actor() if isinstance(actor, Reader) else actor
+        event = own_event(
+            self.catalog, tenant, action, who, params, ip=ip, result=result, details=details
+        )
+        return await self.writer.append([event])
