@@ -27,7 +27,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kansa.catalog import Catalog
-from kansa.catalog.model import HISTORIES
 from kansa.errors import Conflict, InvalidInput, NotFound, Problem
 from kansa.events.prepare import PreparedEvent, prepare
 from kansa.integrity.chain import verify
@@ -38,6 +37,7 @@ from kansa.records import Tenant, TenantChanges
 from kansa.store import Store
 from kansa.store.base import Cut, Purged
 from kansa.timeutil import iso_utc, utcnow
+from kansa.words import HISTORIES
 
 SYSTEM_ACTOR = {"id": "kansa", "name": "kansa", "type": "system"}
 FOREVER_WORDS = ("0", "forever", "unlimited")

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from kansa.access.readers import Reader
 from kansa.catalog import Catalog
 from kansa.catalog.layout import DEFAULT_LAYOUT, Layout, Window
-from kansa.catalog.model import HISTORIES, LEVELS
 from kansa.errors import Forbidden, InvalidQuery, NotFound, Problem
 from kansa.events.query import MAX_LIMIT, SORTS, Cursor, Filters, Query, check_choice
 from kansa.records import Tenant
+from kansa.words import HISTORIES, LEVELS, Purpose, Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,9 @@ def tenant_for(reader: Reader, asked_tenant: str | None) -> str:
 
 
 @lru_cache(maxsize=256)
-def visible_types(catalog: Catalog, role: str, purpose: str) -> frozenset[tuple[str, str]] | None:
+def visible_types(
+    catalog: Catalog, role: Role, purpose: Purpose
+) -> frozenset[tuple[str, str]] | None:
     """The (product, action) pairs ``role`` may see for ``purpose``; None when all. A loaded
     catalog does not change, so each answer is worked out once per catalog."""
     pairs = set()
@@ -83,7 +85,7 @@ def scope(
     layout: Layout | None,
     catalog: Catalog,
     now: datetime,
-    purpose: str | None = None,
+    purpose: Purpose | None = None,
 ) -> Query:
     """Apply every access rule to ``asked``; refuse what the reader may not have."""
     tenant_id = tenant_for(reader, asked.tenant)

@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from kansa.catalog import Catalog, Label
+from kansa.words import Lang
 
 LEVEL_LABELS = {
     "important": Label("重要", "Important"),
@@ -22,7 +23,7 @@ HISTORY_LABELS = {
 
 
 def present(
-    event: dict[str, Any], catalog: Catalog, lang: str, *, in_place: bool = False
+    event: dict[str, Any], catalog: Catalog, lang: Lang, *, in_place: bool = False
 ) -> dict[str, Any]:
     """A copy of ``event`` (or ``event`` itself, ``in_place``, when the caller owns it) with
     ``message`` (in ``lang``), ``messages`` (both), ``labels`` and the catalog's ``module``
@@ -49,7 +50,7 @@ def present(
 @lru_cache(maxsize=4096)
 def _labels(
     catalog: Catalog,
-    lang: str,
+    lang: Lang,
     product_id: str,
     action: str,
     level: str,
@@ -74,5 +75,5 @@ def _labels(
     return labels, event_type.module if event_type is not None else ""
 
 
-def _label(label: Label | None, lang: str, fallback: object) -> str:
+def _label(label: Label | None, lang: Lang, fallback: object) -> str:
     return label.get(lang) if label is not None else str(fallback or "")

@@ -30,6 +30,7 @@ from kansa.integrity.checkpoints import manifest_line
 from kansa.integrity.signing import Signer
 from kansa.records import Tenant
 from kansa.store import Store
+from kansa.words import LANGS, Lang, lang_of
 
 FORMATS = ("csv", "jsonl")
 JSONL_CHUNK = 64 * 1024
@@ -49,12 +50,17 @@ class Options:
             ("format", self.format, FORMATS),
             ("encoding", self.encoding, ENCODINGS),
             ("newline", self.newline, tuple(NEWLINES)),
-            ("lang", self.lang, ("ja", "en")),
+            ("lang", self.lang, LANGS),
         ):
             if value not in allowed:
                 raise InvalidQuery([Problem(name, f"must be one of: {', '.join(allowed)}")])
         if self.format == "jsonl" and self.encoding != "utf-8":
             raise InvalidQuery([Problem("encoding", "JSON Lines is always UTF-8 (and LF)")])
+
+    @property
+    def language(self) -> Lang:
+        """``lang`` as a language (:meth:`check` refuses any other)."""
+        return lang_of(self.lang, "ja")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +129,7 @@ class Export:
         if self.options.format == "jsonl":
             return self._jsonl(store, tally, signer)
         return csv_chunks(
-            self.file.headers(self.options.lang),
+            self.file.headers(self.options.language),
             self._rows(store, catalog),
             encoding=self.options.encoding,
             newline=self.options.newline,
@@ -131,7 +137,7 @@ class Export:
         )
 
     def _rows(self, store: Store, catalog: Catalog) -> Iterator[list[Any]]:
-        lang = self.options.lang
+        lang = self.options.language
         build = row_builder(self.file.columns, ZoneInfo(self.tenant.tz), lang)
         jobs = needs_job(self.file.columns)
         events = store.stream(self.query)
