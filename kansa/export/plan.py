@@ -22,6 +22,7 @@ from kansa.errors import InvalidQuery, NotFound, Problem
 from kansa.events.prepare import EARLIEST, MAX_AHEAD
 from kansa.events.present import present
 from kansa.events.query import Filters, Query
+from kansa.events.stored import StoredEvent
 from kansa.export.csv import ENCODINGS, NEWLINES, Tally, csv_chunks
 from kansa.export.fields import needs_job, row_builder
 from kansa.export.files import ExportFile
@@ -176,7 +177,7 @@ class Export:
         yield b"".join(pending) + manifest
 
 
-def _started(store: Store, tenant: str, event: dict[str, Any]) -> Any:
+def _started(store: Store, tenant: str, event: StoredEvent) -> Any:
     job = event.get("correlation_id")
     states = store.job_states(tenant, job) if job else []
     return states[0]["occurred_at"] if states else event.get("occurred_at")
