@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from kansa.integrity.chain import GENESIS
+from kansa.words import Lang, Role
 
 DEFAULT_TZ = "Asia/Tokyo"
-DEFAULT_LANG = "ja"
+DEFAULT_LANG: Lang = "ja"
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +20,7 @@ class Tenant:
     name: str | None
     layout: str | None
     tz: str
-    lang: str
+    lang: Lang
     created_at: datetime
     last_seq: int
     last_hash: str
@@ -59,7 +60,7 @@ class Account:
     tenant: str
     login: str
     name: str
-    role: str
+    role: Role
     password_hash: str
     failures: int
     locked_until: datetime | None

@@ -27,7 +27,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kansa.catalog import Catalog
-from kansa.catalog.model import HISTORIES
 from kansa.errors import Conflict, InvalidInput, NotFound, Problem
 from kansa.events.own import own_event
 from kansa.events.prepare import PreparedEvent
@@ -39,6 +38,7 @@ from kansa.records import Tenant, TenantChanges
 from kansa.store import Store
 from kansa.store.base import Cut, Purged
 from kansa.timeutil import iso_utc, utcnow
+from kansa.words import HISTORIES
 
 SYSTEM_ACTOR = {"id": "kansa", "name": "kansa", "type": "system"}
 FOREVER_WORDS = ("0", "forever", "unlimited")

@@ -4,7 +4,7 @@ comes with the tuple of its values, for checking input and listing choices."""
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal, TypeGuard, get_args
 
 Role = Literal["admin", "user"]
 """An administrator reads the whole tenant's log; a user only their own events."""
@@ -22,3 +22,22 @@ PURPOSES: tuple[Purpose, ...] = get_args(Purpose)
 LANGS: tuple[Lang, ...] = get_args(Lang)
 HISTORIES: tuple[History, ...] = get_args(History)
 LEVELS: tuple[Level, ...] = get_args(Level)
+
+
+def is_role(value: object) -> TypeGuard[Role]:
+    return value in ROLES
+
+
+def is_lang(value: object) -> TypeGuard[Lang]:
+    return value in LANGS
+
+
+def lang_of(value: object, default: Lang) -> Lang:
+    """``value`` where it names a language (a request's ``lang``, a stored setting), else
+    ``default``."""
+    return value if is_lang(value) else default
+
+
+def role_of(value: object) -> Role:
+    """A role read back from storage; anything else reads as the lesser role, ``user``."""
+    return value if is_role(value) else "user"

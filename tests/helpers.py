@@ -1,5 +1,6 @@
 """Helpers tests import: a publisher's key, a valid event, waiting for something to happen,
-what a tenant has stored. (Fixtures stay in the ``conftest.py`` files; nothing imports those.)"""
+what a tenant has stored, the parts of a stored event a test knows it has. (Fixtures stay in
+the ``conftest.py`` files; nothing imports those.)"""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kansa.access.keys import make_key
+from kansa.events.stored import ActorOf, StoredEvent
 from kansa.store import Store
 from tests.raw import execute
 
@@ -65,3 +67,15 @@ def stored_ids(url: str, tenant: str) -> list[str]:
     """The client ids of the tenant's stored events, one per stored row."""
     rows = execute(url, "SELECT client_id FROM events WHERE tenant_id = ?", tenant)
     return sorted(str(row[0]) for row in rows)
+
+
+def actor_of(event: StoredEvent) -> ActorOf:
+    """The actor of an event that has one."""
+    assert event["actor"] is not None
+    return event["actor"]
+
+
+def details_of(event: StoredEvent) -> dict[str, Any]:
+    """The details of an event that has them."""
+    assert event["details"] is not None
+    return event["details"]

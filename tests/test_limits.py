@@ -7,13 +7,13 @@ from __future__ import annotations
 import uuid
 from ipaddress import ip_network
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from kansa.access.accounts import hash_password
 from kansa.events.query import Filters, Query
+from kansa.events.stored import StoredEvent
 from kansa.http.limits import RateLimiter, Throttle
 from kansa.http.readers import client_address
 from kansa.store import open_store
@@ -181,7 +181,7 @@ def sign_in(
     return http.post("/console/signin", data=form, headers=headers, follow_redirects=False)
 
 
-def signin_events(served: Served, tenant: str) -> list[dict[str, Any]]:
+def signin_events(served: Served, tenant: str) -> list[StoredEvent]:
     store = open_store(served.url)
     try:
         query = Query(tenant=tenant, filters=Filters(actions=("console.*",)), descending=False)

@@ -4,7 +4,6 @@ the chain, nothing else), what it records, that the rest still verifies, and leg
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -13,13 +12,14 @@ from kansa.catalog import Catalog
 from kansa.errors import Conflict, InvalidInput
 from kansa.events.prepare import prepare
 from kansa.events.query import Filters, Query
+from kansa.events.stored import StoredEvent
 from kansa.integrity.checkpoints import sign_checkpoint
 from kansa.integrity.signing import Signer
 from kansa.integrity.verify import verify_store
 from kansa.records import TenantChanges
 from kansa.store import Store, open_store
 from kansa.timeutil import utcnow
-from tests.helpers import pca_event
+from tests.helpers import actor_of, details_of, pca_event
 from tests.raw import execute, rewrite_from
 
 OPERATOR = {"id": "operator:test", "name": "test", "type": "operator"}
@@ -35,7 +35,7 @@ def publish(store: Store, catalog: Catalog, tenant: str, *days_ago: float) -> No
     store.append(prepare(events, catalog))
 
 
-def recorded(store: Store, tenant: str, action: str) -> list[dict[str, Any]]:
+def recorded(store: Store, tenant: str, action: str) -> list[StoredEvent]:
     query = Query(tenant=tenant, filters=Filters(actions=(action,)), descending=False)
     return list(store.stream(query))
 
@@ -78,7 +78,7 @@ def test_a_purge_removes_the_longest_expired_run_and_records_it(
     assert tenant is not None
     assert (tenant.chain_start_seq, tenant.chain_start_hash) == (3, links[1].hash)
     (event,) = recorded(store, tenant_id, "retention.purge")
-    assert event["seq"] == 6 and event["actor"]["id"] == "kansa"
+    assert event["seq"] == 6 and actor_of(event)["id"] == "kansa"
     assert event["params"] == {
         "count": 2,
         "first_seq": 1,
@@ -86,7 +86,7 @@ def test_a_purge_removes_the_longest_expired_run_and_records_it(
         "chain_start_seq": 3,
         "chain_start_prev_hash": links[1].hash,
     }
-    assert event["details"]["retention_days"]["operation"] == 730
+    assert details_of(event)["retention_days"]["operation"] == 730
     assert event["message"]["en"] == "Purged 2 expired events (seq 1–2)"
     (walk,) = verify_store(store, tenant_id)
     assert walk.broken is None and walk.checked == 4
@@ -151,7 +151,7 @@ def test_a_legal_hold_stops_purging_and_is_recorded(
     assert reasons == ["case 2026-17", "case 2026-17 and 18"]
     (release,) = recorded(store, tenant_id, "legal_hold.release")
     assert (
-        release["params"]["reason"] == "case closed" and release["actor"]["id"] == "operator:test"
+        release["params"]["reason"] == "case closed" and actor_of(release)["id"] == "operator:test"
     )
     (walk,) = verify_store(store, tenant_id)
     assert walk.broken is None
@@ -251,7 +251,7 @@ def test_one_purge_over_many_tenants_drops_whole_months_where_it_can(
             partitions = {row[0] for row in execute(fresh_url, PARTITIONS)}
             assert "events_y2015m03" not in partitions and "events_y2015m04" in partitions
             (event,) = recorded(store, "a", "retention.purge")
-            assert event["details"]["partitions_dropped"] == ["events_y2015m03"]
+            assert details_of(event)["partitions_dropped"] == ["events_y2015m03"]
             assert execute(fresh_url, "SELECT seq FROM event_keys WHERE tenant_id = 'b'") == [
                 (3,),
                 (4,),

@@ -14,6 +14,7 @@ from kansa.access.readers import Reader
 from kansa.errors import AuthError, InvalidInput, Problem
 from kansa.records import Account
 from kansa.store import Store
+from kansa.words import ROLES
 
 _HASHER = PasswordHasher()  # argon2id with the library's recommended parameters
 MIN_PASSWORD = 10
@@ -42,7 +43,7 @@ def generate_password() -> str:
 
 
 def check_role(role: str) -> None:
-    if role not in ("admin", "user"):
+    if role not in ROLES:
         raise InvalidInput([Problem("role", "must be admin or user")])
 
 

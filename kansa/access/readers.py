@@ -12,6 +12,7 @@ from kansa.errors import AuthError, Forbidden
 from kansa.events.own import OWN_PRODUCT
 from kansa.events.prepare import PreparedEvent
 from kansa.records import ApiKey
+from kansa.words import Purpose, ReaderKind, Role
 
 
 class KeySource(Protocol):
@@ -99,9 +100,9 @@ class Reader:
     """Someone reading a tenant's log: an API key (a host product's backend), a viewer
     token (a person sent by the host product), or a signed-in account."""
 
-    kind: str
-    """``key``, ``viewer`` or ``account``."""
-    role: str
+    kind: ReaderKind
+    """``key``, ``viewer``, ``account`` or ``operator``."""
+    role: Role
     """``admin`` or ``user``; a key reads as an admin."""
     tenant: str | None
     """The one tenant this reader is bound to; None for a key given ``tenant=`` per request."""
@@ -109,7 +110,7 @@ class Reader:
     name: str
 
     @property
-    def purpose(self) -> str:
+    def purpose(self) -> Purpose:
         """Machines read as for an export; people read as on the log screen."""
         return "export" if self.kind == "key" else "screen"
 

@@ -5,20 +5,20 @@ events goes through :func:`scope`; none builds a Query itself."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from kansa.access.readers import Reader
 from kansa.catalog import Catalog
 from kansa.catalog.layout import DEFAULT_LAYOUT, Layout, Window
-from kansa.catalog.model import HISTORIES, LEVELS
 from kansa.errors import Forbidden, InvalidQuery, NotFound, Problem
 from kansa.events.query import MAX_LIMIT, SORTS, Cursor, Filters, Query, check_choice
+from kansa.events.stored import StoredEvent
 from kansa.records import Tenant
+from kansa.words import HISTORIES, LEVELS, Purpose, Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,9 @@ def tenant_for(reader: Reader, asked_tenant: str | None) -> str:
 
 
 @lru_cache(maxsize=256)
-def visible_types(catalog: Catalog, role: str, purpose: str) -> frozenset[tuple[str, str]] | None:
+def visible_types(
+    catalog: Catalog, role: Role, purpose: Purpose
+) -> frozenset[tuple[str, str]] | None:
     """The (product, action) pairs ``role`` may see for ``purpose``; None when all. A loaded
     catalog does not change, so each answer is worked out once per catalog."""
     pairs = set()
@@ -83,7 +85,7 @@ def scope(
     layout: Layout | None,
     catalog: Catalog,
     now: datetime,
-    purpose: str | None = None,
+    purpose: Purpose | None = None,
 ) -> Query:
     """Apply every access rule to ``asked``; refuse what the reader may not have."""
     tenant_id = tenant_for(reader, asked.tenant)
@@ -167,11 +169,12 @@ def _group_types(catalog: Catalog, groups: tuple[str, ...]) -> frozenset[tuple[s
     return frozenset((t.product, t.action) for t in catalog.event_types() if t.group in groups)
 
 
-def permits(query: Query, event: Mapping[str, Any]) -> bool:
+def permits(query: Query, event: StoredEvent) -> bool:
     """Whether one stored event is inside what ``query`` allows (for a detail view)."""
     if (event.get("tenant") or {}).get("id") != query.tenant:
         return False
-    if query.actor_id is not None and (event.get("actor") or {}).get("id") != query.actor_id:
+    actor = event.get("actor")
+    if query.actor_id is not None and (actor["id"] if actor else None) != query.actor_id:
         return False
     pair = (str(event.get("product")), str(event.get("action")))
     if query.visible is not None and pair not in query.visible:

@@ -20,6 +20,7 @@ import orjson
 
 from kansa.access.readers import Reader
 from kansa.errors import AuthError, InvalidInput, Problem
+from kansa.words import ROLES, is_role
 
 PREFIX = "kv1"
 MAX_TTL = 3600
@@ -47,7 +48,7 @@ def _sign(secret: bytes, message: str) -> str:
 def mint(
     secret: bytes, *, tenant: str, actor_id: str, name: str, role: str, ttl: int, now: datetime
 ) -> ViewerToken:
-    if role not in ("admin", "user"):
+    if role not in ROLES:
         raise InvalidInput([Problem("role", "must be admin or user")])
     if not 1 <= ttl <= MAX_TTL:
         raise InvalidInput([Problem("ttl_seconds", f"must be between 1 and {MAX_TTL}")])
@@ -83,11 +84,12 @@ def read(secret: bytes, token: str, *, now: datetime) -> Reader:
         raise AuthError("viewer token is malformed") from None
     if not isinstance(payload.get("exp"), int) or payload["exp"] <= int(now.timestamp()):
         raise AuthError("viewer token has expired")
-    if payload.get("r") not in ("admin", "user") or not isinstance(payload.get("t"), str):
+    role = payload.get("r")
+    if not is_role(role) or not isinstance(payload.get("t"), str):
         raise AuthError("viewer token is malformed")
     return Reader(
         "viewer",
-        payload["r"],
+        role,
         payload["t"],
         str(payload.get("a")),
         str(payload.get("n") or payload.get("a")),

@@ -16,6 +16,7 @@ from kansa.http.readers import AnyReading, client_ip
 from kansa.http.responses import JSON
 from kansa.records import Tenant
 from kansa.timeutil import parse_period_bound
+from kansa.words import lang_of
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
@@ -110,7 +111,7 @@ async def search(
     runtime, record = reading.runtime, reading.tenant
     query = reading.scope(wanted.asked(record, sort=sort, order=order, limit=limit, cursor=cursor))
     page = await runtime.read(lambda: runtime.store.search(query))
-    language = _lang(lang, record.lang)
+    language = lang_of(lang, record.lang)
     if record.record_searches:
         await runtime.record(
             reading.reader,
@@ -145,7 +146,7 @@ async def event(
     found = await runtime.read(lambda: runtime.store.get_event(record.id, event_id))
     if found is None or not permits(query, found):
         raise NotFound(f"no event {event_id!r} in tenant {record.id!r}")
-    language = _lang(lang, record.lang)
+    language = lang_of(lang, record.lang)
     shown = present(found, runtime.catalog, language)
     job = found.get("correlation_id")
     if job:
@@ -157,10 +158,6 @@ async def event(
         reading.reader, record.id, "log.event.view", {"event_id": event_id}, client_ip(request)
     )
     return JSON(shown)
-
-
-def _lang(asked: str | None, default: str) -> str:
-    return asked if asked in ("ja", "en") else default
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
@@ -12,6 +12,7 @@ from kansa.api.search import ERRORS
 from kansa.http.readers import Reading, key_reader, reading_of
 from kansa.http.responses import JSON
 from kansa.timeutil import from_micros, iso_utc, utcnow
+from kansa.words import Role
 
 router = APIRouter(prefix="/api/v1", tags=["viewer tokens"])
 
@@ -24,7 +25,7 @@ class TokenActor(BaseModel):
 class TokenRequest(BaseModel):
     tenant: str | None = Field(default=None, description="Defaults to the key's tenant.")
     actor: TokenActor
-    role: Literal["admin", "user"] = "user"
+    role: Role = "user"
     ttl_seconds: int = Field(default=tokens.DEFAULT_TTL, ge=1, le=tokens.MAX_TTL)
 
 

@@ -3,12 +3,14 @@ from an event and is untrusted: it is returned as plain text and the templates e
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from kansa.catalog import Catalog, Label
+from kansa.events.stored import PresentedEvent
 
 GOOD_RESULTS = frozenset({"success", "ok", "done"})
 PENDING_RESULTS = frozenset({"processing"})
@@ -80,12 +82,13 @@ def result_tone(result: str) -> str:
     return "pending" if result in PENDING_RESULTS else "bad"
 
 
-def cell(event: dict[str, Any], field: str, catalog: Catalog, tz: str) -> Cell:
+def cell(event: PresentedEvent, field: str, catalog: Catalog, tz: str) -> Cell:
     """The cell of ``field`` for a presented event (see :func:`kansa.present.present`)."""
     labels: dict[str, str] = event.get("labels") or {}
-    actor = event.get("actor") or {}
+    actor: Mapping[str, Any] = event.get("actor") or {}
     if field in ("occurred_at", "received_at"):
-        return Cell(local_time(event.get(field), tz), "time")
+        moment = event.get("occurred_at") if field == "occurred_at" else event.get("received_at")
+        return Cell(local_time(moment, tz), "time")
     if field == "level":
         return Cell(labels.get("level", ""), "level", str(event.get("level", "")))
     if field == "result":
@@ -97,15 +100,15 @@ def cell(event: dict[str, Any], field: str, catalog: Catalog, tz: str) -> Cell:
 
 
 def _plain(
-    event: dict[str, Any],
+    event: PresentedEvent,
     field: str,
     labels: dict[str, str],
-    actor: dict[str, Any],
+    actor: Mapping[str, Any],
     catalog: Catalog,
 ) -> str:
     targets = event.get("targets") or []
-    first = targets[0] if targets else {}
-    error = event.get("error") or {}
+    first: Mapping[str, Any] = targets[0] if targets else {}
+    error: Mapping[str, Any] = event.get("error") or {}
     values: dict[str, Any] = {
         "history": labels.get("history"),
         "app": event.get("app"),

@@ -19,10 +19,9 @@ from zoneinfo import ZoneInfo
 from kansa.catalog.toml import read_toml
 from kansa.errors import ConfigError
 from kansa.export.files import ExportFile, common_exports, parse_exports
+from kansa.words import PURPOSES, ROLES, Purpose, Role
 
 LAYOUT_DIR = Path(__file__).parent / "layouts"
-PURPOSES = ("screen", "export")
-ROLES = ("admin", "user")
 SINCE_KINDS = ("first-of-month-last-year",)
 
 
@@ -61,7 +60,7 @@ class Layout:
     exports: Mapping[str, ExportFile] = field(default_factory=dict)
     """The layout's own files; the common ones (:func:`common_exports`) come on top."""
 
-    def window(self, purpose: str, role: str) -> Window | None:
+    def window(self, purpose: Purpose, role: Role) -> Window | None:
         return self.windows.get((purpose, role))
 
     def export_files(self) -> dict[str, ExportFile]:

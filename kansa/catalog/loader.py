@@ -11,9 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from kansa.catalog.model import (
-    AUDIENCES,
-    HISTORIES,
-    LEVELS,
     Catalog,
     EventType,
     Label,
@@ -22,6 +19,7 @@ from kansa.catalog.model import (
 from kansa.catalog.template import Template
 from kansa.catalog.toml import read_toml
 from kansa.errors import ConfigError
+from kansa.words import HISTORIES, LANGS, LEVELS, ROLES
 
 SHIPPED_DIR = Path(__file__).parent / "catalogs"
 
@@ -234,7 +232,7 @@ def _choice(data: Mapping[str, Any], key: str, where: str, allowed: list[str]) -
 
 
 def _label(raw: Any, where: str, empty: bool = False) -> Label:
-    if not isinstance(raw, dict) or set(raw) != {"ja", "en"}:
+    if not isinstance(raw, dict) or set(raw) != set(LANGS):
         raise _Bad(where, "must be a table with exactly ja and en")
     if not all(isinstance(v, str) and (v or empty) for v in raw.values()):
         raise _Bad(where, "ja and en must be non-empty strings")
@@ -257,6 +255,6 @@ def _template(raw: Any, where: str) -> Template:
 
 def _audience(data: Mapping[str, Any], key: str, where: str) -> frozenset[str]:
     value = data.get(key, ["admin"])
-    if not isinstance(value, list) or not all(v in AUDIENCES for v in value):
-        raise _Bad(f"{where}.{key}", f"must be a list of {', '.join(AUDIENCES)} (may be empty)")
+    if not isinstance(value, list) or not all(v in ROLES for v in value):
+        raise _Bad(f"{where}.{key}", f"must be a list of {', '.join(ROLES)} (may be empty)")
     return frozenset(value)

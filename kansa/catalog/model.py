@@ -11,11 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from kansa.catalog.template import Template
-
-HISTORIES = ("login", "operation", "provisioning")
-LEVELS = ("important", "info", "warning", "error")
-AUDIENCES = ("admin", "user")
-LANGS = ("ja", "en")
+from kansa.words import Lang
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +21,7 @@ class Label:
     ja: str
     en: str
 
-    def get(self, lang: str) -> str:
+    def get(self, lang: Lang) -> str:
         return self.ja if lang == "ja" else self.en
 
     def as_dict(self) -> dict[str, str]:

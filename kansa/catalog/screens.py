@@ -18,9 +18,9 @@ from typing import Any
 
 from kansa.catalog import Label
 from kansa.catalog.columns import FIELDS
-from kansa.catalog.model import HISTORIES
 from kansa.catalog.toml import read_toml
 from kansa.errors import ConfigError
+from kansa.words import HISTORIES, LANGS
 
 SCREEN_DIR = Path(__file__).resolve().parent / "screens"
 FILTER_KINDS = (
@@ -196,6 +196,6 @@ def _label(raw: Any, where: str) -> Label:
 def _maybe_label(raw: Any, where: str) -> Label | None:
     if raw is None:
         return None
-    if not isinstance(raw, dict) or set(raw) != {"ja", "en"}:
+    if not isinstance(raw, dict) or set(raw) != set(LANGS):
         raise ConfigError(f"{where}: must be {{ ja = ..., en = ... }}")
     return Label(str(raw["ja"]), str(raw["en"]))

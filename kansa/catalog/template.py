@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from kansa.words import Lang
+
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)(\??)\}")
 _STRAY = re.compile(r"(?<!\{)\{(?!\{)|(?<!\})\}(?!\})")
 
@@ -47,7 +49,7 @@ class Template:
         """The required names that ``values`` lacks or holds as empty."""
         return sorted(n for n in self.required if values.get(n) in (None, ""))
 
-    def render(self, lang: str, values: Mapping[str, object]) -> str:
+    def render(self, lang: Lang, values: Mapping[str, object]) -> str:
         """Fill the template. An optional value that is missing takes the space before it
         along, so ``[{ip} {os?}]`` renders ``[1.2.3.4]`` without an OS."""
         text = self.ja if lang == "ja" else self.en

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from ipaddress import ip_address
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import orjson
 from pydantic import (
@@ -32,10 +32,10 @@ from pydantic import (
 )
 
 from kansa.catalog import Catalog, EventType
-from kansa.catalog.model import LEVELS
 from kansa.errors import InvalidInput, Problem
 from kansa.ids import new_id
 from kansa.timeutil import iso_utc, utcnow
+from kansa.words import LEVELS, Level
 
 TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -148,7 +148,7 @@ class EventIn(_Strict):
     action: Id
     occurred_at: AwareDatetime | None = None
     result: Annotated[str, StringConstraints(min_length=1, max_length=MAX_CODE)]
-    level: Literal["important", "info", "warning", "error"] | None = None
+    level: Level | None = None
     actor: Actor | None = None
     anonymous: bool = False
     ip: Annotated[str, StringConstraints(max_length=MAX_IP)] | None = None

@@ -4,9 +4,11 @@ reader's language, from the catalog."""
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from kansa.catalog import Catalog, Label
+from kansa.events.stored import PresentedEvent, StoredEvent
+from kansa.words import Lang
 
 LEVEL_LABELS = {
     "important": Label("重要", "Important"),
@@ -22,12 +24,12 @@ HISTORY_LABELS = {
 
 
 def present(
-    event: dict[str, Any], catalog: Catalog, lang: str, *, in_place: bool = False
-) -> dict[str, Any]:
+    event: StoredEvent, catalog: Catalog, lang: Lang, *, in_place: bool = False
+) -> PresentedEvent:
     """A copy of ``event`` (or ``event`` itself, ``in_place``, when the caller owns it) with
     ``message`` (in ``lang``), ``messages`` (both), ``labels`` and the catalog's ``module``
     (Garoon's モジュール)."""
-    shown = event if in_place else dict(event)
+    shown = cast("dict[str, Any]", event if in_place else dict(event))  # becomes presented
     messages = event.get("message") or {}
     shown["messages"] = messages
     shown["message"] = messages.get(lang, "")
@@ -43,13 +45,13 @@ def present(
     )
     shown["labels"] = dict(labels)
     shown["module"] = module
-    return shown
+    return cast("PresentedEvent", shown)  # every key it lacked as a stored event is set
 
 
 @lru_cache(maxsize=4096)
 def _labels(
     catalog: Catalog,
-    lang: str,
+    lang: Lang,
     product_id: str,
     action: str,
     level: str,
@@ -74,5 +76,5 @@ def _labels(
     return labels, event_type.module if event_type is not None else ""
 
 
-def _label(label: Label | None, lang: str, fallback: object) -> str:
+def _label(label: Label | None, lang: Lang, fallback: object) -> str:
     return label.get(lang) if label is not None else str(fallback or "")

@@ -24,6 +24,7 @@ import orjson
 
 from kansa.export.csv import Cell
 from kansa.export.files import Column
+from kansa.words import Lang
 
 TIME_FIELDS = frozenset({"occurred_at", "received_at", "job.started_at"})
 _ALWAYS = frozenset({"occurred_at", "received_at", "action", "level", "message", "module"})
@@ -110,7 +111,7 @@ def _key(name: str) -> Getter:
     return get
 
 
-def column_reader(column: Column, tz: ZoneInfo, lang: str) -> Callable[[Mapping[str, Any]], Cell]:
+def column_reader(column: Column, tz: ZoneInfo, lang: Lang) -> Callable[[Mapping[str, Any]], Cell]:
     """The function giving ``column``'s cell of one presented event."""
     getters = [getter(p) for p in column.fields]
     is_time = column.format == "time" or any(p in TIME_FIELDS for p in column.fields)
@@ -153,7 +154,7 @@ def _plain(value: Any, fmt: str) -> Cell:
     return str(value)
 
 
-def row_builder(columns: Sequence[Column], tz: ZoneInfo, lang: str) -> RowBuilder:
+def row_builder(columns: Sequence[Column], tz: ZoneInfo, lang: Lang) -> RowBuilder:
     """The function turning one presented event into its row of cells."""
     readers = [column_reader(c, tz, lang) for c in columns]
 

@@ -27,9 +27,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kansa.catalog.model import HISTORIES, Label
+from kansa.catalog.model import Label
 from kansa.catalog.toml import read_toml
 from kansa.errors import ConfigError
+from kansa.words import HISTORIES, LANGS, Lang
 
 COMMON_PATH = Path(__file__).resolve().parent.parent / "catalog" / "exports.toml"
 FORMATS = ("auto", "time", "json")
@@ -61,7 +62,7 @@ class ExportFile:
     histories: tuple[str, ...] = ()
     filters_apply: bool = True
 
-    def headers(self, lang: str) -> list[str]:
+    def headers(self, lang: Lang) -> list[str]:
         return [column.header.get(lang) for column in self.columns]
 
     def filename(
@@ -161,7 +162,7 @@ def _column(spec: object, where: str) -> Column:
 
 
 def _label(raw: Any, where: str) -> Label:
-    if not isinstance(raw, dict) or not all(isinstance(raw.get(k), str) for k in ("ja", "en")):
+    if not isinstance(raw, dict) or not all(isinstance(raw.get(k), str) for k in LANGS):
         raise ConfigError(f"{where}: needs ja and en strings")
     return Label(raw["ja"], raw["en"])
 

@@ -22,6 +22,7 @@ from kansa.errors import InvalidQuery, NotFound, Problem
 from kansa.events.prepare import EARLIEST, MAX_AHEAD
 from kansa.events.present import present
 from kansa.events.query import Filters, Query
+from kansa.events.stored import StoredEvent
 from kansa.export.csv import ENCODINGS, NEWLINES, Tally, csv_chunks
 from kansa.export.fields import needs_job, row_builder
 from kansa.export.files import ExportFile
@@ -30,6 +31,7 @@ from kansa.integrity.checkpoints import manifest_line
 from kansa.integrity.signing import Signer
 from kansa.records import Tenant
 from kansa.store import Store
+from kansa.words import LANGS, Lang, lang_of
 
 FORMATS = ("csv", "jsonl")
 JSONL_CHUNK = 64 * 1024
@@ -49,12 +51,17 @@ class Options:
             ("format", self.format, FORMATS),
             ("encoding", self.encoding, ENCODINGS),
             ("newline", self.newline, tuple(NEWLINES)),
-            ("lang", self.lang, ("ja", "en")),
+            ("lang", self.lang, LANGS),
         ):
             if value not in allowed:
                 raise InvalidQuery([Problem(name, f"must be one of: {', '.join(allowed)}")])
         if self.format == "jsonl" and self.encoding != "utf-8":
             raise InvalidQuery([Problem("encoding", "JSON Lines is always UTF-8 (and LF)")])
+
+    @property
+    def language(self) -> Lang:
+        """``lang`` as a language (:meth:`check` refuses any other)."""
+        return lang_of(self.lang, "ja")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +130,7 @@ class Export:
         if self.options.format == "jsonl":
             return self._jsonl(store, tally, signer)
         return csv_chunks(
-            self.file.headers(self.options.lang),
+            self.file.headers(self.options.language),
             self._rows(store, catalog),
             encoding=self.options.encoding,
             newline=self.options.newline,
@@ -131,7 +138,7 @@ class Export:
         )
 
     def _rows(self, store: Store, catalog: Catalog) -> Iterator[list[Any]]:
-        lang = self.options.lang
+        lang = self.options.language
         build = row_builder(self.file.columns, ZoneInfo(self.tenant.tz), lang)
         jobs = needs_job(self.file.columns)
         events = store.stream(self.query)
@@ -170,7 +177,7 @@ class Export:
         yield b"".join(pending) + manifest
 
 
-def _started(store: Store, tenant: str, event: dict[str, Any]) -> Any:
+def _started(store: Store, tenant: str, event: StoredEvent) -> Any:
     job = event.get("correlation_id")
     states = store.job_states(tenant, job) if job else []
     return states[0]["occurred_at"] if states else event.get("occurred_at")

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from kansa.events.prepare import PreparedEvent
 from kansa.events.query import Query
+from kansa.events.stored import StoredEvent
 from kansa.integrity.chain import StoredLink
 from kansa.integrity.signing import Checkpoint
 from kansa.records import Account, ApiKey, Tenant, TenantChanges
@@ -119,7 +120,7 @@ class Store(Protocol):
 
     def count_events(self, tenant_id: str | None = None) -> int: ...
 
-    def get_event(self, tenant_id: str, event_id: str) -> dict[str, Any] | None:
+    def get_event(self, tenant_id: str, event_id: str) -> StoredEvent | None:
         """One event as stored (the hashed event plus seq and hash)."""
         ...
 
@@ -127,7 +128,7 @@ class Store(Protocol):
         """One page of the events ``query`` selects, and the cursor of the next."""
         ...
 
-    def stream(self, query: Query, batch: int = 2000) -> Iterator[dict[str, Any]]:
+    def stream(self, query: Query, batch: int = 2000) -> Iterator[StoredEvent]:
         """Every event ``query`` selects (no page limit, ``after`` honoured), in its order,
         read ``batch`` rows at a time so memory stays flat however many there are."""
         ...
@@ -136,7 +137,7 @@ class Store(Protocol):
         """The first and last seq of the tenant's events that occurred in [since, until)."""
         ...
 
-    def job_states(self, tenant_id: str, correlation_id: str) -> list[dict[str, Any]]:
+    def job_states(self, tenant_id: str, correlation_id: str) -> list[StoredEvent]:
         """Every event of one job (correlation id), in sequence order."""
         ...
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from kansa.errors import Conflict, NotFound, StoreError
+from kansa.events.stored import StoredEvent
 from kansa.integrity.signing import Checkpoint
 from kansa.records import Account, ApiKey, Tenant, TenantChanges
 from kansa.store import checkpoints as shared
@@ -108,7 +109,7 @@ class SQLEngine(ABC):
         assert row is not None
         return int(row[0])
 
-    def get_event(self, tenant_id: str, event_id: str) -> dict[str, Any] | None:
+    def get_event(self, tenant_id: str, event_id: str) -> StoredEvent | None:
         row = self._read_one(
             f"SELECT body, hash FROM events WHERE tenant_id = {self.mark} AND id = {self.mark}",
             (tenant_id, event_id),
@@ -122,7 +123,7 @@ class SQLEngine(ABC):
         )
         return (int(row[0]), int(row[1])) if row and row[0] is not None else None
 
-    def job_states(self, tenant_id: str, correlation_id: str) -> list[dict[str, Any]]:
+    def job_states(self, tenant_id: str, correlation_id: str) -> list[StoredEvent]:
         found = self._read_all(
             f"SELECT body, hash FROM events WHERE tenant_id = {self.mark}"
             f" AND correlation_id = {self.mark} ORDER BY seq",

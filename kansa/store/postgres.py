@@ -34,6 +34,7 @@ from psycopg_pool import ConnectionPool
 from kansa.errors import ConfigError, NotFound, StoreError, StoreUnavailable
 from kansa.events.prepare import PreparedEvent
 from kansa.events.query import Query
+from kansa.events.stored import StoredEvent
 from kansa.integrity.chain import Head, StoredLink
 from kansa.records import Tenant
 from kansa.store import rows
@@ -217,7 +218,7 @@ class PostgresStore(SQLEngine):
             rows = conn.execute(text, params, binary=True).fetchall()
         return search_sql.page(rows, query)
 
-    def stream(self, query: Query, batch: int = 2000) -> Iterator[dict[str, Any]]:
+    def stream(self, query: Query, batch: int = 2000) -> Iterator[StoredEvent]:
         text, params = search_sql.build(query, self.dialect, paged=False)
         with (
             self._pool.connection() as conn,

@@ -20,6 +20,7 @@ from kansa.records import Account, ApiKey, Tenant, TenantChanges
 from kansa.store.checkpoints import retention_of, retention_text
 from kansa.store.schema import EVENT_COLUMNS
 from kansa.timeutil import from_micros, iso_utc, to_micros, utcnow
+from kansa.words import lang_of, role_of
 
 Row = tuple[Any, ...]
 Bound = tuple[str, Row]
@@ -72,7 +73,7 @@ def tenant_of(row: Sequence[Any]) -> Tenant:
         name=row[1],
         layout=row[2],
         tz=row[3],
-        lang=row[4],
+        lang=lang_of(row[4], records.DEFAULT_LANG),
         created_at=from_micros(row[5]),
         last_seq=row[6],
         last_hash=row[7],
@@ -172,7 +173,7 @@ def account_of(row: Sequence[Any]) -> Account:
         tenant=row[0],
         login=row[1],
         name=row[2],
-        role=row[3],
+        role=role_of(row[3]),
         password_hash=row[4],
         failures=row[5],
         locked_until=_moment(row[6]),

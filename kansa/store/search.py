@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from kansa.events.query import Cursor, Query
+from kansa.events.stored import StoredEvent
 from kansa.timeutil import to_micros
 
 _SORT_SQL = {
@@ -37,7 +38,7 @@ SEQ_RANGE = (
 
 @dataclass
 class Page:
-    events: list[dict[str, Any]]
+    events: list[StoredEvent]
     next_cursor: Cursor | None
 
 
@@ -167,10 +168,10 @@ def page(rows: list[tuple[Any, ...]], query: Query) -> Page:
     return Page(events, cursor)
 
 
-def event_of(body: bytes | memoryview | str, hashed: str) -> dict[str, Any]:
+def event_of(body: bytes | memoryview | str, hashed: str) -> StoredEvent:
     """A stored event as readers get it: the hashed event with seq, prev_hash and hash."""
     raw = body.encode() if isinstance(body, str) else bytes(body)
     envelope = orjson.loads(raw)
-    event: dict[str, Any] = envelope["event"]
-    event.update(seq=envelope["seq"], prev_hash=envelope["prev_hash"], hash=hashed)
+    event: StoredEvent = envelope["event"]  # as kansa wrote it, under its hash
+    event.update({"seq": envelope["seq"], "prev_hash": envelope["prev_hash"], "hash": hashed})
     return event

@@ -18,6 +18,7 @@ from kansa.dburl import path_of as path_of  # re-exported: tests and bench read 
 from kansa.errors import NotFound, StoreError
 from kansa.events.prepare import PreparedEvent
 from kansa.events.query import Query
+from kansa.events.stored import StoredEvent
 from kansa.integrity.chain import Head, StoredLink
 from kansa.records import Tenant
 from kansa.store import rows
@@ -196,7 +197,7 @@ class SQLiteStore(SQLEngine):
         text, params = search_sql.build(query, self.dialect)
         return search_sql.page(self.db.execute(text, params).fetchall(), query)
 
-    def stream(self, query: Query, batch: int = 2000) -> Iterator[dict[str, Any]]:
+    def stream(self, query: Query, batch: int = 2000) -> Iterator[StoredEvent]:
         text, params = search_sql.build(query, self.dialect, paged=False)
         # A connection of its own: a long export must not hold the thread's connection.
         conn = sqlite3.connect(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from kansa.catalog.model import LEVELS
+from kansa.words import LEVELS, Level
 
 WIDTH = 960
 HEIGHT = 120
@@ -38,7 +38,7 @@ class Bar:
 @dataclass(frozen=True, slots=True)
 class Chart:
     bars: tuple[Bar, ...]
-    totals: dict[str, int]
+    totals: dict[Level, int]
     peak: int
     width: int = WIDTH
     height: int = HEIGHT

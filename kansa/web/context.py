@@ -16,6 +16,7 @@ from kansa.server.runtime import Runtime
 from kansa.timeutil import utcnow
 from kansa.web import i18n
 from kansa.web.session import COOKIE, LANG_COOKIE, Session, unseal
+from kansa.words import Lang
 
 
 class SignInRequired(Exception):
@@ -33,7 +34,7 @@ class Context:
     tenant: Tenant
     layout: Layout
     screen: Screen
-    lang: str
+    lang: Lang
 
     @property
     def reader(self) -> Reader:
@@ -45,7 +46,7 @@ class Context:
         return Reading(self.runtime, self.reader, self.tenant)
 
 
-def language(request: Request, tenant_lang: str | None = None) -> str:
+def language(request: Request, tenant_lang: str | None = None) -> Lang:
     """``?lang=`` first (the switch), then the cookie it set, then the tenant's language."""
     return i18n.pick(
         request.query_params.get("lang"), request.cookies.get(LANG_COOKIE), tenant_lang

@@ -3,6 +3,7 @@ Opening it is recorded in the tenant's log (``log.event.view``), as the API does
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -13,6 +14,7 @@ from kansa.access.scope import permits
 from kansa.catalog.columns import local_time, result_tone, text_of
 from kansa.errors import NotFound
 from kansa.events.present import present
+from kansa.events.stored import PresentedEvent, TargetOf
 from kansa.http.readers import client_ip
 from kansa.web.context import Context, current
 from kansa.web.i18n import translate
@@ -26,11 +28,11 @@ def pretty(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
 
 
-def fields_of(ctx: Context, shown: dict[str, Any]) -> list[tuple[str, str]]:
+def fields_of(ctx: Context, shown: PresentedEvent) -> list[tuple[str, str]]:
     """The event's fields as (label, text) rows, in the reader's language."""
     labels: dict[str, str] = shown.get("labels") or {}
-    actor = shown.get("actor") or {}
-    error = shown.get("error") or {}
+    actor: Mapping[str, Any] = shown.get("actor") or {}
+    error: Mapping[str, Any] = shown.get("error") or {}
     tz = ctx.tenant.tz
     rows = [
         ("field.occurred_at", local_time(shown.get("occurred_at"), tz)),
@@ -63,7 +65,7 @@ def fields_of(ctx: Context, shown: dict[str, Any]) -> list[tuple[str, str]]:
     return [(translate(ctx.lang, key), value) for key, value in rows if value]
 
 
-def params_of(ctx: Context, shown: dict[str, Any]) -> list[tuple[str, str]]:
+def params_of(ctx: Context, shown: PresentedEvent) -> list[tuple[str, str]]:
     product = ctx.runtime.catalog.products.get(str(shown.get("product", "")))
     out = []
     for name, value in (shown.get("params") or {}).items():
@@ -74,7 +76,7 @@ def params_of(ctx: Context, shown: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def _target(target: dict[str, Any]) -> str:
+def _target(target: TargetOf) -> str:
     name = target.get("name") or target.get("login") or ""
     ident = target.get("id") or ""
     return f"{name} ({ident})" if name and ident and name != ident else str(name or ident)
@@ -89,7 +91,7 @@ async def event_detail(request: Request, event_id: str) -> Response:
     if found is None or not permits(query, found):
         raise NotFound(f"no event {event_id!r}")
     shown = present(found, runtime.catalog, ctx.lang)
-    states: list[dict[str, Any]] = []
+    states: list[PresentedEvent] = []
     job = found.get("correlation_id")
     if job:
         every = await runtime.read(lambda: runtime.store.job_states(ctx.tenant.id, job))

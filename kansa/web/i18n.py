@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-LANGS = ("ja", "en")
-DEFAULT_LANG = "ja"
+from kansa.words import Lang, is_lang
+
+DEFAULT_LANG: Lang = "ja"
 
 STRINGS: dict[str, tuple[str, str]] = {
     # frame
@@ -176,22 +177,22 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 
 
-def translate(lang: str, key: str, **values: object) -> str:
+def translate(lang: Lang, key: str, **values: object) -> str:
     ja, en = STRINGS[key]
     text = ja if lang == "ja" else en
     return text.format(**values) if values else text
 
 
-def translator(lang: str) -> Callable[..., str]:
+def translator(lang: Lang) -> Callable[..., str]:
     def t(key: str, **values: object) -> str:
         return translate(lang, key, **values)
 
     return t
 
 
-def pick(asked: str | None, *fallbacks: str | None) -> str:
+def pick(asked: str | None, *fallbacks: str | None) -> Lang:
     """The first of ``asked`` and ``fallbacks`` that is a language the console speaks."""
     for lang in (asked, *fallbacks):
-        if lang in LANGS:
+        if is_lang(lang):
             return lang
     return DEFAULT_LANG

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from kansa.catalog import Catalog, EventType, Label, Product
 from kansa.catalog.columns import FIELDS
-from kansa.catalog.model import HISTORIES, LEVELS
 from kansa.catalog.screens import Column, Tab
 from kansa.events.present import HISTORY_LABELS, LEVEL_LABELS
+from kansa.words import HISTORIES, LEVELS, Lang, Role
 
 Choice = tuple[str, str]
 EXTRA_COLUMNS = ("level", "actor_login", "actor_name", "action", "category", "result", "trace_id")
@@ -23,7 +23,7 @@ class ColumnChoice:
     sort: str | None
 
 
-def seen(catalog: Catalog, role: str, history: str | None) -> list[EventType]:
+def seen(catalog: Catalog, role: Role, history: str | None) -> list[EventType]:
     """The event types ``role`` sees on screen in ``history`` (None: every history)."""
     return [
         t
@@ -32,13 +32,13 @@ def seen(catalog: Catalog, role: str, history: str | None) -> list[EventType]:
     ]
 
 
-def tabs_for(tabs: tuple[Tab, ...], catalog: Catalog, role: str) -> list[Tab]:
+def tabs_for(tabs: tuple[Tab, ...], catalog: Catalog, role: Role) -> list[Tab]:
     """The tabs with something ``role`` may see."""
     return [t for t in tabs if seen(catalog, role, t.history)]
 
 
 def form_choices(
-    tab: Tab, product: Product | None, catalog: Catalog, role: str, lang: str
+    tab: Tab, product: Product | None, catalog: Catalog, role: Role, lang: Lang
 ) -> dict[str, list[Choice]]:
     """The options of every select and check-box group of ``tab``'s form."""
     types = [
@@ -70,7 +70,7 @@ def form_choices(
 
 
 def columns_for(
-    tab: Tab, product: Product | None, lang: str, chosen: list[str] | None
+    tab: Tab, product: Product | None, lang: Lang, chosen: list[str] | None
 ) -> list[ColumnChoice]:
     """The columns to show: the reader's choice where the tab allows one, else the tab's."""
     available = available_columns(tab, product, lang)
@@ -81,7 +81,7 @@ def columns_for(
     return [available[c.field] for c in tab.columns]
 
 
-def available_columns(tab: Tab, product: Product | None, lang: str) -> dict[str, ColumnChoice]:
+def available_columns(tab: Tab, product: Product | None, lang: Lang) -> dict[str, ColumnChoice]:
     """Every column of ``tab`` and, where columns may be chosen, the recorded fields."""
     out = {c.field: _column(c, product, lang) for c in tab.columns}
     if tab.choose_columns:
@@ -93,7 +93,7 @@ def available_columns(tab: Tab, product: Product | None, lang: str) -> dict[str,
     return out
 
 
-def _column(column: Column, product: Product | None, lang: str) -> ColumnChoice:
+def _column(column: Column, product: Product | None, lang: Lang) -> ColumnChoice:
     if column.field.startswith("param:"):
         name = column.field.removeprefix("param:")
         label = column.label or (product.fields.get(name) if product else None)
@@ -102,10 +102,10 @@ def _column(column: Column, product: Product | None, lang: str) -> ColumnChoice:
     return ColumnChoice(column.field, (column.label or spec.label).get(lang), spec.sort)
 
 
-def _labelled(labels: Mapping[str, Label], lang: str) -> list[Choice]:
+def _labelled(labels: Mapping[str, Label], lang: Lang) -> list[Choice]:
     return [(code, label.get(lang)) for code, label in labels.items()]
 
 
-def _get(labels: Mapping[str, Label], code: str, lang: str) -> str:
+def _get(labels: Mapping[str, Label], code: str, lang: Lang) -> str:
     label = labels.get(code)
     return label.get(lang) if label is not None else code

@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from kansa.visible import visible
-from kansa.web.i18n import LANGS, translator
+from kansa.web.i18n import translator
+from kansa.words import LANGS, Lang
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -49,7 +50,7 @@ _ENV = Environment(
 
 
 def page(
-    request: Request, template: str, lang: str, status: int = 200, **context: Any
+    request: Request, template: str, lang: Lang, status: int = 200, **context: Any
 ) -> HTMLResponse:
     html = _ENV.get_template(template).render(
         lang=lang, t=translator(lang), switch=_switch(request), **context

@@ -17,10 +17,10 @@ from fastapi.routing import APIRoute
 from kansa.errors import AuthError, Forbidden, InvalidInput, KansaError, NotFound, StoreUnavailable
 from kansa.http.problems import RETRY_AFTER_SECONDS
 from kansa.server.runtime import Runtime
-from kansa.web import i18n
 from kansa.web.context import SignInRequired, language
 from kansa.web.render import page, secure, set_cookie
 from kansa.web.session import COOKIE, LANG_COOKIE, Session, seal
+from kansa.words import is_lang
 
 log = logging.getLogger("kansa.web")
 LANG_SECONDS = 365 * 24 * 3600
@@ -78,5 +78,5 @@ def _remember(request: Request, response: Response) -> None:
         minutes = runtime.settings.session_minutes
         set_cookie(request, response, COOKIE, seal(runtime.secret_key(), renewed), minutes * 60)
     asked = request.query_params.get("lang")
-    if asked in i18n.LANGS and asked != request.cookies.get(LANG_COOKIE):
+    if is_lang(asked) and asked != request.cookies.get(LANG_COOKIE):
         set_cookie(request, response, LANG_COOKIE, asked, LANG_SECONDS)

@@ -17,6 +17,7 @@ from kansa.catalog.screens import Screen, Tab
 from kansa.events.query import Filters, parse_q
 from kansa.records import Tenant
 from kansa.timeutil import EARLIEST_BOUND, LATEST_BOUND
+from kansa.words import Role
 
 PAGE_SIZE = 50
 SINGLE = ("actor", "target", "service", "action", "group", "category", "module", "text")
@@ -64,7 +65,7 @@ class Form:
         return self.values.get(kind, ())
 
 
-def period_of(layout: Layout, screen: Screen, role: str, tenant: Tenant, now: datetime) -> Period:
+def period_of(layout: Layout, screen: Screen, role: Role, tenant: Tenant, now: datetime) -> Period:
     tz = ZoneInfo(tenant.tz)
     today = now.astimezone(tz).date()
     window = layout.window("screen", role)

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from kansa.access.readers import Reader
+from kansa.words import ReaderKind, Role, is_role
 
 PREFIX = "ks1"
 COOKIE = "kansa_session"
@@ -32,9 +33,9 @@ _PURPOSE = b"kansa console session v1"
 @dataclass(frozen=True, slots=True)
 class Session:
     tenant: str
-    kind: str
+    kind: ReaderKind
     """``account`` (signed in with a password) or ``viewer`` (entered with a viewer token)."""
-    role: str
+    role: Role
     actor_id: str
     name: str
     expires: int
@@ -95,7 +96,7 @@ def unseal(secret: bytes, text: str | None, now: datetime) -> Session | None:
         session = Session(**data)
     except (ValueError, TypeError, orjson.JSONDecodeError):
         return None
-    if session.expires <= int(now.timestamp()) or session.role not in ("admin", "user"):
+    if session.expires <= int(now.timestamp()) or not is_role(session.role):
         return None
     return session
 

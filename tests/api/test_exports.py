@@ -20,12 +20,13 @@ from kansa.access import tokens
 from kansa.catalog import Catalog
 from kansa.events.prepare import prepare
 from kansa.events.query import Filters, Query
+from kansa.events.stored import StoredEvent
 from kansa.integrity.files import verify_file
 from kansa.integrity.signing import PublicKey
 from kansa.server.runtime import Runtime
 from kansa.store import Store
 from kansa.timeutil import utcnow
-from tests.helpers import new_key, pca_event
+from tests.helpers import actor_of, new_key, pca_event
 
 JST = ZoneInfo("Asia/Tokyo")
 ICHIRO = {"id": "acc-1001", "name": "飯田橋 一郎", "login": "ichiro"}
@@ -258,11 +259,11 @@ def test_every_export_is_recorded_after_its_last_row(
         "rows": 3,
         "period": f"{since:%Y/%m/%d}〜{today:%Y/%m/%d}",
     }
-    assert event["actor"]["type"] == "api_key" and event["level"] == "important"
+    assert actor_of(event)["type"] == "api_key" and event["level"] == "important"
     assert event["message"]["ja"].startswith(f"ログ[events_{today:%Y%m%d}.csv]をダウンロード（3件")
 
 
-def _exports(store: Store, tenant: str) -> list[dict[str, Any]]:
+def _exports(store: Store, tenant: str) -> list[StoredEvent]:
     query = Query(tenant=tenant, filters=Filters(actions=("log.export",)))
     return list(store.stream(query))
 

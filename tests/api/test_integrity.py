@@ -11,7 +11,7 @@ from kansa.integrity.signing import Checkpoint, PublicKey
 from kansa.server.runtime import Runtime
 from kansa.store import Store
 from tests.api.test_access import ICHIRO, viewer
-from tests.helpers import new_key, pca_event
+from tests.helpers import actor_of, new_key, pca_event
 from tests.raw import execute
 
 
@@ -114,7 +114,7 @@ def test_a_legal_hold_is_placed_shown_and_released_by_a_key_and_recorded(
         ("legal_hold.set", "訴訟 2026-17"),
         ("legal_hold.release", "closed"),
     ]
-    assert events[0]["actor"]["type"] == "api_key"
+    assert actor_of(events[0])["type"] == "api_key"
 
 
 def test_who_may_not_touch_a_legal_hold(

@@ -14,7 +14,7 @@ from kansa.events.prepare import prepare
 from kansa.integrity.chain import GENESIS
 from kansa.integrity.verify import verify_store
 from kansa.store import Store, open_store
-from tests.helpers import pca_event
+from tests.helpers import actor_of, pca_event
 from tests.raw import execute
 
 
@@ -68,7 +68,7 @@ def test_a_stored_event_reads_back_exactly(store: Store, catalog: Catalog, tenan
     event = store.get_event(tenant_id, receipt.id)
     assert event is not None
     assert event["seq"] == 1 and event["hash"] == receipt.hash
-    assert event["actor"]["name"] == "飯田橋 一郎"
+    assert actor_of(event)["name"] == "飯田橋 一郎"
     assert event["occurred_at"] == "2026-11-21T01:00:00.000000Z"
     assert event["details"] == {"changed": ["role"]}
     assert store.get_event("another-tenant", receipt.id) is None

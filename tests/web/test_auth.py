@@ -15,11 +15,13 @@ from kansa.access.accounts import hash_password
 from kansa.catalog import Catalog
 from kansa.events.prepare import prepare
 from kansa.events.query import Filters, Query
+from kansa.events.stored import StoredEvent
 from kansa.server.app import create_app
 from kansa.server.runtime import Runtime
 from kansa.store import Store
 from kansa.timeutil import utcnow
 from kansa.web.session import COOKIE, seal, start
+from tests.helpers import actor_of, details_of
 from tests.web.seed import PASSWORD, events_of
 
 
@@ -50,7 +52,7 @@ def sign_in(client: TestClient, tenant: str, login: str, password: str = PASSWOR
     )
 
 
-def console_events(store: Store, tenant: str) -> list[dict[str, Any]]:
+def console_events(store: Store, tenant: str) -> list[StoredEvent]:
     query = Query(tenant=tenant, filters=Filters(actions=("console.*",)), descending=False)
     return store.search(query).events
 
@@ -86,7 +88,7 @@ def test_sign_in_and_out_are_recorded_and_the_cookie_is_safe(
     assert out.status_code == 303 and "signed_out" in out.headers["location"]
     assert client.get("/console/log", follow_redirects=False).status_code == 303
     recorded = console_events(store, kddi)
-    assert [(e["action"], e["result"], e["actor"]["id"]) for e in recorded] == [
+    assert [(e["action"], e["result"], actor_of(e)["id"]) for e in recorded] == [
         ("console.signin", "success", "admin"),
         ("console.signout", "success", "admin"),
     ]
@@ -104,7 +106,7 @@ def test_a_failed_sign_in_is_recorded_and_an_unknown_login_anonymously(
     assert no_tenant.status_code == 401
     failed = console_events(store, kddi)
     assert [e["action"] for e in failed] == ["console.signin_failed"] * 2
-    assert failed[0]["actor"]["id"] == "u-jiro" and failed[0]["level"] == "warning"
+    assert actor_of(failed[0])["id"] == "u-jiro" and failed[0]["level"] == "warning"
     assert failed[1]["actor"] is None and failed[1]["anonymous"] is True
     assert failed[1]["params"] == {"login": "<b>nobody</b>"}
     # the general user sees their own failed sign-in in their login history
@@ -120,7 +122,7 @@ def test_repeated_failures_lock_the_account(runtime: Runtime, store: Store, kddi
         for _ in range(2):
             assert sign_in(client, kddi, "admin", "wrong password!").status_code == 401
         assert sign_in(client, kddi, "admin").status_code == 401  # locked: even the right one
-    reasons = [e["details"]["reason"] for e in console_events(store, kddi)]
+    reasons = [details_of(e)["reason"] for e in console_events(store, kddi)]
     assert reasons[-1] == "account is locked"
 
 

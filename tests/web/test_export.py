@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from kansa.access.accounts import hash_password
 from kansa.catalog import Catalog
 from kansa.events.prepare import prepare
+from kansa.events.stored import StoredEvent
 from kansa.server.app import create_app
 from kansa.server.runtime import EXPORT_THREADS
 from kansa.settings import Settings
@@ -52,7 +53,7 @@ class Cursors:
         self._lock = threading.Lock()
         original = store.stream
 
-        def counted(query: Any, batch: int = 2000) -> Iterator[dict[str, Any]]:
+        def counted(query: Any, batch: int = 2000) -> Iterator[StoredEvent]:
             with self._lock:
                 self.opened += 1
             try:
