@@ -69,8 +69,22 @@ def is_viewer_token(token: str) -> bool:
     return token.startswith(PREFIX + ".")
 
 
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """What a verified token says: who reads, and until when (Unix time)."""
+
+    reader: Reader
+    expires: int
+
+
 def read(secret: bytes, token: str, *, now: datetime) -> Reader:
     """The reader a token stands for; AuthError when forged, malformed or expired."""
+    return verify(secret, token, now=now).reader
+
+
+def verify(secret: bytes, token: str, *, now: datetime) -> Claims:
+    """What a token says, once its signature is checked; AuthError when forged, malformed
+    or expired."""
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != PREFIX:
         raise AuthError("not a viewer token")
@@ -85,10 +99,11 @@ def read(secret: bytes, token: str, *, now: datetime) -> Reader:
         raise AuthError("viewer token has expired")
     if payload.get("r") not in ("admin", "user") or not isinstance(payload.get("t"), str):
         raise AuthError("viewer token is malformed")
-    return Reader(
+    reader = Reader(
         "viewer",
         payload["r"],
         payload["t"],
         str(payload.get("a")),
         str(payload.get("n") or payload.get("a")),
     )
+    return Claims(reader, payload["exp"])

@@ -12,12 +12,13 @@ leaves the window, without its password being checked."""
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from urllib.parse import parse_qs
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
-from kansa.access import tokens
+from kansa.access import sessions, tokens
 from kansa.access.accounts import Lockout, attempt, sign_in
 from kansa.access.readers import Reader
 from kansa.errors import AuthError, InvalidInput, Problem
@@ -152,15 +153,19 @@ async def _record_failure(
     )
 
 
-async def _open(request: Request, runtime: Runtime, who: Reader, method: str) -> Response:
-    """Start a session for ``who``, record the sign-in, and go to the log."""
-    session = start(who, utcnow(), runtime.settings.session_minutes)
+async def _open(
+    request: Request, runtime: Runtime, who: Reader, method: str, until: int | None = None
+) -> Response:
+    """Start a session for ``who`` (ending at ``until`` at the latest), record the sign-in,
+    and go to the log."""
+    now = utcnow()
+    session = start(who, now, runtime.settings.session_minutes, until)
     await runtime.record(
         who, session.tenant, "console.signin", ip=client_ip(request), details={"method": method}
     )
     response = RedirectResponse("/console/log", status_code=303)
-    minutes = runtime.settings.session_minutes
-    set_cookie(request, response, COOKIE, seal(runtime.secret_key(), session), minutes * 60)
+    cookie = seal(runtime.secret_key(), session)
+    set_cookie(request, response, COOKIE, cookie, session.seconds_left(now))
     drop_cookie(request, response, SIGNIN_COOKIE)
     return response
 
@@ -168,16 +173,17 @@ async def _open(request: Request, runtime: Runtime, who: Reader, method: str) ->
 @router.get("/enter")
 async def enter(request: Request, token: str = "") -> Response:
     """Open a session from a viewer token, then redirect so the token leaves the URL (and
-    the browser history)."""
+    the browser history). The session ends when the token does, at the latest."""
     runtime = runtime_of(request)
     try:
-        who = tokens.read(runtime.secret_key(), token.strip(), now=utcnow())
+        claims = tokens.verify(runtime.secret_key(), token.strip(), now=utcnow())
     except AuthError:
         return signin_redirect("token")
+    who = claims.reader
     tenant = await runtime.read(lambda: runtime.store.get_tenant(who.tenant or ""))
     if tenant is None:
         return signin_redirect("token")
-    return await _open(request, runtime, who, "viewer token")
+    return await _open(request, runtime, who, "viewer token", until=claims.expires)
 
 
 @router.post("/signout")
@@ -186,6 +192,12 @@ async def signout(request: Request) -> Response:
     form = await form_of(request)
     if not same(ctx.session.csrf, form.get("csrf")):
         raise InvalidInput([Problem("csrf", "the form has expired; send it again")])
+    session, store, now = ctx.session, ctx.runtime.store, utcnow()
+    # no copy of the cookie, however lately renewed, expires after this
+    ends = now + timedelta(minutes=ctx.runtime.settings.session_minutes)
+    await ctx.runtime.read(
+        lambda: sessions.end_session(store, session.tenant, session.id, now=now, expires=ends)
+    )
     await ctx.runtime.record(ctx.reader, ctx.tenant.id, "console.signout", ip=client_ip(request))
     response = signin_redirect("signed_out")
     drop_cookie(request, response, COOKIE)
