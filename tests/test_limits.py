@@ -64,6 +64,19 @@ def test_the_throttle_counts_failures_in_a_sliding_window() -> None:
     assert throttle.wait("a") == 0  # the first failure left the window
 
 
+def test_the_throttle_counts_attempts_in_flight() -> None:
+    clock = Clock()
+    throttle = Throttle(max_failures=2, window=60, clock=clock)
+    assert throttle.begin("a") == 0 and throttle.begin("a") == 0
+    assert throttle.begin("a") > 0  # two unfinished attempts already fill the limit
+    throttle.end("a", failed=False)
+    assert throttle.begin("a") == 0  # a success frees its place
+    throttle.end("a", failed=True)
+    throttle.end("a", failed=True)
+    assert throttle.begin("a") == pytest.approx(60)  # two failures: wait for the oldest
+    assert throttle.begin("b") == 0
+
+
 @pytest.mark.parametrize(
     ("peer", "forwarded", "expected"),
     [

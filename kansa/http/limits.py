@@ -7,9 +7,10 @@
   its SHA-256, never the credential itself), in this process: requests above
   ``KANSA_RATE_LIMIT_PER_SECOND`` (with ``KANSA_RATE_LIMIT_BURST`` of slack) get 429 with
   ``Retry-After``. Requests are counted, not events: a batch of 1,000 costs one token.
-- :class:`Throttle` — failures counted per key (a client address) in a sliding window; the
-  console's sign-in uses it so that guessing logins from one address is slowed as guessing
-  one account's password is (the account lock).
+- :class:`Throttle` — failures counted per key (a client address) in a sliding window,
+  with the attempts still in flight counted as failures until they end, so that parallel
+  attempts cannot all pass; the console's sign-in uses it so that guessing logins from one
+  address is slowed as guessing one account's password is (the account lock).
 """
 
 from __future__ import annotations
@@ -175,30 +176,59 @@ async def rate_limit(request: Request) -> None:
         )
 
 
+IN_FLIGHT_WAIT = 1.0
+"""Seconds to wait when only attempts still in flight fill a key's limit."""
+
+
 @dataclass
 class Throttle:
     """At most ``max_failures`` failures per key within ``window`` seconds; then the key is
-    refused until its oldest failure leaves the window."""
+    refused until its oldest failure leaves the window. An attempt counts from when it
+    begins (:meth:`begin`) to when it ends (:meth:`end`), and as a failure after if it
+    failed. Used from the event loop only (no lock needed)."""
 
     max_failures: int
     window: float
     clock: Clock = time.monotonic
     _failures: dict[str, deque[float]] = field(default_factory=dict)
+    _in_flight: dict[str, int] = field(default_factory=dict)
 
     def wait(self, key: str) -> float:
         """0.0 when ``key`` may try again, else the seconds until it may."""
         now = self.clock()
         seen = self._recent(key, now)
-        if len(seen) < self.max_failures:
+        if len(seen) + self._in_flight.get(key, 0) < self.max_failures:
             return 0.0
+        if len(seen) < self.max_failures:
+            return IN_FLIGHT_WAIT
         return max(seen[0] + self.window - now, 0.001)
+
+    def begin(self, key: str) -> float:
+        """Begin an attempt for ``key``: 0.0 when it may go on (then :meth:`end` it), else
+        the seconds until one may."""
+        wait = self.wait(key)
+        if not wait:
+            self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        return wait
+
+    def end(self, key: str, *, failed: bool) -> None:
+        """End an attempt :meth:`begin` let go on; a failure is counted in the window."""
+        left = self._in_flight.get(key, 0) - 1
+        if left > 0:
+            self._in_flight[key] = left
+        else:
+            self._in_flight.pop(key, None)
+        if failed:
+            self.fail(key)
 
     def fail(self, key: str) -> None:
         now = self.clock()
         self._recent(key, now).append(now)
         if len(self._failures) > PRUNE_AT:
             for stale in [
-                k for k, q in self._failures.items() if not q or q[-1] <= now - self.window
+                k
+                for k, q in self._failures.items()
+                if (not q or q[-1] <= now - self.window) and k not in self._in_flight
             ]:
                 del self._failures[stale]
 
