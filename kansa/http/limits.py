@@ -3,10 +3,12 @@
 - :class:`BodyLimit` — no request body larger than ``KANSA_MAX_BODY_BYTES`` is read: a
   declared ``Content-Length`` above it is refused at once, and a chunked body is counted as it
   arrives and refused the moment it passes the limit (413).
-- :class:`RateLimiter` and :func:`rate_limit` — a token bucket per presented credential (by
-  its SHA-256, never the credential itself), in this process: requests above
-  ``KANSA_RATE_LIMIT_PER_SECOND`` (with ``KANSA_RATE_LIMIT_BURST`` of slack) get 429 with
-  ``Retry-After``. Requests are counted, not events: a batch of 1,000 costs one token.
+- :class:`RateLimiter` and :func:`rate_limit` — a token bucket per API key, in this process:
+  requests above ``KANSA_RATE_LIMIT_PER_SECOND`` (with ``KANSA_RATE_LIMIT_BURST`` of slack)
+  get 429 with ``Retry-After``. Requests are counted, not events: a batch of 1,000 costs one
+  token. A verified key and every viewer token it minted (whose signed claim names it) share
+  the key's bucket; any other credential has one of its own, by its SHA-256 (never the
+  credential itself), so a forged claim drains nobody else's.
 - :class:`Throttle` — failures counted per key (a client address) in a sliding window,
   with the attempts still in flight counted as failures until they end, so that parallel
   attempts cannot all pass; the console's sign-in uses it so that guessing logins from one
@@ -26,8 +28,11 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kansa.errors import Problem
+from kansa.access import tokens
+from kansa.errors import AuthError, Problem
 from kansa.http.problems import BodyTooLarge, HTTPProblem, problem
+from kansa.server.runtime import Runtime
+from kansa.timeutil import utcnow
 
 Clock = Callable[[], float]
 PRUNE_AT = 10_000
@@ -150,6 +155,29 @@ def credential_key(authorization: str) -> bytes:
     return hashlib.sha256((token or authorization).strip().encode()).digest()
 
 
+async def bucket_of(request: Request, authorization: str) -> bytes:
+    """The bucket a request is counted in: its API key's, once the credential is verified —
+    a key as the route checks it (from the key cache, or read off the loop into it), or a
+    viewer token by its signature and the key its claim names — else the credential's own
+    (:func:`credential_key`)."""
+    key_id = await _verified_key_id(request, authorization)
+    return b"key:" + key_id.encode() if key_id else credential_key(authorization)
+
+
+async def _verified_key_id(request: Request, authorization: str) -> str | None:
+    runtime: Runtime = request.app.state.kansa
+    token = authorization.partition(" ")[2].strip()
+    try:
+        if tokens.is_viewer_token(token):
+            return tokens.verify(runtime.secret_key(), token, now=utcnow()).key
+        key = runtime.keys.cached(authorization)
+        if key is None:
+            key = await runtime.read(lambda: runtime.keys.authenticate(authorization))
+    except AuthError:
+        return None
+    return key.id
+
+
 def retry_after(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
 
@@ -160,7 +188,7 @@ async def rate_limit(request: Request) -> None:
     header = request.headers.get("authorization")
     if limiter is None or not header:
         return
-    wait = limiter.take(credential_key(header))
+    wait = limiter.take(await bucket_of(request, header))
     if wait:
         raise HTTPProblem(
             429,
