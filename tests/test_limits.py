@@ -11,12 +11,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kansa.access import tokens
 from kansa.access.accounts import hash_password
+from kansa.access.keys import split_token
 from kansa.events.query import Filters, Query
 from kansa.events.stored import StoredEvent
 from kansa.http.limits import RateLimiter, Throttle
 from kansa.http.readers import client_address
 from kansa.store import open_store
+from kansa.timeutil import utcnow
 from tests.helpers import new_key, pca_event
 from tests.served import BODY_LIMIT, Served, edge, raw_request
 
@@ -62,6 +65,19 @@ def test_the_throttle_counts_failures_in_a_sliding_window() -> None:
     assert throttle.wait("a") == pytest.approx(30) and throttle.wait("b") == 0
     clock.now += 30
     assert throttle.wait("a") == 0  # the first failure left the window
+
+
+def test_the_throttle_counts_attempts_in_flight() -> None:
+    clock = Clock()
+    throttle = Throttle(max_failures=2, window=60, clock=clock)
+    assert throttle.begin("a") == 0 and throttle.begin("a") == 0
+    assert throttle.begin("a") > 0  # two unfinished attempts already fill the limit
+    throttle.end("a", failed=False)
+    assert throttle.begin("a") == 0  # a success frees its place
+    throttle.end("a", failed=True)
+    throttle.end("a", failed=True)
+    assert throttle.begin("a") == pytest.approx(60)  # two failures: wait for the oldest
+    assert throttle.begin("b") == 0
 
 
 @pytest.mark.parametrize(
@@ -114,6 +130,79 @@ def test_a_key_over_its_rate_gets_429_with_retry_after(edge: Served) -> None:
         # a read counts too: the limit is per key, over every API route
         assert http.get("/api/v1/catalog", headers=hasty).status_code == 429
         assert http.get("/healthz").status_code == 200
+
+
+def viewer_tokens(http: httpx.Client, tenant: str, key: dict[str, str], count: int) -> list[str]:
+    """``count`` viewer tokens minted with ``key`` (each costs the key one request)."""
+    body = {"tenant": tenant, "actor": {"id": "u-1"}, "role": "admin"}
+    minted = [http.post("/api/v1/viewer-tokens", json=body, headers=key) for _ in range(count)]
+    assert [m.status_code for m in minted] == [201] * count
+    return [m.json()["token"] for m in minted]
+
+
+def test_a_key_and_the_viewer_tokens_it_mints_share_one_rate(edge: Served) -> None:
+    tenant = tenant_with_account(edge)
+    key = key_of(edge)
+    with edge.client() as http:
+        first, second = viewer_tokens(http, tenant, key, 2)  # 3 of the burst of 5 are left
+        turns = [{"Authorization": f"Bearer {t}"} for t in (first, second)] + [key]
+        statuses = [
+            http.get("/api/v1/events", params={"tenant": tenant}, headers=turns[n % 3]).status_code
+            for n in range(12)
+        ]
+        # one bucket for the three: a token minted does not bring a burst of its own
+        assert statuses.count(429) >= 5, statuses
+        store = open_store(edge.url)
+        try:
+            secret = store.instance_secret("viewer-tokens")
+        finally:
+            store.close()
+        # a token minted before tokens named their key keeps a bucket of its own
+        old = tokens.mint(
+            secret, tenant=tenant, actor_id="u-2", name="u-2", role="user", ttl=60, now=utcnow()
+        )
+        headers = {"Authorization": f"Bearer {old.token}"}
+        answer = http.get("/api/v1/events", params={"tenant": tenant}, headers=headers)
+        assert answer.status_code == 200
+
+
+def key_id(key: dict[str, str]) -> str:
+    return split_token(key["Authorization"].removeprefix("Bearer "))[0]
+
+
+def forge(secret: bytes, tenant: str, victim: str) -> dict[str, str]:
+    """A viewer token naming ``victim`` as its key, signed with a secret that is not kansa's."""
+    made = tokens.mint(
+        b"not the secret" + secret,
+        tenant=tenant,
+        actor_id="x",
+        name="x",
+        role="admin",
+        ttl=60,
+        now=utcnow(),
+        key=victim,
+    )
+    return {"Authorization": f"Bearer {made.token}"}
+
+
+def test_a_forged_claim_does_not_drain_the_key_it_names(edge: Served) -> None:
+    tenant = tenant_with_account(edge)
+    victim = key_of(edge)
+    store = open_store(edge.url)
+    try:
+        secret = store.instance_secret("viewer-tokens")
+    finally:
+        store.close()
+    with edge.client() as http:
+        forged = forge(secret, tenant, key_id(victim))
+        answers = [
+            http.get("/api/v1/events", params={"tenant": tenant}, headers=forged).status_code
+            for _ in range(8)
+        ]
+        assert 429 in answers and 200 not in answers
+        assert (
+            http.get("/api/v1/events", params={"tenant": tenant}, headers=victim).status_code == 200
+        )
 
 
 def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(edge: Served) -> None:

@@ -3,6 +3,7 @@ repeated failures lock the account for a while."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -57,17 +58,31 @@ class Attempt:
     reason: str = ""
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash no password is known to match, checked for a login that does not exist."""
+    return _HASHER.hash(secrets.token_urlsafe(24))
+
+
+def _matches(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
 def attempt(account: Account | None, password: str, *, now: datetime, policy: Lockout) -> Attempt:
     """Check a password against an account, counting failures. A locked account refuses even
-    the right password; an unknown login is refused the same way as a wrong password."""
+    the right password; an unknown login is refused the same way as a wrong password. Every
+    refusal costs one argon2 check, so its time tells nothing: an unknown login is checked
+    against a dummy hash, a locked account's password against its own hash (unused)."""
     if account is None:
-        _HASHER.hash(password or "x")  # spend the same time as a real check
+        _matches(_dummy_hash(), password)
         return Attempt(False, 0, None, "unknown login or wrong password")
+    matched = _matches(account.password_hash, password)
     if account.locked_until is not None and account.locked_until > now:
         return Attempt(False, account.failures, account.locked_until, "account is locked")
-    try:
-        _HASHER.verify(account.password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+    if not matched:
         failures = account.failures + 1
         locked = (
             now + timedelta(minutes=policy.minutes) if failures >= policy.max_failures else None

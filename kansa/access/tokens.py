@@ -2,8 +2,9 @@
 users can read their organisation's log in kansa without a kansa password.
 
 A token reads ``kv1.<payload>.<signature>``: the payload is base64url JSON ``{"t": tenant,
-"a": actor id, "n": name, "r": role, "iat", "exp", "jti"}``; the signature is HMAC-SHA256 of
-``kv1.<payload>`` with the instance's secret key. Nothing else can make one.
+"a": actor id, "n": name, "r": role, "iat", "exp", "jti", "k": the id of the API key that
+minted it}``; the signature is HMAC-SHA256 of ``kv1.<payload>`` with the instance's secret
+key. Nothing else can make one. Tokens minted before ``k`` was added lack it.
 """
 
 from __future__ import annotations
@@ -46,8 +47,17 @@ def _sign(secret: bytes, message: str) -> str:
 
 
 def mint(
-    secret: bytes, *, tenant: str, actor_id: str, name: str, role: str, ttl: int, now: datetime
+    secret: bytes,
+    *,
+    tenant: str,
+    actor_id: str,
+    name: str,
+    role: str,
+    ttl: int,
+    now: datetime,
+    key: str | None = None,
 ) -> ViewerToken:
+    """A signed token; ``key`` is the id of the API key minting it (its rate is the key's)."""
     if role not in ROLES:
         raise InvalidInput([Problem("role", "must be admin or user")])
     if not 1 <= ttl <= MAX_TTL:
@@ -62,6 +72,8 @@ def mint(
         "exp": issued + ttl,
         "jti": secrets.token_hex(8),
     }
+    if key is not None:
+        payload["k"] = key
     body = f"{PREFIX}.{_b64(orjson.dumps(payload))}"
     return ViewerToken(f"{body}.{_sign(secret, body)}", issued + ttl)
 
@@ -70,8 +82,24 @@ def is_viewer_token(token: str) -> bool:
     return token.startswith(PREFIX + ".")
 
 
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """What a verified token says: who reads, until when (Unix time), and the id of the API
+    key that minted it (None for a token minted before tokens named it)."""
+
+    reader: Reader
+    expires: int
+    key: str | None = None
+
+
 def read(secret: bytes, token: str, *, now: datetime) -> Reader:
     """The reader a token stands for; AuthError when forged, malformed or expired."""
+    return verify(secret, token, now=now).reader
+
+
+def verify(secret: bytes, token: str, *, now: datetime) -> Claims:
+    """What a token says, once its signature is checked; AuthError when forged, malformed
+    or expired."""
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != PREFIX:
         raise AuthError("not a viewer token")
@@ -87,10 +115,12 @@ def read(secret: bytes, token: str, *, now: datetime) -> Reader:
     role = payload.get("r")
     if not is_role(role) or not isinstance(payload.get("t"), str):
         raise AuthError("viewer token is malformed")
-    return Reader(
+    reader = Reader(
         "viewer",
         role,
         payload["t"],
         str(payload.get("a")),
         str(payload.get("n") or payload.get("a")),
     )
+    key = payload.get("k")
+    return Claims(reader, payload["exp"], key if isinstance(key, str) else None)

@@ -63,6 +63,8 @@ async def viewer_token(
         role=body.role,
         ttl=body.ttl_seconds,
         now=utcnow(),
+        key=reading.reader.actor_id,  # the token names its key: its requests are the key's
+        # in the rate limit (kansa.http.limits.bucket_of)
     )
     expires = iso_utc(from_micros(minted.expires_at * 1_000_000))
     return JSON(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import typer
 
-from kansa.cli import credentials, export, integrity, setup, tenants
+from kansa.cli import credentials, export, integrity, sessions, setup, tenants
 from kansa.cli.common import guarded
 
 Command = tuple[str, Callable[..., None]]
@@ -37,6 +37,7 @@ GROUPS: list[tuple[str, str, list[Command]]] = [
         "Accounts of people who read a tenant's log.",
         [("create", credentials.account_create)],
     ),
+    ("session", "Console sessions.", [("end", sessions.session_end)]),
     ("key", "The key that signs checkpoints and exports.", [("show", integrity.key_show)]),
     (
         "hold",

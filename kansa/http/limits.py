@@ -3,13 +3,16 @@
 - :class:`BodyLimit` — no request body larger than ``KANSA_MAX_BODY_BYTES`` is read: a
   declared ``Content-Length`` above it is refused at once, and a chunked body is counted as it
   arrives and refused the moment it passes the limit (413).
-- :class:`RateLimiter` and :func:`rate_limit` — a token bucket per presented credential (by
-  its SHA-256, never the credential itself), in this process: requests above
-  ``KANSA_RATE_LIMIT_PER_SECOND`` (with ``KANSA_RATE_LIMIT_BURST`` of slack) get 429 with
-  ``Retry-After``. Requests are counted, not events: a batch of 1,000 costs one token.
-- :class:`Throttle` — failures counted per key (a client address) in a sliding window; the
-  console's sign-in uses it so that guessing logins from one address is slowed as guessing
-  one account's password is (the account lock).
+- :class:`RateLimiter` and :func:`rate_limit` — a token bucket per API key, in this process:
+  requests above ``KANSA_RATE_LIMIT_PER_SECOND`` (with ``KANSA_RATE_LIMIT_BURST`` of slack)
+  get 429 with ``Retry-After``. Requests are counted, not events: a batch of 1,000 costs one
+  token. A verified key and every viewer token it minted (whose signed claim names it) share
+  the key's bucket; any other credential has one of its own, by its SHA-256 (never the
+  credential itself), so a forged claim drains nobody else's.
+- :class:`Throttle` — failures counted per key (a client address) in a sliding window,
+  with the attempts still in flight counted as failures until they end, so that parallel
+  attempts cannot all pass; the console's sign-in uses it so that guessing logins from one
+  address is slowed as guessing one account's password is (the account lock).
 """
 
 from __future__ import annotations
@@ -25,8 +28,11 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kansa.errors import Problem
+from kansa.access import tokens
+from kansa.errors import AuthError, Problem
 from kansa.http.problems import BodyTooLarge, HTTPProblem, problem
+from kansa.server.runtime import Runtime
+from kansa.timeutil import utcnow
 
 Clock = Callable[[], float]
 PRUNE_AT = 10_000
@@ -149,6 +155,29 @@ def credential_key(authorization: str) -> bytes:
     return hashlib.sha256((token or authorization).strip().encode()).digest()
 
 
+async def bucket_of(request: Request, authorization: str) -> bytes:
+    """The bucket a request is counted in: its API key's, once the credential is verified —
+    a key as the route checks it (from the key cache, or read off the loop into it), or a
+    viewer token by its signature and the key its claim names — else the credential's own
+    (:func:`credential_key`)."""
+    key_id = await _verified_key_id(request, authorization)
+    return b"key:" + key_id.encode() if key_id else credential_key(authorization)
+
+
+async def _verified_key_id(request: Request, authorization: str) -> str | None:
+    runtime: Runtime = request.app.state.kansa
+    token = authorization.partition(" ")[2].strip()
+    try:
+        if tokens.is_viewer_token(token):
+            return tokens.verify(runtime.secret_key(), token, now=utcnow()).key
+        key = runtime.keys.cached(authorization)
+        if key is None:
+            key = await runtime.read(lambda: runtime.keys.authenticate(authorization))
+    except AuthError:
+        return None
+    return key.id
+
+
 def retry_after(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
 
@@ -159,7 +188,7 @@ async def rate_limit(request: Request) -> None:
     header = request.headers.get("authorization")
     if limiter is None or not header:
         return
-    wait = limiter.take(credential_key(header))
+    wait = limiter.take(await bucket_of(request, header))
     if wait:
         raise HTTPProblem(
             429,
@@ -175,30 +204,59 @@ async def rate_limit(request: Request) -> None:
         )
 
 
+IN_FLIGHT_WAIT = 1.0
+"""Seconds to wait when only attempts still in flight fill a key's limit."""
+
+
 @dataclass
 class Throttle:
     """At most ``max_failures`` failures per key within ``window`` seconds; then the key is
-    refused until its oldest failure leaves the window."""
+    refused until its oldest failure leaves the window. An attempt counts from when it
+    begins (:meth:`begin`) to when it ends (:meth:`end`), and as a failure after if it
+    failed. Used from the event loop only (no lock needed)."""
 
     max_failures: int
     window: float
     clock: Clock = time.monotonic
     _failures: dict[str, deque[float]] = field(default_factory=dict)
+    _in_flight: dict[str, int] = field(default_factory=dict)
 
     def wait(self, key: str) -> float:
         """0.0 when ``key`` may try again, else the seconds until it may."""
         now = self.clock()
         seen = self._recent(key, now)
-        if len(seen) < self.max_failures:
+        if len(seen) + self._in_flight.get(key, 0) < self.max_failures:
             return 0.0
+        if len(seen) < self.max_failures:
+            return IN_FLIGHT_WAIT
         return max(seen[0] + self.window - now, 0.001)
+
+    def begin(self, key: str) -> float:
+        """Begin an attempt for ``key``: 0.0 when it may go on (then :meth:`end` it), else
+        the seconds until one may."""
+        wait = self.wait(key)
+        if not wait:
+            self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        return wait
+
+    def end(self, key: str, *, failed: bool) -> None:
+        """End an attempt :meth:`begin` let go on; a failure is counted in the window."""
+        left = self._in_flight.get(key, 0) - 1
+        if left > 0:
+            self._in_flight[key] = left
+        else:
+            self._in_flight.pop(key, None)
+        if failed:
+            self.fail(key)
 
     def fail(self, key: str) -> None:
         now = self.clock()
         self._recent(key, now).append(now)
         if len(self._failures) > PRUNE_AT:
             for stale in [
-                k for k, q in self._failures.items() if not q or q[-1] <= now - self.window
+                k
+                for k, q in self._failures.items()
+                if (not q or q[-1] <= now - self.window) and k not in self._in_flight
             ]:
                 del self._failures[stale]
 

@@ -1,5 +1,6 @@
 """The parts one running kansa shares: settings, store, catalog, layouts, writer, keys, the
-threads that stream exports — and the one way kansa records its own events."""
+threads that stream exports and those that check passwords — and the one way kansa records
+its own events."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ from kansa.store import Receipt, Store, open_store
 
 T = TypeVar("T")
 
+PASSWORD_THREADS = 2
+"""Password checks (argon2id: about 0.15 s of CPU and 64 MiB each) at once per process; more
+sign-ins queue among themselves, and never take the threads other requests read with."""
 EXPORT_THREADS = 3
 """Exports streaming at once per process (API and console together); more wait for a free
 thread. Threads are reused, so a thread's store connection is too."""
@@ -51,11 +55,13 @@ class Runtime:
     writer: Writer = field(init=False)
     keys: KeyCache = field(init=False)
     exports: ThreadPoolExecutor = field(init=False)
+    passwords: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
         self.writer = Writer(self.store, max_events=self.settings.commit_max_events)
         self.keys = KeyCache(self.store, ttl=self.settings.key_cache_seconds)
         self.exports = ThreadPoolExecutor(EXPORT_THREADS, thread_name_prefix="kansa-export")
+        self.passwords = ThreadPoolExecutor(PASSWORD_THREADS, thread_name_prefix="kansa-password")
         self.layouts = self.layouts or load_layouts_for(self.settings)
         self.screens = self.screens or load_screens_for(self.settings, self.layouts)
         self._secret: bytes | None = None
@@ -72,6 +78,7 @@ class Runtime:
 
     def close(self) -> None:
         self.exports.shutdown(cancel_futures=True)
+        self.passwords.shutdown(cancel_futures=True)
         self.writer.close()
         self.store.close()
 
@@ -108,6 +115,11 @@ class Runtime:
     async def read(self, work: Callable[[], T]) -> T:
         """Run a blocking store read off the event loop."""
         return await asyncio.to_thread(work)
+
+    async def check_password(self, work: Callable[[], T]) -> T:
+        """Run a sign-in's password check (and its store reads and writes) on the threads
+        kept for password hashing, off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.passwords, work)
 
     async def record(
         self,

@@ -162,6 +162,18 @@ class Store(Protocol):
         """Store the failure count and lock of an account after a sign-in attempt."""
         ...
 
+    def end_sessions(
+        self, tenant_id: str, subject: str, *, at: datetime, keep_until: datetime | None
+    ) -> None:
+        """End the console sessions of ``subject`` (see :mod:`kansa.access.sessions`) begun
+        up to ``at``; the end is kept until ``keep_until`` (None: for ever). NotFound for an
+        unknown tenant."""
+        ...
+
+    def sessions_ended(self, tenant_id: str, subjects: Sequence[str]) -> datetime | None:
+        """The latest end of the sessions of any of ``subjects``; None when none ended."""
+        ...
+
     # -- integrity and retention ------------------------------------------------------
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:

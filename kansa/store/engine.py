@@ -24,7 +24,7 @@ from kansa.store import rows
 from kansa.store import search as search_sql
 from kansa.store.rows import Bound
 from kansa.store.schema import MIGRATIONS, MIGRATIONS_TABLE, render
-from kansa.timeutil import to_micros, utcnow
+from kansa.timeutil import from_micros, to_micros, utcnow
 
 Broken = Literal["unique", "reference"] | None
 """The integrity rule a failed write broke: a key already taken, or a row it names missing."""
@@ -268,6 +268,19 @@ class SQLEngine(ABC):
     ) -> None:
         statement = rows.signin_statement(tenant_id, login, failures, locked_until, self.mark)
         self._commit([statement], what=f"record the sign-in of {login!r}")
+
+    def end_sessions(
+        self, tenant_id: str, subject: str, *, at: datetime, keep_until: datetime | None
+    ) -> None:
+        self._commit(
+            rows.session_end_statements(tenant_id, subject, at, keep_until, self.mark),
+            what=f"end the sessions of {subject!r}",
+            missing=f"no tenant {tenant_id!r}",
+        )
+
+    def sessions_ended(self, tenant_id: str, subjects: Sequence[str]) -> datetime | None:
+        row = self._read_one(*rows.sessions_ended_query(tenant_id, subjects, self.mark))
+        return from_micros(row[0]) if row and row[0] is not None else None
 
     def instance_secret(self, name: str) -> bytes:
         *writes, (read, params) = rows.secret_statements(name, self.mark)

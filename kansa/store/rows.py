@@ -193,6 +193,34 @@ def secret_statements(name: str, mark: str) -> list[Bound]:
     ]
 
 
+def session_end_statements(
+    tenant_id: str, subject: str, at: datetime, keep_until: datetime | None, mark: str
+) -> list[Bound]:
+    """End the sessions of ``subject`` begun up to ``at`` (kept until ``keep_until``, for
+    ever when None), and forget the ends whose sessions have all expired by ``at``."""
+    return [
+        (
+            "INSERT INTO session_ends (tenant_id, subject, ended_at, expires_at)"
+            f" VALUES ({_marks(mark, 4)}) ON CONFLICT (tenant_id, subject)"
+            " DO UPDATE SET ended_at = excluded.ended_at, expires_at = excluded.expires_at",
+            (tenant_id, subject, to_micros(at), to_micros(keep_until) if keep_until else None),
+        ),
+        (
+            f"DELETE FROM session_ends WHERE tenant_id = {mark} AND expires_at < {mark}",
+            (tenant_id, to_micros(at)),
+        ),
+    ]
+
+
+def sessions_ended_query(tenant_id: str, subjects: Sequence[str], mark: str) -> Bound:
+    """The latest end of any of ``subjects``' sessions in the tenant (one row, maybe NULL)."""
+    return (
+        f"SELECT max(ended_at) FROM session_ends WHERE tenant_id = {mark}"
+        f" AND subject IN ({_marks(mark, len(subjects))})",
+        (tenant_id, *subjects),
+    )
+
+
 # -- events --------------------------------------------------------------------------------
 
 

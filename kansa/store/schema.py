@@ -265,6 +265,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             _pg_refusal("checkpoints", "TRUNCATE"),
         ),
     ),
+    Migration(
+        4,
+        "session ends: console sessions ended on the server (sign-out, account, tenant)",
+        (
+            """CREATE TABLE session_ends (
+                tenant_id {text} NOT NULL REFERENCES tenants (id),
+                subject {text} NOT NULL,
+                ended_at {bigint} NOT NULL,
+                expires_at {bigint},
+                PRIMARY KEY (tenant_id, subject)
+            )""",
+        ),
+    ),
 )
 
 
@@ -407,6 +420,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
     "api_keys": ("id", "app", "tenant_id", "scopes", "secret_hash", "created_at", "revoked_at"),
     "events": EVENT_ROW,
     "checkpoints": CHECKPOINT_ROW,
+    "session_ends": ("tenant_id", "subject", "ended_at", "expires_at"),
 }
 _KEYS: dict[str, tuple[str, ...]] = {
     "schema_migrations": ("version",),
@@ -416,6 +430,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "accounts": ("tenant_id", "login"),
     "instance_secrets": ("name",),
     "checkpoints": ("tenant_id", "seq"),
+    "session_ends": ("tenant_id", "subject"),
 }
 _EVENT_INDEXES: dict[str, Index] = {
     "events_tenant_time": Index("events", ("tenant_id", "occurred_at")),

@@ -7,17 +7,20 @@ Guessing is slowed twice: an account locks after ``KANSA_SIGNIN_MAX_FAILURES`` w
 passwords in a row, and a client address (see :func:`~kansa.http.readers.client_ip`) with
 ``KANSA_SIGNIN_IP_MAX_FAILURES`` failed sign-ins of any kind — unknown tenants and logins
 included — within ``KANSA_SIGNIN_IP_WINDOW_MINUTES`` is refused (429) until the oldest failure
-leaves the window, without its password being checked."""
+leaves the window, without its password being checked; an attempt counts from when it
+begins, so parallel attempts cannot all pass. Passwords are checked on the runtime's own
+threads (:meth:`~kansa.server.runtime.Runtime.check_password`)."""
 
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from urllib.parse import parse_qs
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
-from kansa.access import tokens
+from kansa.access import sessions, tokens
 from kansa.access.accounts import Lockout, attempt, sign_in
 from kansa.access.readers import Reader
 from kansa.errors import AuthError, InvalidInput, Problem
@@ -99,30 +102,42 @@ async def signin(request: Request) -> Response:
     if not same(request.cookies.get(SIGNIN_COOKIE), form.get("csrf")):
         return _signin_page(request, "signin.csrf", 400, tenant=tenant_id, login=login)
     ip = client_ip(request)
-    throttle = _throttle(request, runtime)
-    wait = throttle.wait(ip or "unknown")
+    throttle, address = _throttle(request, runtime), ip or "unknown"
+    wait = throttle.begin(address)  # counted from now: parallel attempts cannot all pass
     if wait:
         refused = _signin_page(request, "signin.throttled", 429, tenant=tenant_id, login=login)
         refused.headers["Retry-After"] = retry_after(wait)
         return refused
-    now = utcnow()
-    password = form.get("password", "")
-    tenant = await runtime.read(lambda: runtime.store.get_tenant(tenant_id)) if tenant_id else None
-    policy = Lockout(runtime.settings.signin_max_failures, runtime.settings.signin_lock_minutes)
+    failed = False
     try:
-        if tenant is None or not login:
-            # as long as a real check takes, so the answer's time tells nothing
-            await runtime.read(lambda: attempt(None, password, now=now, policy=policy))
-            raise AuthError("unknown tenant")
-        who = await runtime.read(
-            lambda: sign_in(runtime.store, tenant_id, login, password, now=now, policy=policy)
-        )
+        who = await _check(runtime, tenant_id, login, form.get("password", ""))
     except AuthError as exc:
-        throttle.fail(ip or "unknown")
-        if tenant is not None and login:
+        failed = True
+        if not isinstance(exc, _UnknownTenant):  # a known tenant records it in its log
             await _record_failure(runtime, tenant_id, login, str(exc), ip)
         return _signin_page(request, "signin.failed", 401, tenant=tenant_id, login=login)
+    finally:
+        throttle.end(address, failed=failed)
     return await _open(request, runtime, who, "password")
+
+
+class _UnknownTenant(AuthError):
+    """No such tenant, or no login given: nowhere to record the failure."""
+
+
+async def _check(runtime: Runtime, tenant_id: str, login: str, password: str) -> Reader:
+    """The account ``login`` of ``tenant_id`` if ``password`` is its own; AuthError, after
+    as long as a real check takes, for every refusal. The argon2 work runs on the runtime's
+    password threads, so sign-ins queue among themselves."""
+    now = utcnow()
+    tenant = await runtime.read(lambda: runtime.store.get_tenant(tenant_id)) if tenant_id else None
+    policy = Lockout(runtime.settings.signin_max_failures, runtime.settings.signin_lock_minutes)
+    if tenant is None or not login:
+        await runtime.check_password(lambda: attempt(None, password, now=now, policy=policy))
+        raise _UnknownTenant("unknown tenant")
+    return await runtime.check_password(
+        lambda: sign_in(runtime.store, tenant_id, login, password, now=now, policy=policy)
+    )
 
 
 def _throttle(request: Request, runtime: Runtime) -> Throttle:
@@ -152,15 +167,19 @@ async def _record_failure(
     )
 
 
-async def _open(request: Request, runtime: Runtime, who: Reader, method: str) -> Response:
-    """Start a session for ``who``, record the sign-in, and go to the log."""
-    session = start(who, utcnow(), runtime.settings.session_minutes)
+async def _open(
+    request: Request, runtime: Runtime, who: Reader, method: str, until: int | None = None
+) -> Response:
+    """Start a session for ``who`` (ending at ``until`` at the latest), record the sign-in,
+    and go to the log."""
+    now = utcnow()
+    session = start(who, now, runtime.settings.session_minutes, until)
     await runtime.record(
         who, session.tenant, "console.signin", ip=client_ip(request), details={"method": method}
     )
     response = RedirectResponse("/console/log", status_code=303)
-    minutes = runtime.settings.session_minutes
-    set_cookie(request, response, COOKIE, seal(runtime.secret_key(), session), minutes * 60)
+    cookie = seal(runtime.secret_key(), session)
+    set_cookie(request, response, COOKIE, cookie, session.seconds_left(now))
     drop_cookie(request, response, SIGNIN_COOKIE)
     return response
 
@@ -168,16 +187,17 @@ async def _open(request: Request, runtime: Runtime, who: Reader, method: str) ->
 @router.get("/enter")
 async def enter(request: Request, token: str = "") -> Response:
     """Open a session from a viewer token, then redirect so the token leaves the URL (and
-    the browser history)."""
+    the browser history). The session ends when the token does, at the latest."""
     runtime = runtime_of(request)
     try:
-        who = tokens.read(runtime.secret_key(), token.strip(), now=utcnow())
+        claims = tokens.verify(runtime.secret_key(), token.strip(), now=utcnow())
     except AuthError:
         return signin_redirect("token")
+    who = claims.reader
     tenant = await runtime.read(lambda: runtime.store.get_tenant(who.tenant or ""))
     if tenant is None:
         return signin_redirect("token")
-    return await _open(request, runtime, who, "viewer token")
+    return await _open(request, runtime, who, "viewer token", until=claims.expires)
 
 
 @router.post("/signout")
@@ -186,6 +206,12 @@ async def signout(request: Request) -> Response:
     form = await form_of(request)
     if not same(ctx.session.csrf, form.get("csrf")):
         raise InvalidInput([Problem("csrf", "the form has expired; send it again")])
+    session, store, now = ctx.session, ctx.runtime.store, utcnow()
+    # no copy of the cookie, however lately renewed, expires after this
+    ends = now + timedelta(minutes=ctx.runtime.settings.session_minutes)
+    await ctx.runtime.read(
+        lambda: sessions.end_session(store, session.tenant, session.id, now=now, expires=ends)
+    )
     await ctx.runtime.record(ctx.reader, ctx.tenant.id, "console.signout", ip=client_ip(request))
     response = signin_redirect("signed_out")
     drop_cookie(request, response, COOKIE)

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from kansa.access import sessions
 from kansa.access.readers import Reader
 from kansa.catalog.layout import Layout
 from kansa.catalog.screens import Screen
 from kansa.http.readers import Reading, runtime_of
 from kansa.records import Tenant
 from kansa.server.runtime import Runtime
+from kansa.store import Store
 from kansa.timeutil import utcnow
 from kansa.web import i18n
 from kansa.web.session import COOKIE, LANG_COOKIE, Session, unseal
@@ -60,16 +62,9 @@ async def current(request: Request) -> Context:
     session = unseal(runtime.secret_key(), raw, now)
     if session is None:
         raise SignInRequired(expired=raw is not None)
-    tenant = await runtime.read(lambda: runtime.store.get_tenant(session.tenant))
+    tenant = await runtime.read(lambda: _still_open(runtime.store, session))
     if tenant is None:
         raise SignInRequired()
-    if session.kind == "account":
-        # An account removed or given another role since sign-in loses its session.
-        account = await runtime.read(
-            lambda: runtime.store.get_account(session.tenant, session.actor_id)
-        )
-        if account is None or account.role != session.role:
-            raise SignInRequired()
     minutes = runtime.settings.session_minutes
     if session.needs_renewal(now, minutes):
         request.state.renewed = session.renewed(now, minutes)
@@ -77,3 +72,18 @@ async def current(request: Request) -> Context:
     return Context(
         runtime, session, tenant, layout, runtime.screen_of(layout), language(request, tenant.lang)
     )
+
+
+def _still_open(store: Store, session: Session) -> Tenant | None:
+    """The session's tenant, unless the session was ended on the server (signed out, its
+    account or tenant ended) or its account was removed or given another role since."""
+    tenant = store.get_tenant(session.tenant)
+    if tenant is None:
+        return None
+    if session.account is not None:
+        account = store.get_account(session.tenant, session.account)
+        if account is None or account.role != session.role:
+            return None
+    if sessions.is_ended(store, session.tenant, session.id, session.began_at, session.account):
+        return None
+    return tenant

@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from kansa.errors import AuthError, Forbidden, InvalidInput, KansaError, NotFound, StoreUnavailable
 from kansa.http.problems import RETRY_AFTER_SECONDS
 from kansa.server.runtime import Runtime
+from kansa.timeutil import utcnow
 from kansa.web.context import SignInRequired, language
 from kansa.web.render import page, secure, set_cookie
 from kansa.web.session import COOKIE, LANG_COOKIE, Session, seal
@@ -75,8 +76,8 @@ def _remember(request: Request, response: Response) -> None:
     runtime: Runtime = request.app.state.kansa
     renewed: Session | None = getattr(request.state, "renewed", None)
     if renewed is not None and COOKIE not in response.headers.get("set-cookie", ""):
-        minutes = runtime.settings.session_minutes
-        set_cookie(request, response, COOKIE, seal(runtime.secret_key(), renewed), minutes * 60)
+        age = renewed.seconds_left(utcnow())
+        set_cookie(request, response, COOKIE, seal(runtime.secret_key(), renewed), age)
     asked = request.query_params.get("lang")
     if is_lang(asked) and asked != request.cookies.get(LANG_COOKIE):
         set_cookie(request, response, LANG_COOKIE, asked, LANG_SECONDS)

@@ -1,6 +1,8 @@
 """Console sessions: a signed cookie holding who signed in (tenant, reader kind, role,
-actor), when the session ends and its CSRF token. Nothing is kept on the server, so any
-kansa process on the same database (same secret) accepts the cookie.
+actor), the session's id, when it began and ends, and its CSRF token. Any kansa process on
+the same database (same secret) accepts the cookie; the store says only which sessions were
+ended before their time (sign-out, an account changed, ``kansa session end``: see
+:mod:`kansa.access.sessions`). A session opened by a viewer token ends with the token.
 
 The cookie reads ``ks1.<payload>.<signature>``: base64url JSON and an HMAC-SHA256 of
 ``ks1.<payload>`` with a key derived from the instance secret (so a viewer token can never
@@ -20,6 +22,7 @@ from typing import Any
 import orjson
 
 from kansa.access.readers import Reader
+from kansa.timeutil import from_micros, to_micros
 from kansa.words import ReaderKind, Role, is_role
 
 PREFIX = "ks1"
@@ -41,27 +44,57 @@ class Session:
     expires: int
     """Unix time after which the session is refused."""
     csrf: str
+    id: str
+    """Names the session (and every copy of its cookie) when it is ended on sign-out."""
+    began: int
+    """Unix time in microseconds: the session is refused once its subject is ended later."""
+    until: int | None
+    """Unix time no renewal goes past: the viewer token's expiry; None for an account."""
 
     def reader(self) -> Reader:
         return Reader(self.kind, self.role, self.tenant, self.actor_id, self.name)
 
+    @property
+    def began_at(self) -> datetime:
+        return from_micros(self.began)
+
+    @property
+    def account(self) -> str | None:
+        """The login of the account that signed in; None for a viewer."""
+        return self.actor_id if self.kind == "account" else None
+
     def renewed(self, now: datetime, minutes: int) -> Session:
-        return replace(self, expires=int(now.timestamp()) + minutes * 60)
+        return replace(self, expires=_end(now, minutes, self.until))
 
     def needs_renewal(self, now: datetime, minutes: int) -> bool:
-        """Sliding expiry: renew once less than half the session is left."""
+        """Sliding expiry: renew once less than half the session is left (never past
+        ``until``)."""
+        if self.until is not None and self.expires >= self.until:
+            return False
         return self.expires - int(now.timestamp()) < minutes * 30
 
+    def seconds_left(self, now: datetime) -> int:
+        return max(self.expires - int(now.timestamp()), 0)
 
-def start(reader: Reader, now: datetime, minutes: int) -> Session:
+
+def _end(now: datetime, minutes: int, until: int | None) -> int:
+    end = int(now.timestamp()) + minutes * 60
+    return end if until is None else min(end, until)
+
+
+def start(reader: Reader, now: datetime, minutes: int, until: int | None = None) -> Session:
+    """A new session for ``reader`` of ``minutes``, ending at ``until`` at the latest."""
     return Session(
         tenant=reader.tenant or "",
         kind=reader.kind,
         role=reader.role,
         actor_id=reader.actor_id or "",
         name=reader.name,
-        expires=int(now.timestamp()) + minutes * 60,
+        expires=_end(now, minutes, until),
         csrf=secrets.token_urlsafe(24),
+        id=secrets.token_urlsafe(16),
+        began=to_micros(now),
+        until=until,
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import statistics
+import time
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -71,3 +73,27 @@ def test_accounts_are_unique_per_tenant_and_passwords_not_too_short(
         )
     with pytest.raises(InvalidInput):
         hash_password("short")
+
+
+def refusal_time(store: Store, tenant: str, login: str, now: datetime) -> float:
+    """The median time of three refused sign-ins."""
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        with pytest.raises(AuthError):
+            sign_in(store, tenant, login, "wrong password", now=now, policy=POLICY)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def test_every_refusal_takes_as_long_as_a_wrong_password(store: Store, account: str) -> None:
+    now = utcnow()
+    hashed = hash_password("correct horse battery")
+    store.create_account(account, "locked", name="L", role="user", password_hash=hashed)
+    store.record_signin(account, "locked", failures=0, locked_until=now + timedelta(hours=1))
+    wrong = refusal_time(store, account, "ichiro", now - timedelta(hours=1))  # not yet locked
+    unknown = refusal_time(store, account, "nobody", now)
+    locked = refusal_time(store, account, "locked", now)
+    slowest, fastest = max(wrong, unknown, locked), min(wrong, unknown, locked)
+    print(f"wrong {wrong:.3f} s, unknown {unknown:.3f} s, locked {locked:.3f} s")  # noqa: T201
+    assert slowest / fastest < 3, f"refusals differ: {wrong=:.3f} {unknown=:.3f} {locked=:.3f}"

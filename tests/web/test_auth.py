@@ -7,13 +7,9 @@ import re
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from kansa.access import tokens
-from kansa.access.accounts import hash_password
-from kansa.catalog import Catalog
-from kansa.events.prepare import prepare
 from kansa.events.query import Filters, Query
 from kansa.events.stored import StoredEvent
 from kansa.server.app import create_app
@@ -22,19 +18,7 @@ from kansa.store import Store
 from kansa.timeutil import utcnow
 from kansa.web.session import COOKIE, seal, start
 from tests.helpers import actor_of, details_of
-from tests.web.seed import PASSWORD, events_of
-
-
-@pytest.fixture
-def kddi(store: Store, catalog: Catalog, tenant_id: str) -> str:
-    store.create_tenant(
-        tenant_id, name="ひかり物流", layout="kddi-business-id", tz="Asia/Tokyo", lang="ja"
-    )
-    hashed = hash_password(PASSWORD)
-    store.create_account(tenant_id, "admin", name="管理 太郎", role="admin", password_hash=hashed)
-    store.create_account(tenant_id, "u-jiro", name="飯田橋 二郎", role="user", password_hash=hashed)
-    store.append(prepare(events_of(tenant_id, "kddi-business-id"), catalog))
-    return tenant_id
+from tests.web.seed import PASSWORD
 
 
 def nonce(client: TestClient) -> str:
