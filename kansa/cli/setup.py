@@ -33,7 +33,7 @@ def init(db: DbOption = None) -> None:
     from kansa.integrity.keyfile import ensure_signing_key
 
     settings = settings_for(db)
-    with opened(settings, migrate=False) as store:
+    with opened(settings, migrate=False, create=True) as store:
         applied = store.migrate()
     what = f"applied {len(applied)} migration(s)" if applied else "schema already up to date"
     typer.echo(f"database ready at {settings.database_url} ({what})")
@@ -93,7 +93,7 @@ def demo(
 
     settings = settings_for(db)
     kept = password_file(settings.database_url)
-    with opened(settings) as store:
+    with opened(settings, create=True) as store:
         if if_empty and not is_empty(store):
             typer.echo(
                 f"demo: the database holds {len(store.list_tenants())} tenant(s) and "
