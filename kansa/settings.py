@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed.",
     )
+    create_tenants: bool = Field(
+        default=True,
+        description="A publish for a tenant not created beforehand creates it; false: such "
+        "a publish is refused (422 naming tenant.id).",
+    )
     key_cache_seconds: float = Field(
         default=30.0,
         ge=0,

@@ -58,6 +58,7 @@ def test_a_misspelled_variable_stops_every_command(
         ("KANSA_MAX_BATCH", "0", "KANSA_MAX_BATCH: Input should be greater than or equal to 1"),
         ("KANSA_SESSION_MINUTES", "often", "KANSA_SESSION_MINUTES: Input should be a valid"),
         ("KANSA_PURGE_AT", "25:00", "KANSA_PURGE_AT: must be a time of day HH:MM (UTC)"),
+        ("KANSA_CREATE_TENANTS", "perhaps", "KANSA_CREATE_TENANTS: Input should be a valid"),
     ],
 )
 def test_a_setting_out_of_range_is_one_line(
