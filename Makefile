@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # Serve kansa on http://$(HOST):$(PORT) with demo data of the four products
-# (created once; delete kansa.db to start again).
+# (created once, with the demo accounts' random password in kansa-demo-password.txt beside
+# kansa.db; delete kansa.db to start again).
 run: install
 	$(BIN)/kansa init --db $(DB)
 	$(BIN)/kansa demo --db $(DB) --if-empty
@@ -37,4 +38,4 @@ bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) kansa.db kansa.db-wal kansa.db-shm .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) kansa.db kansa.db-wal kansa.db-shm kansa-demo-password.txt .pytest_cache .mypy_cache .ruff_cache

@@ -2,19 +2,23 @@
 last 90 days, in business hours, mostly successes, some failures and lockouts, provisioning
 jobs that go 処理中 → OK / NG. Every event goes through the same checks as a published one.
 
-Generation is pure (a seeded random source); :func:`fill` writes through the store.
+Generation is pure (a seeded random source); :func:`fill` writes through the store. The demo
+accounts' password is random, made once and kept in a file readable by its owner only.
 """
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from kansa.catalog import Catalog, EventType, Product
+from kansa.dburl import path_of
 from kansa.events.prepare import prepare
 from kansa.store import Store
 from kansa.timeutil import utcnow
@@ -335,8 +339,40 @@ def fill(store: Store, catalog: Catalog, count: int, *, seed: int = 42, batch: i
     return stored
 
 
-DEMO_PASSWORD = "kansa-demo-password"
-"""The password of every demo account: demo data only, printed by ``kansa demo``."""
+def is_empty(store: Store) -> bool:
+    """No tenant and no event: a database the demo may fill (``kansa demo --if-empty``)."""
+    return not store.list_tenants() and store.count_events() == 0
+
+
+PASSWORD_FILE = "kansa-demo-password.txt"
+
+
+def password_file(database_url: str) -> Path | None:
+    """Where the demo accounts' password is kept: beside a SQLite database. (With
+    PostgreSQL it is only printed.)"""
+    if database_url.startswith("sqlite://") and path_of(database_url) != ":memory:":
+        return Path(path_of(database_url)).parent / PASSWORD_FILE
+    return None
+
+
+def demo_password(path: Path | None) -> str:
+    """The demo accounts' password kept at ``path``; a new random one, kept there (mode
+    0600) if there is none yet. Never a constant: anyone may read kansa's source."""
+    from kansa.access.accounts import generate_password
+
+    if path is None:
+        return generate_password()
+    try:
+        kept = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        kept = ""
+    if kept:
+        return kept
+    password = generate_password()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(password + "\n")
+    return password
 
 
 @dataclass(frozen=True)
@@ -345,18 +381,20 @@ class DemoAccount:
     login: str
     role: str
     name: str
+    created: bool
+    """Made now, with the password given; else there before, with its own."""
 
 
-def demo_accounts(store: Store, catalog: Catalog) -> list[DemoAccount]:
-    """An administrator (``admin``) and a general user in each demo tenant, made once, who
-    sign in to the console with :data:`DEMO_PASSWORD`. The general user is the person of the
-    tenant's latest login (their account's login is their actor id, which is how kansa finds
-    a person's own events), so their own history is not empty."""
+def demo_accounts(store: Store, catalog: Catalog, password: str) -> list[DemoAccount]:
+    """An administrator (``admin``) and a general user in each demo tenant, those missing
+    made with ``password``. The general user is the person of the tenant's latest login
+    (their account's login is their actor id, which is how kansa finds a person's own
+    events), so their own history is not empty."""
     from kansa.access.accounts import hash_password
     from kansa.events.query import Filters, Query
 
     made = []
-    hashed = hash_password(DEMO_PASSWORD)
+    hashed = hash_password(password)
     for tenant in TENANTS:
         if tenant.product not in catalog.products or store.get_tenant(tenant.id) is None:
             continue
@@ -374,9 +412,10 @@ def demo_accounts(store: Store, catalog: Catalog) -> list[DemoAccount]:
             people.append((str(latest["id"]), "user", str(latest.get("name") or latest["id"])))
         for login, role, name in people:
             account = store.get_account(tenant.id, login)
+            created = account is None
             if account is None:
                 account = store.create_account(
                     tenant.id, login, name=name, role=role, password_hash=hashed
                 )
-            made.append(DemoAccount(tenant.id, account.login, account.role, account.name))
+            made.append(DemoAccount(tenant.id, account.login, account.role, account.name, created))
     return made

@@ -5,6 +5,7 @@ map them to a status code or an exit status in one place each::
 
     KansaError
     ├── ConfigError            settings or a data file (catalog, layout) is wrong
+    │   └── SettingError       a setting unknown (a misspelled name) or out of range
     ├── InvalidInput           a request is malformed; carries a list of Problems (422)
     │   └── InvalidQuery       a search or export parameter is wrong (400)
     ├── AuthError              no credentials, or unknown ones (401)
@@ -39,6 +40,11 @@ class KansaError(Exception):
 
 class ConfigError(KansaError):
     """A setting or a data file (catalog, layout) is wrong."""
+
+
+class SettingError(ConfigError):
+    """A ``KANSA_*`` variable, ``.env`` line or config file key that names no setting, or a
+    setting's value of the wrong type or out of range."""
 
 
 class InvalidInput(KansaError):

@@ -1,14 +1,25 @@
-"""kansa's settings: one typed object, read from ``KANSA_*`` environment variables (and
-``.env``), passed to whatever needs it. Every setting is listed in docs/operations.md."""
+"""kansa's settings: one typed object, read from ``KANSA_*`` environment variables, ``.env``
+and the TOML file ``KANSA_CONFIG`` names (in that order of precedence), passed to whatever
+needs it. :func:`load_settings` refuses a name that is no setting. Every setting is listed in
+docs/operations.md."""
 
 from __future__ import annotations
 
+import os
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from kansa.config import ConfigFile, describe, unknown_variables
+from kansa.errors import SettingError
 
 PLACEHOLDERS = ("changeme", "secret", "password", "placeholder")
 """Words no random secret holds: a secret_key with one in it (any case, any separators:
@@ -16,7 +27,13 @@ PLACEHOLDERS = ("changeme", "secret", "password", "placeholder")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="KANSA_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="KANSA_", env_file=".env", extra="forbid")
+
+    config: Path | None = Field(
+        default=None,
+        description="A TOML file of settings (keys without the prefix); the environment "
+        "overrides it.",
+    )
 
     database_url: str = Field(
         default="sqlite:///./kansa.db",
@@ -59,6 +76,11 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
         default_factory=list,
         description="Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed.",
+    )
+    create_tenants: bool = Field(
+        default=True,
+        description="A publish for a tenant not created beforehand creates it; false: such "
+        "a publish is refused (422 naming tenant.id).",
     )
     key_cache_seconds: float = Field(
         default=30.0,
@@ -119,6 +141,18 @@ class Settings(BaseSettings):
         "'off' for never.",
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        before = (init_settings, env_settings, dotenv_settings)
+        return (*before, ConfigFile(settings_cls, before), file_secret_settings)
+
     @field_validator("purge_at")
     @classmethod
     def _time_of_day(cls, value: str | None) -> str | None:
@@ -162,3 +196,24 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [Path(p.strip()) for p in value.split(",") if p.strip()]
         return value
+
+
+SECRET = ("secret_key", "signing_key")
+"""Settings whose value an error message never repeats."""
+
+
+def load_settings(**values: Any) -> Settings:
+    """The settings, with ``values`` over the environment over the file: a ``KANSA_*``
+    variable that is no setting, or a value of the wrong type or out of range, is a
+    :class:`SettingError` of one line."""
+    fields = Settings.model_fields
+    unknown = unknown_variables(os.environ, fields)
+    if unknown:
+        raise SettingError(unknown[0] + (f" (and {len(unknown) - 1} more)" if unknown[1:] else ""))
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        config = values.get("config") or os.environ.get("KANSA_CONFIG")
+        raise SettingError(
+            describe(exc, fields, SECRET, Path(config) if config else None)
+        ) from None

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from kansa.access.readers import check_publish, require_scope
 from kansa.errors import InvalidInput, Problem
-from kansa.events.prepare import EventIn, exact_json, prepare
+from kansa.events.prepare import EventIn, PreparedEvent, exact_json, prepare
 from kansa.http.problems import HTTPProblem
 from kansa.http.readers import api_key
 from kansa.http.responses import JSON
@@ -84,6 +84,8 @@ async def publish(request: Request) -> JSON:
     items, single = _items(payload, runtime.settings.max_batch)
     events = prepare(items, runtime.catalog, default_app=key.app, single=single)
     check_publish(key, events, single)
+    if not runtime.settings.create_tenants:
+        await runtime.read(lambda: _known_tenants(runtime, events, single))
     receipts = await runtime.writer.append(events)
     duplicates = sum(1 for r in receipts if r.duplicate)
     reply = {
@@ -92,6 +94,23 @@ async def publish(request: Request) -> JSON:
         "events": [r.as_dict() for r in receipts],
     }
     return JSON(reply, status_code=201 if duplicates < len(receipts) else 200)
+
+
+def _known_tenants(runtime: Runtime, events: list[PreparedEvent], single: bool) -> None:
+    """With ``KANSA_CREATE_TENANTS=false``: every event's tenant was created beforehand (a
+    tenant is never deleted, so it is still there when the events are appended)."""
+    known: dict[str, bool] = {}
+    problems = []
+    for index, event in enumerate(events):
+        tenant = event.tenant_id
+        if tenant not in known:
+            known[tenant] = runtime.store.get_tenant(tenant) is not None
+        if not known[tenant]:
+            where = "tenant.id" if single else f"events[{index}].tenant.id"
+            message = f"unknown tenant {tenant!r}: tenants are created beforehand here"
+            problems.append(Problem(where, message))
+    if problems:
+        raise InvalidInput(problems)
 
 
 def _json(body: bytes, request: Request) -> Any:

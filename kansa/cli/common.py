@@ -1,6 +1,8 @@
 """What every command shares: the ``--db``, ``--catalog``, ``--layout-file`` and
-``--screen-file`` options, the settings they make, the store opened for one command, the
-operator as an actor, and one line on stderr (no traceback) for an expected failure."""
+``--screen-file`` options, the settings they make (a misspelled ``KANSA_*`` variable
+refused), the store opened for one command (a SQLite file that is not there is not made,
+but by the commands that create), the operator as an actor, and one line on stderr (no
+traceback) for an expected failure: exit 2 for bad input, 1 for a problem found."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from typing import Annotated
 
 import typer
 
-from kansa.errors import InvalidInput, KansaError
-from kansa.settings import Settings
+from kansa.dburl import path_of
+from kansa.errors import ConfigError, InvalidInput, KansaError, NotFound
+from kansa.settings import Settings, load_settings
 from kansa.store import Store, open_store
 
 DbOption = Annotated[
@@ -47,7 +50,7 @@ def settings_for(
 ) -> Settings:
     """The settings from the environment, with ``--db``, ``--catalog``, ``--layout-file`` and
     ``--screen-file`` applied (files are added to those the environment names)."""
-    settings = Settings()
+    settings = load_settings()
     updates: dict[str, object] = {}
     if db:
         updates["database_url"] = db
@@ -59,13 +62,14 @@ def settings_for(
 
 def guarded(func: Callable[..., None]) -> Callable[..., None]:
     """A command whose expected failures (kansa's own errors) print one line on stderr and
-    exit non-zero: 2 for invalid input, 1 otherwise."""
+    exit non-zero: 2 for bad input (invalid, an unknown name, wrong settings or files), 1
+    for a problem found while running (a broken chain, the database away, a conflict)."""
 
     @functools.wraps(func)
     def run(*args: object, **kwargs: object) -> None:
         try:
             func(*args, **kwargs)
-        except InvalidInput as exc:
+        except (InvalidInput, NotFound, ConfigError) as exc:
             raise fail(str(exc), 2) from None
         except KansaError as exc:
             raise fail(str(exc), 1) from None
@@ -79,10 +83,25 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def existing(settings: Settings) -> Settings:
+    """``settings``, if their database is there: a SQLite file that is not is NotFound
+    (and is not made), for the commands that read or change a database they expect."""
+    url = settings.database_url
+    if url.startswith("sqlite://") and path_of(url) != ":memory:":
+        path = Path(path_of(url))
+        if not path.is_file():
+            raise NotFound(
+                f"no database at {path} ({url}): check --db or KANSA_DATABASE_URL, "
+                "or create it with 'kansa init'"
+            )
+    return settings
+
+
 @contextmanager
-def opened(settings: Settings, migrate: bool = True) -> Iterator[Store]:
-    """The settings' store for one command, its schema brought up to date unless told not."""
-    store = open_store(settings.database_url)
+def opened(settings: Settings, migrate: bool = True, create: bool = False) -> Iterator[Store]:
+    """The settings' store for one command, its schema brought up to date unless told not;
+    a SQLite file that is not there is made only if ``create``."""
+    store = open_store((settings if create else existing(settings)).database_url)
     try:
         if migrate:
             store.migrate()

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from kansa.access.keys import make_key, parse_scopes
-from kansa.cli.common import DbOption, fail, opened, settings_for
+from kansa.cli.common import DbOption, opened, settings_for
+from kansa.errors import NotFound
 
 
 def account_create(
@@ -30,7 +31,7 @@ def account_create(
     password = password.rstrip("\r\n")
     with opened(settings_for(db)) as store:
         if store.get_tenant(tenant) is None:
-            raise fail(f"no tenant {tenant!r}; create it first with 'kansa tenant create'")
+            raise NotFound(f"no tenant {tenant!r}; create it first with 'kansa tenant create'")
         store.create_account(
             tenant, login, name=name or login, role=role, password_hash=hash_password(password)
         )
@@ -51,7 +52,7 @@ def apikey_create(
     new = make_key()
     with opened(settings_for(db)) as store:
         if tenant is not None and store.get_tenant(tenant) is None:
-            raise fail(f"no tenant {tenant!r}; create it first with 'kansa tenant create'")
+            raise NotFound(f"no tenant {tenant!r}; create it first with 'kansa tenant create'")
         store.create_api_key(
             new.id, app=app_name, tenant=tenant, scopes=wanted, secret_hash=new.secret_hash
         )

@@ -16,7 +16,7 @@ import typer
 
 from kansa.access.readers import Reader
 from kansa.access.scope import Asked
-from kansa.cli.common import CatalogOption, DbOption, settings_for
+from kansa.cli.common import CatalogOption, DbOption, existing, settings_for
 from kansa.export.csv import Tally
 from kansa.export.plan import Export, Options, plan, write
 from kansa.server.runtime import Runtime
@@ -111,7 +111,7 @@ def export_file(
 
     from kansa.cli.export import counter, export_as_operator, part_file
 
-    rt, started = Runtime.from_settings(settings_for(db, catalog)), time.perf_counter()
+    rt, started = Runtime.from_settings(existing(settings_for(db, catalog))), time.perf_counter()
     tty = sys.stderr.isatty()
     rt.start()
     try:

@@ -15,6 +15,7 @@ from kansa.cli.common import (
     DbOption,
     ReasonOption,
     TenantOption,
+    existing,
     fail,
     opened,
     operator,
@@ -38,7 +39,10 @@ def key_show(
     """Print the public key (PEM) that checks checkpoints and export manifests."""
     import json
 
-    public = load_signer(settings_for(db)).public_key
+    settings = settings_for(db)
+    if settings.signing_key is None and settings.signing_key_file is None:
+        existing(settings)  # the key file is looked for beside the database
+    public = load_signer(settings).public_key
     if as_json:
         typer.echo(
             json.dumps(

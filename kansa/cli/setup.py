@@ -33,7 +33,7 @@ def init(db: DbOption = None) -> None:
     from kansa.integrity.keyfile import ensure_signing_key
 
     settings = settings_for(db)
-    with opened(settings, migrate=False) as store:
+    with opened(settings, migrate=False, create=True) as store:
         applied = store.migrate()
     what = f"applied {len(applied)} migration(s)" if applied else "schema already up to date"
     typer.echo(f"database ready at {settings.database_url} ({what})")
@@ -81,24 +81,35 @@ def serve(
 
 def demo(
     events: Annotated[int, typer.Option(help="How many events to create.")] = 20_000,
-    if_empty: Annotated[bool, typer.Option(help="Do nothing if the database has events.")] = False,
+    if_empty: Annotated[
+        bool, typer.Option(help="Do nothing if the database has a tenant or an event.")
+    ] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     db: DbOption = None,
 ) -> None:
-    """Fill the database with realistic events of the four products over 90 days."""
-    from kansa.demo import DEMO_PASSWORD, demo_accounts, fill
+    """Fill the database with realistic events of the four products over 90 days, and
+    console accounts with a random password (printed, and kept in a file of mode 0600)."""
+    from kansa.demo import demo_accounts, demo_password, fill, is_empty, password_file
 
     settings = settings_for(db)
-    with opened(settings) as store:
+    kept = password_file(settings.database_url)
+    with opened(settings, create=True) as store:
+        if if_empty and not is_empty(store):
+            typer.echo(
+                f"demo: the database holds {len(store.list_tenants())} tenant(s) and "
+                f"{store.count_events()} event(s); nothing added"
+                + (f" (demo accounts' password: {kept})" if kept and kept.exists() else "")
+            )
+            return
         catalog = load_catalog_for(settings)
-        if if_empty and store.count_events() > 0:
-            typer.echo(f"demo: {store.count_events()} events already stored; nothing added")
-        else:
-            started = time.perf_counter()
-            stored = fill(store, catalog, events, seed=seed)
-            typer.echo(f"demo: stored {stored} events in {time.perf_counter() - started:.1f}s")
-        accounts = demo_accounts(store, catalog)
-    if accounts:
-        typer.echo(f"demo console accounts (demo data only), password {DEMO_PASSWORD}:")
-        for a in accounts:
+        started = time.perf_counter()
+        stored = fill(store, catalog, events, seed=seed)
+        typer.echo(f"demo: stored {stored} events in {time.perf_counter() - started:.1f}s")
+        password = demo_password(kept)
+        made = [a for a in demo_accounts(store, catalog, password) if a.created]
+    if made:
+        typer.echo("demo console accounts (demo data only):")
+        for a in made:
             typer.echo(f"  tenant {a.tenant:<18} login {a.login:<12} {a.role}")
+        kept_in = f"kept in {kept}, readable by its owner only" if kept else "shown only this once"
+        typer.echo(f"password: {password}  ({kept_in})")

@@ -18,7 +18,7 @@ from kansa.http.limits import BodyLimit, NoNul, RateLimiter, rate_limit
 from kansa.server import docs
 from kansa.server.jobs import Jobs
 from kansa.server.runtime import Runtime
-from kansa.settings import Settings
+from kansa.settings import Settings, load_settings
 
 
 def create_app(
@@ -28,7 +28,7 @@ def create_app(
     app) or a ready ``runtime`` (the caller owns it). ``jobs`` (default: when the app owns
     its runtime) runs checkpoints and purges in the background while the app is up."""
     owned = runtime is None
-    rt = runtime or Runtime.from_settings(settings or Settings())
+    rt = runtime or Runtime.from_settings(settings or load_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

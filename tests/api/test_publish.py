@@ -9,6 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kansa.integrity.verify import verify_store
+from kansa.server.app import create_app
+from kansa.server.runtime import Runtime
+from kansa.settings import Settings
 from kansa.store import Store
 from tests.helpers import new_key, pca_event
 
@@ -239,3 +242,31 @@ def test_health_and_openapi(client: TestClient) -> None:
     assert {"/api/v1/events", "/api/v1/catalog", "/healthz"} <= set(spec["paths"])
     assert "EventIn" in spec["components"]["schemas"]
     assert client.get("/docs").status_code == 200
+
+
+def test_with_tenants_created_beforehand_an_unknown_tenant_is_refused(
+    store_url: str, store: Store, tenant_id: str
+) -> None:
+    """KANSA_CREATE_TENANTS=false: a misspelled tenant id is a 422 naming ``tenant.id``, and
+    no tenant is made of it; a tenant created beforehand takes events as ever."""
+    settings = Settings(database_url=store_url, create_tenants=False)
+    store.create_tenant(tenant_id, name=None, layout="pca-id", tz="Asia/Tokyo", lang="ja")
+    auth = {"Authorization": f"Bearer {new_key(store)}"}
+    runtime = Runtime.from_settings(settings)
+    runtime.start()
+    try:
+        with TestClient(create_app(runtime=runtime)) as client:
+            typo = tenant_id + "x"
+            reply = post(client, pca_event(typo), auth)
+            assert reply.status_code == 422
+            (problem,) = reply.json()["problems"]
+            assert problem["path"] == "tenant.id" and repr(typo) in problem["message"]
+            batch = {"events": [pca_event(tenant_id, 1), pca_event(typo, 2)]}
+            reply = post(client, batch, auth)
+            assert reply.status_code == 422
+            assert [p["path"] for p in reply.json()["problems"]] == ["events[1].tenant.id"]
+            assert store.get_tenant(typo) is None and store.count_events(tenant_id) == 0
+            assert post(client, pca_event(tenant_id), auth).status_code == 201
+    finally:
+        runtime.close()
+    assert store.count_events(tenant_id) == 1

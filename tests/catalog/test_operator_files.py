@@ -128,7 +128,7 @@ def test_kansa_serve_refuses_a_bad_layout_file_in_one_line(tmp_path: Path) -> No
     bad = write(tmp_path, "acme.toml", LAYOUT.replace("days = 3", "days = -1"))
     db = f"sqlite:///{tmp_path / 'kansa.db'}"
     result = CliRunner().invoke(cli_app, ["serve", "--db", db, "--layout-file", str(bad)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
         f"kansa: {bad}: windows.screen.admin: days must be a positive whole number"
     ]

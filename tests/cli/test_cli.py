@@ -81,7 +81,7 @@ def test_apikey_create_prints_the_key_once_and_stores_its_hash(
     code, _, err = kansa("apikey", "create", "--app", "x", "--scopes", "write", "--db", store_url)
     assert code == 2 and "scopes" in err
     code, _, err = kansa("apikey", "create", "--app", "x", "--tenant", "ghost", "--db", store_url)
-    assert code == 1 and "no tenant 'ghost'" in err
+    assert code == 2 and "no tenant 'ghost'" in err
 
 
 def test_demo_then_verify_and_a_tampered_row_is_named(store_url: str, store: Store) -> None:
@@ -122,7 +122,7 @@ def test_demo_if_empty_adds_nothing_to_a_filled_database(store_url: str) -> None
 
 def test_a_bad_database_url_is_one_line(tmp_path: object) -> None:
     code, _, err = kansa("init", "--db", "mysql://nowhere")
-    assert code == 1 and err.startswith("kansa: unsupported database URL")
+    assert code == 2 and err.startswith("kansa: unsupported database URL")
     assert "Traceback" not in err
 
 
@@ -206,4 +206,4 @@ def test_tenant_update_switches_recording_of_searches(
     tenant = store.get_tenant(tenant_id)
     assert tenant is not None and tenant.record_searches and tenant.lang == "en"
     code, _, err = kansa("tenant", "update", "ghost-tenant", "--lang", "ja", "--db", store_url)
-    assert code == 1 and "no tenant" in err
+    assert code == 2 and "no tenant" in err

@@ -86,9 +86,9 @@ def test_export_jsonl_to_stdout_and_its_refusals(
     code, _, err = kansa(*base, "--from", old, "-o", str(tmp_path / "x.csv"))
     assert code == 2 and "730 days" in err and not list(tmp_path.iterdir())
     code, _, err = kansa(*base, "--name", "access-log", "-o", str(tmp_path / "x.csv"))
-    assert code == 1 and "no export 'access-log'" in err
+    assert code == 2 and "no export 'access-log'" in err
     code, _, err = kansa("export", "--db", store_url, "--tenant", "nope", "-o", "-")
-    assert code == 1 and "no tenant 'nope'" in err
+    assert code == 2 and "no tenant 'nope'" in err
 
 
 def test_export_works_inside_a_running_event_loop(

@@ -48,12 +48,17 @@ def test_init_makes_a_key_beside_a_sqlite_database_readable_by_its_owner_only(
     assert code == 0 and pem.startswith("-----BEGIN PUBLIC KEY-----") and key_id in err
     key.chmod(0o644)
     code, _, err = kansa("key", "show", "--db", db)
-    assert code == 1 and "may be read by others (mode 0644): chmod 600" in err
+    assert code == 2 and "may be read by others (mode 0644): chmod 600" in err
     key.unlink()
     code, _, err = kansa("serve", "--db", db, "--port", "1")
-    assert code == 1 and "no signing key" in err and "kansa init" in err
+    assert code == 2 and "no signing key" in err and "kansa init" in err
     code, _, err = kansa("verify", "--db", f"sqlite:///{tmp_path / 'never-made.db'}")
-    assert code == 1 and "schema is at version 0" in err and "Traceback" not in err
+    assert code == 2 and "no database at" in err and "never-made.db" in err
+    assert not (tmp_path / "never-made.db").exists()
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    code, _, err = kansa("verify", "--db", f"sqlite:///{empty}")
+    assert code == 2 and "schema is at version 0" in err and "Traceback" not in err
 
 
 def test_checkpoint_then_verify_with_the_key(
@@ -103,7 +108,7 @@ def test_verify_checks_an_exported_file_offline(
     code, _, err = kansa("verify", str(exported))
     assert code == 2 and "--key" in err
     code, _, err = kansa("verify", str(tmp_path / "nope.jsonl"), "--key", str(public))
-    assert code == 1 and "cannot read" in err
+    assert code == 2 and "cannot read" in err
 
 
 def test_purge_hold_and_retention_from_the_command_line(

@@ -8,8 +8,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from kansa.access.accounts import generate_password
 from kansa.catalog import default_catalog_paths, load_catalog
-from kansa.demo import DEMO_PASSWORD, demo_accounts, fill
+from kansa.demo import demo_accounts, fill
 from kansa.settings import Settings
 from kansa.store import open_store
 from tests.web.server import ARGS, CHROMIUM, serve
@@ -35,7 +36,9 @@ def main() -> int:
         store.migrate()
         catalog = load_catalog(default_catalog_paths())
         fill(store, catalog, 20_000, seed=42)
-        users = {a.tenant: a.login for a in demo_accounts(store, catalog) if a.role == "user"}
+        password = generate_password()
+        accounts = demo_accounts(store, catalog, password)
+        users = {a.tenant: a.login for a in accounts if a.role == "user"}
         store.close()
         with serve(Settings(database_url=url)) as base, sync_playwright() as playwright:
             browser = playwright.chromium.launch(
@@ -51,7 +54,7 @@ def main() -> int:
                 page.goto(f"{base}/console/signin")
                 page.fill("#tenant", tenant)
                 page.fill("#login", users[tenant] if login == "user" else login)
-                page.fill("#password", DEMO_PASSWORD)
+                page.fill("#password", password)
                 page.click("form.stack button[type=submit]")
                 page.wait_for_url("**/console/log**")
                 page.goto(f"{base}{path}")
