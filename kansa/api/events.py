@@ -86,6 +86,8 @@ async def publish(request: Request) -> JSON:
     check_publish(key, events, single)
     receipts = await runtime.writer.append(events)
     duplicates = sum(1 for r in receipts if r.duplicate)
+    runtime.metrics.events_accepted.inc(len(receipts) - duplicates)
+    runtime.metrics.events_duplicate.inc(duplicates)
     reply = {
         "accepted": len(receipts) - duplicates,
         "duplicates": duplicates,

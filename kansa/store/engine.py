@@ -268,6 +268,11 @@ class SQLEngine(ABC):
         statement = rows.signin_statement(tenant_id, login, failures, locked_until, self.mark)
         self._commit([statement], what=f"record the sign-in of {login!r}")
 
+    def check_writable(self) -> None:
+        """A write transaction that changes nothing (StoreError when none can be had)."""
+        probe = ("UPDATE schema_migrations SET version = version WHERE 1 = 0", ())
+        self._commit([probe], what="write to the database")
+
     def instance_secret(self, name: str) -> bytes:
         *writes, (read, params) = rows.secret_statements(name, self.mark)
         self._commit(writes, what=f"make the instance secret {name!r}")
