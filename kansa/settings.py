@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -140,6 +140,43 @@ class Settings(BaseSettings):
         description="Time of day (UTC, HH:MM) when kansa serve purges expired events; "
         "'off' for never.",
     )
+
+    # -- running it: logs, metrics, readiness, jobs (kansa serve) --------------------------
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="How kansa serve writes its log lines: one JSON object a line, or text.",
+    )
+    metrics_address: str | None = Field(
+        default=None,
+        description="HOST:PORT where kansa serve serves Prometheus metrics (/metrics), apart "
+        "from the API. Unset: no metrics are served.",
+    )
+    metrics_max_tenants: int = Field(
+        default=1000,
+        ge=0,
+        description="Most tenants given series of their own in the metrics (chain head, "
+        "checkpoint age); the rest are counted only.",
+    )
+    ready_min_free_mb: int = Field(
+        default=100,
+        ge=0,
+        description="/readyz fails when the SQLite database's directory has less free space.",
+    )
+    jobs: bool = Field(
+        default=True,
+        description="Whether this process signs checkpoints and purges in the background "
+        "(kansa serve --workers runs them in its own process and turns this off in the workers).",
+    )
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        host, _, port = value.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be HOST:PORT, such as 127.0.0.1:9464")
+        return value.strip()
 
     @classmethod
     def settings_customise_sources(

@@ -88,6 +88,8 @@ async def publish(request: Request) -> JSON:
         await runtime.read(lambda: _known_tenants(runtime, events, single))
     receipts = await runtime.writer.append(events)
     duplicates = sum(1 for r in receipts if r.duplicate)
+    runtime.metrics.events_accepted.inc(len(receipts) - duplicates)
+    runtime.metrics.events_duplicate.inc(duplicates)
     reply = {
         "accepted": len(receipts) - duplicates,
         "duplicates": duplicates,

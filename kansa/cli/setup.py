@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Annotated
 
@@ -47,35 +48,57 @@ def serve(
     screen_file: ScreenFileOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+    access_log: Annotated[
+        bool, typer.Option(help="Log one line per request (credentials redacted).")
+    ] = True,
+    # -- running it: workers, proxies, logs, metrics (see docs/operations.md) ------------
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes; jobs and metrics stay in this one.")
+    ] = 1,
+    trusted_proxies: Annotated[
+        str | None,
+        typer.Option(help="Proxies whose X-Forwarded-* are believed (KANSA_TRUSTED_PROXIES)."),
+    ] = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="json or text (KANSA_LOG_FORMAT; default json).")
+    ] = None,
+    metrics_address: Annotated[
+        str | None,
+        typer.Option(help="HOST:PORT to serve /metrics on, apart from the API."),
+    ] = None,
 ) -> None:
-    """Serve the API (and /docs) over HTTP."""
-    import uvicorn
-
-    from kansa.server.app import create_app
-
+    """Serve the API, the console and /docs over HTTP."""
+    for name, value in (
+        ("KANSA_TRUSTED_PROXIES", trusted_proxies),
+        ("KANSA_LOG_FORMAT", log_format),
+        ("KANSA_METRICS_ADDRESS", metrics_address),
+    ):
+        if value is not None:
+            os.environ[name] = value  # the workers read their settings from the environment
     settings = settings_for(db, catalog, layout_file, screen_file)
     from kansa.integrity.keyfile import load_signer
 
     load_signer(settings)  # refuse to serve without the key that signs checkpoints
-    application = create_app(settings)
-    typer.echo(
-        f"kansa {__version__} on http://{host}:{port} (docs at /docs), "
-        f"database {settings.database_url}",
-        err=True,
-    )
-    from kansa.server import accesslog
+    from kansa.server import serving
 
-    accesslog.install()  # a viewer token in /console/enter?token=… never reaches the log
-    uvicorn.run(
-        application,
+    def announce() -> None:
+        typer.echo(
+            f"kansa {__version__} on http://{host}:{port} (docs at /docs), "
+            f"database {settings.database_url}",
+            err=True,
+        )
+        if workers > 1 or settings.metrics_address:
+            metrics = settings.metrics_address or "off"
+            typer.echo(f"kansa workers {workers}, metrics {metrics}", err=True)
+
+    serving.serve(
+        settings,
         host=host,
         port=port,
-        access_log=access_log,
-        proxy_headers=False,  # X-Forwarded-For is kansa's to judge (KANSA_TRUSTED_PROXIES)
-        log_level="info" if access_log else "warning",  # request lines are logged at info
-        loop="auto",
-        http="auto",
+        workers=workers,
+        log_format=settings.log_format,
+        requests_log=access_log,
+        announce=announce,
     )
 
 

@@ -105,12 +105,14 @@ def install(app: FastAPI) -> None:
             return problem(exc.status, exc.title, str(exc), exc.problems, exc.headers)
         if isinstance(exc, StoreUnavailable):  # the driver's words go to the log only
             log.warning("database unavailable: %s", exc)
+            request.app.state.kansa.metrics.store_error(exc)
             return unavailable()
         for kind, status, title in STATUS:
             if isinstance(exc, kind):
                 problems = exc.problems if isinstance(exc, InvalidInput) else []
                 return problem(status, title, str(exc), problems)
         log.error("request failed: %s", exc)
+        request.app.state.kansa.metrics.store_error(exc)
         return problem(503, "Service unavailable", "the store could not complete the request", [])
 
     async def validation_error(request: Request, exc: Exception) -> JSON:

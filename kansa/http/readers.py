@@ -157,6 +157,12 @@ def client_address(
     return str(current)
 
 
+def trusted_peer(peer: str | None, trusted: Sequence[Network]) -> bool:
+    """Whether ``peer`` is one of the trusted proxies, whose forwarding headers are believed."""
+    address = _address(peer)
+    return address is not None and _trusted(address, trusted)
+
+
 def _address(text: str | None) -> IPv4Address | IPv6Address | None:
     try:
         address = ip_address(text.strip()) if text else None

@@ -17,6 +17,7 @@ from kansa.http.headers import DefaultHeaders
 from kansa.http.limits import BodyLimit, NoNul, RateLimiter, rate_limit
 from kansa.server import docs
 from kansa.server.jobs import Jobs
+from kansa.server.requests import Requests
 from kansa.server.runtime import Runtime
 from kansa.settings import Settings, load_settings
 
@@ -25,8 +26,10 @@ def create_app(
     settings: Settings | None = None, runtime: Runtime | None = None, jobs: bool | None = None
 ) -> FastAPI:
     """The kansa web application. Give it ``settings`` (a store is opened and closed with the
-    app) or a ready ``runtime`` (the caller owns it). ``jobs`` (default: when the app owns
-    its runtime) runs checkpoints and purges in the background while the app is up."""
+    app) or a ready ``runtime`` (the caller owns it); with neither, settings are read from
+    the environment, so uvicorn can call it as a factory (``kansa.server.app:create_app``,
+    as ``kansa serve --workers`` does). ``jobs`` (default: when the app owns its runtime and
+    ``KANSA_JOBS`` is on) runs checkpoints and purges in the background while the app is up."""
     owned = runtime is None
     rt = runtime or Runtime.from_settings(settings or load_settings())
 
@@ -34,7 +37,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if owned:
             rt.start()
-        background = Jobs(rt) if (owned if jobs is None else jobs) else None
+        background = Jobs(rt) if (owned and rt.settings.jobs if jobs is None else jobs) else None
         if background is not None:
             background.start()
         try:
@@ -63,6 +66,7 @@ def create_app(
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
     app.add_middleware(NoNul)
     app.add_middleware(DefaultHeaders)
+    app.add_middleware(Requests, metrics=rt.metrics, trusted=limits.trusted_proxies)  # outermost
     problems.install(app)
     limited = [Depends(rate_limit)]
     for api in (events, search, exports, tokens, catalog, integrity, holds):

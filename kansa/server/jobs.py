@@ -6,7 +6,10 @@ signs the head of every tenant whose checkpoint is due (``KANSA_CHECKPOINT_EVERY
 after walking the unsigned events (see kansa.integrity.checkpoints); once a day, at
 ``KANSA_PURGE_AT`` (UTC), it purges.
 Several processes on one database may run it at once: signing the same head twice keeps one
-checkpoint, and a purge locks the tenants it purges.
+checkpoint (the first kept; the second signer reads it back), and a purge locks the tenants it
+purges. ``kansa serve --workers`` still runs it in one process only (its own; see
+docs/operations.md). Each round that did something logs one line with what it did (``kansa.jobs``,
+fields ``job``, ``signed``, ``refused``, ``purged`` …), and counts it in the metrics.
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 
+from prometheus_client import CollectorRegistry
+
 from kansa import retention
-from kansa.errors import ConfigError
+from kansa.errors import ConfigError, StoreError
 from kansa.integrity.checkpoints import is_due, sign_heads
+from kansa.server.metrics import JobMetrics
 from kansa.server.runtime import Runtime
 from kansa.timeutil import utcnow
 
@@ -57,6 +63,7 @@ class Jobs:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._warned = False
+        self.metrics = runtime.metrics.jobs or JobMetrics(CollectorRegistry())
 
     def start(self) -> None:
         if self._thread is None:
@@ -75,8 +82,11 @@ class Jobs:
         while True:
             try:
                 self.run_due(self.clock())
-            except Exception:  # noqa: BLE001 - a failed round is logged; the next one runs
+            except Exception as exc:  # noqa: BLE001 - a failed round is logged; the next runs
                 log.exception("background job failed")
+                self.metrics.failures.inc()
+                if isinstance(exc, StoreError):
+                    self.runtime.metrics.store_error(exc)
             if self._stop.wait(self.tick):
                 return
 
@@ -107,6 +117,22 @@ class Jobs:
         )
         for refusal in signed.refused:
             log.error("checkpoint refused: %s", refusal)
+        self.metrics.checkpoints.inc(len(signed.checkpoints))
+        self.metrics.checkpoints_refused.inc(len(signed.refused))
+        if due:
+            fields = {
+                "job": "checkpoint",
+                "due": len(due),
+                "signed": len(signed.checkpoints),
+                "refused": len(signed.refused),
+                "tenants": sorted({c.tenant for c in signed.checkpoints}),
+            }
+            log.info(
+                "checkpoint round: %d signed, %d refused",
+                len(signed.checkpoints),
+                len(signed.refused),
+                extra={"fields": fields},
+            )
         return len(signed.checkpoints)
 
     def purge(self, now: datetime) -> None:
@@ -115,6 +141,25 @@ class Jobs:
         except ConfigError:
             key = None
         plans = retention.purge(self.runtime.store, self.runtime.catalog, now=now, key=key)
+        purged = [p.purged for p in plans if p.purged and not p.refused]
+        refused = sum(1 for p in plans if p.refused)
+        self.metrics.purges.inc(len(purged))
+        self.metrics.purged_events.inc(sum(p.count for p in purged))
+        self.metrics.purges_refused.inc(refused)
+        fields = {
+            "job": "purge",
+            "tenants": len(plans),
+            "purged_tenants": len(purged),
+            "purged_events": sum(p.count for p in purged),
+            "refused": refused,
+        }
+        log.info(
+            "purge round: %d events of %d tenants purged, %d refused",
+            fields["purged_events"],
+            len(purged),
+            refused,
+            extra={"fields": fields},
+        )
         for plan in plans:
             if plan.refused:
                 log.error("purge refused: %s", plan.refused)

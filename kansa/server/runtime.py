@@ -19,6 +19,7 @@ from kansa.events.own import own_event
 from kansa.integrity.keyfile import load_signer
 from kansa.integrity.signing import Signer
 from kansa.records import Tenant
+from kansa.server.metrics import Metrics
 from kansa.server.writer import Writer
 from kansa.settings import Settings
 from kansa.store import Receipt, Store, open_store
@@ -28,6 +29,9 @@ T = TypeVar("T")
 PASSWORD_THREADS = 2
 """Password checks (argon2id: about 0.15 s of CPU and 64 MiB each) at once per process; more
 sign-ins queue among themselves, and never take the threads other requests read with."""
+LOCKED = ("console.signin_failed", "account is locked")
+"""The own event (action, reason) of a sign-in refused by a locked account: a lockout."""
+
 EXPORT_THREADS = 3
 """Exports streaming at once per process (API and console together); more wait for a free
 thread. Threads are reused, so a thread's store connection is too."""
@@ -56,9 +60,13 @@ class Runtime:
     keys: KeyCache = field(init=False)
     exports: ThreadPoolExecutor = field(init=False)
     passwords: ThreadPoolExecutor = field(init=False)
+    metrics: Metrics = field(init=False)
 
     def __post_init__(self) -> None:
-        self.writer = Writer(self.store, max_events=self.settings.commit_max_events)
+        self.metrics = Metrics(jobs=self.settings.jobs)
+        self.writer = Writer(
+            self.store, max_events=self.settings.commit_max_events, metrics=self.metrics
+        )
         self.keys = KeyCache(self.store, ttl=self.settings.key_cache_seconds)
         self.exports = ThreadPoolExecutor(EXPORT_THREADS, thread_name_prefix="kansa-export")
         self.passwords = ThreadPoolExecutor(PASSWORD_THREADS, thread_name_prefix="kansa-password")
@@ -135,6 +143,8 @@ class Runtime:
         """Record in the tenant's own log something done with it (a view, a search, an
         export, a sign-in) — kansa's own event, appended like any published one. ``actor`` is
         a reader, an actor as stored, or None for someone unknown (an anonymous event)."""
+        if action == LOCKED[0] and (details or {}).get("reason") == LOCKED[1]:
+            self.metrics.lockouts.inc()
         who = actor.actor() if isinstance(actor, Reader) else actor
         event = own_event(
             self.catalog, tenant, action, who, params, ip=ip, result=result, details=details

@@ -18,6 +18,7 @@ from concurrent.futures import Future
 
 from kansa.errors import StoreError
 from kansa.events.prepare import PreparedEvent
+from kansa.server.metrics import Metrics
 from kansa.store import Receipt, Store
 
 _Item = tuple[Sequence[PreparedEvent], "Future[list[Receipt]]"]
@@ -26,8 +27,11 @@ _Item = tuple[Sequence[PreparedEvent], "Future[list[Receipt]]"]
 class Writer:
     """Appends events through one thread with group commit."""
 
-    def __init__(self, store: Store, *, max_events: int = 5000) -> None:
+    def __init__(
+        self, store: Store, *, max_events: int = 5000, metrics: Metrics | None = None
+    ) -> None:
         self._store = store
+        self._metrics = metrics
         self._max = max_events
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="kansa-writer", daemon=True)
@@ -61,6 +65,8 @@ class Writer:
                 raise StoreError("the writer is not running: no event can be stored")
             if events:
                 self._queue.put((events, future))
+                if self._metrics is not None:
+                    self._metrics.queue_depth.inc()
             else:
                 future.set_result([])
         return future
@@ -72,6 +78,8 @@ class Writer:
 
     def _committed(self, receipts: Sequence[Receipt]) -> None:
         self.commits += 1
+        if self._metrics is not None:
+            self._metrics.commit_events.observe(len(receipts))
         with self._heads_lock:
             for receipt in receipts:
                 if receipt.duplicate:
@@ -101,6 +109,8 @@ class Writer:
                     break
                 group.append(more)
                 count += len(more[0])
+            if self._metrics is not None:
+                self._metrics.queue_depth.dec(len(group))
             self._commit(group)
             if stop:
                 return

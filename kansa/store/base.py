@@ -146,6 +146,11 @@ class Store(Protocol):
         0 keeps forever) of a tenant."""
         ...
 
+    def check_writable(self) -> None:
+        """Open a write transaction and commit it, changing nothing: StoreError (or
+        StoreUnavailable) when the database takes no writes now (for ``/readyz``)."""
+        ...
+
     def instance_secret(self, name: str) -> bytes:
         """A random 32-byte secret kept in the database, made on first use."""
         ...

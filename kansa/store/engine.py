@@ -282,6 +282,11 @@ class SQLEngine(ABC):
         row = self._read_one(*rows.sessions_ended_query(tenant_id, subjects, self.mark))
         return from_micros(row[0]) if row and row[0] is not None else None
 
+    def check_writable(self) -> None:
+        """A write transaction that changes nothing (StoreError when none can be had)."""
+        probe = ("UPDATE schema_migrations SET version = version WHERE 1 = 0", ())
+        self._commit([probe], what="write to the database")
+
     def instance_secret(self, name: str) -> bytes:
         *writes, (read, params) = rows.secret_statements(name, self.mark)
         self._commit(writes, what=f"make the instance secret {name!r}")

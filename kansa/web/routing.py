@@ -64,6 +64,7 @@ def error_page(request: Request, exc: KansaError) -> Response:
         key, status = "error.query", 400
     else:
         log.error("console request failed: %s", exc)
+        request.app.state.kansa.metrics.store_error(exc)
         key, status = "error.unavailable", 503
     detail = str(exc) if status in (400, 403) else ""
     answer = page(request, "error.html", lang, status, message=key, detail=detail, me=None)

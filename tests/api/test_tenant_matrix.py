@@ -24,7 +24,12 @@ from tests.helpers import new_key, pca_event
 
 ICHIRO = {"id": "acc-1001", "name": "飯田橋 一郎", "login": "ichiro"}
 
-TENANT_FREE = {("GET", "/healthz"), ("GET", "/api/v1/catalog"), ("GET", "/api/v1/public-key")}
+TENANT_FREE = {
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/api/v1/catalog"),
+    ("GET", "/api/v1/public-key"),
+}
 """Routes that hold no tenant's data."""
 
 Call = Callable[[TestClient, dict[str, str], str, str], Any]
