@@ -13,7 +13,10 @@ ReaderKind = Literal["key", "viewer", "account", "operator"]
 Purpose = Literal["screen", "export"]
 """Reading on a log screen, or downloading a file (a key reads as for an export)."""
 Lang = Literal["ja", "en"]
-History = Literal["login", "operation", "provisioning"]
+History = Literal["login", "operation", "provisioning", "access"]
+"""A product's login, operation and provisioning histories, and kansa's own ``access``
+(ログの利用履歴: reading, downloading, signing in to the console, retention and holds), which no
+product view holds."""
 Level = Literal["important", "info", "warning", "error"]
 
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -22,6 +25,9 @@ PURPOSES: tuple[Purpose, ...] = get_args(Purpose)
 LANGS: tuple[Lang, ...] = get_args(Lang)
 HISTORIES: tuple[History, ...] = get_args(History)
 LEVELS: tuple[Level, ...] = get_args(Level)
+OWN_HISTORY: History = "access"
+"""kansa's own history: returned by a search only when asked for by name."""
+PRODUCT_HISTORIES: tuple[History, ...] = tuple(h for h in HISTORIES if h != OWN_HISTORY)
 
 
 def is_role(value: object) -> TypeGuard[Role]:

@@ -43,18 +43,22 @@ def recorded(store: Store, tenant: str, action: str) -> list[StoredEvent]:
 def test_the_products_retention_is_the_default_and_a_tenant_may_override_it(
     catalog: Catalog,
 ) -> None:
-    assert retention.defaults(catalog, "kddi-business-id") == dict.fromkeys(
-        ("login", "operation", "provisioning"), 365
-    )
+    # kansa's own history (access) is kept until the operator says otherwise (access=N)
+    assert retention.defaults(catalog, "kddi-business-id") == {
+        **dict.fromkeys(("login", "operation", "provisioning"), 365),
+        "access": None,
+    }
     assert retention.defaults(catalog, "pca-id") == {
         "login": 730,
         "operation": 730,
         "provisioning": None,
+        "access": None,
     }
     for unlimited in ("microcms", "cybozu", None):
         assert set(retention.defaults(catalog, unlimited).values()) == {None}
     changes = retention.parse_overrides("login=90, operation=forever,provisioning=default")
     assert changes == {"login": 90, "operation": 0, "provisioning": None}
+    assert retention.parse_overrides("access=365") == {"access": 365}
     assert retention.apply_overrides({"provisioning": 5}, changes) == {"login": 90, "operation": 0}
     for wrong in ("login", "login=soon", "history=3", ""):
         with pytest.raises(InvalidInput):

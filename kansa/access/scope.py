@@ -1,11 +1,15 @@
 """The one place where a reader's request becomes a :class:`~kansa.events.query.Query` they are
 entitled to: their tenant only, their own events only for a general user, the event types
 their role may see for this purpose, and the layout's time window. Every endpoint that reads
-events goes through :func:`scope`; none builds a Query itself."""
+events goes through :func:`scope`; none builds a Query itself.
+
+kansa's own history (``access``: sign-ins to the console, detail views, downloads, retention
+and holds) is returned only when a request names it: a request that names no history reads the
+product's histories alone, so no product screen, filter, chart or file holds kansa's words."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from functools import lru_cache
 from typing import Literal
@@ -18,7 +22,7 @@ from kansa.errors import Forbidden, InvalidQuery, NotFound, Problem
 from kansa.events.query import MAX_LIMIT, SORTS, Cursor, Filters, Query, check_choice
 from kansa.events.stored import StoredEvent
 from kansa.records import Tenant
-from kansa.words import HISTORIES, LEVELS, Purpose, Role
+from kansa.words import HISTORIES, LEVELS, PRODUCT_HISTORIES, Purpose, Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +107,8 @@ def scope(
     since, until = period(asked.since, asked.until, window, now, tz)
     filters = asked.filters
     check_choice("history", filters.histories, HISTORIES)
+    if not filters.histories:
+        filters = replace(filters, histories=PRODUCT_HISTORIES)
     check_choice("level", filters.levels, LEVELS)
     if asked.sort not in SORTS:
         raise InvalidQuery([Problem("sort", f"must be one of: {', '.join(SORTS)}")])
@@ -135,8 +141,8 @@ def period(
 ) -> tuple[datetime | None, datetime | None]:
     """The rule of a period, for the API, the console and the CLI alike: ``from`` before
     ``to``, ``to`` no later than the end of today in the tenant's zone ``tz``, ``from`` not
-    before the ``window``'s first moment — a ``from`` on the window's first day means from
-    that moment. No ``from`` means from the window's start."""
+    before the ``window``'s first day (whole days in ``tz``: any day a date picker offers is
+    allowed). No ``from`` means from the window's start."""
     earliest = window.start(now, tz)
     if since is not None and until is not None and since >= until:
         raise PeriodRefused("from_after_to", Problem("from", "is after to"))
@@ -145,11 +151,9 @@ def period(
         raise PeriodRefused("future", Problem("to", "is in the future"))
     if since is None or earliest is None or since >= earliest:
         return (since if since is not None else earliest), until
-    if since.astimezone(tz).date() < earliest.astimezone(tz).date():
-        allowed = f"{window.describe()}): from {earliest.isoformat()} to today"
-        problem = Problem("from", f"is outside the allowed period ({allowed}")
-        raise PeriodRefused("before_window", problem, earliest)
-    return earliest, until
+    allowed = f"{window.describe()}): from {earliest.isoformat()} to today"
+    problem = Problem("from", f"is outside the allowed period ({allowed}")
+    raise PeriodRefused("before_window", problem, earliest)
 
 
 def _groups(catalog: Catalog, groups: tuple[str, ...]) -> frozenset[tuple[str, str]] | None:

@@ -3,9 +3,14 @@ may see on screen and in exports, and the files it offers for download (``[expor
 see :mod:`kansa.export.files`). Data files in ``kansa/catalog/layouts/``, and an operator's
 own (``KANSA_LAYOUTS``).
 
-A window is ``{ days = N }`` (the last N days up to now), ``{ since =
+A window is ``{ days = N }`` (from the day N days before today to today), ``{ since =
 "first-of-month-last-year" }`` (KDDI: from the 1st of the same month last year), or ``{}``
-(no limit). A role with no window for a purpose may not read for it at all.
+(no limit). Windows are whole days in the tenant's zone, its first day included from
+midnight: any day a date picker offers is allowed. A role with no window for a purpose may
+not read for it at all.
+
+``log_access = false`` in ``[layout]`` hides kansa's own history (ログの利用履歴: sign-ins,
+detail views, downloads, retention) from the console: no tab and no ``log-access`` file.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from kansa.words import PURPOSES, ROLES, Purpose, Role
 
 LAYOUT_DIR = Path(__file__).parent / "layouts"
 SINCE_KINDS = ("first-of-month-last-year",)
+LOG_ACCESS_FILE = "log-access"
+"""The common file of kansa's own history (``kansa/catalog/exports.toml``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +40,23 @@ class Window:
     since: str | None = None
 
     def start(self, now: datetime, tz: ZoneInfo) -> datetime | None:
-        """The earliest moment this window allows, or None when it has no limit."""
-        local = now.astimezone(tz)
+        """The earliest moment this window allows — the start of its first day in ``tz`` —
+        or None when it has no limit."""
+        today = now.astimezone(tz).date()
         if self.days is not None:
-            return local - timedelta(days=self.days)
-        if self.since == "first-of-month-last-year":
-            first = date(local.year - 1, local.month, 1)
-            return datetime.combine(first, time(0), tzinfo=tz)
-        return None
+            first = today - timedelta(days=self.days)
+        elif self.since == "first-of-month-last-year":
+            first = date(today.year - 1, today.month, 1)
+        else:
+            return None
+        return datetime.combine(first, time(0), tzinfo=tz)
+
+    def covers_more_than(self, other: Window | None, now: datetime, tz: ZoneInfo) -> bool:
+        """Whether this window reaches further back than ``other``."""
+        if other is None:
+            return True
+        mine, theirs = self.start(now, tz), other.start(now, tz)
+        return theirs is not None and (mine is None or mine < theirs)
 
     def describe(self) -> str:
         if self.days is not None:
@@ -59,16 +75,20 @@ class Layout:
     """(purpose, role) → window; a missing pair means that role may not read for it."""
     exports: Mapping[str, ExportFile] = field(default_factory=dict)
     """The layout's own files; the common ones (:func:`common_exports`) come on top."""
+    log_access: bool = True
+    """Whether the console shows kansa's own history (its tab and its file)."""
 
     def window(self, purpose: Purpose, role: Role) -> Window | None:
         return self.windows.get((purpose, role))
 
     def export_files(self) -> dict[str, ExportFile]:
         """Every file this layout offers: its own, then the common ones it does not redefine."""
-        return {
-            **self.exports,
-            **{k: v for k, v in common_exports().items() if k not in self.exports},
+        common = {
+            k: v
+            for k, v in common_exports().items()
+            if k not in self.exports and (self.log_access or k != LOG_ACCESS_FILE)
         }
+        return {**self.exports, **common}
 
     def export(self, name: str) -> ExportFile | None:
         return self.export_files().get(name)
@@ -120,7 +140,10 @@ def load_layout(path: Path) -> Layout:
         for role, spec in roles.items():
             windows[(purpose, role)] = _window(spec, f"{path}: windows.{purpose}.{role}", role)
     exports = parse_exports(data.get("exports"), str(path))
-    return Layout(head["id"], head["product"], head["name"], windows, exports)
+    log_access = head.get("log_access", True)
+    if not isinstance(log_access, bool):
+        raise ConfigError(f"{path}: layout.log_access: must be true or false")
+    return Layout(head["id"], head["product"], head["name"], windows, exports, log_access)
 
 
 def _window(spec: object, where: str, role: str) -> Window:

@@ -7,12 +7,17 @@ A tab names the history it lists (none: every history the reader may see), its c
 (``field`` from :data:`kansa.catalog.columns.FIELDS`, with an optional ``label``) and its filters
 (``kind`` from :data:`FILTER_KINDS`). ``choose_columns`` lets a reader pick the columns among
 the tab's and the product's recorded fields (microCMS 表示項目の編集).
+
+kansa's own history has a tab of its own, ``log_access.toml`` beside this module, which
+:func:`with_log_access` adds after a screen's tabs where the layout shows it: a screen file
+never lists kansa's events among a product's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +28,7 @@ from kansa.errors import ConfigError
 from kansa.words import HISTORIES, LANGS
 
 SCREEN_DIR = Path(__file__).resolve().parent / "screens"
+LOG_ACCESS_TAB = Path(__file__).resolve().parent / "log_access.toml"
 FILTER_KINDS = (
     "period",
     "actor",
@@ -73,7 +79,7 @@ class Screen:
     title: Label
     tabs: tuple[Tab, ...]
     default_days: int | None = None
-    """Without a window, how many days the period covers by default."""
+    """How many days before today the period starts by default (never before the window)."""
 
     def tab(self, tab_id: str | None) -> Tab:
         for tab in self.tabs:
@@ -119,6 +125,21 @@ def load_screens(paths: Iterable[Path], layouts: Iterable[str]) -> dict[str, Scr
 def screen_for(screens: Mapping[str, Screen], layout_id: str) -> Screen:
     """The screen of a layout; the default screen when it has none."""
     return screens.get(layout_id) or screens[DEFAULT_SCREEN]
+
+
+@lru_cache(maxsize=1)
+def log_access_tab() -> Tab:
+    """The tab of kansa's own history (ログの利用履歴)."""
+    data = read_toml(LOG_ACCESS_TAB, "screen")
+    return _tab(data.get("tab"), f"{LOG_ACCESS_TAB}: tab")
+
+
+def with_log_access(screen: Screen) -> Screen:
+    """``screen`` with the tab of kansa's own history after its own tabs."""
+    tab = log_access_tab()
+    if any(t.id == tab.id for t in screen.tabs):
+        return screen
+    return replace(screen, tabs=(*screen.tabs, tab))
 
 
 def load_screen(path: Path) -> Screen:

@@ -20,6 +20,7 @@ HISTORY_LABELS = {
     "login": Label("ログイン履歴", "Login history"),
     "operation": Label("操作履歴", "Operation history"),
     "provisioning": Label("サービス連携履歴", "Provisioning history"),
+    "access": Label("ログの利用履歴", "Log access"),
 }
 
 

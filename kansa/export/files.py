@@ -4,7 +4,7 @@ TOML files, plus the generic ones every layout has (``kansa/catalog/exports.toml
     [exports.access-log]
     title = { ja = "ログイン履歴", en = "Login history" }
     file = "access-log_{date}.csv"     # {date} download day, {from} {to} the period, {tenant}
-    history = ["login"]                # only these histories (default: every one)
+    history = ["login"]                # only these histories (default: the product's)
     filters_apply = false              # only the period applies (KDDI 1.x.2)
     columns = [
       { ja = "日時", en = "Date", field = "occurred_at" },

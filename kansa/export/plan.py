@@ -31,7 +31,7 @@ from kansa.integrity.checkpoints import manifest_line
 from kansa.integrity.signing import Signer
 from kansa.records import Tenant
 from kansa.store import Store
-from kansa.words import LANGS, Lang, lang_of
+from kansa.words import HISTORIES, LANGS, Lang, lang_of
 
 FORMATS = ("csv", "jsonl")
 JSONL_CHUNK = 64 * 1024
@@ -223,7 +223,7 @@ def _filters(file: ExportFile, asked: Filters, options: Options) -> Filters:
             raise InvalidQuery(
                 [Problem("format", f"JSON Lines holds every history; {file.name!r} holds one")]
             )
-        return Filters()
+        return Filters(histories=HISTORIES)  # kansa's own too: the chain has no gap
     filters = asked if file.filters_apply else Filters()
     return replace(filters, histories=file.histories) if file.histories else filters
 

@@ -13,7 +13,13 @@ from typing import Any, TypeVar
 from kansa.access.readers import KeyCache, Reader
 from kansa.catalog import Catalog, default_catalog_paths, load_catalog
 from kansa.catalog.layout import DEFAULT_LAYOUT, Layout, default_layout_paths, load_layouts
-from kansa.catalog.screens import Screen, default_screen_paths, load_screens, screen_for
+from kansa.catalog.screens import (
+    Screen,
+    default_screen_paths,
+    load_screens,
+    screen_for,
+    with_log_access,
+)
 from kansa.errors import NotFound
 from kansa.events.own import own_event
 from kansa.integrity.keyfile import load_signer
@@ -100,7 +106,8 @@ class Runtime:
         return self.layouts.get(tenant.layout or "", DEFAULT_LAYOUT)
 
     def screen_of(self, layout: Layout) -> Screen:
-        return screen_for(self.screens, layout.id)
+        screen = screen_for(self.screens, layout.id)
+        return with_log_access(screen) if layout.log_access else screen
 
     def secret_key(self) -> bytes:
         """The key that signs viewer tokens: the setting, else one kept in the database so

@@ -69,9 +69,11 @@ async def current(request: Request) -> Context:
     if session.needs_renewal(now, minutes):
         request.state.renewed = session.renewed(now, minutes)
     layout = runtime.layout_of(tenant)
-    return Context(
+    ctx = Context(
         runtime, session, tenant, layout, runtime.screen_of(layout), language(request, tenant.lang)
     )
+    request.state.console = ctx  # an error page keeps the signed-in header
+    return ctx
 
 
 def _still_open(store: Store, session: Session) -> Tenant | None:

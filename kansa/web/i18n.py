@@ -160,6 +160,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "error.not_found": ("お探しのログは見つかりません。", "The log entry was not found."),
     "error.query": ("検索条件を確認してください。", "Please check the search conditions."),
+    "download.longer": (
+        "ダウンロードできる期間（{start} から今日まで）は、画面に表示される期間より長い期間です。",
+        "Files may cover a longer period than the screen shows: from {start} to today.",
+    ),
+    "error.invalid": (
+        "送信された内容を処理できませんでした。入力内容を確認して、もう一度お試しください。",
+        "What was sent could not be processed. Please check it and try again.",
+    ),
     "error.from_after_to": (
         "開始日が終了日より後になっています。",
         "The start date is after the end date.",

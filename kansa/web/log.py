@@ -4,6 +4,7 @@ period, a sortable table with cursor pages, and the column chooser."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import islice
@@ -26,11 +27,14 @@ from kansa.web import chart as charts
 from kansa.web.auth import form_lists
 from kansa.web.context import Context, current
 from kansa.web.export import can_export
+from kansa.web.i18n import translate
 from kansa.web.options import ColumnChoice, available_columns, columns_for, form_choices, tabs_for
 from kansa.web.render import page, set_cookie
 from kansa.web.routing import router
 from kansa.web.search import Form, FormError, Period, asked_of, period_of, read_form
 from kansa.web.session import same
+
+log = logging.getLogger("kansa.web")
 
 CHART_CAP = 20_000
 """Most events read to draw the chart; beyond it the chart says it is partial."""
@@ -118,8 +122,9 @@ async def log_screen(request: Request) -> Response:
         error = (exc.key, exc.values)
     except PeriodRefused as exc:
         error = (f"error.{exc.fault}", _start(exc.earliest, ctx.tenant.tz))
-    except InvalidQuery as exc:
-        error = ("error.query", {"detail": str(exc)})
+    except InvalidQuery as exc:  # the query language's own words help only in English
+        log.info("console search refused: %s", exc)
+        error = ("error.query", {"detail": str(exc) if lang == "en" else ""})
     if found is not None and ctx.tenant.record_searches:
         await runtime.record(ctx.reader, ctx.tenant.id, "log.search", {}, client_ip(request))
     columns = columns_for(tab, product, lang, _chosen(request, ctx, tab))
@@ -159,13 +164,26 @@ def _download(ctx: Context, tab: Tab, form: Form, now: datetime) -> dict[str, st
     tz = ZoneInfo(ctx.tenant.tz)
     start = window.start(now, tz) if window else None
     earliest = start.astimezone(tz).date().isoformat() if start else ""
+    today = now.astimezone(tz).date().isoformat()
+    screen = ctx.layout.window("screen", ctx.session.role)
+    if window is not None and start is not None and window.covers_more_than(screen, now, tz):
+        # PCA ID: files cover 2 years though the screen shows 7 days; the form offers them all
+        longer = translate(ctx.lang, "download.longer", start=f"{start:%Y/%m/%d}")
+        return _download_form(tab, earliest, today, earliest, today, longer)
     since = max(form.since, earliest) if form.since and earliest else form.since or earliest
+    return _download_form(tab, since, form.until or today, earliest, today, "")
+
+
+def _download_form(
+    tab: Tab, since: str, until: str, earliest: str, today: str, longer: str
+) -> dict[str, str]:
     return {
         "action": f"/console/export/{tab.export}",
         "from": since,
-        "to": form.until or now.astimezone(tz).date().isoformat(),
+        "to": until,
         "min": earliest,
-        "max": now.astimezone(tz).date().isoformat(),
+        "max": today,
+        "longer": longer,
     }
 
 

@@ -10,7 +10,7 @@ from kansa.catalog import Catalog, EventType, Label, Product
 from kansa.catalog.columns import FIELDS
 from kansa.catalog.screens import Column, Tab
 from kansa.events.present import HISTORY_LABELS, LEVEL_LABELS
-from kansa.words import HISTORIES, LEVELS, Lang, Role
+from kansa.words import LEVELS, PRODUCT_HISTORIES, Lang, Role
 
 Choice = tuple[str, str]
 EXTRA_COLUMNS = ("level", "actor_login", "actor_name", "action", "category", "result", "trace_id")
@@ -24,11 +24,13 @@ class ColumnChoice:
 
 
 def seen(catalog: Catalog, role: Role, history: str | None) -> list[EventType]:
-    """The event types ``role`` sees on screen in ``history`` (None: every history)."""
+    """The event types ``role`` sees on screen in ``history`` (None: every product history;
+    kansa's own is listed only when named)."""
     return [
         t
         for t in catalog.event_types()
-        if role in t.screen and (history is None or t.history == history)
+        if role in t.screen
+        and (t.history == history if history else t.history in PRODUCT_HISTORIES)
     ]
 
 
@@ -47,7 +49,7 @@ def form_choices(
     owner = product.id if product else None
     choices: dict[str, list[Choice]] = {
         "level": [(code, LEVEL_LABELS[code].get(lang)) for code in LEVELS],
-        "history": [(code, HISTORY_LABELS[code].get(lang)) for code in HISTORIES],
+        "history": [(code, HISTORY_LABELS[code].get(lang)) for code in PRODUCT_HISTORIES],
     }
     if product is not None:
         choices["group"] = _labelled(product.groups, lang)

@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
+from datetime import UTC
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 
+from kansa.access.scope import PeriodRefused
 from kansa.errors import AuthError, Forbidden, InvalidInput, KansaError, NotFound, StoreUnavailable
 from kansa.http.problems import RETRY_AFTER_SECONDS
 from kansa.server.runtime import Runtime
 from kansa.timeutil import utcnow
-from kansa.web.context import SignInRequired, language
+from kansa.web.context import Context, SignInRequired, language
 from kansa.web.render import page, secure, set_cookie
 from kansa.web.session import COOKIE, LANG_COOKIE, Session, seal
 from kansa.words import is_lang
@@ -53,21 +56,33 @@ def signin_redirect(message: str | None = None) -> Response:
 
 
 def error_page(request: Request, exc: KansaError) -> Response:
-    lang = language(request)
+    """The page of an error, wholly in the reader's language: a translated sentence, never
+    the problem's own (English, technical) words, which go to the log. A signed-in reader
+    keeps the header: tenant, name, language switch and sign-out."""
     if isinstance(exc, AuthError):
         return signin_redirect()
-    if isinstance(exc, Forbidden):
+    me: Context | None = getattr(request.state, "console", None)
+    lang = me.lang if me is not None else language(request)
+    values: dict[str, object] = {}
+    if isinstance(exc, PeriodRefused):
+        key, status = f"error.{exc.fault}", 400
+        if exc.earliest is not None:
+            tz = ZoneInfo(me.tenant.tz) if me is not None else UTC
+            values["start"] = f"{exc.earliest.astimezone(tz):%Y/%m/%d}"
+    elif isinstance(exc, Forbidden):
         key, status = "error.forbidden", 403
     elif isinstance(exc, NotFound):
         key, status = "error.not_found", 404
     elif isinstance(exc, InvalidInput):
-        key, status = "error.query", 400
+        key, status = "error.invalid", 400
     else:
-        log.error("console request failed: %s", exc)
         request.app.state.kansa.metrics.store_error(exc)
         key, status = "error.unavailable", 503
-    detail = str(exc) if status in (400, 403) else ""
-    answer = page(request, "error.html", lang, status, message=key, detail=detail, me=None)
+    if status == 503:
+        log.error("console request failed: %s", exc)
+    else:
+        log.info("console %s %s: %d %s", request.method, request.url.path, status, exc)
+    answer = page(request, "error.html", lang, status, message=key, values=values, me=me)
     if isinstance(exc, StoreUnavailable):
         answer.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return answer

@@ -70,12 +70,11 @@ def period_of(layout: Layout, screen: Screen, role: Role, tenant: Tenant, now: d
     today = now.astimezone(tz).date()
     window = layout.window("screen", role)
     earliest = window.start(now, tz) if window is not None else None
-    if earliest is not None:
-        default = earliest.astimezone(tz).date()
-    elif screen.default_days:
-        default = today - timedelta(days=screen.default_days - 1)
-    else:
-        default = None
+    first = earliest.astimezone(tz).date() if earliest is not None else None
+    default: date | None = first
+    if screen.default_days:  # KDDI: one week (2020/07/09 ~ 2020/07/16), within the window
+        default = today - timedelta(days=screen.default_days)
+        default = max(default, first) if first else default
     return Period(today, earliest.astimezone(tz) if earliest else None, default)
 
 

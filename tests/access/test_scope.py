@@ -3,7 +3,7 @@ without naming an actor, and the one period rule the API, the console and the CL
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -45,11 +45,11 @@ def test_a_user_reader_naming_no_actor_reads_nothing(pca: Layout, catalog: Catal
 
 
 def test_the_period_rule(pca: Layout, catalog: Catalog) -> None:
-    earliest = NOW.astimezone(JST) - timedelta(days=7)  # PCA ID on screen: the last 7 days
+    earliest = day("2026-11-14")  # PCA ID on screen: from midnight 7 days before today (JST)
     whole = scoped(ADMIN, Asked(), pca, catalog)
     assert (whole.since, whole.until) == (earliest, None)
     first_day = scoped(ADMIN, Asked(since=day("2026-11-14")), pca, catalog)
-    assert first_day.since == earliest  # the window's first day: from its first moment
+    assert first_day.since == earliest  # the first day a date picker offers: all of it
     today = scoped(ADMIN, Asked(since=day("2026-11-20"), until=day("2026-11-22")), pca, catalog)
     assert (today.since, today.until) == (day("2026-11-20"), day("2026-11-22"))
     refusals = {

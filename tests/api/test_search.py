@@ -238,11 +238,15 @@ def test_one_event_in_full_and_a_job_with_all_its_states(
     assert detail["params"] == {"service": "Google Workspace", "reason": "ライセンス不足"}
     assert len(detail["hash"]) == 64 and detail["seq"] == 10
     assert [s["result"] for s in detail["states"]] == ["processing", "ng"]
-    # Viewing a detail is recorded in the tenant's own log.
-    views = ids(client, reader_auth, logged, action="log.event.view")
+    # Viewing a detail is recorded in the tenant's own log, in kansa's history: only a search
+    # that asks for that history returns it.
+    assert ids(client, reader_auth, logged, action="log.event.view") == []
+    views = ids(client, reader_auth, logged, action="log.event.view", history="access")
     assert len(views) == 1
     recorded = client.get(
-        "/api/v1/events", params={"tenant": logged, "action": "log.event.view"}, headers=reader_auth
+        "/api/v1/events",
+        params={"tenant": logged, "action": "log.event.view", "history": "access"},
+        headers=reader_auth,
     ).json()
     assert event_id in recorded["events"][0]["message"]
     assert recorded["events"][0]["actor"]["type"] == "api_key"
@@ -280,7 +284,7 @@ def test_recording_searches_is_a_tenant_choice(
     client: TestClient, reader_auth: dict[str, str], logged: str, store: Store
 ) -> None:
     ids(client, reader_auth, logged)
-    assert ids(client, reader_auth, logged, action="log.search") == []
+    assert ids(client, reader_auth, logged, action="log.search", history="access") == []
     store.update_tenant(logged, TenantChanges(record_searches=True))
     ids(client, reader_auth, logged, q="ワンタイム")
-    assert len(ids(client, reader_auth, logged, action="log.search")) >= 1
+    assert len(ids(client, reader_auth, logged, action="log.search", history="access")) >= 1

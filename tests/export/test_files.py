@@ -23,12 +23,19 @@ JST = ZoneInfo("Asia/Tokyo")
 def test_every_layout_offers_the_pca_file_and_its_own() -> None:
     layouts = load_layouts(default_layout_paths())
     assert {name: sorted(layout.export_files()) for name, layout in layouts.items()} == {
-        "cybozu": ["audit-log", "events"],
-        "kddi-business-id": ["access-log", "events", "operation-log", "provisioning-log"],
-        "microcms": ["audit-log", "events"],
-        "pca-id": ["events"],
+        "cybozu": ["audit-log", "events", "log-access"],
+        "kddi-business-id": [
+            "access-log",
+            "events",
+            "log-access",
+            "operation-log",
+            "provisioning-log",
+        ],
+        "microcms": ["audit-log", "events", "log-access"],
+        "pca-id": ["events", "log-access"],
     }
-    assert list(DEFAULT_LAYOUT.export_files()) == ["events"]
+    assert list(DEFAULT_LAYOUT.export_files()) == ["events", "log-access"]
+    assert common_exports()["log-access"].histories == ("access",)  # kansa's own history
     assert len(common_exports()["events"].columns) == 15
     kddi = layouts["kddi-business-id"]
     for name, history in [
