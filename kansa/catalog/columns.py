@@ -76,6 +76,11 @@ def text_of(value: Any) -> str:
     return str(value)
 
 
+def failed(result: str) -> bool:
+    """Whether ``result`` says the operation failed (FAILED, ログインNG, NG, ロック …)."""
+    return result_tone(result) == "bad"
+
+
 def result_tone(result: str) -> str:
     if result in GOOD_RESULTS:
         return "good"
@@ -118,7 +123,7 @@ def _plain(
         "actor_login": actor.get("login") or actor.get("id"),
         "actor_name": actor.get("name"),
         "action": labels.get("action"),
-        "action_code": event.get("action"),
+        "action_code": event.get("action_code") or event.get("action"),
         "category": labels.get("category"),
         "group": labels.get("group"),
         "target": first.get("name") or first.get("login") or first.get("id"),
@@ -129,6 +134,5 @@ def _plain(
         "error": " ".join(text_of(v) for v in (error.get("code"), error.get("message")) if v),
     }
     if field == "module":
-        event_type = catalog.get(str(event.get("product", "")), str(event.get("action", "")))
-        return event_type.module if event_type else ""
+        return str(event.get("module") or "")
     return text_of(values.get(field))

@@ -14,7 +14,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from kansa.access.scope import PeriodRefused
-from kansa.catalog.columns import Cell, cell
+from kansa.catalog.columns import Cell, cell, failed
 from kansa.catalog.screens import Tab
 from kansa.errors import InvalidInput, InvalidQuery, Problem
 from kansa.events.present import present
@@ -89,9 +89,12 @@ async def _search(ctx: Context, query: Query, period: Period) -> Found:
     found = await runtime.read(lambda: runtime.store.search(query))
     whole = replace(query, sort="occurred_at", descending=False, after=None)
 
-    def moments() -> list[tuple[str, str]]:
+    def moments() -> list[tuple[str, str, bool]]:
         stream = runtime.store.stream(whole)
-        return [(e["occurred_at"], e["level"]) for e in islice(stream, CHART_CAP + 1)]
+        return [
+            (e["occurred_at"], e["level"], failed(e["result"]))
+            for e in islice(stream, CHART_CAP + 1)
+        ]
 
     points = await runtime.read(moments)
     first = query.since.astimezone(ZoneInfo(ctx.tenant.tz)).date() if query.since else None

@@ -220,13 +220,27 @@ def test_garoon_in_english_and_by_module(page: Page, site: Site) -> None:
         "Complement",
     ]
     assert "download certificate" in column(page, "action-code")
+    assert "login API(REST)" in column(page, "action-code")  # Garoon's login API(%s)
+    assert "%s" not in page.inner_text("body")
     assert "FAILED" in column(page, "result")
+    assert {"Notice", "Information"} == set(column(page, "level"))  # Garoon's words
+    levels = page.locator("#f-level option, input[name=level]").evaluate_all(
+        "els => els.map(e => e.value).filter(v => v)"
+    )
+    assert levels == ["important", "info"]  # only the levels Garoon's catalog uses
     assert "Notice" not in headers and page.inner_text("button.primary") == "Search"
+    assert "3 failed" in page.inner_text(".chart")  # FAILED results, at level Information
     page.goto(f"{site.base}/console/log")  # the choice is remembered
     assert page.get_attribute("html", "lang") == "en"
+    modules = page.locator("#f-module option").all_inner_texts()
+    assert [m for m in modules if m.strip()][-2:] == ["System Administration", "User Profile"]
     page.select_option("#f-module", "System Administration")
     search(page)
     assert set(column(page, "module")) == {"System Administration"}
+    assert column(page, "action-code").count("download certificate") == 1  # not User Profile's
+    page.select_option("#f-module", "User Profile")
+    search(page)
+    assert column(page, "action-code") == ["download certificate"]
     page.click("a[lang=ja]")
     assert page.locator("table.log thead th").first.inner_text() == "日時"
 
