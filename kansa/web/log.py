@@ -20,6 +20,7 @@ from kansa.errors import InvalidInput, InvalidQuery, Problem
 from kansa.events.present import present
 from kansa.events.query import Query
 from kansa.http.readers import client_ip
+from kansa.store.base import Store
 from kansa.store.search import Page
 from kansa.timeutil import utcnow
 from kansa.web import chart as charts
@@ -84,7 +85,17 @@ def href(tab: Tab, form: Form, **changes: str | None) -> str:
     return "/console/log?" + urlencode(pairs)
 
 
-async def _search(ctx: Context, query: Query, period: Period) -> Found:
+def _with_starts(store: Store, tenant: str, found: Page) -> Page:
+    """Each job's row with the time its job began (its first state), as ``job.started_at``."""
+    for event in found.events:
+        job = event.get("correlation_id")
+        states = store.job_states(tenant, job) if job else []
+        if states:
+            event["job"] = {"started_at": states[0]["occurred_at"]}  # type: ignore[typeddict-unknown-key]
+    return found
+
+
+async def _search(ctx: Context, tab: Tab, query: Query, period: Period) -> Found:
     runtime = ctx.runtime
     found = await runtime.read(lambda: runtime.store.search(query))
     whole = replace(query, sort="occurred_at", descending=False, after=None)
@@ -97,6 +108,8 @@ async def _search(ctx: Context, query: Query, period: Period) -> Found:
         ]
 
     points = await runtime.read(moments)
+    if any(c.field == "started_at" for c in tab.columns):
+        found = await runtime.read(lambda: _with_starts(runtime.store, query.tenant, found))
     first = query.since.astimezone(ZoneInfo(ctx.tenant.tz)).date() if query.since else None
     drawn = charts.build(points[:CHART_CAP], first, period.today, ctx.tenant.tz)
     return Found(found, drawn, len(points) > CHART_CAP)
@@ -116,7 +129,7 @@ async def log_screen(request: Request) -> Response:
     found: Found | None = None
     try:
         asked = asked_of(form, tab, product, runtime.catalog, ctx.tenant.tz)
-        found = await _search(ctx, ctx.reading.scope(asked, now), period)
+        found = await _search(ctx, tab, ctx.reading.scope(asked, now), period)
     except FormError as exc:
         error = (exc.key, exc.values)
     except PeriodRefused as exc:

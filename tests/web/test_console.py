@@ -84,6 +84,14 @@ def test_kddi_administrator_searches_each_tab(page: Page, site: Site, catalog: C
     page.check("input[name=result][value=ok]")
     search(page)
     assert column(page, "service") == ["Microsoft 365"]
+    # 日時: when the job began (its 処理中 state, 6 minutes before OK); 連携対象: the user ID
+    assert column(page, "target-id") == ["jiro@hikari.example.jp"]
+    started = column(page, "started-at")
+    page.click("table.log tbody tr >> nth=0 >> a.icon-button")
+    page.locator("dialog#dialog ol.states").wait_for(state="visible")
+    states = page.locator("dialog#dialog ol.states li time").all_inner_texts()
+    assert len(states) == 2 and started == states[:1] and states[0] != states[1]
+    page.keyboard.press("Escape")
     page.click("text=リセット")
     page.fill("#f-target", "saburo@")
     search(page)
