@@ -211,7 +211,7 @@ class _Source:
         if name == "os":
             return rng.choice(_AGENTS)[0]
         if name == "api":
-            return rng.choice(["REST API", "SOAP API"])
+            return rng.choice(["REST", "SOAP"])
         if name == "reason":
             return "ライセンスが不足しています (E4031)"
         if name == "condition":
@@ -243,6 +243,8 @@ class _Source:
                 params["os"] = os_name
             elif event_type.product != "kansa" and name not in params:
                 params[name] = self.value(name, tenant, target)
+        if event_type.modules:
+            params["module"] = self.rng.choice(event_type.modules)
         base: dict[str, Any] = {
             "id": f"demo-{tenant.id}-{number}",
             "tenant": {"id": tenant.id, "name": tenant.name},

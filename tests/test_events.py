@@ -182,3 +182,40 @@ def test_occurred_at_must_be_plausible(catalog: Catalog) -> None:
         ],
     )
     assert set(found) == {"events[0].occurred_at", "events[1].occurred_at"}
+
+
+def test_every_value_a_catalog_lists_is_enforced_with_the_allowed_values(catalog: Catalog) -> None:
+    """Garoon's FAILED reset mail names its reason in its message only (not in params):
+    still only the seed's reasons are accepted."""
+    failed = {
+        "tenant": "t",
+        "app": "Garoon",
+        "action": "send password reset mail",
+        "result": "failure",
+        "anonymous": True,
+        "params": {"email": "a@example.jp", "reason": "forgot"},
+    }
+    assert problems(catalog, [failed])["events[0].params.reason"] == (
+        "'forgot' is not one of: unregistered, duplicated"
+    )
+    failed["params"] = {"email": "a@example.jp", "reason": "duplicated"}
+    assert prepare([failed], catalog)[0].message_en == "a@example.jp duplicated"
+
+
+def test_an_event_logged_by_several_modules_says_which(catalog: Catalog) -> None:
+    download = {
+        "tenant": "t",
+        "app": "Garoon",
+        "action": "download certificate",
+        "result": "success",
+        "actor": {"id": "sato"},
+        "targets": [{"id": "42", "name": "佐藤 昇"}],
+    }
+    assert "User Profile" in problems(catalog, [download])["events[0].params.module"]
+    download["params"] = {"module": "Garoon"}
+    assert (
+        "System Administration, User Profile"
+        in (problems(catalog, [download])["events[0].params.module"])
+    )
+    download["params"] = {"module": "User Profile"}
+    assert prepare([download], catalog)[0].message_en == "佐藤 昇 (42)"

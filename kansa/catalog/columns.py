@@ -26,6 +26,7 @@ class Field:
 FIELDS: dict[str, Field] = {
     "occurred_at": Field(Label("日時", "Date and time"), "occurred_at"),
     "received_at": Field(Label("受信日時", "Received at"), "received_at"),
+    "started_at": Field(Label("日時", "Date and time"), "occurred_at"),
     "level": Field(Label("レベル", "Level"), "level"),
     "history": Field(Label("履歴", "History"), "history"),
     "app": Field(Label("アプリケーション名", "Application"), None),
@@ -41,6 +42,7 @@ FIELDS: dict[str, Field] = {
     "group": Field(Label("種別", "Type"), None),
     "result": Field(Label("結果", "Result"), "result"),
     "target": Field(Label("対象", "Target"), "target"),
+    "target_id": Field(Label("連携対象", "Target"), "target"),
     "service": Field(Label("サービス", "Service"), None),
     "message": Field(Label("内容", "Description"), None),
     "trace_id": Field(Label("トレースID", "Trace ID"), None),
@@ -76,6 +78,11 @@ def text_of(value: Any) -> str:
     return str(value)
 
 
+def failed(result: str) -> bool:
+    """Whether ``result`` says the operation failed (FAILED, ログインNG, NG, ロック …)."""
+    return result_tone(result) == "bad"
+
+
 def result_tone(result: str) -> str:
     if result in GOOD_RESULTS:
         return "good"
@@ -86,8 +93,10 @@ def cell(event: PresentedEvent, field: str, catalog: Catalog, tz: str) -> Cell:
     """The cell of ``field`` for a presented event (see :func:`kansa.present.present`)."""
     labels: dict[str, str] = event.get("labels") or {}
     actor: Mapping[str, Any] = event.get("actor") or {}
-    if field in ("occurred_at", "received_at"):
-        moment = event.get("occurred_at") if field == "occurred_at" else event.get("received_at")
+    if field in ("occurred_at", "received_at", "started_at"):
+        moment = event.get("received_at") if field == "received_at" else event.get("occurred_at")
+        if field == "started_at":  # a job's: when it began (KDDI 4.1), as its CSV writes
+            moment = (event.get("job") or {}).get("started_at") or moment
         return Cell(local_time(moment, tz), "time")
     if field == "level":
         return Cell(labels.get("level", ""), "level", str(event.get("level", "")))
@@ -118,10 +127,11 @@ def _plain(
         "actor_login": actor.get("login") or actor.get("id"),
         "actor_name": actor.get("name"),
         "action": labels.get("action"),
-        "action_code": event.get("action"),
+        "action_code": event.get("action_code") or event.get("action"),
         "category": labels.get("category"),
         "group": labels.get("group"),
         "target": first.get("name") or first.get("login") or first.get("id"),
+        "target_id": first.get("id") or first.get("login") or first.get("name"),
         "service": (event.get("params") or {}).get("service"),
         "message": event.get("message"),
         "trace_id": event.get("trace_id"),
@@ -129,6 +139,5 @@ def _plain(
         "error": " ".join(text_of(v) for v in (error.get("code"), error.get("message")) if v),
     }
     if field == "module":
-        event_type = catalog.get(str(event.get("product", "")), str(event.get("action", "")))
-        return event_type.module if event_type else ""
+        return str(event.get("module") or "")
     return text_of(values.get(field))

@@ -23,7 +23,7 @@ from kansa.words import HISTORIES, LANGS, LEVELS, ROLES
 
 SHIPPED_DIR = Path(__file__).parent / "catalogs"
 
-_PRODUCT_KEYS = {"id", "name", "apps", "layout"}
+_PRODUCT_KEYS = {"id", "name", "apps", "layout", "regions"}
 _TOP_KEYS = {
     "product",
     "retention",
@@ -32,6 +32,7 @@ _TOP_KEYS = {
     "groups",
     "values",
     "fields",
+    "levels",
     "events",
 }
 _EVENT_KEYS = {
@@ -40,6 +41,9 @@ _EVENT_KEYS = {
     "history",
     "level",
     "module",
+    "modules",
+    "code",
+    "regions",
     "label",
     "results",
     "params",
@@ -107,6 +111,11 @@ def _product(data: Mapping[str, Any], source: str) -> Product:
         if not isinstance(days, int) or days < 0:
             raise _Bad(f"retention.{history}", "must be a whole number of days (0: keep all)")
         retention[history] = days or None
+    levels = _labels(data.get("levels", {}), "levels")
+    for level in levels:
+        if level not in LEVELS:
+            raise _Bad(f"levels.{level}", f"must be one of {', '.join(LEVELS)}")
+    regions = tuple(_str_list(head, "regions", "product", required=False))
     raw_events = data.get("events", [])
     if not isinstance(raw_events, list) or not raw_events:
         raise _Bad("events", "must be a non-empty array of tables ([[events]])")
@@ -114,6 +123,9 @@ def _product(data: Mapping[str, Any], source: str) -> Product:
     for index, raw in enumerate(raw_events):
         where = f"events[{index}]"
         event = _event(raw, where, product_id, head, categories, results, groups)
+        for region in event.regions:
+            if region not in regions:
+                raise _Bad(f"{where}.regions", f"{region!r} is not in product.regions")
         if event.action in events:
             raise _Bad(f"{where}.action", f"{event.action!r} is defined twice")
         events[event.action] = event
@@ -128,6 +140,8 @@ def _product(data: Mapping[str, Any], source: str) -> Product:
         values=values,
         fields=fields,
         retention_days=retention,
+        levels=levels,
+        regions=regions,
         events=events,
         source=source,
     )
@@ -171,14 +185,26 @@ def _event(
             raise _Bad(f"{where}.result_levels.{result}", f"must be one of {', '.join(LEVELS)}")
         result_levels[result] = lvl
     params = _str_list(raw, "params", where, required=False)
+    label = _label(raw.get("label"), f"{where}.label")
+    code = _code(raw, where)
+    valued = _template(label.as_dict(), f"{where}.label").names
+    if code is not None:
+        valued |= code.names
+    for name in sorted(valued - set(params)):
+        raise _Bad(f"{where}.params", f"must list {name!r}, which the label or code names")
+    modules = _str_list(raw, "modules", where, required=False)
+    if modules and "module" in raw:
+        raise _Bad(f"{where}.modules", "give module or modules, not both")
     return EventType(
         product=product_id,
         action=action,
         category=category,
         history=history,
         level=level,
-        module=_str(raw, "module", where, default=_str(head, "name", "product")),
-        label=_label(raw.get("label"), f"{where}.label"),
+        module=modules[0]
+        if modules
+        else _str(raw, "module", where, default=_str(head, "name", "product")),
+        label=label,
         results=tuple(allowed),
         message=message,
         result_messages=overrides,
@@ -188,7 +214,21 @@ def _event(
         screen=_audience(raw, "screen", where),
         csv=_audience(raw, "csv", where),
         description=_str(raw, "description", where, default=""),
+        code=code,
+        modules=tuple(modules),
+        regions=frozenset(_str_list(raw, "regions", where, required=False)),
     )
+
+
+def _code(raw: Mapping[str, Any], where: str) -> Template | None:
+    """``code = "login API({api})"``: the action as the product writes it, with a value."""
+    if "code" not in raw:
+        return None
+    text = _str(raw, "code", where)
+    try:
+        return Template.parse(text, text)
+    except ValueError as exc:
+        raise _Bad(f"{where}.code", str(exc)) from None
 
 
 def _only(data: Mapping[str, Any], keys: set[str], where: str) -> None:

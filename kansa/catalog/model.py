@@ -50,6 +50,14 @@ class EventType:
     screen: frozenset[str]
     csv: frozenset[str]
     description: str = ""
+    code: Template | None = None
+    """The action as the product writes it when it carries a value (``login API({api})``);
+    None: the action code itself."""
+    modules: tuple[str, ...] = ()
+    """Where the event may come from when more than one module logs it: the event then
+    says which in ``params.module``. Empty: always :attr:`module`."""
+    regions: frozenset[str] = frozenset()
+    """The regions whose tenants may log it; empty: every region."""
 
     def template_for(self, result: str) -> Template:
         return self.result_messages.get(result, self.message)
@@ -62,6 +70,22 @@ class EventType:
         """What an event with ``result`` must supply: the listed params and the names its
         message needs."""
         return frozenset(self.params) | self.template_for(result).required
+
+    def title(self, lang: Lang, values: Mapping[str, object] | None = None) -> str:
+        """The action's label; one that names values (``APIへのログイン（{api}）``) gets them
+        from ``values``, or ``…`` where there are none (a filter's option)."""
+        return Template.parse(self.label.ja, self.label.en).render(lang, values or {}, "…")
+
+    def shown_code(self, values: Mapping[str, object] | None = None) -> str:
+        """The action code as the product writes it: ``login API(REST)``."""
+        if self.code is None:
+            return self.action
+        return self.code.render("en", values or {}, "…")
+
+    def module_of(self, params: Mapping[str, object]) -> str:
+        """The module that logged an event with ``params``."""
+        given = params.get("module")
+        return given if isinstance(given, str) and given in self.modules else self.module
 
     def param_names(self) -> list[str]:
         """Every name this action's messages need, for any result, listed params first."""
@@ -85,6 +109,10 @@ class Product:
     values: Mapping[str, tuple[str, ...]]
     fields: Mapping[str, Label]
     retention_days: Mapping[str, int | None]
+    levels: Mapping[str, Label] = field(default_factory=dict)
+    """The product's own words for levels (Garoon: Notice, Information); others: kansa's."""
+    regions: tuple[str, ...] = ()
+    """The regions the product runs in (Cybozu: JP, US, CN); empty when it has none."""
     events: Mapping[str, EventType] = field(default_factory=dict)
     source: str = ""
 

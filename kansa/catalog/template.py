@@ -49,9 +49,10 @@ class Template:
         """The required names that ``values`` lacks or holds as empty."""
         return sorted(n for n in self.required if values.get(n) in (None, ""))
 
-    def render(self, lang: Lang, values: Mapping[str, object]) -> str:
+    def render(self, lang: Lang, values: Mapping[str, object], blank: str = "") -> str:
         """Fill the template. An optional value that is missing takes the space before it
-        along, so ``[{ip} {os?}]`` renders ``[1.2.3.4]`` without an OS."""
+        along, so ``[{ip} {os?}]`` renders ``[1.2.3.4]`` without an OS; a required one
+        that is missing renders as ``blank``."""
         text = self.ja if lang == "ja" else self.en
         out: list[str] = []
         last = 0
@@ -66,6 +67,8 @@ class Template:
             if value is None or value == "":
                 if match.group(2) and out and out[-1].endswith(" "):
                     out[-1] = out[-1][:-1]
+                elif not match.group(2):
+                    out.append(blank)
                 continue
             out.append(_text(value))
         out.append(text[last:])

@@ -386,10 +386,21 @@ def _check(
                 )
             )
     product = catalog.products[event_type.product]
-    for name in set(event_type.params) & product.values.keys():
-        allowed = product.values[name]
+    allowed_values = dict(product.values)
+    if event_type.modules:
+        allowed_values["module"] = event_type.modules
+        if values.get("module") in (None, ""):
+            out.append(
+                Problem(
+                    _join(where, "params.module"),
+                    f"required by {event_type.action!r}, which is logged by any of: "
+                    f"{', '.join(event_type.modules)}",
+                )
+            )
+    for name in sorted(set(event_type.param_names()) | {"module"}):
+        allowed = allowed_values.get(name)
         given = event.params.get(name)
-        if given is not None and given not in allowed:
+        if allowed is not None and given is not None and given not in allowed:
             out.append(
                 Problem(
                     _join(where, f"params.{name}"),

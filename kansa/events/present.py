@@ -28,8 +28,10 @@ def present(
     event: StoredEvent, catalog: Catalog, lang: Lang, *, in_place: bool = False
 ) -> PresentedEvent:
     """A copy of ``event`` (or ``event`` itself, ``in_place``, when the caller owns it) with
-    ``message`` (in ``lang``), ``messages`` (both), ``labels`` and the catalog's ``module``
-    (Garoon's モジュール)."""
+    ``message`` (in ``lang``), ``messages`` (both), ``labels`` (the level in the product's
+    words), the catalog's ``module`` (Garoon's モジュール; the event's own where several
+    modules log it) and ``action_code`` (the action as the product writes it, with its
+    value: ``login API(REST)``)."""
     shown = cast("dict[str, Any]", event if in_place else dict(event))  # becomes presented
     messages = event.get("message") or {}
     shown["messages"] = messages
@@ -46,6 +48,13 @@ def present(
     )
     shown["labels"] = dict(labels)
     shown["module"] = module
+    shown["action_code"] = str(event.get("action") or "")
+    event_type = catalog.get(str(event.get("product") or ""), shown["action_code"])
+    if event_type is not None and (event_type.code is not None or event_type.modules):
+        params = event.get("params") or {}
+        shown["labels"]["action"] = event_type.title(lang, params)
+        shown["action_code"] = event_type.shown_code(params)
+        shown["module"] = event_type.module_of(params)
     return cast("PresentedEvent", shown)  # every key it lacked as a stored event is set
 
 
@@ -64,8 +73,9 @@ def _labels(
     result and level, so worked out once per loaded catalog (which does not change)."""
     product = catalog.products.get(product_id)
     event_type = catalog.get(product_id, action)
+    words = product.levels if product is not None else {}
     labels: dict[str, str] = {
-        "level": _label(LEVEL_LABELS.get(level), lang, level),
+        "level": _label(words.get(level) or LEVEL_LABELS.get(level), lang, level),
         "history": _label(HISTORY_LABELS.get(history), lang, history),
         "action": _label(event_type.label if event_type else None, lang, action),
     }

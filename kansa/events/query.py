@@ -82,6 +82,9 @@ class Filters:
     actions: tuple[str, ...] = ()
     """Exact codes, or prefixes ending in ``*``."""
     groups: tuple[str, ...] = ()
+    logged_by: tuple[tuple[str, str], ...] = ()
+    """(action, module) of actions several modules log, asked from one module: the event's
+    ``params.module`` must name it. Either these or :attr:`actions` match."""
     results: tuple[str, ...] = ()
     levels: tuple[str, ...] = ()
     apps: tuple[str, ...] = ()

@@ -86,12 +86,13 @@ class StoredEvent(_Event):
 
 class PresentedEvent(_Event):
     """A stored event with its message (``message``, in the reader's language; ``messages``,
-    both) and the catalog's ``labels`` and ``module``; a detail view adds the ``states`` of
-    its job, an export the job's start (``job``)."""
+    both) and the catalog's ``labels``, ``module`` and ``action_code``; a detail view adds
+    the ``states`` of its job, an export the job's start (``job``)."""
 
     message: str
     messages: Messages
     labels: dict[str, str]
     module: str
+    action_code: str
     states: NotRequired[list[PresentedEvent]]
     job: NotRequired[dict[str, Any]]

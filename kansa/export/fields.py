@@ -27,7 +27,9 @@ from kansa.export.files import Column
 from kansa.words import Lang
 
 TIME_FIELDS = frozenset({"occurred_at", "received_at", "job.started_at"})
-_ALWAYS = frozenset({"occurred_at", "received_at", "action", "level", "message", "module"})
+_ALWAYS = frozenset(
+    {"occurred_at", "received_at", "action", "action_code", "level", "message", "module"}
+)
 """Fields every presented event has."""
 TIME_FORMAT = "%Y/%m/%d %H:%M:%S"
 

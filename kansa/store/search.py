@@ -119,11 +119,15 @@ def _filters(sql: _Sql, query: Query) -> None:
     ):
         if values:
             sql.where.append(f"e.{column} IN ({sql.marks(values)})")
-    if f.actions:
+    if f.actions or f.logged_by:
         exact = [a for a in f.actions if not a.endswith("*")]
         terms = [f"e.action IN ({sql.marks(exact)})"] if exact else []
         for prefix in (a[:-1] for a in f.actions if a.endswith("*")):
             terms.append(f"e.action LIKE {sql.mark(like_prefix(prefix))} ESCAPE '\\'")
+        for action, module in f.logged_by:  # params.module, a whole value of the search text
+            named = f"e.action = {sql.mark(action)}"  # marks in the order of the text
+            found = sql.contains("e.search_text", "\x1f" + module, lowered=True)
+            terms.append(f"({named} AND {found})")
         sql.where.append("(" + " OR ".join(terms) + ")")
     if f.actor:
         sql.where.append(

@@ -40,16 +40,15 @@ class Chart:
     bars: tuple[Bar, ...]
     totals: dict[Level, int]
     peak: int
+    failures: int = 0
+    """Events that failed as the product counts them: a failing result (Garoon's FAILED,
+    KDDI's ログインNG) or a warning or error level."""
     width: int = WIDTH
     height: int = HEIGHT
 
     @property
     def total(self) -> int:
         return sum(self.totals.values())
-
-    @property
-    def failures(self) -> int:
-        return self.totals.get("warning", 0) + self.totals.get("error", 0)
 
     def ticks(self) -> list[Bar]:
         """A few bars to label along the axis."""
@@ -64,12 +63,16 @@ class Chart:
         return picked
 
 
-def build(moments: Iterable[tuple[str, str]], first: date | None, last: date, tz: str) -> Chart:
-    """A chart of ``(occurred_at, level)`` pairs from ``first`` to ``last`` (local days;
+def build(
+    moments: Iterable[tuple[str, str, bool]], first: date | None, last: date, tz: str
+) -> Chart:
+    """A chart of ``(occurred_at, level, failed)`` from ``first`` to ``last`` (local days;
     without ``first``, from the earliest event)."""
     zone = ZoneInfo(tz)
     counts: dict[date, dict[str, int]] = {}
-    for occurred, level in moments:
+    failures = 0
+    for occurred, level, failed in moments:
+        failures += failed or level in ("warning", "error")
         day = datetime.fromisoformat(occurred.replace("Z", "+00:00")).astimezone(zone).date()
         per_level = counts.setdefault(day, {})
         per_level[level] = per_level.get(level, 0) + 1
@@ -109,4 +112,4 @@ def build(moments: Iterable[tuple[str, str]], first: date | None, last: date, tz
             )
         )
     totals = {level: sum(c.get(level, 0) for _, c in buckets) for level in LEVELS}
-    return Chart(tuple(bars), totals, peak)
+    return Chart(tuple(bars), totals, peak, failures)

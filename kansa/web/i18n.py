@@ -86,7 +86,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sort.desc": ("降順", "descending"),
     "sort.by": ("{name}で並べ替え", "Sort by {name}"),
     "chart.title": ("日別の件数（レベル別）", "Events per day by level"),
-    "chart.failures": ("警告・エラー {count} 件", "{count} warnings and errors"),
+    "chart.failures": ("失敗・警告・エラー {count} 件", "{count} failed, warnings and errors"),
     "chart.total": ("合計 {count} 件", "{count} in total"),
     "chart.capped": (
         "グラフは先頭 {count} 件から作成しています。",

@@ -15,12 +15,13 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from kansa.access.scope import PeriodRefused
-from kansa.catalog.columns import Cell, cell
+from kansa.catalog.columns import Cell, cell, failed
 from kansa.catalog.screens import Tab
 from kansa.errors import InvalidInput, InvalidQuery, Problem
 from kansa.events.present import present
 from kansa.events.query import Query
 from kansa.http.readers import client_ip
+from kansa.store.base import Store
 from kansa.store.search import Page
 from kansa.timeutil import utcnow
 from kansa.web import chart as charts
@@ -88,16 +89,31 @@ def href(tab: Tab, form: Form, **changes: str | None) -> str:
     return "/console/log?" + urlencode(pairs)
 
 
-async def _search(ctx: Context, query: Query, period: Period) -> Found:
+def _with_starts(store: Store, tenant: str, found: Page) -> Page:
+    """Each job's row with the time its job began (its first state), as ``job.started_at``."""
+    for event in found.events:
+        job = event.get("correlation_id")
+        states = store.job_states(tenant, job) if job else []
+        if states:
+            event["job"] = {"started_at": states[0]["occurred_at"]}  # type: ignore[typeddict-unknown-key]
+    return found
+
+
+async def _search(ctx: Context, tab: Tab, query: Query, period: Period) -> Found:
     runtime = ctx.runtime
     found = await runtime.read(lambda: runtime.store.search(query))
     whole = replace(query, sort="occurred_at", descending=False, after=None)
 
-    def moments() -> list[tuple[str, str]]:
+    def moments() -> list[tuple[str, str, bool]]:
         stream = runtime.store.stream(whole)
-        return [(e["occurred_at"], e["level"]) for e in islice(stream, CHART_CAP + 1)]
+        return [
+            (e["occurred_at"], e["level"], failed(e["result"]))
+            for e in islice(stream, CHART_CAP + 1)
+        ]
 
     points = await runtime.read(moments)
+    if any(c.field == "started_at" for c in tab.columns):
+        found = await runtime.read(lambda: _with_starts(runtime.store, query.tenant, found))
     first = query.since.astimezone(ZoneInfo(ctx.tenant.tz)).date() if query.since else None
     drawn = charts.build(points[:CHART_CAP], first, period.today, ctx.tenant.tz)
     return Found(found, drawn, len(points) > CHART_CAP)
@@ -117,7 +133,7 @@ async def log_screen(request: Request) -> Response:
     found: Found | None = None
     try:
         asked = asked_of(form, tab, product, runtime.catalog, ctx.tenant.tz)
-        found = await _search(ctx, ctx.reading.scope(asked, now), period)
+        found = await _search(ctx, tab, ctx.reading.scope(asked, now), period)
     except FormError as exc:
         error = (exc.key, exc.values)
     except PeriodRefused as exc:

@@ -51,17 +51,21 @@ def form_choices(
         "level": [(code, LEVEL_LABELS[code].get(lang)) for code in LEVELS],
         "history": [(code, HISTORY_LABELS[code].get(lang)) for code in PRODUCT_HISTORIES],
     }
+    choices["chart"] = choices["level"]
     if product is not None:
         choices["group"] = _labelled(product.groups, lang)
         choices["service"] = [(v, v) for v in product.values.get("service", ())]
         results = next((f.options for f in tab.filters if f.kind == "result"), ())
         codes = results or tuple(dict.fromkeys(r for t in types for r in t.results))
         choices["result"] = [(c, _get(product.results, c, lang)) for c in codes]
-        choices["module"] = [(m, m) for m in dict.fromkeys(t.module for t in types)]
+        choices["module"] = [(m, m) for m in dict.fromkeys(m for t in types for m in modules(t))]
         code_only = any(c.field == "action_code" for c in tab.columns)
         choices["action"] = [
-            (t.action, t.action if code_only else t.label.get(lang)) for t in types
+            (t.action, t.shown_code() if code_only else t.title(lang)) for t in types
         ]
+        words = {**LEVEL_LABELS, **product.levels}
+        choices["chart"] = [(code, words[code].get(lang)) for code in LEVELS]
+        choices["level"] = _levels(product, types, lang)
     categories: dict[str, str] = {}
     for event_type in seen(catalog, role, tab.history):
         if owner is None or event_type.product in (owner, "kansa"):
@@ -102,6 +106,19 @@ def _column(column: Column, product: Product | None, lang: Lang) -> ColumnChoice
         return ColumnChoice(column.field, label.get(lang) if label else name, None)
     spec = FIELDS[column.field]
     return ColumnChoice(column.field, (column.label or spec.label).get(lang), spec.sort)
+
+
+def modules(event_type: EventType) -> tuple[str, ...]:
+    """The modules that log ``event_type``."""
+    return event_type.modules or (event_type.module,)
+
+
+def _levels(product: Product, types: list[EventType], lang: Lang) -> list[Choice]:
+    """The levels the product's catalog uses, in its own words (Garoon: Notice,
+    Information), in kansa's order."""
+    used = {t.level for t in types} | {v for t in types for v in t.result_levels.values()}
+    words = {**LEVEL_LABELS, **product.levels}
+    return [(code, words[code].get(lang)) for code in LEVELS if code in used]
 
 
 def _labelled(labels: Mapping[str, Label], lang: Lang) -> list[Choice]:

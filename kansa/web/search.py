@@ -123,11 +123,17 @@ def filters_of(form: Form, tab: Tab, product: Product | None, catalog: Catalog) 
     actions: tuple[str, ...] = (form.one("action"),) if form.one("action") else ()
     module = form.one("module")
     nothing = False
+    logged_by: tuple[tuple[str, str], ...] = ()
     if module and product is not None:
-        in_module = tuple(a for a, t in product.events.items() if t.module == module)
+        in_module = tuple(
+            a for a, t in product.events.items() if module in (t.modules or (t.module,))
+        )
         nothing = not in_module or (bool(actions) and not set(actions) & set(in_module))
         actions = tuple(a for a in actions if a in in_module) or in_module
+        logged_by = tuple((a, module) for a in actions if product.events[a].modules)
+        actions = tuple(a for a in actions if not product.events[a].modules)
     filters = Filters(
+        logged_by=logged_by,
         histories=(tab.history,) if tab.history else form.many("history"),
         categories=(form.one("category"),) if form.one("category") else (),
         actions=actions,

@@ -443,6 +443,25 @@ def test_garoon_in_english_and_microcms_recorded_fields(
                 "params": {"login_name": "ichiro"},
             },
             {
+                "tenant": garoon,
+                "app": "Garoon",
+                "action": "login API",
+                "result": "failure",
+                "actor": ICHIRO,
+                "occurred_at": (at + timedelta(minutes=1)).isoformat(),
+                "params": {"login_name": "ichiro", "api": "REST"},
+            },
+            {
+                "tenant": garoon,
+                "app": "Garoon",
+                "action": "download certificate",
+                "result": "success",
+                "actor": ICHIRO,
+                "occurred_at": (at + timedelta(minutes=2)).isoformat(),
+                "targets": [{"id": "42", "name": "佐藤 昇"}],
+                "params": {"module": "User Profile"},
+            },
+            {
                 "tenant": cms,
                 "app": "microCMS",
                 "action": "content.csv_import.complete",
@@ -474,7 +493,18 @@ def test_garoon_in_english_and_microcms_recorded_fields(
             "FAILED",
             "ichiro",
         ],
-    ]
+        # Garoon's login API(%s) with its value; the module the event names; Garoon's Notice
+        [local(at + timedelta(minutes=1)), "Information", "飯田橋 一郎", "System Administration",
+         "login API(REST)", "FAILED", "ichiro"],
+        [local(at + timedelta(minutes=2)), "Notice", "飯田橋 一郎", "User Profile",
+         "download certificate", "SUCCESS", "佐藤 昇 (42)"],
+    ]  # fmt: skip
+    assert (
+        b"%s"
+        not in client.get(
+            "/api/v1/exports/audit-log", params={"tenant": garoon, "lang": "ja"}, headers=auth
+        ).content
+    )
     reply = client.get("/api/v1/exports/audit-log", params={"tenant": cms}, headers=auth)
     header, row = rows(reply.content)
     assert header[:4] == ["日時", "IPアドレス", "ユーザー", "操作内容"] and len(header) == 32

@@ -65,7 +65,7 @@ def logged(store: Store, catalog: Catalog, tenant_id: str) -> str:
             "done",
             ICHIRO,
             9,
-            params={"service": "Microsoft 365"},
+            params={"sso_service": "Microsoft 365"},
             details={"note": "SAML 証明書を更新"},
         ),
         kddi(

@@ -85,3 +85,23 @@ def test_the_shipped_catalogs_load_and_cover_four_products() -> None:
     catalog = load_catalog(default_catalog_paths())
     assert set(catalog.products) == {"cybozu", "microcms", "pca-id", "kddi-business-id", "kansa"}
     assert len(catalog) > 200
+
+
+def test_no_label_cell_or_message_of_any_catalog_shows_a_printf_placeholder() -> None:
+    """Garoon writes ``login API(%s)``: kansa declares the value (``code``, ``{api}``) and
+    renders it; no label or template, in either language, keeps a literal ``%s``."""
+    catalog = load_catalog(default_catalog_paths())
+    for product in catalog.products.values():
+        words = [*product.categories.values(), *product.results.values(), *product.groups.values()]
+        words += [*product.fields.values(), *product.levels.values()]
+        for event_type in product.events.values():
+            values = dict.fromkeys(event_type.param_names(), "REST")
+            for lang in ("ja", "en"):
+                shown = [event_type.title(lang), event_type.title(lang, values)]
+                shown += [event_type.shown_code(), event_type.shown_code(values)]
+                shown += [t.render(lang, values) for t in event_type.result_messages.values()]
+                shown.append(event_type.message.render(lang, values))
+                assert not [s for s in shown if "%s" in s], event_type.action
+        assert not [w for w in words for lang in ("ja", "en") if "%s" in w.get(lang)], product.id
+    api = catalog.get("cybozu", "login API")
+    assert api is not None and api.shown_code({"api": "REST"}) == "login API(REST)"

@@ -48,7 +48,7 @@ def test_the_three_catalogs_load_together() -> None:
 
 CYBOZU_ACTIONS = {
     # seed 000: client certificates, all 重要 and SUCCESS only
-    "download certificate": ("System Administration / User Profile", "important", {"success"}),
+    "download certificate": ("System Administration", "important", {"success"}),  # or User Profile
     "create certificate": ("System Administration", "important", {"success"}),
     "bulk download certificate": ("System Administration", "important", {"success"}),
     "send mobile setting mail": ("User Profile", "important", {"success"}),
@@ -134,8 +134,21 @@ def test_cybozu_complements(cybozu: Product) -> None:
     assert login.template_for("failure").render("ja", {"login_name": "sato"}) == "sato"
 
     api = cybozu.events["login API"]
-    assert api.label.en == "login API(%s)"
+    assert api.shown_code({"api": "REST"}) == "login API(REST)"
+    assert api.title("en", {"api": "REST"}) == "login API(REST)"
     assert api.required_params("failure") == {"api", "login_name"}
+
+
+def test_download_certificate_is_logged_by_either_module(cybozu: Product) -> None:
+    download = cybozu.events["download certificate"]
+    assert download.modules == ("System Administration", "User Profile")
+    assert download.module_of({"module": "User Profile"}) == "User Profile"
+
+
+def test_cybozu_levels_and_regions_in_its_own_words(cybozu: Product) -> None:
+    assert cybozu.levels["important"].en == "Notice"
+    assert cybozu.levels["info"].en == "Information"
+    assert cybozu.regions == ("JP", "US", "CN")
 
 
 # --- microCMS (seed 001) ---------------------------------------------------------------------

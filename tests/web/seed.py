@@ -87,7 +87,7 @@ def events_of(tenant: str, layout: str) -> list[dict[str, Any]]:
                 ICHIRO,
                 9,
                 "done",
-                params={"service": "Microsoft 365"},
+                params={"sso_service": "Microsoft 365"},
                 details={"note": "SAML 証明書を更新"},
             ),
             e(7, "self.password.change", JIRO, 8, "done"),
@@ -128,7 +128,7 @@ def events_of(tenant: str, layout: str) -> list[dict[str, Any]]:
                 EVIL,
                 4,
                 "done",
-                params={"service": JS_URL},
+                params={"sso_service": JS_URL},
                 details=evil_details,
             ),
         ]
@@ -160,7 +160,15 @@ def events_of(tenant: str, layout: str) -> list[dict[str, Any]]:
     return [
         e(1, "login", ICHIRO, 30),
         e(2, "login", JIRO, 20, "failure", params={"login_name": "jiro"}),
-        e(3, "download certificate", ICHIRO, 10, targets=[target]),
+        e(
+            3,
+            "download certificate",
+            ICHIRO,
+            10,
+            targets=[target],
+            params={"module": "User Profile"},
+        ),
+        e(7, "login API", JIRO, 12, "failure", params={"api": "REST", "login_name": "jiro"}),
         e(
             4,
             "send password reset mail",
@@ -177,6 +185,7 @@ def events_of(tenant: str, layout: str) -> list[dict[str, Any]]:
             EVIL,
             4,
             targets=[{"id": SCRIPT, "name": IMG}],
+            params={"module": "System Administration"},
             details=evil_details,
         ),
     ]

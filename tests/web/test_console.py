@@ -87,6 +87,14 @@ def test_kddi_administrator_searches_each_tab(page: Page, site: Site, catalog: C
     page.check("input[name=result][value=ok]")
     search(page)
     assert column(page, "service") == ["Microsoft 365"]
+    # 日時: when the job began (its 処理中 state, 6 minutes before OK); 連携対象: the user ID
+    assert column(page, "target-id") == ["jiro@hikari.example.jp"]
+    started = column(page, "started-at")
+    page.click("table.log tbody tr >> nth=0 >> a.icon-button")
+    page.locator("dialog#dialog ol.states").wait_for(state="visible")
+    states = page.locator("dialog#dialog ol.states li time").all_inner_texts()
+    assert len(states) == 2 and started == states[:1] and states[0] != states[1]
+    page.keyboard.press("Escape")
     page.click("text=リセット")
     page.fill("#f-target", "saburo@")
     search(page)
@@ -226,13 +234,27 @@ def test_garoon_in_english_and_by_module(page: Page, site: Site) -> None:
         "Complement",
     ]
     assert "download certificate" in column(page, "action-code")
+    assert "login API(REST)" in column(page, "action-code")  # Garoon's login API(%s)
+    assert "%s" not in page.inner_text("body")
     assert "FAILED" in column(page, "result")
+    assert {"Notice", "Information"} == set(column(page, "level"))  # Garoon's words
+    levels = page.locator("#f-level option, input[name=level]").evaluate_all(
+        "els => els.map(e => e.value).filter(v => v)"
+    )
+    assert levels == ["important", "info"]  # only the levels Garoon's catalog uses
     assert "Notice" not in headers and page.inner_text("button.primary") == "Search"
+    assert "3 failed" in page.inner_text(".chart")  # FAILED results, at level Information
     page.goto(f"{site.base}/console/log")  # the choice is remembered
     assert page.get_attribute("html", "lang") == "en"
+    modules = page.locator("#f-module option").all_inner_texts()
+    assert [m for m in modules if m.strip()][-2:] == ["System Administration", "User Profile"]
     page.select_option("#f-module", "System Administration")
     search(page)
     assert set(column(page, "module")) == {"System Administration"}
+    assert column(page, "action-code").count("download certificate") == 1  # not User Profile's
+    page.select_option("#f-module", "User Profile")
+    search(page)
+    assert column(page, "action-code") == ["download certificate"]
     page.click("a[lang=ja]")
     assert page.locator("table.log thead th").first.inner_text() == "日時"
 

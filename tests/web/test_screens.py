@@ -54,14 +54,14 @@ def test_a_wrong_screen_file_names_the_key(tmp_path: Path) -> None:
 
 def test_the_chart_stacks_levels_per_day_in_the_tenant_zone() -> None:
     moments = [
-        ("2026-11-20T15:30:00.000000Z", "info"),  # 2026-11-21 00:30 JST
-        ("2026-11-21T01:00:00.000000Z", "warning"),
-        ("2026-11-21T02:00:00.000000Z", "info"),
-        ("2026-11-22T03:00:00.000000Z", "error"),
+        ("2026-11-20T15:30:00.000000Z", "info", False),  # 2026-11-21 00:30 JST
+        ("2026-11-21T01:00:00.000000Z", "warning", True),
+        ("2026-11-21T02:00:00.000000Z", "info", True),  # Garoon: FAILED at Information
+        ("2026-11-22T03:00:00.000000Z", "error", False),
     ]
     drawn = chart.build(moments, date(2026, 11, 20), date(2026, 11, 22), "Asia/Tokyo")
     assert [b.total for b in drawn.bars] == [0, 3, 1]
-    assert drawn.peak == 3 and drawn.failures == 2 and drawn.total == 4
+    assert drawn.peak == 3 and drawn.failures == 3 and drawn.total == 4
     tallest = drawn.bars[1]
     assert [s.level for s in tallest.segments] == ["info", "warning"]
     assert tallest.segments[-1].y == 0  # the peak fills the height
