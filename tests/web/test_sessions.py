@@ -114,4 +114,4 @@ def test_kansa_session_end_ends_every_session_of_the_tenant(
     sign_in(client, kddi, "u-jiro")
     assert signed_in(client)
     unknown = end_sessions("nobody", store_url)
-    assert unknown.exit_code == 1 and "nobody" in unknown.stderr
+    assert unknown.exit_code == 2 and "nobody" in unknown.stderr
