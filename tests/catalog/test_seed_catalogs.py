@@ -1,7 +1,7 @@
-"""The shipped catalogs of the seed products cover what their source documents list.
+"""The shipped catalogs of the four products cover what the products' own manuals list.
 
-Expected values are copied from the seeds in /work/shared/seeds (000 and 002: Cybozu, 001:
-microCMS, 003: PCA ID), not from the TOML files.
+Expected values are copied from those manuals (Cybozu Garoon and cybozu.com, microCMS, PCA
+ID), not from the TOML files.
 """
 
 from __future__ import annotations
@@ -44,21 +44,21 @@ def test_the_three_catalogs_load_together() -> None:
     assert catalog.product_of_app("PCA ID 管理コンソール") == catalog.products["pca-id"]
 
 
-# --- Cybozu (seeds 000 and 002) ------------------------------------------------------------
+# --- Cybozu Garoon and cybozu.com ------------------------------------------------------------
 
 CYBOZU_ACTIONS = {
-    # seed 000: client certificates, all 重要 and SUCCESS only
+    # the manual: client certificates, all 重要 and SUCCESS only
     "download certificate": ("System Administration", "important", {"success"}),  # or User Profile
     "create certificate": ("System Administration", "important", {"success"}),
     "bulk download certificate": ("System Administration", "important", {"success"}),
     "send mobile setting mail": ("User Profile", "important", {"success"}),
     "send browser certificate in mail": ("User Profile", "important", {"success"}),
-    # seed 002: Notice
+    # the manual: Notice
     "reset password": ("System Administration", "important", {"success"}),
     "send password reset mail": ("System Administration", "important", {"success", "failure"}),
-    # seed 002: Information
+    # the manual: Information
     "login": ("System Administration", "info", {"success", "failure"}),
-    "login API": ("System Administration", "info", {"failure"}),  # seed: login API(%s)
+    "login API": ("System Administration", "info", {"failure"}),  # the manual: login API(%s)
     "login (SAML)": ("System Administration", "info", {"success"}),
     "login (session-less)": ("System Administration", "info", {"success", "failure"}),
     "logout": ("System Administration", "info", {"success"}),
@@ -151,9 +151,9 @@ def test_cybozu_levels_and_regions_in_its_own_words(cybozu: Product) -> None:
     assert cybozu.regions == ("JP", "US", "CN")
 
 
-# --- microCMS (seed 001) ---------------------------------------------------------------------
+# --- microCMS ----------------
 
-# 対象 -> number of 操作内容 the seed lists for it
+# 対象 -> number of 操作内容 the manual lists for it
 MICROCMS_COUNTS = {
     "service": 6,  # 作成、削除、更新、IDの更新、言語設定の更新、2要素認証必須化の更新
     "api": 4,  # 作成、更新、削除、APIの説明の更新
@@ -282,7 +282,7 @@ def test_microcms_messages(microcms: Product) -> None:
     assert label.ja == "下書きの削除"
 
 
-# --- PCA ID (seed 003) -----------------------------------------------------------------------
+# --- PCA ID ----------------
 
 
 def test_pca_product(pca: Product) -> None:
@@ -382,5 +382,5 @@ def test_pca_visibility(pca: Product) -> None:
             assert et.screen == {"admin", "user"}, action
         else:
             assert et.screen == frozenset(), action
-    # the seed lists passkey deletion as CSV only, unlike registration
+    # the manual lists passkey deletion as CSV only, unlike registration
     assert pca.events["user.passkey.delete"].screen == frozenset()
