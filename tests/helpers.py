@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kansa.access import tokens
 from kansa.access.keys import make_key
+from kansa.access.tokens import ViewerToken
 from kansa.events.stored import ActorOf, StoredEvent
+from kansa.server.runtime import Runtime
 from kansa.store import Store
+from kansa.timeutil import utcnow
 from tests.raw import execute
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,3 +84,24 @@ def details_of(event: StoredEvent) -> dict[str, Any]:
     """The details of an event that has them."""
     assert event["details"] is not None
     return event["details"]
+
+
+def viewer_token(
+    runtime: Runtime,
+    tenant: str,
+    *,
+    name: str = "飯田橋 二郎",
+    ttl: int = 60,
+    now: datetime | None = None,
+) -> ViewerToken:
+    """A viewer token for the general user ``u-jiro`` of ``tenant``, minted with the
+    runtime's secret as a host product would."""
+    return tokens.mint(
+        runtime.secret_key(),
+        tenant=tenant,
+        actor_id="u-jiro",
+        name=name,
+        role="user",
+        ttl=ttl,
+        now=now or utcnow(),
+    )

@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from kansa.access import tokens
 from kansa.events.query import Filters, Query
 from kansa.events.stored import StoredEvent
 from kansa.server.app import create_app
@@ -17,7 +16,7 @@ from kansa.server.runtime import Runtime
 from kansa.store import Store
 from kansa.timeutil import utcnow
 from kansa.web.session import COOKIE, seal, start
-from tests.helpers import actor_of, details_of
+from tests.helpers import actor_of, details_of, viewer_token
 from tests.web.seed import PASSWORD
 
 
@@ -132,30 +131,14 @@ def test_https_cookies_are_secure(runtime: Runtime, kddi: str) -> None:
 def test_a_viewer_token_opens_a_session_and_leaves_the_url(
     client: TestClient, runtime: Runtime, store: Store, kddi: str
 ) -> None:
-    minted = tokens.mint(
-        runtime.secret_key(),
-        tenant=kddi,
-        actor_id="u-jiro",
-        name="飯田橋 二郎",
-        role="user",
-        ttl=60,
-        now=utcnow(),
-    )
+    minted = viewer_token(runtime, kddi)
     answer = client.get(f"/console/enter?token={minted.token}", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/console/log"
     page = client.get("/console/log")
     assert "あなた自身のログのみ表示しています" in page.text and "神楽坂 三郎" not in page.text
     assert console_events(store, kddi)[-1]["details"] == {"method": "viewer token"}
     client.cookies.clear()
-    expired = tokens.mint(
-        runtime.secret_key(),
-        tenant=kddi,
-        actor_id="u-jiro",
-        name="x",
-        role="user",
-        ttl=1,
-        now=utcnow() - timedelta(hours=1),
-    )
+    expired = viewer_token(runtime, kddi, name="x", ttl=1, now=utcnow() - timedelta(hours=1))
     refused = client.get(f"/console/enter?token={expired.token}", follow_redirects=False)
     assert refused.headers["location"] == "/console/signin?m=token"
 
@@ -204,15 +187,7 @@ def test_a_search_outside_the_window_says_so(client: TestClient, kddi: str) -> N
 def test_a_right_to_left_override_is_shown_not_obeyed(
     client: TestClient, runtime: Runtime, kddi: str
 ) -> None:
-    minted = tokens.mint(
-        runtime.secret_key(),
-        tenant=kddi,
-        actor_id="u-jiro",
-        name="jiro\u202eexe.pdf",
-        role="user",
-        ttl=60,
-        now=utcnow(),
-    )
+    minted = viewer_token(runtime, kddi, name="jiro\u202eexe.pdf")
     client.get(f"/console/enter?token={minted.token}", follow_redirects=False)
     page = client.get("/console/log")
     assert page.status_code == 200

@@ -16,6 +16,7 @@ from kansa.server.runtime import Runtime
 from kansa.store import Store
 from kansa.timeutil import utcnow
 from kansa.web.session import COOKIE, unseal
+from tests.helpers import viewer_token
 from tests.web.test_auth import sign_in
 
 
@@ -45,15 +46,7 @@ def end_sessions(tenant: str, store_url: str) -> Result:
 def test_a_viewer_tokens_session_never_outlives_the_token(
     client: TestClient, runtime: Runtime, kddi: str
 ) -> None:
-    minted = tokens.mint(
-        runtime.secret_key(),
-        tenant=kddi,
-        actor_id="u-jiro",
-        name="飯田橋 二郎",
-        role="user",
-        ttl=2,
-        now=utcnow(),
-    )
+    minted = viewer_token(runtime, kddi, ttl=2)
     client.get(f"/console/enter?token={minted.token}", follow_redirects=False)
     session = unseal(runtime.secret_key(), session_cookie(client), utcnow())
     assert session is not None and session.expires <= minted.expires_at
