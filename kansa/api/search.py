@@ -71,8 +71,10 @@ def log_query(
     result: Many = None,
     level: Many = None,
     actor: str | None = None,
+    actor_id: str | None = None,
     ip: str | None = None,
     target: str | None = None,
+    target_id: str | None = None,
     service: str | None = None,
     q: str | None = None,
 ) -> LogQuery:
@@ -85,8 +87,10 @@ def log_query(
         results=_many(result),
         levels=_many(level),
         actor=actor or None,
+        actor_id=actor_id or None,
         ip=ip or None,
         target=target or None,
+        target_id=target_id or None,
         service=service or None,
     )
     return LogQuery(from_, to, filters, q)

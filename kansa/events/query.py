@@ -41,6 +41,8 @@ DEFAULT_LIMIT = 50
 Q_FIELDS = {
     "actor": "actor",
     "user": "actor",
+    "actor_id": "actor_id",
+    "target_id": "target_id",
     "action": "actions",
     "result": "results",
     "level": "levels",
@@ -90,9 +92,13 @@ class Filters:
     apps: tuple[str, ...] = ()
     actor: str | None = None
     """Part of an actor's id, login or name."""
+    actor_id: str | None = None
+    """An actor's whole id: matched exactly, through the (tenant, actor, time) index."""
     ip: str | None = None
     target: str | None = None
     """Part of a target's id or name."""
+    target_id: str | None = None
+    """The first target's whole id, matched exactly."""
     service: str | None = None
     trace_id: str | None = None
     correlation_id: str | None = None

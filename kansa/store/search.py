@@ -137,6 +137,10 @@ def _filters(sql: _Sql, query: Query) -> None:
             )
             + ")"
         )
+    if f.actor_id is not None:
+        sql.where.append(f"e.actor_id = {sql.mark(f.actor_id)}")
+    if f.target_id is not None:
+        sql.where.append(f"e.target_id = {sql.mark(f.target_id)}")
     if f.target:
         sql.where.append(
             "("

@@ -154,6 +154,12 @@ def test_newest_first_with_messages_and_labels(
         ({"history": "login", "actor": "jiro"}, ["e3", "e1"]),
         ({"history": "login", "actor": "二郎"}, ["e3", "e1"]),
         ({"actor": "U-SABURO"}, ["e4"]),
+        ({"history": "login", "actor_id": "u-jiro"}, ["e3", "e1"]),
+        ({"actor_id": "u-jir"}, []),  # whole ids only: not a part, not another case
+        ({"actor_id": "U-JIRO"}, []),
+        ({"target_id": "jiro"}, ["e5"]),
+        ({"target_id": "jiro@hikari"}, []),
+        ({"q": "actor_id:u-saburo"}, ["e4"]),
         ({"action": "login.password*"}, ["e2", "e1"]),
         ({"action": ["user.add", "sso.setting.change"]}, ["e6", "e5"]),
         ({"group": "sso"}, ["e6"]),
