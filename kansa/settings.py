@@ -90,8 +90,8 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Signs viewer tokens (32+ characters). Unset: a random key kept in the "
-        "database, shared by every kansa process on it.",
+        description="Signs viewer tokens and console sessions (32+ characters). Unset: "
+        "derived from the signing key (HKDF), so no row of the database holds it.",
     )
     signin_max_failures: int = Field(
         default=5, ge=1, description="Wrong passwords in a row that lock an account."

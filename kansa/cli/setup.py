@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from kansa import __version__
+from kansa import __version__, private_files
 from kansa.cli.common import (
     CatalogOption,
     DbOption,
@@ -79,6 +79,7 @@ def serve(
     from kansa.integrity.keyfile import load_signer
 
     load_signer(settings)  # refuse to serve without the key that signs checkpoints
+    private_files.check_database(settings.database_url)  # nor on a database others may read
     from kansa.server import serving
 
     def announce() -> None:

@@ -151,10 +151,6 @@ class Store(Protocol):
         StoreUnavailable) when the database takes no writes now (for ``/readyz``)."""
         ...
 
-    def instance_secret(self, name: str) -> bytes:
-        """A random 32-byte secret kept in the database, made on first use."""
-        ...
-
     def create_account(
         self, tenant_id: str, login: str, *, name: str, role: str, password_hash: str
     ) -> Account: ...

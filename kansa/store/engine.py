@@ -286,10 +286,3 @@ class SQLEngine(ABC):
         """A write transaction that changes nothing (StoreError when none can be had)."""
         probe = ("UPDATE schema_migrations SET version = version WHERE 1 = 0", ())
         self._commit([probe], what="write to the database")
-
-    def instance_secret(self, name: str) -> bytes:
-        *writes, (read, params) = rows.secret_statements(name, self.mark)
-        self._commit(writes, what=f"make the instance secret {name!r}")
-        row = self._read_one(read, params)  # once made, a secret never changes
-        assert row is not None
-        return bytes(row[0])

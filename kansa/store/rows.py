@@ -8,7 +8,6 @@ nothing here depends on the engine but the parameter mark (``?`` or ``%s``). Wha
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -178,19 +177,6 @@ def account_of(row: Sequence[Any]) -> Account:
         failures=row[5],
         locked_until=_moment(row[6]),
     )
-
-
-def secret_statements(name: str, mark: str) -> list[Bound]:
-    """Make the instance secret ``name`` if it is new (32 random bytes); the last statement
-    reads it back."""
-    return [
-        (
-            f"INSERT INTO instance_secrets (name, value, created_at) VALUES ({_marks(mark, 3)})"
-            " ON CONFLICT (name) DO NOTHING",
-            (name, os.urandom(32), to_micros(utcnow())),
-        ),
-        (f"SELECT value FROM instance_secrets WHERE name = {mark}", (name,)),
-    ]
 
 
 def session_end_statements(

@@ -278,6 +278,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        5,
+        "no token secret in the database: it is derived from the signing key",
+        ("DROP TABLE instance_secrets",),
+    ),
 )
 
 
@@ -415,7 +420,6 @@ _TABLES: dict[str, tuple[str, ...]] = {
         "locked_until",
         "created_at",
     ),
-    "instance_secrets": ("name", "value", "created_at"),
     "applications": ("name", "created_at"),
     "api_keys": ("id", "app", "tenant_id", "scopes", "secret_hash", "created_at", "revoked_at"),
     "events": EVENT_ROW,
@@ -428,7 +432,6 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "applications": ("name",),
     "api_keys": ("id",),
     "accounts": ("tenant_id", "login"),
-    "instance_secrets": ("name",),
     "checkpoints": ("tenant_id", "seq"),
     "session_ends": ("tenant_id", "subject"),
 }
