@@ -189,6 +189,12 @@ class PostgresStore(SQLEngine):
 
     # -- events ------------------------------------------------------------------------
 
+    _keyed_tables = ("events", "checkpoints", "event_keys")
+
+    def key_problem(self, tenant_id: str, first_seq: int, last_seq: int) -> tuple[int, str] | None:
+        found = self._read_one(rows.KEY_PROBLEM, (tenant_id, first_seq, last_seq) * 2)
+        return (int(found[0]), str(found[1])) if found else None
+
     def append(self, events: Sequence[PreparedEvent]) -> list[Receipt]:
         if not events:
             return []

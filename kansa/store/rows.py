@@ -261,6 +261,31 @@ def key_row(event: PreparedEvent, stored: StoredLink) -> Row:
 _LINK_NAMES = [path for _, path in EVENT_COLUMNS]
 
 
+def orphans_query(tables: Sequence[str], order: str) -> str:
+    """The tenant ids that rows of ``tables`` name and no tenant row has, sorted by ``order``
+    (an ordering of a column ``id``)."""
+    named = " UNION ".join(f"SELECT DISTINCT tenant_id AS id FROM {table}" for table in tables)
+    return (
+        f"SELECT id FROM ({named}) AS o WHERE NOT EXISTS"
+        f" (SELECT 1 FROM tenants t WHERE t.id = o.id) ORDER BY {order}"
+    )
+
+
+KEY_PROBLEM = """SELECT COALESCE(e.seq, k.seq) AS at,
+    CASE WHEN k.client_id IS NULL THEN 'missing'
+         WHEN e.client_id IS NULL THEN 'without its event' ELSE 'changed' END
+FROM (SELECT client_id, id, seq, hash, occurred_at FROM events
+      WHERE tenant_id = %s AND seq BETWEEN %s AND %s
+      AND client_id IS NOT NULL) AS e
+FULL JOIN (SELECT client_id, id, seq, hash, occurred_at FROM event_keys
+      WHERE tenant_id = %s AND seq BETWEEN %s AND %s) AS k
+  ON k.client_id = e.client_id
+WHERE e.client_id IS NULL OR k.client_id IS NULL
+   OR (e.id, e.seq, e.hash, e.occurred_at) IS DISTINCT FROM (k.id, k.seq, k.hash, k.occurred_at)
+ORDER BY at LIMIT 1"""
+"""PostgreSQL: the first disagreement between a run of events and their ``event_keys``."""
+
+
 def chain_query(tenant_id: str, after_seq: int, upto: int | None, mark: str) -> Bound:
     """The tenant's links after ``after_seq`` (to ``upto``), in seq order, as
     :func:`link_of` reads them."""
