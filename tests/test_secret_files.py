@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from kansa.access import tokens
 from kansa.cli import app
+from kansa.dburl import path_of
 from kansa.server.app import create_app
 from kansa.server.runtime import Runtime
 from kansa.settings import Settings
@@ -73,6 +74,10 @@ def test_a_reader_of_every_row_cannot_mint_a_token(
         )
         answer = client.get("/api/v1/events", params=query, headers=bearer(forged.token))
         assert answer.status_code == 401, candidate[:40]
+    if fresh_url.startswith("sqlite"):  # nor anywhere in the files, free pages included
+        path = Path(path_of(fresh_url))
+        for name in (path, path.with_name(path.name + "-wal")):
+            assert runtime.secret_key() not in (name.read_bytes() if name.exists() else b"")
 
 
 def bearer(token: str) -> dict[str, str]:
