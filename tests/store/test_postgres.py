@@ -403,3 +403,43 @@ def test_a_partition_can_be_neither_truncated_dropped_nor_detached(
         ("kansa_refuse_alter", "ddl_command_end"),
         ("kansa_refuse_drop", "sql_drop"),
     ]
+
+
+@pytest.fixture(scope="module")
+def owner_only(postgres_server: str) -> Iterator[str]:
+    """A database owned by a role that is no superuser, ``kansa``, in a throwaway cluster
+    of its own (roles are the whole cluster's: the shared server is left alone)."""
+    try:
+        server, stop = pg.throwaway_cluster()
+    except pg.Unavailable as exc:
+        pg.unavailable(str(exc))
+        return
+    try:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute("CREATE ROLE kansa LOGIN")
+            conn.execute("CREATE DATABASE kansa OWNER kansa")
+        yield pg.with_database(server, "kansa").replace("//postgres@", "//kansa@", 1)
+    finally:
+        stop()
+
+
+def test_run_as_the_owner_alone_kansa_works_and_only_the_event_triggers_are_missing(
+    owner_only: str, catalog: Catalog, tenant_id: str
+) -> None:
+    store = PostgresStore(owner_only, pool_size=2)
+    try:
+        assert store.migrate()  # no superuser needed
+        store.append(prepare([pca_event(tenant_id, 1), pca_event(tenant_id, 2)], catalog))
+        assert execute(owner_only, "SELECT evtname FROM pg_event_trigger") == []
+        ((month,),) = execute(
+            owner_only,
+            "SELECT DISTINCT tableoid::regclass::text FROM events WHERE tenant_id = ?",
+            tenant_id,
+        )
+        with pytest.raises(psycopg.errors.RestrictViolation, match="append-only"):
+            execute(owner_only, f"TRUNCATE {month}")
+        # what docs/operations.md says the owner may still do without the event triggers
+        execute(owner_only, f"ALTER TABLE events DETACH PARTITION {month}")
+        assert store.count_events(tenant_id) == 0
+    finally:
+        store.close()
