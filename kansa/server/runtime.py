@@ -20,7 +20,7 @@ from kansa.catalog.screens import (
     screen_for,
     with_log_access,
 )
-from kansa.errors import NotFound
+from kansa.errors import ConfigError, NotFound
 from kansa.events.own import own_event
 from kansa.integrity.keyfile import load_signer, token_secret
 from kansa.integrity.signing import Signer
@@ -87,7 +87,10 @@ class Runtime:
 
     def start(self) -> None:
         self.store.migrate()
-        self.secret_key()  # read now, not on the event loop of a first request
+        try:
+            self.secret_key()  # read now, not on the event loop of a first request
+        except ConfigError:
+            pass  # no signing key: /readyz says so; tokens and sessions are a 503 meanwhile
         self.writer.start()
 
     def close(self) -> None:
