@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -35,6 +34,8 @@ from kansa.access.scope import Asked, scope
 from kansa.catalog import Catalog
 from kansa.catalog.layout import DEFAULT_LAYOUT, default_layout_paths, load_layouts
 from kansa.events.query import Filters, parse_q
+from kansa.integrity.keyfile import token_secret
+from kansa.settings import Settings
 from kansa.store import open_store
 from kansa.store.search import build
 from kansa.timeutil import parse_period_bound, utcnow
@@ -284,10 +285,9 @@ def run_search(engine: Engine, url: str, catalog: Catalog, repeat: int) -> Outco
             )
             key = made["key"]
             settle = _wait_idle(running.process.pid)
-            secret = os.environ.get("KANSA_SECRET_KEY")
+            raw_secret = token_secret(Settings(database_url=url))
             store = open_store(url)
             try:
-                raw_secret = secret.encode() if secret else store.instance_secret("viewer-tokens")
                 record = store.get_tenant(tenant)
             finally:
                 store.close()

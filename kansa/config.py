@@ -70,6 +70,8 @@ def describe(
         name = field.upper()
         return f"unknown setting {name} in .env{closest(name, map(variable, fields))}{more}"
     message = str(first["msg"]).removeprefix("Value error, ")
+    if not first["loc"]:  # a rule over several settings names them itself
+        return f"{message}{more}"
     given = "" if field in secret else f", not {first['input']!r}"
     where = f" (or {field} in {config})" if config else ""
     return f"{variable(field)}{where}: {message}{given}{more}"

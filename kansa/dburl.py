@@ -12,3 +12,26 @@ def path_of(url: str) -> str:
     if rest in (":memory:", "/:memory:"):
         return ":memory:"
     return rest[1:] if rest.startswith("/") else rest
+
+
+MASK = "***"
+
+
+def masked(url: str) -> str:
+    """``url`` fit to print or log: the password of its user part (everything between the
+    first ``:`` and the last ``@``, so a password holding ``/``, ``@`` or ``?`` is masked
+    whole) and any ``password=`` query parameter replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    userinfo, at, place = rest.rpartition("@")
+    user = f"{userinfo.split(':', 1)[0]}:{MASK}" if ":" in userinfo else userinfo
+    path, question, query = place.partition("?")
+    if question:
+        query = "&".join(_masked_parameter(p) for p in query.split("&"))
+    return f"{scheme}{sep}{user}{at}{path}{question}{query}"
+
+
+def _masked_parameter(parameter: str) -> str:
+    name, equals, _ = parameter.partition("=")
+    return f"{name}={MASK}" if equals and name.lower() == "password" else parameter

@@ -10,7 +10,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -18,8 +18,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from kansa import private_files
 from kansa.config import ConfigFile, describe, unknown_variables
-from kansa.errors import SettingError
+from kansa.errors import ConfigError, SettingError
 
 PLACEHOLDERS = ("changeme", "secret", "password", "placeholder")
 """Words no random secret holds: a secret_key with one in it (any case, any separators:
@@ -38,6 +39,11 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///./kansa.db",
         description="Where events are kept: sqlite:///path/to/file.db or postgresql://...",
+    )
+    database_url_file: Path | None = Field(
+        default=None,
+        description="A file (mode 0600 or 0400) holding the database URL, instead of "
+        "KANSA_DATABASE_URL: the password stays out of the environment and of ps.",
     )
     catalogs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
@@ -90,8 +96,8 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Signs viewer tokens (32+ characters). Unset: a random key kept in the "
-        "database, shared by every kansa process on it.",
+        description="Signs viewer tokens and console sessions (32+ characters). Unset: "
+        "derived from the signing key (HKDF), so no row of the database holds it.",
     )
     signin_max_failures: int = Field(
         default=5, ge=1, description="Wrong passwords in a row that lock an account."
@@ -227,6 +233,21 @@ class Settings(BaseSettings):
                 raise ValueError(f"must be IP addresses or CIDRs, comma-separated: {exc}") from None
         return value
 
+    @field_validator("database_url_file")
+    @classmethod
+    def _url_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            read_url_file(value)
+        return value
+
+    @model_validator(mode="after")
+    def _url_from_file(self) -> Settings:
+        if self.database_url_file is not None:
+            if "database_url" in self.model_fields_set:
+                raise ValueError("set KANSA_DATABASE_URL or KANSA_DATABASE_URL_FILE, not both")
+            self.database_url = read_url_file(self.database_url_file)
+        return self
+
     @field_validator("catalogs", "layouts", "screens", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
@@ -235,8 +256,23 @@ class Settings(BaseSettings):
         return value
 
 
-SECRET = ("secret_key", "signing_key")
+SECRET = ("secret_key", "signing_key", "database_url")
 """Settings whose value an error message never repeats."""
+
+
+def read_url_file(path: Path) -> str:
+    """The database URL the file at ``path`` holds (its first line); ValueError when it
+    cannot be read, is empty, or others may read it."""
+    try:
+        private_files.check(path, "database URL file")
+        text = path.read_text(encoding="utf-8").strip()
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not text:
+        raise ValueError(f"{path} holds no database URL")
+    return text.splitlines()[0].strip()
 
 
 def load_settings(**values: Any) -> Settings:

@@ -58,8 +58,9 @@ def rewrite_from(
     store: Store, store_url: str, tenant: str, seq: int, upto: int | None = None
 ) -> None:
     """Change the event at ``seq`` (its tenant's name: no column keeps it) and rebuild every
-    link after it, and the tenant's head, so that the chain alone is consistent again. With
-    ``upto``, stop there: the links up to it are consistent, the one after it is not."""
+    link after it, its idempotency key (PostgreSQL) and the tenant's head, so that the chain
+    alone is consistent again. With ``upto``, stop there: the links up to it are consistent,
+    the one after it is not."""
     links = list(store.chain(tenant))
     prev = links[seq - 2].hash if seq > 1 else GENESIS
     for old in links[seq - 1 : upto]:
@@ -77,6 +78,45 @@ def rewrite_from(
             old.seq,
             bypass_triggers=True,
         )
+        if not store_url.startswith("sqlite"):  # PostgreSQL keeps each hash in event_keys too
+            execute(
+                store_url,
+                "UPDATE event_keys SET hash = ? WHERE tenant_id = ? AND seq = ?",
+                digest(body),
+                tenant,
+                old.seq,
+                bypass_triggers=True,
+            )
         prev = digest(body)
     if upto is None:
         execute(store_url, "UPDATE tenants SET last_hash = ? WHERE id = ?", prev, tenant)
+
+
+def insert_above_head(store: Store, store_url: str, tenant: str) -> str:
+    """Insert a row after the tenant's last event, linked to it as kansa would link one (a
+    copy of it under a new id), but leave the tenant's recorded head where it was: the row
+    an attacker adds behind kansa's back. Returns the new event's id."""
+    from kansa.store.schema import EVENT_ROW
+
+    columns = ", ".join(EVENT_ROW)
+    ((head,),) = execute(store_url, "SELECT last_seq FROM tenants WHERE id = ?", tenant)
+    ((*values,),) = execute(
+        store_url, f"SELECT {columns} FROM events WHERE tenant_id = ? AND seq = ?", tenant, head
+    )
+    row = dict(zip(EVENT_ROW, values, strict=True))
+    new_id = str(row["id"])[:-6] + "ZZZZZZ"
+    old = bytes(row["body"])
+    core = old[len(b'{"event":') : old.rindex(b',"prev_hash":')]
+    core = core.replace(str(row["id"]).encode(), new_id.encode())
+    body = link(core, str(row["hash"]), head + 1)
+    row |= {
+        "seq": head + 1,
+        "id": new_id,
+        "client_id": None,
+        "body": body,
+        "prev_hash": row["hash"],
+        "hash": digest(body),
+    }
+    marks = ", ".join("?" for _ in EVENT_ROW)
+    execute(store_url, f"INSERT INTO events ({columns}) VALUES ({marks})", *row.values())
+    return new_id

@@ -56,13 +56,15 @@ class Served:
 def serve(
     url: str, workdir: Path, env: Mapping[str, str], args: Iterable[str] = ()
 ) -> Iterator[Served]:
-    """``kansa serve --db url [args]`` with extra ``env``; stops it afterwards. What it writes
+    """``kansa serve --db url [args]`` with extra ``env`` (without ``--db`` when ``env`` names
+    KANSA_DATABASE_URL_FILE); stops it afterwards. What it writes
     (stdout and stderr) is kept in a file for the tests that read what it logged."""
     port = free_port()
     stderr = workdir / f"serve-{port}.stderr"
+    where = () if "KANSA_DATABASE_URL_FILE" in env else ("--db", url)  # the URL from its file
     with stderr.open("wb") as sink:
         server = subprocess.Popen(
-            [KANSA, "serve", "--db", url, "--port", str(port), *args],
+            [KANSA, "serve", *where, "--port", str(port), *args],
             stdout=sink,
             stderr=sink,
             env={**os.environ, "KANSA_PURGE_AT": "off", **env},

@@ -18,6 +18,8 @@ from kansa.events.query import Filters, Query
 from kansa.events.stored import StoredEvent
 from kansa.http.limits import RateLimiter, Throttle
 from kansa.http.readers import client_address
+from kansa.integrity.keyfile import token_secret
+from kansa.settings import Settings
 from kansa.store import open_store
 from kansa.timeutil import utcnow
 from tests.helpers import new_key, pca_event
@@ -152,11 +154,7 @@ def test_a_key_and_the_viewer_tokens_it_mints_share_one_rate(edge: Served) -> No
         ]
         # one bucket for the three: a token minted does not bring a burst of its own
         assert statuses.count(429) >= 5, statuses
-        store = open_store(edge.url)
-        try:
-            secret = store.instance_secret("viewer-tokens")
-        finally:
-            store.close()
+        secret = token_secret(Settings(database_url=edge.url))
         # a token minted before tokens named their key keeps a bucket of its own
         old = tokens.mint(
             secret, tenant=tenant, actor_id="u-2", name="u-2", role="user", ttl=60, now=utcnow()
@@ -188,11 +186,7 @@ def forge(secret: bytes, tenant: str, victim: str) -> dict[str, str]:
 def test_a_forged_claim_does_not_drain_the_key_it_names(edge: Served) -> None:
     tenant = tenant_with_account(edge)
     victim = key_of(edge)
-    store = open_store(edge.url)
-    try:
-        secret = store.instance_secret("viewer-tokens")
-    finally:
-        store.close()
+    secret = token_secret(Settings(database_url=edge.url))
     with edge.client() as http:
         forged = forge(secret, tenant, key_id(victim))
         answers = [

@@ -228,11 +228,13 @@ def test_events_removed_outside_a_purge_are_found_even_with_the_start_moved(
 def test_one_purge_over_many_tenants_drops_whole_months_where_it_can(
     fresh_url: str, catalog: Catalog
 ) -> None:
-    """March 2015 holds only purged events: on PostgreSQL its partition is dropped whole.
-    April holds an expired event kept behind an unexpired one, so its rows go one by one."""
+    """The month ten months ago holds only purged events (a 30-day retention): on PostgreSQL
+    its partition is dropped whole. The next month holds an expired event kept behind an
+    unexpired one, so its rows go one by one."""
     store = open_store(fresh_url)
     try:
-        month = {"03": "2015-03-1{}T00:00:00Z", "04": "2015-04-0{}T00:00:00Z"}
+        (y3, m3), (y4, m4) = months_ago(10), months_ago(9)
+        month = {"03": f"{y3}-{m3:02d}-1{{}}T00:00:00Z", "04": f"{y4}-{m4:02d}-0{{}}T00:00:00Z"}
         recent = ago(1)
         when = {
             "a": [month["03"].format(0), month["03"].format(1), recent],
@@ -241,6 +243,8 @@ def test_one_purge_over_many_tenants_drops_whole_months_where_it_can(
         for tenant, times in when.items():
             events = [pca_event(tenant, n, occurred_at=t) for n, t in enumerate(times, 1)]
             store.append(prepare(events, catalog))
+            days = dict.fromkeys(("login", "operation", "provisioning"), 30)
+            store.update_tenant(tenant, TenantChanges(retention=days))
         plans = retention.purge(store, catalog)
         done = {p.tenant.id: p.purged for p in plans}
         assert {t: (p.first_seq, p.last_seq) for t, p in done.items() if p} == {
@@ -253,9 +257,10 @@ def test_one_purge_over_many_tenants_drops_whole_months_where_it_can(
             assert walk.broken is None, walk.broken
         if fresh_url.startswith("postgresql"):
             partitions = {row[0] for row in execute(fresh_url, PARTITIONS)}
-            assert "events_y2015m03" not in partitions and "events_y2015m04" in partitions
+            dropped, kept = f"events_y{y3}m{m3:02d}", f"events_y{y4}m{m4:02d}"
+            assert dropped not in partitions and kept in partitions
             (event,) = recorded(store, "a", "retention.purge")
-            assert details_of(event)["partitions_dropped"] == ["events_y2015m03"]
+            assert details_of(event)["partitions_dropped"] == [dropped]
             assert execute(fresh_url, "SELECT seq FROM event_keys WHERE tenant_id = 'b'") == [
                 (3,),
                 (4,),
@@ -264,6 +269,13 @@ def test_one_purge_over_many_tenants_drops_whole_months_where_it_can(
             store.append(prepare([pca_event("a", 9, occurred_at=month["03"].format(5))], catalog))
     finally:
         store.close()
+
+
+def months_ago(count: int) -> tuple[int, int]:
+    """The (year, month) ``count`` months before the current one (UTC)."""
+    now = utcnow()
+    index = now.year * 12 + now.month - 1 - count
+    return index // 12, index % 12 + 1
 
 
 PARTITIONS = (

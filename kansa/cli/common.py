@@ -54,6 +54,7 @@ def settings_for(
     updates: dict[str, object] = {}
     if db:
         updates["database_url"] = db
+        updates["database_url_file"] = None  # the URL no longer comes from the file
     for name, extra in (("catalogs", catalogs), ("layouts", layouts), ("screens", screens)):
         if extra:
             updates[name] = [*getattr(settings, name), *extra]

@@ -4,6 +4,7 @@ download through the API, as an administrator of every tenant."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -68,10 +69,12 @@ def export_as_operator(
 @contextmanager
 def part_file(path: str) -> Iterator[BinaryIO]:
     """``path`` for writing, as ``path.part`` renamed to ``path`` once complete: a failed
-    export leaves no file that looks whole."""
+    export leaves no file that looks whole. Made 0600 whatever the umask: it holds a
+    tenant's log."""
     part = Path(path + ".part")
     try:
-        with part.open("wb") as out:
+        made = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(made, "wb") as out:
             yield out
     except BaseException:
         part.unlink(missing_ok=True)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from kansa import __version__
+from kansa import __version__, private_files
 from kansa.cli.common import (
     CatalogOption,
     DbOption,
@@ -18,6 +18,7 @@ from kansa.cli.common import (
     opened,
     settings_for,
 )
+from kansa.dburl import masked
 from kansa.server.runtime import load_catalog_for
 
 
@@ -37,7 +38,7 @@ def init(db: DbOption = None) -> None:
     with opened(settings, migrate=False, create=True) as store:
         applied = store.migrate()
     what = f"applied {len(applied)} migration(s)" if applied else "schema already up to date"
-    typer.echo(f"database ready at {settings.database_url} ({what})")
+    typer.echo(f"database ready at {masked(settings.database_url)} ({what})")
     typer.echo(ensure_signing_key(settings)[1])
 
 
@@ -79,12 +80,13 @@ def serve(
     from kansa.integrity.keyfile import load_signer
 
     load_signer(settings)  # refuse to serve without the key that signs checkpoints
+    private_files.check_database(settings.database_url)  # nor on a database others may read
     from kansa.server import serving
 
     def announce() -> None:
         typer.echo(
             f"kansa {__version__} on http://{host}:{port} (docs at /docs), "
-            f"database {settings.database_url}",
+            f"database {masked(settings.database_url)}",
             err=True,
         )
         if workers > 1 or settings.metrics_address:

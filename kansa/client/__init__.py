@@ -17,7 +17,7 @@ Modules: ``client`` (the Client), ``spool`` (the SQLite file), ``sender`` (the t
 """
 
 from kansa.client.client import Client
-from kansa.client.errors import ClientClosed, ClientError, SpoolBusy
+from kansa.client.errors import ClientClosed, ClientError, SpoolBusy, SpoolExposed
 from kansa.client.spool import Rejected, default_spool_path
 from kansa.client.stats import Stats
 
@@ -27,6 +27,7 @@ __all__ = [
     "ClientError",
     "Rejected",
     "SpoolBusy",
+    "SpoolExposed",
     "Stats",
     "default_spool_path",
 ]

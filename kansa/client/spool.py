@@ -26,7 +26,11 @@ from typing import IO, Any, Literal
 
 import orjson
 
-from kansa.client.errors import SpoolBusy
+from kansa.client.errors import SpoolBusy, SpoolExposed
+
+OWNER_ONLY = 0o600
+COMPANIONS = ("", ".lock", "-wal", "-shm")
+"""The spool file and those kept beside it, all its owner's alone."""
 
 Sync = Literal["full", "normal"]
 
@@ -96,6 +100,7 @@ class Spool:
     def __init__(self, path: Path | str, *, sync: Sync = "full") -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _private(self.path)
         self._lockfile = _lock(self.path.with_name(self.path.name + ".lock"))
         self._lock = threading.Lock()
         try:
@@ -246,6 +251,28 @@ class _Transaction:
                     self._conn.execute("ROLLBACK")
                 raise
         self._conn.execute("ROLLBACK")
+
+
+def _private(path: Path) -> None:
+    """Make the spool and its lock file 0600 if they are new (SQLite gives ``-wal`` and
+    ``-shm`` the spool's mode); SpoolExposed when any of them may be read by others."""
+    for suffix in ("", ".lock"):
+        try:
+            os.close(os.open(f"{path}{suffix}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY))
+        except FileExistsError:
+            pass
+    if sys.platform == "win32":  # pragma: no cover - no POSIX modes; the profile's ACL rules
+        return
+    for suffix in COMPANIONS:
+        try:
+            mode = os.stat(f"{path}{suffix}").st_mode
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            raise SpoolExposed(
+                f"spool file {path}{suffix} may be read by others (mode {mode & 0o777:04o}):"
+                f" chmod 600 {path}{suffix}"
+            )
 
 
 def _lock(path: Path) -> IO[bytes]:

@@ -1,13 +1,17 @@
 """Where the signing key lives: the ``KANSA_SIGNING_KEY`` setting (PEM text), or a PEM file
 (``KANSA_SIGNING_KEY_FILE``; by default ``kansa-signing.key`` beside a SQLite database, else
-in the working directory) that ``kansa init`` makes, readable by its owner only."""
+in the working directory) that ``kansa init`` makes, readable by its owner only.
+
+The secret that signs viewer tokens and console sessions is derived from it (HKDF, see
+:func:`token_secret`) unless ``KANSA_SECRET_KEY`` is set: no row of the database holds it,
+so whoever can read the database file cannot mint a token."""
 
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
+from kansa import private_files
 from kansa.dburl import path_of
 from kansa.errors import ConfigError
 from kansa.integrity.signing import PublicKey, Signer
@@ -34,19 +38,25 @@ def load_signer(settings: Settings) -> Signer:
     if settings.signing_key is not None:
         return Signer.from_pem(settings.signing_key.get_secret_value().encode())
     path = key_path(settings)
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
+    if not path.exists():
         raise ConfigError(
             f"no signing key at {path}: run 'kansa init' to make one, or set "
             "KANSA_SIGNING_KEY_FILE or KANSA_SIGNING_KEY"
-        ) from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"signing key {path} may be read by others (mode {stat.S_IMODE(mode):04o}): "
-            f"chmod 600 {path}"
         )
+    private_files.check(path, "signing key")
     return Signer.from_pem(path.read_bytes())
+
+
+TOKEN_SECRET_LABEL = b"kansa viewer tokens and console sessions v1"
+"""The HKDF info of the secret derived from the signing key for tokens and sessions."""
+
+
+def token_secret(settings: Settings) -> bytes:
+    """The secret that signs viewer tokens and console sessions: ``KANSA_SECRET_KEY`` when
+    set, else derived from the signing key (ConfigError when there is none)."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value().encode()
+    return load_signer(settings).derive(TOKEN_SECRET_LABEL)
 
 
 def ensure_signing_key(settings: Settings) -> tuple[Signer, str]:

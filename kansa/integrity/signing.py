@@ -23,11 +23,12 @@ from typing import Any
 
 import orjson
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from kansa.errors import ConfigError
 from kansa.timeutil import iso_utc
@@ -163,6 +164,17 @@ class Signer:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
+
+    def derive(self, label: bytes) -> bytes:
+        """A 32-byte secret for one purpose named by ``label``, derived from this key with
+        HKDF-SHA256: the same key always gives the same secret, and the secret says nothing
+        of the key or of a secret derived for another label."""
+        raw = self._key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(raw)
 
     def sign(self, payload: bytes) -> str:
         return base64.b64encode(self._key.sign(payload)).decode("ascii")

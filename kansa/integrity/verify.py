@@ -1,5 +1,7 @@
 """Checking every tenant's chain in a store against the heads the store recorded, the signed
-checkpoints, and the purges that moved its start."""
+checkpoints, and the purges that moved its start — and everything else the store holds:
+rows above a recorded head, rows of a tenant whose row is gone, and (PostgreSQL) the
+idempotency keys of ``event_keys``."""
 
 from __future__ import annotations
 
@@ -32,10 +34,15 @@ def verify_store(store: Store, tenant_id: str | None = None, key: Keys = None) -
     an event whose hash differs from a checkpoint at its seq, or a checkpoint beyond the head
     (a tail cut off together with the head record) break the chain, and so does a checkpoint
     of a key id verify was not given (another key, or a key id edited): it is reported, never
-    skipped."""
+    skipped.
+
+    Rows above the head the tenant records, a tenant's key rows that disagree with its
+    events, and events or checkpoints of a tenant that has no row (deleted) are breaks too."""
     tenants = store.list_tenants()
+    orphans = store.orphan_tenants()
     if tenant_id is not None:
         tenants = [t for t in tenants if t.id == tenant_id]
+        orphans = [o for o in orphans if o == tenant_id]
     for listed in tenants:
         walk = verify_tenant(store, listed.id, key)
         if walk.broken is not None:  # a purge may have moved the start under the walk
@@ -43,6 +50,14 @@ def verify_store(store: Store, tenant_id: str | None = None, key: Keys = None) -
             if again is not None and again.chain_start_seq != listed.chain_start_seq:
                 walk = verify_tenant(store, listed.id, key)
         yield walk
+    for orphan in orphans:
+        yield Walk(orphan, broken=Break(orphan, 1, ORPHANED))
+
+
+ORPHANED = (
+    "events, checkpoints or idempotency keys of this tenant are stored but its tenant row is "
+    "gone (deleted behind kansa's back): nothing of it is served until the row is restored"
+)
 
 
 def verify_tenant(store: Store, tenant_id: str, key: Keys = None) -> Walk:
@@ -68,8 +83,46 @@ def verify_tenant(store: Store, tenant_id: str, key: Keys = None) -> Walk:
         anchors=anchors,
     )
     if walk.broken is None:
-        walk.broken = _end_problem(tenant, walk, signed) or purges.problem(tenant)
+        walk.broken = (
+            _end_problem(tenant, walk, signed)
+            or purges.problem(tenant)
+            or _beyond_head(store, tenant)
+            or _key_problem(store, tenant, walk)
+        )
     return walk
+
+
+def _beyond_head(store: Store, tenant: Tenant) -> Break | None:
+    """Rows above the recorded head: read before the head is read again, so an append that
+    commits meanwhile (rows and head together) is never taken for one."""
+    stored = store.last_stored_seq(tenant.id)
+    again = store.get_tenant(tenant.id)
+    head = again.last_seq if again is not None else tenant.last_seq
+    if stored <= head:
+        return None
+    return Break(
+        tenant.id,
+        head + 1,
+        f"rows up to seq {stored} lie above the tenant's recorded head, seq {head} (written "
+        "behind kansa's back; never served to readers)",
+    )
+
+
+def _key_problem(store: Store, tenant: Tenant, walk: Walk) -> Break | None:
+    found = store.key_problem(tenant.id, tenant.chain_start_seq, walk.head_seq)
+    if found is None:
+        return None
+    seq, what = found
+    reasons = {
+        "missing": f"the event at seq {seq} has no idempotency key row",
+        "changed": f"the idempotency key row of the event at seq {seq} disagrees with it",
+    }
+    reason = reasons.get(what, f"an idempotency key row names seq {seq} but no such event")
+    return Break(
+        tenant.id,
+        seq,
+        f"{reason} (event_keys changed: a resent event would be stored twice or refused)",
+    )
 
 
 def trusted_keys(key: Keys) -> dict[str, PublicKey]:

@@ -20,9 +20,9 @@ from kansa.catalog.screens import (
     screen_for,
     with_log_access,
 )
-from kansa.errors import NotFound
+from kansa.errors import ConfigError, NotFound
 from kansa.events.own import own_event
-from kansa.integrity.keyfile import load_signer
+from kansa.integrity.keyfile import load_signer, token_secret
 from kansa.integrity.signing import Signer
 from kansa.records import Tenant
 from kansa.server.metrics import Metrics
@@ -87,7 +87,10 @@ class Runtime:
 
     def start(self) -> None:
         self.store.migrate()
-        self.secret_key()  # read now, not on the event loop of a first request
+        try:
+            self.secret_key()  # read now, not on the event loop of a first request
+        except ConfigError:
+            pass  # no signing key: /readyz says so; tokens and sessions are a 503 meanwhile
         self.writer.start()
 
     def close(self) -> None:
@@ -110,14 +113,11 @@ class Runtime:
         return with_log_access(screen) if layout.log_access else screen
 
     def secret_key(self) -> bytes:
-        """The key that signs viewer tokens: the setting, else one kept in the database so
-        every kansa process on it agrees."""
+        """The key that signs viewer tokens and console sessions: the setting, else derived
+        from the signing key, so every kansa process with that key agrees and no row of the
+        database holds it."""
         if self._secret is None:
-            configured = self.settings.secret_key
-            if configured is not None:
-                self._secret = configured.get_secret_value().encode()
-            else:
-                self._secret = self.store.instance_secret("viewer-tokens")
+            self._secret = token_secret(self.settings)
         return self._secret
 
     def signer(self) -> Signer:

@@ -79,8 +79,11 @@ def serve(
 def worker_environment(settings: Settings, worker_dir: str) -> dict[str, str]:
     """What a worker needs in its environment beyond the one it inherits: the settings the
     command line changed, no jobs, and where its metrics go."""
-    return {
-        "KANSA_DATABASE_URL": settings.database_url,
+    if settings.database_url_file is not None:  # the URL stays in its file
+        database = {"KANSA_DATABASE_URL_FILE": str(settings.database_url_file)}
+    else:
+        database = {"KANSA_DATABASE_URL": settings.database_url}
+    return database | {
         "KANSA_CATALOGS": ",".join(str(p) for p in settings.catalogs),
         "KANSA_LAYOUTS": ",".join(str(p) for p in settings.layouts),
         "KANSA_SCREENS": ",".join(str(p) for p in settings.screens),
@@ -95,6 +98,8 @@ def _supervisor(settings: Settings) -> Iterator[tuple[Runtime, str]]:
     """The supervising process's own runtime (store, jobs) and the workers' metrics directory."""
     worker_dir = tempfile.mkdtemp(prefix="kansa-metrics-")
     os.environ.update(worker_environment(settings, worker_dir))
+    unused = "KANSA_DATABASE_URL" if settings.database_url_file else "KANSA_DATABASE_URL_FILE"
+    os.environ.pop(unused, None)  # the workers must not find both
     try:
         runtime = Runtime.from_settings(settings)
     except BaseException:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kansa.dburl import masked
 from kansa.errors import ConfigError
 from kansa.store.base import Receipt, Store
 
@@ -19,7 +20,8 @@ def open_store(url: str) -> Store:
             raise ConfigError(f"PostgreSQL store is not available: {exc}") from exc
         return PostgresStore(url)
     raise ConfigError(
-        f"unsupported database URL {url!r}: use sqlite:///path/to/file.db or postgresql://..."
+        f"unsupported database URL {masked(url)!r}: "
+        "use sqlite:///path/to/file.db or postgresql://..."
     )
 
 

@@ -120,8 +120,25 @@ class Store(Protocol):
 
     def count_events(self, tenant_id: str | None = None) -> int: ...
 
+    def last_stored_seq(self, tenant_id: str) -> int:
+        """The highest seq of the tenant's stored rows (0 when none), whatever its head says:
+        a row above the head was put there behind kansa's back (verify reports it)."""
+        ...
+
+    def orphan_tenants(self) -> list[str]:
+        """The tenant ids that events, checkpoints or idempotency keys name but no tenant
+        row has (a tenant row deleted behind kansa's back), in byte order."""
+        ...
+
+    def key_problem(self, tenant_id: str, first_seq: int, last_seq: int) -> tuple[int, str] | None:
+        """The first event of seq ``first_seq``–``last_seq`` whose idempotency key row is
+        missing or disagrees with it, or a key row of those seqs with no event: its seq and
+        what is wrong. None where the engine keeps the keys on the events themselves."""
+        ...
+
     def get_event(self, tenant_id: str, event_id: str) -> StoredEvent | None:
-        """One event as stored (the hashed event plus seq and hash)."""
+        """One event as stored (the hashed event plus seq and hash); none above the
+        tenant's recorded head (readers are served nothing beyond it)."""
         ...
 
     def search(self, query: Query) -> Page:
@@ -149,10 +166,6 @@ class Store(Protocol):
     def check_writable(self) -> None:
         """Open a write transaction and commit it, changing nothing: StoreError (or
         StoreUnavailable) when the database takes no writes now (for ``/readyz``)."""
-        ...
-
-    def instance_secret(self, name: str) -> bytes:
-        """A random 32-byte secret kept in the database, made on first use."""
         ...
 
     def create_account(

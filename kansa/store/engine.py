@@ -109,25 +109,43 @@ class SQLEngine(ABC):
         assert row is not None
         return int(row[0])
 
+    def last_stored_seq(self, tenant_id: str) -> int:
+        row = self._read_one(
+            f"SELECT max(seq) FROM events WHERE tenant_id = {self.mark}", (tenant_id,)
+        )
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def orphan_tenants(self) -> list[str]:
+        found = self._read_all(rows.orphans_query(self._keyed_tables, self.tenant_order))
+        return [str(row[0]) for row in found]
+
+    _keyed_tables: tuple[str, ...] = ("events", "checkpoints")
+    """The tables whose rows name a tenant that must exist."""
+
+    def key_problem(self, tenant_id: str, first_seq: int, last_seq: int) -> tuple[int, str] | None:
+        return None  # the engine keeps client ids unique on events itself
+
     def get_event(self, tenant_id: str, event_id: str) -> StoredEvent | None:
         row = self._read_one(
-            f"SELECT body, hash FROM events WHERE tenant_id = {self.mark} AND id = {self.mark}",
-            (tenant_id, event_id),
+            f"SELECT body, hash FROM events WHERE tenant_id = {self.mark} AND id = {self.mark}"
+            f" AND seq <= {search_sql.head(self.mark)}",
+            (tenant_id, event_id, tenant_id),
         )
         return search_sql.event_of(row[0], row[1]) if row else None
 
     def seq_range(self, tenant_id: str, since: datetime, until: datetime) -> tuple[int, int] | None:
         row = self._read_one(
-            search_sql.SEQ_RANGE.format(mark=self.mark),
-            (tenant_id, to_micros(since), to_micros(until)),
+            search_sql.SEQ_RANGE.format(mark=self.mark, head=search_sql.head(self.mark)),
+            (tenant_id, to_micros(since), to_micros(until), tenant_id),
         )
         return (int(row[0]), int(row[1])) if row and row[0] is not None else None
 
     def job_states(self, tenant_id: str, correlation_id: str) -> list[StoredEvent]:
         found = self._read_all(
             f"SELECT body, hash FROM events WHERE tenant_id = {self.mark}"
-            f" AND correlation_id = {self.mark} ORDER BY seq",
-            (tenant_id, correlation_id),
+            f" AND correlation_id = {self.mark} AND seq <= {search_sql.head(self.mark)}"
+            " ORDER BY seq",
+            (tenant_id, correlation_id, tenant_id),
         )
         return [search_sql.event_of(body, hashed) for body, hashed in found]
 
@@ -286,10 +304,3 @@ class SQLEngine(ABC):
         """A write transaction that changes nothing (StoreError when none can be had)."""
         probe = ("UPDATE schema_migrations SET version = version WHERE 1 = 0", ())
         self._commit([probe], what="write to the database")
-
-    def instance_secret(self, name: str) -> bytes:
-        *writes, (read, params) = rows.secret_statements(name, self.mark)
-        self._commit(writes, what=f"make the instance secret {name!r}")
-        row = self._read_one(read, params)  # once made, a secret never changes
-        assert row is not None
-        return bytes(row[0])

@@ -6,9 +6,13 @@ reads the chain heads, so any number of threads or processes keep one chain per 
 
 ``events`` is partitioned by month of ``occurred_at`` (microseconds since the epoch, UTC
 month bounds). Partitions are made ahead on :meth:`PostgresStore.migrate` and on demand when a
-batch touches a month that has none (a late or back-dated event), in a short transaction of
-their own under an advisory lock. A partitioned table cannot enforce uniqueness without its
-partition key, so client ids are kept unique in ``event_keys``, a plain table.
+batch touches a month of the last year that has none (a late event), in a short transaction
+of their own under an advisory lock. An event older than that goes to ``events_old``, the
+DEFAULT partition, so back-dated events cannot make hundreds of partitions. Every partition
+refuses TRUNCATE, and where the store runs as a superuser, event triggers refuse DROP and
+ALTER (DETACH PARTITION, DISABLE TRIGGER) of the append-only tables. A partitioned table
+cannot enforce uniqueness without its partition key, so client ids are kept unique in
+``event_keys``, a plain table.
 
 Connections come from a small pool and use ``prepare_threshold=None``: psycopg's server-side
 prepared statements switch to generic plans that are far slower for searches.
@@ -42,7 +46,12 @@ from kansa.store import search as search_sql
 from kansa.store.base import Cut, Purged, Receipt
 from kansa.store.batch import Batch
 from kansa.store.engine import Broken, SQLEngine
-from kansa.store.schema import EVENT_KEY_ROW, EVENT_ROW
+from kansa.store.schema import (
+    EVENT_KEY_ROW,
+    EVENT_ROW,
+    PARTITION_TRUNCATE,
+    partition_truncate_trigger,
+)
 from kansa.store.unavailable import first_line, translating
 from kansa.timeutil import to_micros, utcnow
 
@@ -51,6 +60,12 @@ DEFAULT_POOL_SIZE = 8
 
 MONTHS_BACK, MONTHS_AHEAD = 2, 3
 """Partitions :meth:`PostgresStore.migrate` makes around the current month."""
+MONTHS_OWN = 12
+"""A month this many months before the current one, or later, gets a partition of its own;
+the events of older months are kept together in ``events_old``."""
+EVENT_TRIGGERS = {"kansa_refuse_drop": "sql_drop", "kansa_refuse_alter": "ddl_command_end"}
+"""The event triggers :meth:`PostgresStore.migrate` makes when it runs as a superuser, each
+calling the function of its name (made by the migrations)."""
 
 _DDL_LOCK = 0x6B616E7361  # "kansa": the advisory lock every schema change takes
 # Binary COPY (a quarter faster than text here) needs each column's type.
@@ -137,7 +152,9 @@ class PostgresStore(SQLEngine):
     def migrate(self) -> list[str]:
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+            conn.execute("SELECT set_config('kansa.migrate', 'on', true)")  # may ALTER events
             applied = self._apply_migrations(conn.execute)
+            _make_event_triggers(conn)
         now = utcnow()
         self.ensure_partitions(_months_around(now.year, now.month))
         return applied
@@ -150,32 +167,33 @@ class PostgresStore(SQLEngine):
         return int(row[0] or 0) if row else 0
 
     def ensure_partitions(self, months: Iterable[Month]) -> list[str]:
-        """Make the monthly partitions of ``events`` that ``months`` lack; return the names of
-        those made. Safe to call from any number of processes at once."""
+        """Make the monthly partitions of ``events`` that ``months`` of the last
+        :data:`MONTHS_OWN` months or later lack (older ones are kept in ``events_old``);
+        return the names of those made. Safe to call from any number of processes at once."""
         with self._months_lock:
             wanted = set(months) - self._months
         if not wanted:
             return []
-        names = {partition_name(month): month for month in wanted}
+        names = {partition_name(m): m for m in wanted if _own_partition(m, utcnow())}
         made: list[str] = []
         with self._pool.connection() as conn:
             if _missing(conn, list(names)):
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
                     for name in _missing(conn, list(names)):
-                        low, high = month_bounds(names[name])
-                        conn.execute(
-                            sql.SQL(
-                                "CREATE TABLE IF NOT EXISTS {} PARTITION OF events"
-                                " FOR VALUES FROM ({}) TO ({})"
-                            ).format(sql.Identifier(name), sql.Literal(low), sql.Literal(high))
-                        )
-                        made.append(name)
+                        if _make_partition(conn, name, month_bounds(names[name])):
+                            made.append(name)
         with self._months_lock:
             self._months |= wanted
         return made
 
     # -- events ------------------------------------------------------------------------
+
+    _keyed_tables = ("events", "checkpoints", "event_keys")
+
+    def key_problem(self, tenant_id: str, first_seq: int, last_seq: int) -> tuple[int, str] | None:
+        found = self._read_one(rows.KEY_PROBLEM, (tenant_id, first_seq, last_seq) * 2)
+        return (int(found[0]), str(found[1])) if found else None
 
     def append(self, events: Sequence[PreparedEvent]) -> list[Receipt]:
         if not events:
@@ -530,6 +548,53 @@ def month_bounds(month: Month) -> tuple[int, int]:
 def _month_of(moment: datetime) -> Month:
     utc = moment.astimezone(UTC)
     return utc.year, utc.month
+
+
+def _own_partition(month: Month, now: datetime) -> bool:
+    """Whether ``month`` gets a partition of its own: it began at most :data:`MONTHS_OWN`
+    months before ``now``'s month."""
+    return month[0] * 12 + month[1] >= now.year * 12 + now.month - MONTHS_OWN
+
+
+def _make_partition(
+    conn: psycopg.Connection[tuple[Any, ...]], name: str, bounds: tuple[int, int]
+) -> bool:
+    """Make the partition ``name`` for ``bounds``, refusing TRUNCATE; False (and nothing
+    made) when ``events_old`` already holds events of that month: they stay there."""
+    try:
+        with conn.transaction():
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} PARTITION OF events FOR VALUES FROM ({}) TO ({})"
+                ).format(sql.Identifier(name), sql.Literal(bounds[0]), sql.Literal(bounds[1]))
+            )
+            guarded = conn.execute(  # another process may have made it meanwhile
+                "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(%s)"
+                " AND tgname = %s)",
+                (name, PARTITION_TRUNCATE),
+            ).fetchone()
+            if guarded and not guarded[0]:
+                conn.execute(partition_truncate_trigger(sql.Identifier(name).as_string(conn)))
+    except CheckViolation:
+        return False
+    return True
+
+
+def _make_event_triggers(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """The event triggers of :data:`EVENT_TRIGGERS` that are missing, if this role may make
+    them (a superuser); otherwise nothing (docs/operations.md says what that leaves open)."""
+    row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+    if not row or not row[0]:
+        return
+    have = {r[0] for r in conn.execute("SELECT evtname FROM pg_event_trigger").fetchall()}
+    for name, event in EVENT_TRIGGERS.items():
+        if name not in have:
+            when = " WHEN TAG IN ('ALTER TABLE')" if event == "ddl_command_end" else ""
+            conn.execute(
+                sql.SQL("CREATE EVENT TRIGGER {} ON {}" + when + " EXECUTE FUNCTION {}()").format(
+                    sql.Identifier(name), sql.Identifier(event), sql.Identifier(name)
+                )
+            )
 
 
 def _months_around(year: int, month: int) -> list[Month]:

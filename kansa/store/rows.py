@@ -8,7 +8,6 @@ nothing here depends on the engine but the parameter mark (``?`` or ``%s``). Wha
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -180,19 +179,6 @@ def account_of(row: Sequence[Any]) -> Account:
     )
 
 
-def secret_statements(name: str, mark: str) -> list[Bound]:
-    """Make the instance secret ``name`` if it is new (32 random bytes); the last statement
-    reads it back."""
-    return [
-        (
-            f"INSERT INTO instance_secrets (name, value, created_at) VALUES ({_marks(mark, 3)})"
-            " ON CONFLICT (name) DO NOTHING",
-            (name, os.urandom(32), to_micros(utcnow())),
-        ),
-        (f"SELECT value FROM instance_secrets WHERE name = {mark}", (name,)),
-    ]
-
-
 def session_end_statements(
     tenant_id: str, subject: str, at: datetime, keep_until: datetime | None, mark: str
 ) -> list[Bound]:
@@ -273,6 +259,31 @@ def key_row(event: PreparedEvent, stored: StoredLink) -> Row:
 
 
 _LINK_NAMES = [path for _, path in EVENT_COLUMNS]
+
+
+def orphans_query(tables: Sequence[str], order: str) -> str:
+    """The tenant ids that rows of ``tables`` name and no tenant row has, sorted by ``order``
+    (an ordering of a column ``id``)."""
+    named = " UNION ".join(f"SELECT DISTINCT tenant_id AS id FROM {table}" for table in tables)
+    return (
+        f"SELECT id FROM ({named}) AS o WHERE NOT EXISTS"
+        f" (SELECT 1 FROM tenants t WHERE t.id = o.id) ORDER BY {order}"
+    )
+
+
+KEY_PROBLEM = """SELECT COALESCE(e.seq, k.seq) AS at,
+    CASE WHEN k.client_id IS NULL THEN 'missing'
+         WHEN e.client_id IS NULL THEN 'without its event' ELSE 'changed' END
+FROM (SELECT client_id, id, seq, hash, occurred_at FROM events
+      WHERE tenant_id = %s AND seq BETWEEN %s AND %s
+      AND client_id IS NOT NULL) AS e
+FULL JOIN (SELECT client_id, id, seq, hash, occurred_at FROM event_keys
+      WHERE tenant_id = %s AND seq BETWEEN %s AND %s) AS k
+  ON k.client_id = e.client_id
+WHERE e.client_id IS NULL OR k.client_id IS NULL
+   OR (e.id, e.seq, e.hash, e.occurred_at) IS DISTINCT FROM (k.id, k.seq, k.hash, k.occurred_at)
+ORDER BY at LIMIT 1"""
+"""PostgreSQL: the first disagreement between a run of events and their ``event_keys``."""
 
 
 def chain_query(tenant_id: str, after_seq: int, upto: int | None, mark: str) -> Bound:

@@ -107,6 +107,82 @@ _PG_REFUSE = Only(
 )
 
 
+OLD_EVENTS = "events_old"
+"""PostgreSQL's DEFAULT partition of ``events``: the events of every month that has no
+partition of its own (older than a year when they arrived), so that back-dated events make
+no partition each."""
+PARTITION_TRUNCATE = "partition_refuse_truncate"
+"""The trigger made on every partition of ``events``: TRUNCATE of the parent does not reach
+a partition truncated on its own, and statement triggers are not cloned to partitions."""
+
+
+def partition_truncate_trigger(partition: str) -> str:
+    """The statement that refuses TRUNCATE on one partition (named safely by the caller)."""
+    return (
+        f"CREATE TRIGGER {PARTITION_TRUNCATE} BEFORE TRUNCATE ON {partition}"
+        " FOR EACH STATEMENT EXECUTE FUNCTION kansa_refuse_change()"
+    )
+
+
+_PG_GUARDS = (
+    Only("postgresql", f"CREATE TABLE {OLD_EVENTS} PARTITION OF events DEFAULT"),
+    Only(
+        "postgresql",
+        f"""DO $$
+        DECLARE part regclass;
+        BEGIN
+            FOR part IN SELECT inhrelid::regclass FROM pg_inherits
+                WHERE inhparent = 'events'::regclass LOOP
+                EXECUTE format('CREATE TRIGGER {PARTITION_TRUNCATE} BEFORE TRUNCATE ON %s'
+                    ' FOR EACH STATEMENT EXECUTE FUNCTION kansa_refuse_change()', part);
+            END LOOP;
+        END $$""",
+    ),
+    Only(
+        "postgresql",
+        """CREATE FUNCTION kansa_refuse_drop() RETURNS event_trigger LANGUAGE plpgsql AS $$
+        DECLARE gone record;
+        BEGIN
+            FOR gone IN SELECT * FROM pg_event_trigger_dropped_objects()
+                WHERE object_type = 'table' AND schema_name = current_schema() LOOP
+                IF gone.object_name IN ('events', 'event_keys', 'checkpoints', 'tenants')
+                    OR ((gone.object_name LIKE 'events\\_y%' OR gone.object_name = 'events_old')
+                        AND current_setting('kansa.purge', true) IS DISTINCT FROM 'on') THEN
+                    RAISE EXCEPTION 'kansa: % is append-only: DROP refused', gone.object_name
+                        USING ERRCODE = 'restrict_violation';
+                END IF;
+            END LOOP;
+        END
+        $$""",
+    ),
+    Only(
+        "postgresql",
+        """CREATE FUNCTION kansa_refuse_alter() RETURNS event_trigger LANGUAGE plpgsql AS $$
+        DECLARE changed record;
+        BEGIN
+            IF current_setting('kansa.migrate', true) = 'on' THEN
+                RETURN;
+            END IF;
+            FOR changed IN SELECT * FROM pg_event_trigger_ddl_commands()
+                WHERE object_type = 'table' LOOP
+                IF changed.objid IN (to_regclass('events'), to_regclass('event_keys'),
+                        to_regclass('checkpoints'))
+                    OR changed.objid IN (SELECT inhrelid FROM pg_inherits
+                        WHERE inhparent = to_regclass('events')) THEN
+                    RAISE EXCEPTION 'kansa: % is append-only: ALTER TABLE refused',
+                        changed.object_identity USING ERRCODE = 'restrict_violation';
+                END IF;
+            END LOOP;
+        END
+        $$""",
+    ),
+)
+"""PostgreSQL: old events in one partition, TRUNCATE refused on each partition, and the
+functions of the event triggers that refuse DROP and ALTER (DETACH PARTITION, DISABLE
+TRIGGER) of the append-only tables. Creating an event trigger takes a superuser, so the store
+makes them on :meth:`migrate` when it runs as one (see docs/operations.md)."""
+
+
 def _pg_refusal(table: str, op: str, purge_may: bool = False) -> Only:
     when = " WHEN (current_setting('kansa.purge', true) IS DISTINCT FROM 'on')" if purge_may else ""
     each = "STATEMENT" if op == "TRUNCATE" else "ROW"
@@ -278,6 +354,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        5,
+        "no token secret in the database: it is derived from the signing key",
+        ("DROP TABLE instance_secrets",),
+    ),
+    Migration(
+        6,
+        "PostgreSQL: old events in one partition; TRUNCATE, DROP, DETACH of partitions refused",
+        _PG_GUARDS,
+    ),
 )
 
 
@@ -415,7 +501,6 @@ _TABLES: dict[str, tuple[str, ...]] = {
         "locked_until",
         "created_at",
     ),
-    "instance_secrets": ("name", "value", "created_at"),
     "applications": ("name", "created_at"),
     "api_keys": ("id", "app", "tenant_id", "scopes", "secret_hash", "created_at", "revoked_at"),
     "events": EVENT_ROW,
@@ -428,7 +513,6 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "applications": ("name",),
     "api_keys": ("id",),
     "accounts": ("tenant_id", "login"),
-    "instance_secrets": ("name",),
     "checkpoints": ("tenant_id", "seq"),
     "session_ends": ("tenant_id", "subject"),
 }

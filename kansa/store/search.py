@@ -32,8 +32,15 @@ SELECT_COLUMNS = "e.body, e.hash, e.seq"
 
 SEQ_RANGE = (
     "SELECT min(seq), max(seq) FROM events WHERE tenant_id = {mark} AND occurred_at >= {mark}"
-    " AND occurred_at < {mark}"
+    " AND occurred_at < {mark} AND seq <= {head}"
 )
+
+
+def head(mark: str) -> str:
+    """The tenant's recorded head (its one parameter: the tenant id), as a subquery run once.
+    Readers are served no row above it: such a row was not appended by kansa, and a tenant
+    without a row (deleted behind kansa's back) serves nothing."""
+    return f"(SELECT h.last_seq FROM tenants h WHERE h.id = {mark})"
 
 
 @dataclass
@@ -72,6 +79,7 @@ def build(query: Query, dialect: str, paged: bool = True) -> tuple[str, list[Any
     is a next page) and its parameters; with ``paged=False``, every row (for exports)."""
     sql = _Sql(dialect)
     sql.where.append(f"e.tenant_id = {sql.mark(query.tenant)}")
+    sql.where.append(f"e.seq <= {head(sql.mark(query.tenant))}")
     if query.since is not None:
         sql.where.append(f"e.occurred_at >= {sql.mark(to_micros(query.since))}")
     if query.until is not None:
@@ -87,7 +95,7 @@ def build(query: Query, dialect: str, paged: bool = True) -> tuple[str, list[Any
         sql.where.append(
             "(e.correlation_id IS NULL OR NOT EXISTS (SELECT 1 FROM events later"
             " WHERE later.tenant_id = e.tenant_id AND later.correlation_id = e.correlation_id"
-            " AND later.seq > e.seq))"
+            f" AND later.seq > e.seq AND later.seq <= {head(sql.mark(query.tenant))}))"
         )
     sort = _SORT_SQL[query.sort]
     direction = "DESC" if query.descending else "ASC"

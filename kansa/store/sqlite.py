@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kansa import private_files
 from kansa.dburl import path_of as path_of  # re-exported: tests and bench read it here
 from kansa.errors import NotFound, StoreError
 from kansa.events.prepare import PreparedEvent
@@ -49,6 +50,8 @@ class SQLiteStore(SQLEngine):
         if self.path != ":memory:":
             with translating(lambda exc: isinstance(exc, OSError)):
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                private_files.make(Path(self.path))  # SQLite gives -wal and -shm its mode
+            private_files.check_sqlite(Path(self.path))
         self._cache_mib = cache_mib
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []

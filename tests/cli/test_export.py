@@ -6,6 +6,7 @@ import asyncio
 import csv
 import hashlib
 import io
+import stat
 from datetime import timedelta
 from pathlib import Path
 
@@ -52,6 +53,7 @@ def test_export_writes_the_file_reports_and_is_recorded(
     code, out, err = kansa(*args, "--encoding", "cp932", "--newline", "lf", "--lang", "en")
     assert code == 0, err
     assert out == "" and not (tmp_path / "out.csv.part").exists()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600  # a tenant's log: its owner's alone
     data = target.read_bytes()
     table = list(csv.reader(io.StringIO(data.decode("cp932"), newline="")))
     assert table[0][:2] == ["Level", "Date"] and len(table) == 3

@@ -56,7 +56,7 @@ def test_init_makes_a_key_beside_a_sqlite_database_readable_by_its_owner_only(
     assert code == 2 and "no database at" in err and "never-made.db" in err
     assert not (tmp_path / "never-made.db").exists()
     empty = tmp_path / "empty.db"
-    empty.touch()
+    empty.touch(mode=0o600)
     code, _, err = kansa("verify", "--db", f"sqlite:///{empty}")
     assert code == 2 and "schema is at version 0" in err and "Traceback" not in err
 

@@ -3,6 +3,9 @@ client out (and is freed when its holder dies), rejected events keep the server'
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from kansa.client import SpoolBusy, default_spool_path
+from kansa.client import SpoolBusy, SpoolExposed, default_spool_path
 from kansa.client.spool import Spool
 
 
@@ -85,3 +88,26 @@ def test_a_closed_client_says_so_instead_of_touching_its_spool(tmp_path: Path) -
     for call in (client.rejected, client.requeue_rejected, lambda: client.publish({})):
         with pytest.raises(ClientClosed):
             call()
+
+
+def test_the_spool_is_its_owners_alone_whatever_the_umask(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    old = os.umask(0o002)
+    try:
+        spool = Spool(path)
+        spool.add([("e-1", b'{"id":"e-1"}')])
+        spool.close()
+    finally:
+        os.umask(old)
+    made = [p for p in tmp_path.iterdir() if p.name.startswith("s.db")]
+    assert {p.name for p in made} >= {"s.db", "s.db.lock"}
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in made} == {p.name: 0o600 for p in made}
+
+
+@pytest.mark.parametrize("suffix", ["", ".lock"])
+def test_a_spool_others_may_read_is_refused(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / "s.db"
+    Spool(path).close()
+    (tmp_path / f"s.db{suffix}").chmod(0o644)
+    with pytest.raises(SpoolExposed, match=rf"s\.db{re.escape(suffix)} may be read by others"):
+        Spool(path)

@@ -3,6 +3,7 @@ idempotency across partitions, and many `kansa serve` processes on one database.
 
 from __future__ import annotations
 
+import calendar
 import json
 import queue
 import random
@@ -13,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from kansa.events.prepare import prepare
 from kansa.store.postgres import (
     MONTHS_AHEAD,
     MONTHS_BACK,
+    MONTHS_OWN,
     PostgresStore,
     month_bounds,
     partition_name,
@@ -62,7 +64,9 @@ def partitions(url: str) -> dict[str, tuple[int, int]]:
         " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass",
     )
     bounds = {}
-    for name, expression in rows:  # FOR VALUES FROM ('…') TO ('…')
+    for name, expression in rows:  # FOR VALUES FROM ('…') TO ('…'), or DEFAULT
+        if expression == "DEFAULT":
+            continue
         low, high = re.findall(r"-?\d+", expression)
         bounds[name] = (int(low), int(high))
     return bounds
@@ -102,21 +106,32 @@ def test_partitions_exist_ahead_and_behind_after_migrate(pg_url: str) -> None:
         " WHERE p.partrelid = 'events'::regclass",
     )
     assert (strategy, key) == ("r", "occurred_at")
-    assert not execute(
+    assert execute(
         pg_url,
-        "SELECT 1 FROM pg_partitioned_table WHERE partrelid = 'events'::regclass"
-        " AND partdefid <> 0",
-    ), "no DEFAULT partition: every row belongs to its month"
+        "SELECT partdefid::regclass::text FROM pg_partitioned_table"
+        " WHERE partrelid = 'events'::regclass",
+    ) == [("events_old",)], "one DEFAULT partition, for the months older than a year"
 
 
-def test_a_back_dated_event_gets_its_month_made(
+def test_a_back_dated_event_of_the_last_year_gets_its_month_made(
     pg_store: PostgresStore, catalog: Catalog, tenant_id: str, pg_url: str
 ) -> None:
-    assert "events_y2019m06" not in partitions(pg_url)
-    event = pca_event(tenant_id, 1, occurred_at="2019-05-31T23:30:00-01:00")  # June in UTC
-    (receipt,) = pg_store.append(prepare([event], catalog))
-    assert partition_of(pg_url, tenant_id, receipt.id) == "events_y2019m06"
+    year, month = months_ago(6)
+    name = partition_name((year, month))
+    assert name not in partitions(pg_url)
+    # the last hour of the month before in UTC-1 is this month in UTC
+    before = months_ago(7)
+    last_day = calendar.monthrange(*before)[1]
+    at = f"{before[0]}-{before[1]:02d}-{last_day}T23:30:00-01:00"
+    (receipt,) = pg_store.append(prepare([pca_event(tenant_id, 1, occurred_at=at)], catalog))
+    assert partition_of(pg_url, tenant_id, receipt.id) == name
     assert pg_store.get_event(tenant_id, receipt.id) is not None
+
+
+def months_ago(count: int) -> tuple[int, int]:
+    now = datetime.now(UTC)
+    index = now.year * 12 + now.month - 1 - count
+    return index // 12, index % 12 + 1
 
 
 def test_a_resent_event_is_a_duplicate_whatever_month_it_now_claims(
@@ -132,15 +147,17 @@ def test_a_resent_event_is_a_duplicate_whatever_month_it_now_claims(
     assert rows == [(2,)]
 
 
-def test_a_partition_dropped_behind_the_stores_back_is_made_again(
+def test_a_partition_dropped_behind_the_stores_back_loses_no_later_event(
     pg_store: PostgresStore, catalog: Catalog, tenant_id: str, pg_url: str
 ) -> None:
-    pg_store.append(prepare([pca_event(tenant_id, 1, occurred_at="2017-07-07T00:00:00Z")], catalog))
-    execute(pg_url, "DROP TABLE events_y2017m07")  # as retention will
-    (receipt,) = pg_store.append(
-        prepare([pca_event(tenant_id, 2, occurred_at="2017-07-08T00:00:00Z")], catalog)
-    )
-    assert partition_of(pg_url, tenant_id, receipt.id) == "events_y2017m07"
+    year, month = months_ago(8)
+    name = partition_name((year, month))
+    at = f"{year}-{month:02d}-07T00:00:00Z"
+    pg_store.append(prepare([pca_event(tenant_id, 1, occurred_at=at)], catalog))
+    execute(pg_url, f"DROP TABLE {name}", bypass_triggers=True)  # as only an attacker can
+    (receipt,) = pg_store.append(prepare([pca_event(tenant_id, 2, occurred_at=at)], catalog))
+    assert partition_of(pg_url, tenant_id, receipt.id) == "events_old"
+    assert pg_store.get_event(tenant_id, receipt.id) is not None
 
 
 def test_event_keys_and_truncate_are_guarded_as_events_are(
@@ -162,7 +179,8 @@ def test_event_keys_and_truncate_are_guarded_as_events_are(
 def test_many_stores_making_the_same_months_at_once_all_succeed(
     pg_url: str, catalog: Catalog, tenant_id: str
 ) -> None:
-    months = [f"2016-{m:02d}-15T00:00:00Z" for m in range(1, 7)]
+    wanted = [months_ago(n) for n in range(12, 8, -1)]
+    months = [f"{y}-{m:02d}-15T00:00:00Z" for y, m in wanted]
     stores = [PostgresStore(pg_url, pool_size=2) for _ in range(4)]
     errors: list[BaseException] = []
     start = threading.Barrier(len(stores))
@@ -186,7 +204,7 @@ def test_many_stores_making_the_same_months_at_once_all_succeed(
     for store in stores:
         store.close()
     assert errors == []
-    assert {f"events_y2016m{m:02d}" for m in range(1, 7)} <= set(partitions(pg_url))
+    assert {partition_name(m) for m in wanted} <= set(partitions(pg_url))
 
 
 def test_an_unreachable_server_is_one_clear_error() -> None:
@@ -334,3 +352,94 @@ def test_four_servers_keep_one_gapless_chain_per_tenant(
     for r in receipts:
         by_client.setdefault(r["client_id"], set()).add((r["tenant"], r["seq"], r["hash"]))
     assert all(len(seen) == 1 for seen in by_client.values())
+
+
+def test_three_hundred_events_over_25_years_make_a_year_of_partitions_at_most(
+    pg_store: PostgresStore, catalog: Catalog, tenant_id: str, pg_url: str
+) -> None:
+    before = set(partitions(pg_url))
+    now = datetime.now(UTC)
+    step = timedelta(days=25 * 365.25 / 300)
+    batch = [pca_event(tenant_id, n, occurred_at=(now - n * step).isoformat()) for n in range(300)]
+    receipts = pg_store.append(prepare(batch, catalog))
+    made = set(partitions(pg_url)) - before
+    assert len(made) <= MONTHS_OWN + 1, sorted(made)
+    assert pg_store.count_events(tenant_id) == 300
+    placed = dict(
+        execute(
+            pg_url,
+            "SELECT tableoid::regclass::text, count(*) FROM events WHERE tenant_id = ? GROUP BY 1",
+            tenant_id,
+        )
+    )
+    assert placed["events_old"] >= 300 - (MONTHS_OWN + 1) * 2  # about one event a month
+    assert all(pg_store.get_event(tenant_id, r.id) is not None for r in receipts[::37])
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "TRUNCATE {partition}",
+        "DROP TABLE {partition}",
+        "ALTER TABLE events DETACH PARTITION {partition}",
+        "ALTER TABLE {partition} DISABLE TRIGGER partition_refuse_truncate",
+        "ALTER TABLE events DISABLE TRIGGER events_refuse_delete",
+        "DROP TABLE events CASCADE",
+        "DROP TABLE event_keys",
+    ],
+)
+@pytest.mark.parametrize("which", ["this month", "events_old"])
+def test_a_partition_can_be_neither_truncated_dropped_nor_detached(
+    pg_store: PostgresStore, catalog: Catalog, tenant_id: str, statement: str, which: str
+) -> None:
+    now = datetime.now(UTC)
+    at = now.isoformat() if which == "this month" else "2003-03-03T00:00:00Z"
+    pg_store.append(prepare([pca_event(tenant_id, 1, occurred_at=at)], catalog))
+    name = partition_name((now.year, now.month)) if which == "this month" else "events_old"
+    with pytest.raises(psycopg.errors.RestrictViolation, match="append-only"):
+        execute(pg_store.url, statement.format(partition=name))
+    assert pg_store.count_events(tenant_id) == 1
+    assert execute(pg_store.url, "SELECT evtname, evtevent FROM pg_event_trigger ORDER BY 1") == [
+        ("kansa_refuse_alter", "ddl_command_end"),
+        ("kansa_refuse_drop", "sql_drop"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def owner_only(postgres_server: str) -> Iterator[str]:
+    """A database owned by a role that is no superuser, ``kansa``, in a throwaway cluster
+    of its own (roles are the whole cluster's: the shared server is left alone)."""
+    try:
+        server, stop = pg.throwaway_cluster()
+    except pg.Unavailable as exc:
+        pg.unavailable(str(exc))
+        return
+    try:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute("CREATE ROLE kansa LOGIN")
+            conn.execute("CREATE DATABASE kansa OWNER kansa")
+        yield pg.with_database(server, "kansa").replace("//postgres@", "//kansa@", 1)
+    finally:
+        stop()
+
+
+def test_run_as_the_owner_alone_kansa_works_and_only_the_event_triggers_are_missing(
+    owner_only: str, catalog: Catalog, tenant_id: str
+) -> None:
+    store = PostgresStore(owner_only, pool_size=2)
+    try:
+        assert store.migrate()  # no superuser needed
+        store.append(prepare([pca_event(tenant_id, 1), pca_event(tenant_id, 2)], catalog))
+        assert execute(owner_only, "SELECT evtname FROM pg_event_trigger") == []
+        ((month,),) = execute(
+            owner_only,
+            "SELECT DISTINCT tableoid::regclass::text FROM events WHERE tenant_id = ?",
+            tenant_id,
+        )
+        with pytest.raises(psycopg.errors.RestrictViolation, match="append-only"):
+            execute(owner_only, f"TRUNCATE {month}")
+        # what docs/operations.md says the owner may still do without the event triggers
+        execute(owner_only, f"ALTER TABLE events DETACH PARTITION {month}")
+        assert store.count_events(tenant_id) == 0
+    finally:
+        store.close()

@@ -92,14 +92,15 @@ def indexes_of(url: str, table: str) -> dict[str, Index]:
 
 
 def triggers_of(url: str) -> dict[str, str]:
-    """Trigger name → table (on PostgreSQL, not the clones on each partition)."""
+    """Trigger name → table (on PostgreSQL, not the clones on each partition nor the TRUNCATE
+    trigger each partition has of its own: tests/store/test_postgres.py checks those)."""
     if engine(url) == "sqlite":
         rows = execute(url, "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'")
     else:
         rows = execute(
             url,
             "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
-            " WHERE NOT t.tgisinternal AND t.tgparentid = 0"
+            " WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND NOT c.relispartition"
             " AND c.relnamespace = current_schema()::regnamespace",
         )
     return dict(rows)
