@@ -72,6 +72,7 @@ def build(query: Query, dialect: str, paged: bool = True) -> tuple[str, list[Any
     is a next page) and its parameters; with ``paged=False``, every row (for exports)."""
     sql = _Sql(dialect)
     sql.where.append(f"e.tenant_id = {sql.mark(query.tenant)}")
+    sql.where.append("e.pruned IS NULL")  # a pruned event is never shown or exported
     if query.since is not None:
         sql.where.append(f"e.occurred_at >= {sql.mark(to_micros(query.since))}")
     if query.until is not None:
