@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from kansa import retention
+from kansa import erasure, retention
 from kansa.cli.common import (
     CatalogOption,
     DbOption,
@@ -218,6 +218,28 @@ def _describe(plan: retention.Plan, dry_run: bool) -> str:
         f"purged {who}: {done.count} events (seq {done.first_seq}-{done.last_seq});"
         " each keeps its place in the chain"
     )
+
+
+def erase(
+    tenant: TenantOption,
+    actor: Annotated[str, typer.Option("--actor", help="The id of the person to erase.")],
+    reason: ReasonOption,
+    db: DbOption = None,
+) -> None:
+    """Erase one person: remove the content of every event of the tenant in which they are
+    the actor or a target, keeping each one's place in the chain; recorded as
+    privacy.erasure (without the person's id). Refused under legal hold."""
+    settings = settings_for(db)
+    try:
+        key: PublicKey | None = load_signer(settings).public_key
+    except ConfigError:
+        key = None
+    with opened(settings) as store:
+        erased = erasure.erase(
+            store, load_catalog_for(settings), tenant, actor, reason, operator(), key=key
+        )
+    span = f" (seq {erased.first_seq}-{erased.last_seq})" if erased.count else ""
+    typer.echo(f"erased tenant {tenant}: {erased.count} events{span}; recorded as privacy.erasure")
 
 
 def hold_set(tenant: TenantOption, reason: ReasonOption, db: DbOption = None) -> None:
