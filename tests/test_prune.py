@@ -113,6 +113,15 @@ def test_a_purge_prunes_every_expired_login_and_keeps_every_operation(
         assert code == 0 and f"{len(expired)} pruned" in out, err
         signer = load_signer(Settings(database_url=fresh_url))
         assert verify_file(before, signer.public_key).intact
+        after = export_now(store, fresh_url, "t16", tmp_path)  # pruned lines, still a chain
+        assert verify_file(after, signer.public_key).intact
+        assert len(after) == len(before) + 1  # the purge record
+        assert not any(name.encode() in b"".join(after) for name in expired)
+        assert sum(b'"pruned":{' in line for line in after) == len(expired)
+        changed = [line.replace(b'"commitment":"0000', b'"commitment":"0001', 1) for line in after]
+        assert not verify_file(changed, signer.public_key).intact
+        moved = [after[1], after[0], *after[2:]]
+        assert not verify_file(moved, signer.public_key).intact
     finally:
         store.close()
 
