@@ -226,7 +226,7 @@ class PostgresStore(SQLEngine):
             cur.itersize = batch
             cur.execute(text, params)
             for row in cur:
-                yield search_sql.event_of(row[0], row[1])
+                yield search_sql.row_event(row)
 
     # -- retention and legal hold --------------------------------------------------------
 

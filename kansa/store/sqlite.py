@@ -208,7 +208,7 @@ class SQLiteStore(SQLEngine):
             cursor = conn.execute(text, params)
             while rows := cursor.fetchmany(batch):
                 for row in rows:
-                    yield search_sql.event_of(row[0], row[1])
+                    yield search_sql.row_event(row)
         finally:
             conn.close()
 
