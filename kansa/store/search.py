@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
-from kansa.events.query import Cursor, Query
 from kansa.events.pruned import placeholder
+from kansa.events.query import Cursor, Query
 from kansa.events.stored import StoredEvent
 from kansa.timeutil import from_micros, iso_utc, to_micros
 
