@@ -166,6 +166,9 @@ def test_after_a_purge_the_signed_checkpoints_still_agree(
     assert done.purged is not None and done.purged.count == 3
     (walk,) = verify_store(store, tenant_id, signer.public_key)
     assert walk.broken is None and walk.anchors == 3 and walk.pruned == 3
+    sign_checkpoint(store, signer, tenant_id)  # a pruned chain is signed on from its head
+    (walk,) = verify_store(store, tenant_id, signer.public_key)
+    assert walk.broken is None and walk.anchors == 4
 
 
 def test_a_chain_whose_every_event_expired_still_verifies(
