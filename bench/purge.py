@@ -3,8 +3,9 @@
 Two fresh databases get the same demo events (:func:`kansa.demo.fill`, 90 days, six
 tenants, untimed); every history of every tenant is then kept 30 days, so about two thirds
 have expired. In one, kansa purges: the verify walk each purge starts with (timed apart), then
-the prunes — commitments made from the stored bytes, one ``UPDATE`` per month partition on
-PostgreSQL, one per row (``executemany``) on SQLite, the ``retention.purge`` records. In the
+the prunes — a stretch of 20,000 seqs per transaction, commitments made from the stored
+bytes, one ``UPDATE`` per month partition (and stretch) on PostgreSQL, one per row
+(``executemany``) on SQLite, the ``retention.purge`` records. In the
 other, one plain ``UPDATE`` through the engine's driver empties the same rows to the same
 shape (a constant commitment), through the same triggers, in one transaction.
 """
@@ -70,7 +71,8 @@ def run_purge(engine: Engine, catalog: Catalog, events: int) -> PurgeRun:
         pruned = 0
         for plan in plans:
             if plan.order is not None and plan.expired[0]:
-                pruned += store.prune(plan.order, _recorder(plan, now, catalog)).count
+                record = _recorder(plan, now, catalog)
+                pruned += retention.prune_in_stretches(store, plan.order, record).count
         finished = time.perf_counter()
     finally:
         store.close()

@@ -24,6 +24,7 @@ from kansa.events.prepare import PreparedEvent
 from kansa.integrity.chain import StoredLink
 from kansa.integrity.signing import PublicKey
 from kansa.integrity.verify import verify_tenant
+from kansa.retention import prune_in_stretches
 from kansa.store import Store
 from kansa.store.base import Prune, Pruned
 
@@ -81,4 +82,4 @@ def erase(
         }
         return own_event(catalog, tenant_id, "privacy.erasure", actor, params, ip=ip)
 
-    return store.prune(order, record)
+    return prune_in_stretches(store, order, record)

@@ -23,7 +23,7 @@ recorded in the tenant's log.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +41,8 @@ from kansa.timeutil import iso_utc, utcnow
 from kansa.words import HISTORIES
 
 SYSTEM_ACTOR = {"id": "kansa", "name": "kansa", "type": "system"}
+STRETCH = 20_000
+"""Seqs a prune goes through per transaction: appends to the tenant wait at most that long."""
 FOREVER_WORDS = ("0", "forever", "unlimited")
 
 
@@ -146,6 +148,34 @@ def plan(
     return found
 
 
+def prune_in_stretches(
+    store: Store,
+    order: Prune,
+    record: Callable[[Pruned], PreparedEvent | None],
+    stretch: int = STRETCH,
+) -> Pruned:
+    """Carry out ``order`` a stretch of ``stretch`` seqs per transaction, and record it all
+    (``record`` of the whole) with the last. Should a stretch be refused (a hold placed
+    meanwhile), what was pruned before it is recorded, then the refusal raised."""
+    done = Pruned(order.tenant, order.reason, 0)
+    starts = range(order.after_seq, order.upto_seq, stretch) or range(order.after_seq, 1)
+    for start in starts:
+        last = start + stretch >= order.upto_seq
+        part = order.stretch(start, min(start + stretch, order.upto_seq))
+
+        def step(pruned: Pruned, last: bool = last, before: Pruned = done) -> PreparedEvent | None:
+            return record(before + pruned) if last else None
+
+        try:
+            done = done + store.prune(part, step)
+        except Conflict:
+            event = record(done) if done.count else None
+            if event is not None:
+                store.append([event])
+            raise
+    return done
+
+
 def purge(
     store: Store,
     catalog: Catalog,
@@ -154,6 +184,7 @@ def purge(
     dry_run: bool = False,
     now: datetime | None = None,
     key: PublicKey | None = None,
+    stretch: int = STRETCH,
 ) -> list[Plan]:
     """Purge every tenant (or one): plan each, then prune every verified expired event and
     record it. With ``dry_run`` only plan."""
@@ -178,7 +209,7 @@ def purge(
             return purge_event(pruned, found.tenant, found.days, moment, catalog)
 
         try:
-            found.purged = store.prune(found.order, record)
+            found.purged = prune_in_stretches(store, found.order, record, stretch)
         except Conflict as exc:  # a hold placed, or the chain changed, since the plan
             found.refused = str(exc)
     return plans

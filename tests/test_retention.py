@@ -113,6 +113,21 @@ def test_a_purge_prunes_every_expired_event_wherever_it_sits_and_records_it(
     assert len(recorded(store, tenant_id, "retention.purge")) == 1
 
 
+def test_a_long_purge_goes_a_stretch_per_transaction_and_records_it_once(
+    store: Store, catalog: Catalog, tenant_id: str
+) -> None:
+    publish(store, catalog, tenant_id, 800, 790, 10, 785, 1, 900, 2)
+    (done,) = retention.purge(store, catalog, tenant_id=tenant_id, stretch=2)
+    assert done.purged is not None
+    assert (done.purged.count, done.purged.first_seq, done.purged.last_seq) == (4, 1, 6)
+    pruned = [link.seq for link in store.chain(tenant_id) if link.pruned]
+    assert pruned == [1, 2, 4, 6]
+    (event,) = recorded(store, tenant_id, "retention.purge")
+    assert (event["seq"], event["params"]["count"]) == (8, 4)
+    (walk,) = verify_store(store, tenant_id)
+    assert walk.broken is None and walk.pruned == 4
+
+
 def actor_of_seq(links: list[StoredLink], seq: int) -> str:
     """The id of the event at ``seq`` among ``links``."""
     return str(orjson.loads(links[seq - 1].body)["event"]["id"])

@@ -4,7 +4,7 @@ speaks in these records."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -43,7 +43,9 @@ class Receipt:
 class Prune:
     """What a prune removes the content of, in one tenant's chain verified up to
     ``upto_seq`` (whose event has hash ``upto_hash``): the events that expired before
-    ``cutoffs`` (per history), or the events ``seqs``."""
+    ``cutoffs`` (per history), or the events ``seqs`` — those after ``after_seq`` and up to
+    ``through_seq`` (0: ``upto_seq``) only, so that a long prune can go a stretch per
+    transaction."""
 
     tenant: str
     upto_seq: int
@@ -51,6 +53,12 @@ class Prune:
     reason: Pruning
     cutoffs: Mapping[str, datetime] = field(default_factory=dict)
     seqs: frozenset[int] = frozenset()
+    after_seq: int = 0
+    through_seq: int = 0
+
+    def stretch(self, after_seq: int, through_seq: int) -> Prune:
+        """The same prune, of the events after ``after_seq`` up to ``through_seq`` only."""
+        return replace(self, after_seq=after_seq, through_seq=through_seq)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +73,19 @@ class Pruned:
     """The lowest and highest seq pruned (0 when none was)."""
     partitions: tuple[str, ...] = ()
     """The month partitions pruned by one UPDATE each (PostgreSQL)."""
+
+    def __add__(self, other: Pruned) -> Pruned:
+        """Two stretches of one prune as one."""
+        firsts = [p.first_seq for p in (self, other) if p.count]
+        lasts = [p.last_seq for p in (self, other) if p.count]
+        return Pruned(
+            self.tenant,
+            self.reason,
+            self.count + other.count,
+            min(firsts, default=0),
+            max(lasts, default=0),
+            tuple(sorted(set(self.partitions) | set(other.partitions))),
+        )
 
 
 class Store(Protocol):

@@ -13,8 +13,8 @@ from kansa.store.schema import PRUNED_TO_EMPTY, PRUNED_TO_NULL
 from kansa.timeutil import to_micros
 
 SELECT = (
-    "SELECT {columns} FROM events WHERE tenant_id = {mark}"
-    " AND seq <= {mark} AND pruned IS NULL AND NOT (product = 'kansa' AND action IN"
+    "SELECT {columns} FROM events WHERE tenant_id = {mark} AND seq <= {mark} AND seq > {mark}"
+    " AND pruned IS NULL AND NOT (product = 'kansa' AND action IN"
     " ('retention.purge', 'privacy.erasure'))"
 )
 """The events of a tenant up to a seq that a prune may take. kansa's own purge and erasure
@@ -29,7 +29,7 @@ def candidates(order: Prune, mark: str, columns: str = ROWS) -> tuple[str, list[
     """The SELECT of ``columns`` of the events ``order`` may prune: the expired ones, or
     those in the range of its seqs."""
     text = SELECT.format(mark=mark, columns=columns)
-    params: list[Any] = [order.tenant, order.upto_seq]
+    params: list[Any] = [order.tenant, order.through_seq or order.upto_seq, order.after_seq]
     if order.seqs:
         text += f" AND seq >= {mark} AND seq <= {mark}"
         params += [min(order.seqs), max(order.seqs)]
