@@ -20,7 +20,7 @@ from bench import http, parts
 from bench.engines import DEFAULT_POSTGRES, Engine, engine_for
 from kansa.catalog import Catalog, default_catalog_paths, load_catalog
 
-PARTS = ("ingest", "http", "search", "export", "verify")
+PARTS = ("ingest", "http", "search", "export", "verify", "purge")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -68,6 +68,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="sequential requests per search (default 200; --quick: 50)",
     )
     parser.add_argument(
+        "--purge-events",
+        type=int,
+        default=None,
+        help="events stored (twice) for the purge part, about two thirds of them expired "
+        "(default 1,000,000; --quick: 100,000)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="a smoke run: 100,000 events, 5 s per HTTP run, 50 searches",
@@ -89,6 +96,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         args.http_seconds = 5.0 if args.quick else 15.0
     if args.searches is None:
         args.searches = 50 if args.quick else 200
+    if args.purge_events is None:
+        args.purge_events = 100_000 if args.quick else 1_000_000
     if args.events < 1 or args.http_seconds <= 0 or args.searches < 1:
         parser.error("--events, --http-seconds and --searches must be positive")
     args.parts = PARTS if args.only is None else tuple(p.strip() for p in args.only.split(","))
@@ -210,6 +219,12 @@ def _run_engine(engine: Engine, args: argparse.Namespace, catalog: Catalog) -> p
             )
             _part(report, "export", args, lambda: parts.run_export(report, engine, url))
             _part(report, "verify", args, lambda: parts.run_verify(report, engine, url))
+        _part(
+            report,
+            "purge",
+            args,
+            lambda: parts.run_purge(report, engine, catalog, args.purge_events),
+        )
     finally:
         if saved is None:
             os.environ.pop("KANSA_SIGNING_KEY_FILE", None)

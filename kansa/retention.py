@@ -6,14 +6,16 @@ microCMS and Garoon, which keep everything), unless the tenant overrides it
 (``kansa tenant update ID --retention login=90``; 0 keeps forever). An event has expired
 when it *occurred* longer ago than its history's days.
 
-**The rule.** A purge removes the longest run of the tenant's chain, from where the chain now
-begins, in which every event has expired — and nothing else. So the chain that is left is
-still one unbroken run, verifiable from its new start: no event is removed before it
-expires, but one may be kept past its time while an earlier event in the chain has not
-expired yet (a late event, or a history kept longer). Before removing anything the run is
-verified — a purge never hides tampering — and the purge records a ``retention.purge``
-event in the tenant's own log: the range, the count, and the seq and ``prev_hash`` the chain
-now begins with (``kansa verify`` requires that record for a chain that starts after seq 1).
+**The rule.** A purge *prunes* every expired event of the tenant's chain, wherever it sits:
+its content (the stored bytes and every column carrying names, logins, addresses, messages,
+search text) is removed, and what the chain stands on is kept — seq, hash, previous hash,
+and a commitment (:mod:`kansa.integrity.commitment`) from which verify still proves the
+event's link — with its time, action and result, which say nothing of a person. Before
+pruning anything the whole chain is verified (against the signed checkpoints, given the key)
+— a purge never hides tampering, so a chain that does not verify is not pruned at all — and
+the purge records a ``retention.purge`` event in the tenant's own log: the count and the seq
+range. Chains cut by earlier versions (which deleted whole runs from the start) keep
+verifying from the start their last purge record names.
 
 **Legal hold.** A tenant under legal hold is never purged. Placing and releasing a hold is
 recorded in the tenant's log.
@@ -21,7 +23,7 @@ recorded in the tenant's log.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,17 +32,17 @@ from kansa.catalog import Catalog
 from kansa.errors import Conflict, InvalidInput, NotFound, Problem
 from kansa.events.own import own_event
 from kansa.events.prepare import PreparedEvent
-from kansa.integrity.chain import verify
-from kansa.integrity.checkpoints import rest_of_chain
 from kansa.integrity.signing import PublicKey
-from kansa.integrity.verify import DERIVED
+from kansa.integrity.verify import verify_tenant
 from kansa.records import Tenant, TenantChanges
 from kansa.store import Store
-from kansa.store.base import Cut, Purged
+from kansa.store.base import Prune, Pruned
 from kansa.timeutil import iso_utc, utcnow
 from kansa.words import HISTORIES
 
 SYSTEM_ACTOR = {"id": "kansa", "name": "kansa", "type": "system"}
+STRETCH = 20_000
+"""Seqs a prune goes through per transaction: appends to the tenant wait at most that long."""
 FOREVER_WORDS = ("0", "forever", "unlimited")
 
 
@@ -110,64 +112,68 @@ def cutoffs(days: Mapping[str, int | None], now: datetime) -> dict[str, datetime
 
 @dataclass(slots=True)
 class Plan:
-    """What a purge of one tenant removes, or why it removes nothing."""
+    """What a purge of one tenant prunes, or why it prunes nothing."""
 
     tenant: Tenant
     days: dict[str, int | None]
-    cut: Cut | None = None
+    order: Prune | None = None
+    expired: tuple[int, int, int] = (0, 0, 0)
+    """How many events the order takes, and the lowest and highest seq among them."""
     held: bool = False
     refused: str | None = None
-    """Why the expired run was not removed: it does not verify."""
-    purged: Purged | None = None
+    """Why nothing was pruned: the chain does not verify, or a hold came first."""
+    purged: Pruned | None = None
 
     @property
     def count(self) -> int:
-        return self.cut.last_seq - self.cut.first_seq + 1 if self.cut else 0
+        return self.purged.count if self.purged else self.expired[0]
 
 
 def plan(
     store: Store, catalog: Catalog, tenant: Tenant, now: datetime, key: PublicKey | None = None
 ) -> Plan:
-    """What a purge at ``now`` would remove from ``tenant``: the longest run of expired
-    events from the chain's start, verified (against ``key``'s checkpoints, if given) and
-    removed only if the rest of the chain links on from it and agrees with every later
-    checkpoint."""
+    """What a purge at ``now`` would prune from ``tenant``: every expired event of the chain
+    as it verifies now (against ``key``'s checkpoints, if given) — none if it does not."""
     days = effective(tenant, catalog)
     found = Plan(tenant, days, held=tenant.legal_hold is not None)
     limits = cutoffs(days, now)
     if found.held or not limits:
         return found
-    start = tenant.chain_start_seq
-    keep = store.first_unexpired(tenant.id, start - 1, limits)
-    last = tenant.last_seq if keep is None else min(keep - 1, tenant.last_seq)
-    if last < start:
-        return found
-    anchors = {}
-    if key is not None:
-        anchors = {
-            c.seq: c.head_hash
-            for c in store.checkpoints(tenant.id, before=last + 1)
-            if c.seq >= start and key.checks(c)
-        }
-    walk = verify(
-        tenant.id,
-        store.chain(tenant.id, start - 1, upto=last),
-        start_seq=start,
-        start_hash=tenant.chain_start_hash,
-        derived=DERIVED,
-        anchors=anchors,
-    )
+    walk = verify_tenant(store, tenant.id, key)
     if walk.broken is not None:
-        found.refused = str(walk.broken)
-    elif walk.head_seq != last:
-        found.refused = f"tenant {tenant.id}: seq {walk.head_seq + 1}-{last} missing"
-    else:
-        rest = rest_of_chain(store, tenant, last, walk.head_hash, key)
-        if rest is not None:
-            found.refused = f"not purging seq {start}-{last}: {rest}"
-        else:
-            found.cut = Cut(tenant.id, start, last, walk.head_hash)
+        found.refused = f"not purging: {walk.broken}"
+        return found
+    found.order = Prune(tenant.id, walk.head_seq, walk.head_hash, "retention", cutoffs=limits)
+    found.expired = store.prunable(found.order)
     return found
+
+
+def prune_in_stretches(
+    store: Store,
+    order: Prune,
+    record: Callable[[Pruned], PreparedEvent | None],
+    stretch: int = STRETCH,
+) -> Pruned:
+    """Carry out ``order`` a stretch of ``stretch`` seqs per transaction, and record it all
+    (``record`` of the whole) with the last. Should a stretch be refused (a hold placed
+    meanwhile), what was pruned before it is recorded, then the refusal raised."""
+    done = Pruned(order.tenant, order.reason, 0)
+    starts = range(order.after_seq, order.upto_seq, stretch) or range(order.after_seq, 1)
+    for start in starts:
+        last = start + stretch >= order.upto_seq
+        part = order.stretch(start, min(start + stretch, order.upto_seq))
+
+        def step(pruned: Pruned, last: bool = last, before: Pruned = done) -> PreparedEvent | None:
+            return record(before + pruned) if last else None
+
+        try:
+            done = done + store.prune(part, step)
+        except Conflict:
+            event = record(done) if done.count else None
+            if event is not None:
+                store.append([event])
+            raise
+    return done
 
 
 def purge(
@@ -178,8 +184,9 @@ def purge(
     dry_run: bool = False,
     now: datetime | None = None,
     key: PublicKey | None = None,
+    stretch: int = STRETCH,
 ) -> list[Plan]:
-    """Purge every tenant (or one): plan each, then remove every verified expired run and
+    """Purge every tenant (or one): plan each, then prune every verified expired event and
     record it. With ``dry_run`` only plan."""
     moment = now or utcnow()
     if tenant_id is not None:
@@ -189,38 +196,48 @@ def purge(
         tenants = [tenant]
     else:
         tenants = store.list_tenants()
-    plans = {t.id: plan(store, catalog, t, moment, key) for t in tenants}
-    cuts = [p.cut for p in plans.values() if p.cut is not None]
-    if dry_run or not cuts:
-        return list(plans.values())
+    plans = [plan(store, catalog, t, moment, key) for t in tenants]
+    if dry_run:
+        return plans
+    for found in plans:
+        if found.order is None or not found.expired[0]:
+            continue
 
-    def record(purged: Purged) -> PreparedEvent:
-        return purge_event(purged, plans[purged.tenant].days, moment, catalog)
+        def record(pruned: Pruned, found: Plan = found) -> PreparedEvent | None:
+            if not pruned.count:
+                return None
+            return purge_event(pruned, found.tenant, found.days, moment, catalog)
 
-    for purged in store.purge(cuts, record):
-        plans[purged.tenant].purged = purged
-    return list(plans.values())
+        try:
+            found.purged = prune_in_stretches(store, found.order, record, stretch)
+        except Conflict as exc:  # a hold placed, or the chain changed, since the plan
+            found.refused = str(exc)
+    return plans
 
 
 def purge_event(
-    purged: Purged, days: Mapping[str, int | None], now: datetime, catalog: Catalog
+    pruned: Pruned,
+    tenant: Tenant,
+    days: Mapping[str, int | None],
+    now: datetime,
+    catalog: Catalog,
 ) -> PreparedEvent:
-    """The ``retention.purge`` event that records ``purged`` in the tenant's log."""
+    """The ``retention.purge`` event that records ``pruned`` in the tenant's log."""
     details: dict[str, Any] = {
         "retention_days": dict(days),
         "expired_before": {h: iso_utc(c) for h, c in cutoffs(days, now).items()},
     }
-    if purged.partitions:
-        details["partitions_dropped"] = list(purged.partitions)
+    if pruned.partitions:
+        details["partitions"] = list(pruned.partitions)
     params = {
-        "count": purged.count,
-        "first_seq": purged.first_seq,
-        "last_seq": purged.last_seq,
-        "chain_start_seq": purged.start_seq,
-        "chain_start_prev_hash": purged.start_hash,
+        "count": pruned.count,
+        "first_seq": pruned.first_seq,
+        "last_seq": pruned.last_seq,
+        "chain_start_seq": tenant.chain_start_seq,
+        "chain_start_prev_hash": tenant.chain_start_hash,
     }
     return own_event(
-        catalog, purged.tenant, "retention.purge", SYSTEM_ACTOR, params, details=details
+        catalog, pruned.tenant, "retention.purge", SYSTEM_ACTOR, params, details=details
     )
 
 

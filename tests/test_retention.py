@@ -1,10 +1,11 @@
-"""Retention on every engine: what a purge removes (the longest expired run at the start of
-the chain, nothing else), what it records, that the rest still verifies, and legal holds."""
+"""Retention on every engine: what a purge prunes (every expired event, wherever it sits, and
+nothing else), what it records, that the chain still verifies, and legal holds."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import orjson
 import pytest
 
 from kansa import retention
@@ -13,6 +14,7 @@ from kansa.errors import Conflict, InvalidInput
 from kansa.events.prepare import prepare
 from kansa.events.query import Filters, Query
 from kansa.events.stored import StoredEvent
+from kansa.integrity.chain import GENESIS, StoredLink
 from kansa.integrity.checkpoints import sign_checkpoint
 from kansa.integrity.signing import Signer
 from kansa.integrity.verify import verify_store
@@ -65,37 +67,107 @@ def test_the_products_retention_is_the_default_and_a_tenant_may_override_it(
             retention.parse_overrides(wrong)
 
 
-def test_a_purge_removes_the_longest_expired_run_and_records_it(
+def test_a_purge_prunes_every_expired_event_wherever_it_sits_and_records_it(
     store: Store, catalog: Catalog, tenant_id: str
 ) -> None:
-    """Seq 4 has expired too, but seq 3 has not: the chain must stay one run, so seq 4 waits."""
+    """Seq 4 has expired though seq 3 has not: it is pruned too, and keeps its place."""
     publish(store, catalog, tenant_id, 800, 790, 10, 785, 1)
-    links = list(store.chain(tenant_id))
+    before = list(store.chain(tenant_id))
     (dry,) = retention.purge(store, catalog, tenant_id=tenant_id, dry_run=True)
-    assert dry.cut is not None and (dry.cut.first_seq, dry.cut.last_seq) == (1, 2)
-    assert store.count_events(tenant_id) == 5 and dry.purged is None
+    assert dry.expired == (3, 1, 4) and dry.purged is None
+    assert len(list(store.stream(Query(tenant=tenant_id)))) == 5
 
     (done,) = retention.purge(store, catalog, tenant_id=tenant_id)
-    assert done.purged is not None and done.purged.count == 2
-    assert [link.seq for link in store.chain(tenant_id)] == [3, 4, 5, 6]
-    tenant = store.get_tenant(tenant_id)
-    assert tenant is not None
-    assert (tenant.chain_start_seq, tenant.chain_start_hash) == (3, links[1].hash)
+    assert done.purged is not None and done.purged.count == 3
+    after = list(store.chain(tenant_id))
+    assert [(link.seq, link.pruned) for link in after] == [
+        (1, "retention"),
+        (2, "retention"),
+        (3, None),
+        (4, "retention"),
+        (5, None),
+        (6, None),
+    ]
+    for old, new in zip(before, after, strict=False):
+        assert (new.hash, new.prev_hash) == (old.hash, old.prev_hash)
+        if new.pruned:
+            assert new.body == b"" and set(new.columns.values()) <= {None, ""}
+    left = [e["seq"] for e in store.stream(Query(tenant=tenant_id, descending=False))]
+    assert left == [3, 5, 6]
+    assert store.get_event(tenant_id, str(actor_of_seq(before, 1))) is None
     (event,) = recorded(store, tenant_id, "retention.purge")
     assert event["seq"] == 6 and actor_of(event)["id"] == "kansa"
     assert event["params"] == {
-        "count": 2,
+        "count": 3,
         "first_seq": 1,
-        "last_seq": 2,
-        "chain_start_seq": 3,
-        "chain_start_prev_hash": links[1].hash,
+        "last_seq": 4,
+        "chain_start_seq": 1,
+        "chain_start_prev_hash": GENESIS,
     }
     assert details_of(event)["retention_days"]["operation"] == 730
-    assert event["message"]["en"] == "Purged 2 expired events (seq 1–2)"
+    assert event["message"]["en"] == "Purged 3 expired events (seq 1–4)"
     (walk,) = verify_store(store, tenant_id)
-    assert walk.broken is None and walk.checked == 4
+    assert walk.broken is None and (walk.checked, walk.pruned) == (6, 3)
     (again,) = retention.purge(store, catalog, tenant_id=tenant_id)
-    assert again.cut is None and store.count_events(tenant_id) == 4
+    assert again.count == 0 and again.purged is None
+    assert len(recorded(store, tenant_id, "retention.purge")) == 1
+
+
+def test_a_long_purge_goes_a_stretch_per_transaction_and_records_it_once(
+    store: Store, catalog: Catalog, tenant_id: str
+) -> None:
+    publish(store, catalog, tenant_id, 800, 790, 10, 785, 1, 900, 2)
+    (done,) = retention.purge(store, catalog, tenant_id=tenant_id, stretch=2)
+    assert done.purged is not None
+    assert (done.purged.count, done.purged.first_seq, done.purged.last_seq) == (4, 1, 6)
+    pruned = [link.seq for link in store.chain(tenant_id) if link.pruned]
+    assert pruned == [1, 2, 4, 6]
+    (event,) = recorded(store, tenant_id, "retention.purge")
+    assert (event["seq"], event["params"]["count"]) == (8, 4)
+    (walk,) = verify_store(store, tenant_id)
+    assert walk.broken is None and walk.pruned == 4
+
+
+def actor_of_seq(links: list[StoredLink], seq: int) -> str:
+    """The id of the event at ``seq`` among ``links``."""
+    return str(orjson.loads(links[seq - 1].body)["event"]["id"])
+
+
+def test_a_pruned_event_changed_is_found_by_verify(
+    store: Store, store_url: str, catalog: Catalog, tenant_id: str
+) -> None:
+    """The commitment proves the pruned event's link: a prev_hash moved, a commitment
+    swapped, or content put back beside it are breaks at its seq."""
+    publish(store, catalog, tenant_id, 800, 790, 1)
+    retention.purge(store, catalog, tenant_id=tenant_id)
+    third = list(store.chain(tenant_id))[2]
+    for change in (
+        ("UPDATE events SET prev_hash = ? WHERE tenant_id = ? AND seq = 2", third.hash),
+        (
+            "UPDATE events SET commitment = (SELECT commitment FROM events WHERE tenant_id = ?"
+            " AND seq = 1) WHERE tenant_id = ? AND seq = 2",
+            tenant_id,
+        ),
+        ("UPDATE events SET actor_name = ? WHERE tenant_id = ? AND seq = 2", "x"),
+    ):
+        saved = execute(
+            store_url,
+            "SELECT prev_hash, commitment, actor_name FROM events WHERE tenant_id = ? AND seq = 2",
+            tenant_id,
+        )
+        execute(store_url, change[0], change[1], tenant_id, bypass_triggers=True)
+        (walk,) = verify_store(store, tenant_id)
+        assert walk.broken is not None and walk.broken.seq == 2, change[0]
+        execute(
+            store_url,
+            "UPDATE events SET prev_hash = ?, commitment = ?, actor_name = ?"
+            " WHERE tenant_id = ? AND seq = 2",
+            *saved[0],
+            tenant_id,
+            bypass_triggers=True,
+        )
+    (walk,) = verify_store(store, tenant_id)
+    assert walk.broken is None and walk.pruned == 2
 
 
 def test_after_a_purge_the_signed_checkpoints_still_agree(
@@ -103,24 +175,27 @@ def test_after_a_purge_the_signed_checkpoints_still_agree(
 ) -> None:
     signer = Signer.generate()
     publish(store, catalog, tenant_id, 800, 790, 780, 3)
-    for seq in (2, 3, 4):  # before the new start, just before it, after it
+    for seq in (2, 3, 4):
         sign_checkpoint(store, signer, tenant_id, seq=seq)
     (done,) = retention.purge(store, catalog, tenant_id=tenant_id, key=signer.public_key)
     assert done.purged is not None and done.purged.count == 3
     (walk,) = verify_store(store, tenant_id, signer.public_key)
-    assert walk.broken is None and walk.anchors == 1
+    assert walk.broken is None and walk.anchors == 3 and walk.pruned == 3
+    sign_checkpoint(store, signer, tenant_id)  # a pruned chain is signed on from its head
+    (walk,) = verify_store(store, tenant_id, signer.public_key)
+    assert walk.broken is None and walk.anchors == 4
 
 
-def test_a_chain_whose_every_event_expired_begins_with_its_purge_record(
+def test_a_chain_whose_every_event_expired_still_verifies(
     store: Store, catalog: Catalog, tenant_id: str
 ) -> None:
     publish(store, catalog, tenant_id, 900, 800)
     store.update_tenant(tenant_id, TenantChanges(retention={"operation": 30}))
     (done,) = retention.purge(store, catalog, tenant_id=tenant_id)
     assert done.purged is not None and done.purged.count == 2
-    assert [link.seq for link in store.chain(tenant_id)] == [3]
+    assert [link.pruned for link in store.chain(tenant_id)] == ["retention", "retention", None]
     (walk,) = verify_store(store, tenant_id)
-    assert walk.broken is None and walk.checked == 1
+    assert walk.broken is None and walk.checked == 3
 
 
 def test_keep_forever_and_unlimited_products_purge_nothing(
@@ -129,7 +204,7 @@ def test_keep_forever_and_unlimited_products_purge_nothing(
     publish(store, catalog, tenant_id, 3000, 2000)
     store.update_tenant(tenant_id, TenantChanges(retention={"operation": 0}))
     (plan,) = retention.purge(store, catalog, tenant_id=tenant_id)
-    assert plan.cut is None and plan.days["operation"] is None
+    assert plan.count == 0 and plan.days["operation"] is None
     assert store.count_events(tenant_id) == 2
 
 
@@ -225,48 +300,39 @@ def test_events_removed_outside_a_purge_are_found_even_with_the_start_moved(
     assert "retention.purge event is missing" in walk.broken.reason
 
 
-def test_one_purge_over_many_tenants_drops_whole_months_where_it_can(
+def test_a_purge_prunes_each_month_in_one_statement_and_keeps_the_partitions(
     fresh_url: str, catalog: Catalog
 ) -> None:
-    """The month ten months ago holds only purged events (a 30-day retention): on PostgreSQL
-    its partition is dropped whole. The next month holds an expired event kept behind an
-    unexpired one, so its rows go one by one."""
+    """The month ten months ago holds only expired events, the next an expired one among kept
+    ones: each month is pruned by one UPDATE of its partition (PostgreSQL names them in the
+    record), no partition is dropped, and the client ids stay: a retry of a pruned event is a
+    duplicate."""
     store = open_store(fresh_url)
     try:
         (y3, m3), (y4, m4) = months_ago(10), months_ago(9)
-        month = {"03": f"{y3}-{m3:02d}-1{{}}T00:00:00Z", "04": f"{y4}-{m4:02d}-0{{}}T00:00:00Z"}
-        recent = ago(1)
-        when = {
-            "a": [month["03"].format(0), month["03"].format(1), recent],
-            "b": [month["03"].format(2), month["04"].format(2), recent, month["04"].format(3)],
-        }
-        for tenant, times in when.items():
-            events = [pca_event(tenant, n, occurred_at=t) for n, t in enumerate(times, 1)]
-            store.append(prepare(events, catalog))
-            days = dict.fromkeys(("login", "operation", "provisioning"), 30)
-            store.update_tenant(tenant, TenantChanges(retention=days))
-        plans = retention.purge(store, catalog)
-        done = {p.tenant.id: p.purged for p in plans}
-        assert {t: (p.first_seq, p.last_seq) for t, p in done.items() if p} == {
-            "a": (1, 2),
-            "b": (1, 2),
-        }
-        assert [link.seq for link in store.chain("b")] == [3, 4, 5]
-        for tenant in when:
-            (walk,) = verify_store(store, tenant)
-            assert walk.broken is None, walk.broken
+        times = [
+            f"{y3}-{m3:02d}-10T00:00:00Z",
+            f"{y3}-{m3:02d}-11T00:00:00Z",
+            f"{y4}-{m4:02d}-02T00:00:00Z",
+            ago(1),
+            f"{y4}-{m4:02d}-03T00:00:00Z",
+        ]
+        events = [pca_event("b", n, occurred_at=t) for n, t in enumerate(times, 1)]
+        store.append(prepare(events, catalog))
+        (done,) = retention.purge(store, catalog)
+        assert done.purged is not None and (done.purged.first_seq, done.purged.last_seq) == (1, 5)
+        assert [link.seq for link in store.chain("b") if link.pruned] == [1, 2, 3, 5]
+        (walk,) = verify_store(store, "b")
+        assert walk.broken is None, walk.broken
+        (receipt,) = store.append(prepare([events[0]], catalog))
+        assert receipt.duplicate and receipt.seq == 1
         if fresh_url.startswith("postgresql"):
+            names = [f"events_y{y3}m{m3:02d}", f"events_y{y4}m{m4:02d}"]
+            assert done.purged.partitions == tuple(names)
             partitions = {row[0] for row in execute(fresh_url, PARTITIONS)}
-            dropped, kept = f"events_y{y3}m{m3:02d}", f"events_y{y4}m{m4:02d}"
-            assert dropped not in partitions and kept in partitions
-            (event,) = recorded(store, "a", "retention.purge")
-            assert details_of(event)["partitions_dropped"] == [dropped]
-            assert execute(fresh_url, "SELECT seq FROM event_keys WHERE tenant_id = 'b'") == [
-                (3,),
-                (4,),
-            ]
-            # A late event for the dropped month gets its partition made again.
-            store.append(prepare([pca_event("a", 9, occurred_at=month["03"].format(5))], catalog))
+            assert set(names) <= partitions
+            (event,) = recorded(store, "b", "retention.purge")
+            assert details_of(event)["partitions"] == names
     finally:
         store.close()
 

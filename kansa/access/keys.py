@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from kansa.errors import AuthError, InvalidInput, Problem
 
-SCOPES = frozenset({"publish", "read"})
+SCOPES = frozenset({"publish", "read", "admin"})
+"""``admin``: erasures of one person (``POST /api/v1/erasures``)."""
 PREFIX = "kansa_"
 
 

@@ -121,6 +121,12 @@ class Reader:
         return {"id": self.actor_id or "unknown", "name": self.name, "type": self.kind}
 
 
+def admin_of_key(key: ApiKey) -> Reader:
+    """The key as the administrator of its tenant (or of any tenant, if bound to none)."""
+    require_scope(key, "admin")
+    return Reader("key", "admin", key.tenant, key.id, key.app)
+
+
 def reader_of_key(key: ApiKey) -> Reader:
     require_scope(key, "read")
     return Reader("key", "admin", key.tenant, key.id, key.app)

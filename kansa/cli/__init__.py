@@ -19,6 +19,7 @@ COMMANDS: list[Command] = [
     ("verify", integrity.verify),
     ("checkpoint", integrity.checkpoint),
     ("purge", integrity.purge),
+    ("erase", integrity.erase),
     ("export", export.export_file),
 ]
 GROUPS: list[tuple[str, str, list[Command]]] = [

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from kansa import retention
+from kansa import erasure, retention
 from kansa.cli.common import (
     CatalogOption,
     DbOption,
@@ -113,7 +113,7 @@ def run_verify(
     from kansa.integrity.verify import verify_store
 
     key = _keys_for_database(key_files, settings)
-    broken = checked = 0
+    broken = checked = pruned = 0
     with opened(settings, migrate=False) as store:  # a backup is checked as it is
         if store.schema_version() < MIGRATIONS[-1].version:
             raise ConfigError(
@@ -122,18 +122,20 @@ def run_verify(
             )
         for walk in verify_store(store, tenant, key):
             checked += walk.checked
+            pruned += walk.pruned
             if walk.broken is not None:
                 broken += 1
                 typer.echo(f"BROKEN {walk.broken}", err=True)
                 continue
             signed = f", {walk.anchors} signed checkpoint(s) agree" if key else ""
+            gone = f" ({walk.pruned} pruned, linked by their commitments)" if walk.pruned else ""
             typer.echo(
-                f"ok     tenant {walk.tenant}: {walk.checked} events, head seq "
+                f"ok     tenant {walk.tenant}: {walk.checked} events{gone}, head seq "
                 f"{walk.head_seq} {walk.head_hash[:16]}…{signed}"
             )
     if broken:
         raise fail(f"{broken} tenant chain(s) broken", 1)
-    typer.echo(f"intact: {checked} events checked")
+    typer.echo(f"intact: {checked} events checked, {pruned} pruned")
 
 
 def _keys_for_database(key_files: list[Path], settings: Settings) -> list[PublicKey]:
@@ -174,8 +176,8 @@ def purge(
     db: DbOption = None,
     catalog: CatalogOption = None,
 ) -> None:
-    """Delete expired events: the run at the start of each chain in which every event has
-    passed its retention. Tenants under legal hold are skipped."""
+    """Prune expired events: remove the content of every event that has passed its
+    retention, keeping its place in the chain. Tenants under legal hold are skipped."""
     settings = settings_for(db, catalog)
     try:
         key: PublicKey | None = load_signer(settings).public_key
@@ -204,15 +206,40 @@ def _describe(plan: retention.Plan, dry_run: bool) -> str:
         return f"held   {who}: legal hold ({plan.tenant.legal_hold}); nothing purged"
     if plan.refused:
         return f"REFUSED {plan.refused}"
-    if plan.cut is None:
+    count, first, last = plan.expired
+    if plan.order is None or not count:
         return f"keep   {who}: nothing expired ({retention.describe(plan.days)})"
-    cut = plan.cut
-    span = f"{plan.count} events (seq {cut.first_seq}-{cut.last_seq})"
     if dry_run:
-        return f"would  {who}: purge {span}"
+        return f"would  {who}: purge {count} events (seq {first}-{last})"
     if plan.purged is None:
         return f"skip   {who}: changed meanwhile; run again"
-    return f"purged {who}: {span}; the chain now begins at seq {cut.last_seq + 1}"
+    done = plan.purged
+    return (
+        f"purged {who}: {done.count} events (seq {done.first_seq}-{done.last_seq});"
+        " each keeps its place in the chain"
+    )
+
+
+def erase(
+    tenant: TenantOption,
+    actor: Annotated[str, typer.Option("--actor", help="The id of the person to erase.")],
+    reason: ReasonOption,
+    db: DbOption = None,
+) -> None:
+    """Erase one person: remove the content of every event of the tenant in which they are
+    the actor or a target, keeping each one's place in the chain; recorded as
+    privacy.erasure (without the person's id). Refused under legal hold."""
+    settings = settings_for(db)
+    try:
+        key: PublicKey | None = load_signer(settings).public_key
+    except ConfigError:
+        key = None
+    with opened(settings) as store:
+        erased = erasure.erase(
+            store, load_catalog_for(settings), tenant, actor, reason, operator(), key=key
+        )
+    span = f" (seq {erased.first_seq}-{erased.last_seq})" if erased.count else ""
+    typer.echo(f"erased tenant {tenant}: {erased.count} events{span}; recorded as privacy.erasure")
 
 
 def hold_set(tenant: TenantOption, reason: ReasonOption, db: DbOption = None) -> None:

@@ -197,6 +197,9 @@ class Query:
     after: Cursor | None = None
     jobs: bool = False
     """One row per job (correlation id) in its latest state: the provisioning view."""
+    placeholders: bool = False
+    """Pruned events too, as placeholders saying they were removed (a screen's rows); never
+    for an API or an export, which return only what the store still holds."""
 
     def __post_init__(self) -> None:
         if self.after is not None:

@@ -76,6 +76,8 @@ class _Event(TypedDict):
     seq: int
     prev_hash: str
     hash: str
+    pruned: NotRequired[str]
+    """Only on a screen's placeholder of a pruned event: ``retention`` or ``erasure``."""
 
 
 class StoredEvent(_Event):

@@ -8,6 +8,8 @@ file is a contiguous run of the tenant's chain, from the first to the last seq o
 that occurred in the period. An event stored in that run that occurred outside the period (a
 late arrival) is in the file too, or the run would have a gap; so is every event type,
 whatever the layout shows. The CSV's formula neutralisation does not apply: values are exact.
+An event pruned by the retention purge or an erasure is a line of its commitment instead (see
+:mod:`kansa.integrity.files`): its content is gone, its link still proved.
 
 Checking the first line's ``prev_hash`` against the event before the run, and the run's head
 against a signed checkpoint, is the verifier's job (see docs/integrity.md).
@@ -19,6 +21,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from kansa.integrity.chain import StoredLink
+from kansa.integrity.files import pruned_line
 
 
 class ChainReader(Protocol):
@@ -35,10 +38,17 @@ def jsonl_lines(store: ChainReader, tenant: str, first: int, last: int) -> Itera
         for link in links:
             if link.seq > last:
                 break
-            yield link.body + b"\n"
+            yield _line(tenant, link) + b"\n"
             if link.seq == last:
                 break
     finally:
         close = getattr(links, "close", None)
         if close is not None:
             close()
+
+
+def _line(tenant: str, link: StoredLink) -> bytes:
+    """The stored bytes; for a pruned event, its line of commitment instead."""
+    if link.pruned is None:
+        return link.body
+    return pruned_line(link.seq, link.prev_hash, tenant, link.pruned, link.commitment or b"")

@@ -16,11 +16,17 @@ import functools
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
+from kansa.integrity.commitment import Commitment, resume
+
 GENESIS = "0" * 64
+
+Pruning = Literal["retention", "erasure"]
+"""Why an event's content was removed: its retention period ended, or its subject asked."""
+PRUNINGS: tuple[Pruning, ...] = ("retention", "erasure")
 
 
 def link(core: bytes, prev_hash: str, seq: int) -> bytes:
@@ -42,6 +48,10 @@ class StoredLink:
     hash: str
     prev_hash: str
     columns: Mapping[str, Any] = field(default_factory=dict)
+    pruned: Pruning | None = None
+    """Why the event's content was removed (its bytes are then empty); None: it is whole."""
+    commitment: bytes | None = None
+    """For a pruned event, its :class:`~kansa.integrity.commitment.Commitment`, stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +118,8 @@ class Walk:
     broken: Break | None = None
     anchors: int = 0
     """Signed checkpoints the chain was found to agree with."""
+    pruned: int = 0
+    """Events whose content was removed, each linked by its commitment instead."""
 
 
 def verify(
@@ -147,6 +159,7 @@ def verify(
             walk.broken = Break(tenant, expected_seq, reason)
             return walk
         walk.checked += 1
+        walk.pruned += row.pruned is not None
         walk.head_seq, walk.head_hash = row.seq, row.hash
         expected_seq, prev = row.seq + 1, row.hash
     return walk
@@ -177,6 +190,8 @@ def _check(row: StoredLink, expected_seq: int, prev: str, readers: _Readers) -> 
             f"{expected_seq}" if row.seq == expected_seq + 1 else (f"{expected_seq}-{row.seq - 1}")
         )
         return f"event(s) missing: seq {missing}"
+    if row.pruned is not None:
+        return _check_pruned(row, prev)
     if digest(row.body) != row.hash:
         return "stored bytes do not match their hash (event changed)"
     try:
@@ -191,6 +206,21 @@ def _check(row: StoredLink, expected_seq: int, prev: str, readers: _Readers) -> 
     for column, value in row.columns.items():
         if readers[column](event) != value:
             return f"column {column!r} differs from the hashed event (changed in place)"
+    return ""
+
+
+def _check_pruned(row: StoredLink, prev: str) -> str:
+    """A pruned event: its commitment, linked to the event before it, gives its hash."""
+    if row.prev_hash != prev:
+        return "previous-hash link does not match the event before it (inserted or moved)"
+    try:
+        kept = Commitment.from_bytes(row.commitment or b"")
+    except ValueError as exc:
+        return f"pruned event's commitment is unreadable ({exc})"
+    if resume(kept, prev, row.seq) != row.hash:
+        return "pruned event's commitment does not give its hash (event changed)"
+    if row.body or any(value not in (None, "") for value in row.columns.values()):
+        return "a pruned event still holds content beside its commitment"
     return ""
 
 

@@ -8,6 +8,12 @@ order, and ends with one manifest line::
      "key_id":"…","last_hash":"…","last_seq":20,"signature":"…","signed_at":"…",
      "tenant":"org-42","type":"kansa.manifest.v1"}}
 
+A pruned event (its content removed by the retention purge or an erasure) is a line of its
+own, ``{"pruned":{"commitment":"<hex>","reason":"retention","tenant":"org-42"},"prev_hash":…,
+"seq":…}``: its hash is not the line's SHA-256 but the one its commitment gives with its
+``prev_hash`` and ``seq`` (:mod:`kansa.integrity.commitment`), so the link is proved all
+the same.
+
 The manifest is signed (Ed25519, over its canonical JSON without ``signature``) and carries
 the signed checkpoint of the chain at ``last_seq``. :func:`verify_file` needs nothing but the
 lines and the public key: no network, no database. No I/O here.
@@ -23,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from kansa.integrity.commitment import Commitment, resume
 from kansa.integrity.signing import Checkpoint, PublicKey, Signer, canonical
 from kansa.timeutil import iso_utc
 
@@ -173,10 +180,10 @@ class _Walk:
         event = _event_line(line, number)
         if isinstance(event, FileProblem):
             return self.gap or event
-        seq, prev_hash, tenant = event
+        seq, prev_hash, tenant, hashed = event
         if self.gap is not None:
             return self._moved(seq)
-        here = _Previous(seq, hashlib.sha256(line).hexdigest(), line)
+        here = _Previous(seq, hashed, line)
         if self.previous is not None and seq > self.previous.seq + 1:
             missing = f"{self.previous.seq + 1}" + (
                 f"-{seq - 1}" if seq > self.previous.seq + 2 else ""
@@ -236,18 +243,44 @@ def verify_file(lines: Iterable[bytes], public_key: PublicKey) -> FileReport:
     return report
 
 
-def _event_line(line: bytes, number: int) -> tuple[int, str, str | None] | FileProblem:
+def pruned_line(seq: int, prev_hash: str, tenant: str, reason: str, commitment: bytes) -> bytes:
+    """The line of a pruned event."""
+    kept = {"commitment": commitment.hex(), "reason": reason, "tenant": tenant}
+    return canonical({"pruned": kept, "prev_hash": prev_hash, "seq": seq})
+
+
+def _event_line(line: bytes, number: int) -> tuple[int, str, str | None, str] | FileProblem:
+    """The seq, prev_hash, tenant and hash of an event line."""
     try:
         envelope = orjson.loads(line)
     except orjson.JSONDecodeError:
         return FileProblem(number, None, "not a JSON line")
+    if isinstance(envelope, dict) and set(envelope) == {"pruned", "prev_hash", "seq"}:
+        return _pruned_line(envelope, number)
     if not isinstance(envelope, dict) or set(envelope) != {"event", "prev_hash", "seq"}:
         return FileProblem(number, None, "not an event line (event, prev_hash, seq)")
     seq, prev_hash, event = envelope["seq"], envelope["prev_hash"], envelope["event"]
     if not isinstance(seq, int) or not isinstance(prev_hash, str) or not isinstance(event, dict):
         return FileProblem(number, None, "not an event line (event, prev_hash, seq)")
     owner = event.get("tenant")
-    return seq, prev_hash, owner.get("id") if isinstance(owner, dict) else None
+    tenant = owner.get("id") if isinstance(owner, dict) else None
+    return seq, prev_hash, tenant, hashlib.sha256(line).hexdigest()
+
+
+def _pruned_line(
+    envelope: Mapping[str, Any], number: int
+) -> tuple[int, str, str | None, str] | FileProblem:
+    seq, prev_hash, kept = envelope["seq"], envelope["prev_hash"], envelope["pruned"]
+    wrong = FileProblem(number, None, "not a pruned event line (pruned, prev_hash, seq)")
+    if not isinstance(seq, int) or not isinstance(prev_hash, str) or not isinstance(kept, dict):
+        return wrong
+    try:
+        commitment = Commitment.from_bytes(bytes.fromhex(str(kept.get("commitment"))))
+        hashed = resume(commitment, prev_hash, seq)
+    except (ValueError, UnicodeEncodeError):
+        return wrong
+    tenant = kept.get("tenant")
+    return seq, prev_hash, tenant if isinstance(tenant, str) else None, hashed
 
 
 def _link_problem(

@@ -188,7 +188,9 @@ class _Purges:
 
     def watch(self, links: Iterable[StoredLink]) -> Iterator[StoredLink]:
         for link in links:
-            if (link.columns.get("product"), link.columns.get("action")) == PURGE_ACTION:
+            if link.pruned is None and (
+                (link.columns.get("product"), link.columns.get("action")) == PURGE_ACTION
+            ):
                 params = orjson.loads(link.body).get("event", {}).get("params", {})
                 self.claim = (params.get("chain_start_seq"), params.get("chain_start_prev_hash"))
             yield link

@@ -66,7 +66,7 @@ class JobMetrics:
             "kansa_purges", "Tenants purged by the background job.", registry=registry
         )
         self.purged_events = Counter(
-            "kansa_purged_events", "Expired events deleted by purges.", registry=registry
+            "kansa_purged_events", "Expired events pruned by purges.", registry=registry
         )
         self.purges_refused = Counter(
             "kansa_purges_refused",

@@ -4,14 +4,14 @@ speaks in these records."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
 from kansa.events.prepare import PreparedEvent
 from kansa.events.query import Query
 from kansa.events.stored import StoredEvent
-from kansa.integrity.chain import StoredLink
+from kansa.integrity.chain import Pruning, StoredLink
 from kansa.integrity.signing import Checkpoint
 from kansa.records import Account, ApiKey, Tenant, TenantChanges
 from kansa.store.search import Page
@@ -40,35 +40,52 @@ class Receipt:
 
 
 @dataclass(frozen=True, slots=True)
-class Cut:
-    """What a purge removes from one tenant's chain: ``first_seq`` (its current start) to
-    ``last_seq``, whose event has hash ``last_hash``."""
+class Prune:
+    """What a prune removes the content of, in one tenant's chain verified up to
+    ``upto_seq`` (whose event has hash ``upto_hash``): the events that expired before
+    ``cutoffs`` (per history), or the events ``seqs`` — those after ``after_seq`` and up to
+    ``through_seq`` (0: ``upto_seq``) only, so that a long prune can go a stretch per
+    transaction."""
 
     tenant: str
-    first_seq: int
-    last_seq: int
-    last_hash: str
+    upto_seq: int
+    upto_hash: str
+    reason: Pruning
+    cutoffs: Mapping[str, datetime] = field(default_factory=dict)
+    seqs: frozenset[int] = frozenset()
+    after_seq: int = 0
+    through_seq: int = 0
+
+    def stretch(self, after_seq: int, through_seq: int) -> Prune:
+        """The same prune, of the events after ``after_seq`` up to ``through_seq`` only."""
+        return replace(self, after_seq=after_seq, through_seq=through_seq)
 
 
 @dataclass(frozen=True, slots=True)
-class Purged:
-    """What a purge removed from one tenant, and where its chain now begins."""
+class Pruned:
+    """What a prune removed from one tenant."""
 
     tenant: str
-    first_seq: int
-    last_seq: int
-    start_hash: str
-    """The hash of the last event removed: the ``prev_hash`` the chain now starts from."""
+    reason: Pruning
+    count: int
+    first_seq: int = 0
+    last_seq: int = 0
+    """The lowest and highest seq pruned (0 when none was)."""
     partitions: tuple[str, ...] = ()
-    """Whole partitions dropped (PostgreSQL), shared by every tenant purged at once."""
+    """The month partitions pruned by one UPDATE each (PostgreSQL)."""
 
-    @property
-    def count(self) -> int:
-        return self.last_seq - self.first_seq + 1
-
-    @property
-    def start_seq(self) -> int:
-        return self.last_seq + 1
+    def __add__(self, other: Pruned) -> Pruned:
+        """Two stretches of one prune as one."""
+        firsts = [p.first_seq for p in (self, other) if p.count]
+        lasts = [p.last_seq for p in (self, other) if p.count]
+        return Pruned(
+            self.tenant,
+            self.reason,
+            self.count + other.count,
+            min(firsts, default=0),
+            max(lasts, default=0),
+            tuple(sorted(set(self.partitions) | set(other.partitions))),
+        )
 
 
 class Store(Protocol):
@@ -210,18 +227,17 @@ class Store(Protocol):
         """The tenant's checkpoints (those before seq ``before``), in seq order."""
         ...
 
-    def first_unexpired(
-        self, tenant_id: str, after_seq: int, cutoffs: Mapping[str, datetime]
-    ) -> int | None:
-        """The first seq after ``after_seq`` of an event that has not expired: one whose
-        history has no cutoff, or that occurred at or after its history's cutoff."""
+    def prunable(self, order: Prune) -> tuple[int, int, int]:
+        """How many events ``order`` would prune now, and the lowest and highest seq."""
         ...
 
-    def purge(self, cuts: Sequence[Cut], record: Callable[[Purged], PreparedEvent]) -> list[Purged]:
-        """Remove each cut from its tenant's chain, move the chain's start past it and append
-        ``record(purged)`` to the chain, all in the purge's own transaction(s). A cut whose
-        tenant is under legal hold, or whose start or last hash no longer match (another
-        purge came first), is left alone and missing from the result."""
+    def prune(self, order: Prune, record: Callable[[Pruned], PreparedEvent | None]) -> Pruned:
+        """Remove the content of the events ``order`` names (those not pruned already, and
+        never kansa's own purge and erasure records), keeping each one's commitment, and
+        append ``record(pruned)`` (unless None), in one transaction; afterwards the removed
+        values are not left in the database files where the engine can see to it.
+        :class:`~kansa.errors.Conflict` when the tenant is under legal hold (naming it) or
+        its event at ``upto_seq`` no longer has ``upto_hash``."""
         ...
 
     def set_legal_hold(self, tenant_id: str, reason: str | None, record: PreparedEvent) -> Tenant:

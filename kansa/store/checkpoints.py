@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -84,18 +83,3 @@ def retention_text(days: Mapping[str, int]) -> str | None:
 
 def retention_of(text: str | None) -> dict[str, int]:
     return {str(k): int(v) for k, v in orjson.loads(text).items()} if text else {}
-
-
-def first_unexpired_query(
-    tenant_id: str, after_seq: int, cutoffs: Mapping[str, datetime], mark: str
-) -> tuple[str, list[Any]]:
-    """The first event of the tenant after ``after_seq`` that has not expired."""
-    expired = " OR ".join(f"(history = {mark} AND occurred_at < {mark})" for _ in sorted(cutoffs))
-    params: list[Any] = [tenant_id, after_seq]
-    for history in sorted(cutoffs):
-        params += [history, to_micros(cutoffs[history])]
-    text = (
-        f"SELECT seq FROM events WHERE tenant_id = {mark} AND seq > {mark}"
-        f" AND NOT ({expired or '1 = 0'}) ORDER BY seq LIMIT 1"
-    )
-    return text, params

@@ -11,7 +11,7 @@ each engine.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -20,8 +20,9 @@ from kansa.events.stored import StoredEvent
 from kansa.integrity.signing import Checkpoint
 from kansa.records import Account, ApiKey, Tenant, TenantChanges
 from kansa.store import checkpoints as shared
-from kansa.store import rows
+from kansa.store import prune, rows
 from kansa.store import search as search_sql
+from kansa.store.base import Prune
 from kansa.store.rows import Bound
 from kansa.store.schema import MIGRATIONS, MIGRATIONS_TABLE, render
 from kansa.timeutil import from_micros, to_micros, utcnow
@@ -128,7 +129,7 @@ class SQLEngine(ABC):
     def get_event(self, tenant_id: str, event_id: str) -> StoredEvent | None:
         row = self._read_one(
             f"SELECT body, hash FROM events WHERE tenant_id = {self.mark} AND id = {self.mark}"
-            f" AND seq <= {search_sql.head(self.mark)}",
+            f" AND seq <= {search_sql.head(self.mark)} AND pruned IS NULL",
             (tenant_id, event_id, tenant_id),
         )
         return search_sql.event_of(row[0], row[1]) if row else None
@@ -144,7 +145,7 @@ class SQLEngine(ABC):
         found = self._read_all(
             f"SELECT body, hash FROM events WHERE tenant_id = {self.mark}"
             f" AND correlation_id = {self.mark} AND seq <= {search_sql.head(self.mark)}"
-            " ORDER BY seq",
+            " AND pruned IS NULL ORDER BY seq",
             (tenant_id, correlation_id, tenant_id),
         )
         return [search_sql.event_of(body, hashed) for body, hashed in found]
@@ -218,12 +219,14 @@ class SQLEngine(ABC):
         text, params = shared.checkpoints_query(tenant_id, self.mark, before, limit, newest_first)
         return [shared.checkpoint_of(row) for row in self._read_all(text, params)]
 
-    def first_unexpired(
-        self, tenant_id: str, after_seq: int, cutoffs: Mapping[str, datetime]
-    ) -> int | None:
-        text, params = shared.first_unexpired_query(tenant_id, after_seq, cutoffs, self.mark)
+    def prunable(self, order: Prune) -> tuple[int, int, int]:
+        if order.seqs:
+            text, params = prune.candidates(order, self.mark, "seq")
+            found = [row[0] for row in self._read_all(text, params) if row[0] in order.seqs]
+            return len(found), min(found, default=0), max(found, default=0)
+        text, params = prune.candidates(order, self.mark, "count(*), min(seq), max(seq)")
         row = self._read_one(text, params)
-        return int(row[0]) if row else None
+        return (int(row[0]), int(row[1] or 0), int(row[2] or 0)) if row else (0, 0, 0)
 
     # -- applications and keys -----------------------------------------------------------
 

@@ -32,7 +32,7 @@ import psycopg
 from psycopg import sql
 from psycopg.adapt import PyFormat
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.errors import CheckViolation, ForeignKeyViolation, LockNotAvailable, UniqueViolation
+from psycopg.errors import CheckViolation, ForeignKeyViolation, UniqueViolation
 from psycopg_pool import ConnectionPool
 
 from kansa.errors import ConfigError, NotFound, StoreError, StoreUnavailable
@@ -41,9 +41,9 @@ from kansa.events.query import Query
 from kansa.events.stored import StoredEvent
 from kansa.integrity.chain import Head, StoredLink
 from kansa.records import Tenant
-from kansa.store import rows
+from kansa.store import prune, rows
 from kansa.store import search as search_sql
-from kansa.store.base import Cut, Purged, Receipt
+from kansa.store.base import Prune, Pruned, Receipt
 from kansa.store.batch import Batch
 from kansa.store.engine import Broken, SQLEngine
 from kansa.store.schema import (
@@ -53,7 +53,7 @@ from kansa.store.schema import (
     partition_truncate_trigger,
 )
 from kansa.store.unavailable import first_line, translating
-from kansa.timeutil import to_micros, utcnow
+from kansa.timeutil import from_micros, to_micros, utcnow
 
 DEFAULT_POOL_SIZE = 8
 """Most connections one store (one kansa process) opens; one is kept open when idle."""
@@ -81,8 +81,6 @@ COPY_KEYS = (
 )
 """How this store copies rows of :func:`kansa.store.rows.key_row`."""
 _PARTITION = re.compile(r"^events_y(\d{4})m(\d{2})$")
-DROP_LOCK_TIMEOUT = "5s"
-"""How long a purge waits to drop a whole partition before deleting its rows one by one."""
 
 Month = tuple[int, int]
 
@@ -246,25 +244,18 @@ class PostgresStore(SQLEngine):
             cur.itersize = batch
             cur.execute(text, params)
             for row in cur:
-                yield search_sql.event_of(row[0], row[1])
+                yield search_sql.row_event(row)
 
     # -- retention and legal hold --------------------------------------------------------
 
-    def purge(self, cuts: Sequence[Cut], record: Callable[[Purged], PreparedEvent]) -> list[Purged]:
-        """Every cut in one transaction, so that a month partition holding nothing but
-        purged events (of any of the tenants) can be dropped whole instead of row by row."""
-        if not cuts:
-            return []
-        self.ensure_partitions([_month_of(utcnow())])  # for the purge events themselves
+    def prune(self, order: Prune, record: Callable[[Pruned], PreparedEvent | None]) -> Pruned:
+        """One UPDATE per month partition the pruned events occurred in, however many."""
+        self.ensure_partitions([_month_of(utcnow())])  # for the record itself
         try:
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-                purged = _purge(conn, cur, cuts, record)
+                return _prune(cur, order, record)
         except psycopg.Error as exc:
-            raise StoreError(f"could not purge: {exc}") from exc
-        if purged:
-            with self._months_lock:  # made again on demand should a late event need one
-                self._months -= {_month_of_partition(name) for name in purged[0].partitions}
-        return purged
+            raise StoreError(f"could not prune tenant {order.tenant!r}: {exc}") from exc
 
     def set_legal_hold(self, tenant_id: str, reason: str | None, record: PreparedEvent) -> Tenant:
         self.ensure_partitions([_month_of(record.occurred_at)])
@@ -409,124 +400,40 @@ def copy_rows(
             copy.write_row(row)
 
 
-# -- one purge, inside its transaction ---------------------------------------------------
+# -- one prune, inside its transaction ---------------------------------------------------
 
 
-def _purge(
-    conn: psycopg.Connection[tuple[Any, ...]],
+def _prune(
     cur: psycopg.Cursor[tuple[Any, ...]],
-    cuts: Sequence[Cut],
-    record: Callable[[Purged], PreparedEvent],
-) -> list[Purged]:
-    # The DELETE triggers on events and event_keys let rows through in this transaction only.
+    order: Prune,
+    record: Callable[[Pruned], PreparedEvent | None],
+) -> Pruned:
+    cur.execute(prune.TENANT.format(mark="%s") + " FOR UPDATE", (order.tenant,))
+    tenant = cur.fetchone()
+    cur.execute(prune.UPTO.format(mark="%s"), (order.tenant, order.upto_seq))
+    prune.refusal(order, tenant, cur.fetchone())
+    cur.execute(*prune.candidates(order, "%s"))
+    taken = prune.commitments(cur.fetchall(), order)
+    months: dict[Month, list[tuple[int, bytes]]] = {}
+    for seq, kept, occurred_at in taken:
+        months.setdefault(_month_of(from_micros(occurred_at)), []).append((seq, kept))
+    # The UPDATE trigger lets a prune through in this transaction only.
     cur.execute("SELECT set_config('kansa.purge', 'on', true)")
-    valid = _still_valid(cur, cuts)
-    if not valid:
-        return []
-    ranges = (
-        [c.tenant for c in valid],
-        [c.first_seq for c in valid],
-        [c.last_seq for c in valid],
-    )
-    dropped = [name for name in _old_partitions(cur) if _drop_if_covered(conn, name, ranges)]
-    for cut in valid:  # one index range scan per tenant and table
-        for table in ("events", "event_keys"):
-            cur.execute(
-                sql.SQL("DELETE FROM {} WHERE tenant_id = %s AND seq BETWEEN %s AND %s").format(
-                    sql.Identifier(table)
-                ),
-                (cut.tenant, cut.first_seq, cut.last_seq),
-            )
-    cur.execute(
-        "UPDATE tenants AS t SET chain_start_seq = c.last + 1, chain_start_hash = c.hash"
-        " FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS c (id, last, hash)"
-        " WHERE t.id = c.id",
-        ([c.tenant for c in valid], [c.last_seq for c in valid], [c.last_hash for c in valid]),
-    )
-    purged = [Purged(c.tenant, c.first_seq, c.last_seq, c.last_hash, tuple(dropped)) for c in valid]
-    _append(cur, [record(p) for p in purged])
-    return purged
-
-
-def _still_valid(cur: psycopg.Cursor[tuple[Any, ...]], cuts: Sequence[Cut]) -> list[Cut]:
-    """Lock the tenants of ``cuts`` (in id order, as appends do) and keep the cuts that still
-    start at their chain's start, end at the hash they name, and are not under legal hold."""
-    cur.execute(
-        "SELECT id, chain_start_seq, legal_hold FROM tenants WHERE id = ANY(%s)"
-        " ORDER BY id FOR UPDATE",
-        (sorted({c.tenant for c in cuts}),),
-    )
-    state = {row[0]: (int(row[1]), row[2]) for row in cur.fetchall()}
-    cur.execute(
-        "SELECT e.tenant_id, e.seq, e.hash FROM unnest(%s::text[], %s::bigint[]) AS c (t, s)"
-        " CROSS JOIN LATERAL (SELECT tenant_id, seq, hash FROM events"
-        " WHERE tenant_id = c.t AND seq = c.s LIMIT 1) AS e",
-        ([c.tenant for c in cuts], [c.last_seq for c in cuts]),
-    )
-    hashes = {(row[0], int(row[1])): row[2] for row in cur.fetchall()}
-    return [
-        c
-        for c in cuts
-        if state.get(c.tenant) == (c.first_seq, None)
-        and hashes.get((c.tenant, c.last_seq)) == c.last_hash
-    ]
-
-
-def _old_partitions(cur: psycopg.Cursor[tuple[Any, ...]]) -> list[str]:
-    """The partitions of months that have ended, oldest first."""
-    cur.execute(
-        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-        " WHERE i.inhparent = 'events'::regclass"
-    )
-    now = to_micros(utcnow())
-    names = [row[0] for row in cur.fetchall() if _PARTITION.match(row[0])]
-    return sorted(name for name in names if month_bounds(_month_of_partition(name))[1] <= now)
-
-
-def _month_of_partition(name: str) -> Month:
-    found = _PARTITION.match(name)
-    assert found is not None
-    return int(found[1]), int(found[2])
-
-
-def _drop_if_covered(
-    conn: psycopg.Connection[tuple[Any, ...]],
-    name: str,
-    ranges: tuple[list[str], list[int], list[int]],
-) -> bool:
-    """Drop partition ``name`` if it holds events and every one is inside ``ranges`` — the
-    fast path. Under a savepoint and a lock timeout: a partition that is busy, or holds
-    anything else, is left for the row deletes."""
-    table = sql.Identifier(name)
-    try:
-        with conn.transaction():
-            before = conn.execute(
-                "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
-                (DROP_LOCK_TIMEOUT,),
-            ).fetchone()
-            conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(table))  # no inserts
-            row = conn.execute(
-                sql.SQL(
-                    "SELECT EXISTS (SELECT 1 FROM {0}),"
-                    " EXISTS (SELECT 1 FROM {0} e WHERE NOT EXISTS (SELECT 1 FROM"
-                    " unnest(%s::text[], %s::bigint[], %s::bigint[]) AS c (t, lo, hi)"
-                    " WHERE c.t = e.tenant_id AND e.seq BETWEEN c.lo AND c.hi))"
-                ).format(table),
-                ranges,
-            ).fetchone()
-            if row is None or not row[0] or row[1]:
-                raise _Keep
-            conn.execute(sql.SQL("DROP TABLE {}").format(table))
-            conn.execute(
-                "SELECT set_config('lock_timeout', %s, true)", (before[0] if before else "0",)
-            )
-    except (_Keep, LockNotAvailable):
-        return False
-    return True
-
-
-class _Keep(Exception):
-    """Roll back to the savepoint: the partition stays."""
+    for month, items in sorted(months.items()):
+        cur.execute(
+            sql.SQL(
+                "UPDATE {} AS e SET "
+                + prune.assignments("%s", "u.commitment")
+                + " FROM unnest(%s::bigint[], %s::bytea[]) AS u (seq, commitment)"
+                " WHERE e.tenant_id = %s AND e.seq = u.seq"
+            ).format(sql.Identifier(partition_name(month))),
+            (b"", order.reason, [s for s, _ in items], [k for _, k in items], order.tenant),
+        )
+    pruned = prune.outcome(order, taken, [partition_name(month) for month in sorted(months)])
+    event = record(pruned)
+    if event is not None:
+        _append(cur, [event])
+    return pruned
 
 
 # -- months and partitions ----------------------------------------------------------------

@@ -14,10 +14,10 @@ from typing import Any
 
 from kansa import records
 from kansa.events.prepare import PreparedEvent
-from kansa.integrity.chain import GENESIS, StoredLink
+from kansa.integrity.chain import GENESIS, PRUNINGS, Pruning, StoredLink
 from kansa.records import Account, ApiKey, Tenant, TenantChanges
 from kansa.store.checkpoints import retention_of, retention_text
-from kansa.store.schema import EVENT_COLUMNS
+from kansa.store.schema import EVENT_COLUMNS, PRUNED_TO_EMPTY, PRUNED_TO_NULL
 from kansa.timeutil import from_micros, iso_utc, to_micros, utcnow
 from kansa.words import lang_of, role_of
 
@@ -259,6 +259,8 @@ def key_row(event: PreparedEvent, stored: StoredLink) -> Row:
 
 
 _LINK_NAMES = [path for _, path in EVENT_COLUMNS]
+_CONTENT = (*PRUNED_TO_NULL, *PRUNED_TO_EMPTY)
+_CONTENT_AT = {column: 6 + n for n, (column, _) in enumerate(EVENT_COLUMNS)}
 
 
 def orphans_query(tables: Sequence[str], order: str) -> str:
@@ -291,7 +293,7 @@ def chain_query(tenant_id: str, after_seq: int, upto: int | None, mark: str) -> 
     :func:`link_of` reads them."""
     columns = ", ".join(column for column, _ in EVENT_COLUMNS)
     return (
-        f"SELECT seq, body, hash, prev_hash, {columns} FROM events"
+        f"SELECT seq, body, hash, prev_hash, pruned, commitment, {columns} FROM events"
         f" WHERE tenant_id = {mark} AND seq > {mark} AND seq <= {mark} ORDER BY seq",
         (tenant_id, after_seq, upto if upto is not None else 2**63 - 1),
     )
@@ -299,11 +301,17 @@ def chain_query(tenant_id: str, after_seq: int, upto: int | None, mark: str) -> 
 
 def link_of(row: Sequence[Any]) -> StoredLink:
     """A stored link, with the columns kept beside its bytes, from a row of
-    :func:`chain_query`."""
-    columns = dict(zip(_LINK_NAMES, row[4:], strict=True))
+    :func:`chain_query`. A pruned event's link holds its commitment, and as columns only
+    those that carried its content (verify finds them empty)."""
+    body = row[1].encode() if isinstance(row[1], str) else bytes(row[1])
+    if row[4] is not None:
+        pruned: Pruning = next((p for p in PRUNINGS if p == row[4]), "retention")
+        content = {column: row[_CONTENT_AT[column]] for column in _CONTENT}
+        kept = bytes(row[5]) if row[5] is not None else None
+        return StoredLink(row[0], body, row[2], row[3], content, pruned, kept)
+    columns = dict(zip(_LINK_NAMES, row[6:], strict=True))
     columns["occurred_at"] = iso_utc(from_micros(columns["occurred_at"]))
     columns["received_at"] = iso_utc(from_micros(columns["received_at"]))
-    body = row[1].encode() if isinstance(row[1], str) else bytes(row[1])
     return StoredLink(row[0], body, row[2], row[3], columns)
 
 

@@ -146,8 +146,7 @@ _PG_GUARDS = (
             FOR gone IN SELECT * FROM pg_event_trigger_dropped_objects()
                 WHERE object_type = 'table' AND schema_name = current_schema() LOOP
                 IF gone.object_name IN ('events', 'event_keys', 'checkpoints', 'tenants')
-                    OR ((gone.object_name LIKE 'events\\_y%' OR gone.object_name = 'events_old')
-                        AND current_setting('kansa.purge', true) IS DISTINCT FROM 'on') THEN
+                    OR gone.object_name LIKE 'events\\_y%' OR gone.object_name = 'events_old' THEN
                     RAISE EXCEPTION 'kansa: % is append-only: DROP refused', gone.object_name
                         USING ERRCODE = 'restrict_violation';
                 END IF;
@@ -192,6 +191,14 @@ def _pg_refusal(table: str, op: str, purge_may: bool = False) -> Only:
         f" FOR EACH {each}{when} EXECUTE FUNCTION kansa_refuse_change()",
     )
 
+
+_PRUNE_ONLY = (
+    "OLD.pruned IS NULL AND NEW.pruned IS NOT NULL AND NEW.tenant_id = OLD.tenant_id"
+    " AND NEW.seq = OLD.seq AND NEW.hash = OLD.hash AND NEW.prev_hash = OLD.prev_hash"
+    " AND NEW.occurred_at = OLD.occurred_at AND NEW.action = OLD.action"
+)
+"""The one UPDATE ``events`` takes: a prune, which removes content and changes nothing the
+chain or the time and action of the event stand on."""
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -364,6 +371,31 @@ MIGRATIONS: tuple[Migration, ...] = (
         "PostgreSQL: old events in one partition; TRUNCATE, DROP, DETACH of partitions refused",
         _PG_GUARDS,
     ),
+    Migration(
+        7,
+        "pruned events: the content removed, a commitment kept (retention and erasure)",
+        (
+            "ALTER TABLE events ADD COLUMN pruned {text}",
+            "ALTER TABLE events ADD COLUMN commitment {blob}",
+            # SQLite: an UPDATE passes only as a prune of rows a permit covers.
+            Only("sqlite", "DROP TRIGGER events_refuse_update"),
+            _sqlite_refusal(
+                "events",
+                "UPDATE",
+                " WHEN NOT (" + _PRUNE_ONLY + " AND EXISTS (SELECT 1 FROM purge_permits p"
+                " WHERE p.tenant_id = OLD.tenant_id AND OLD.seq <= p.through_seq))",
+            ),
+            # PostgreSQL: only as a prune, in a transaction that switched kansa.purge on.
+            Only("postgresql", "DROP TRIGGER events_refuse_update ON events"),
+            Only(
+                "postgresql",
+                "CREATE TRIGGER events_refuse_update BEFORE UPDATE ON events FOR EACH ROW"
+                " WHEN (current_setting('kansa.purge', true) IS DISTINCT FROM 'on' OR NOT ("
+                + _PRUNE_ONLY
+                + ")) EXECUTE FUNCTION kansa_refuse_change()",
+            ),
+        ),
+    ),
 )
 
 
@@ -405,6 +437,22 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("search_text", "search_text"),  # derived: kansa.events.prepare.search_text of the event
 )
 
+# The columns of ``events`` that carry an event's content, emptied when it is pruned (with
+# ``body``): NULL, or '' where the column is NOT NULL. Kept: tenant, seq, id, client id (the
+# idempotency key), times, app, product, action, category, history, result, level, hashes.
+PRUNED_TO_NULL: tuple[str, ...] = (
+    "actor_id",
+    "actor_login",
+    "actor_name",
+    "ip",
+    "target_id",
+    "target_name",
+    "correlation_id",
+    "trace_id",
+    "service",
+)
+PRUNED_TO_EMPTY: tuple[str, ...] = ("message_ja", "message_en", "search_text")
+
 # -- the schema the migrations must produce -------------------------------------------------
 
 # Every column of ``events``, in the order the stores write a row.
@@ -438,6 +486,9 @@ EVENT_ROW: tuple[str, ...] = (
     "service",
     "search_text",
 )
+
+# The columns of ``events`` an append leaves NULL and only a prune writes.
+PRUNE_ROW: tuple[str, ...] = ("pruned", "commitment")
 
 # Every column of ``checkpoints``, in the order the stores write a row.
 CHECKPOINT_ROW: tuple[str, ...] = (
@@ -503,7 +554,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
     ),
     "applications": ("name", "created_at"),
     "api_keys": ("id", "app", "tenant_id", "scopes", "secret_hash", "created_at", "revoked_at"),
-    "events": EVENT_ROW,
+    "events": (*EVENT_ROW, *PRUNE_ROW),
     "checkpoints": CHECKPOINT_ROW,
     "session_ends": ("tenant_id", "subject", "ended_at", "expires_at"),
 }

@@ -4,15 +4,16 @@ shift or repeat rows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from kansa.events.pruned import placeholder
 from kansa.events.query import Cursor, Query
 from kansa.events.stored import StoredEvent
-from kansa.timeutil import to_micros
+from kansa.timeutil import from_micros, iso_utc, to_micros
 
 _SORT_SQL = {
     "occurred_at": "e.occurred_at",
@@ -29,6 +30,11 @@ _SORT_SQL = {
     "target": "COALESCE(e.target_name, e.target_id, '')",
 }
 SELECT_COLUMNS = "e.body, e.hash, e.seq"
+PLACEHOLDER_COLUMNS = (
+    "e.pruned, e.id, e.tenant_id, e.app, e.product, e.action, e.category, e.history,"
+    " e.result, e.level, e.occurred_at, e.received_at, e.prev_hash"
+)
+"""What a screen shows of a pruned event (:func:`row_event`), after the sort value."""
 
 SEQ_RANGE = (
     "SELECT min(seq), max(seq) FROM events WHERE tenant_id = {mark} AND occurred_at >= {mark}"
@@ -80,6 +86,8 @@ def build(query: Query, dialect: str, paged: bool = True) -> tuple[str, list[Any
     sql = _Sql(dialect)
     sql.where.append(f"e.tenant_id = {sql.mark(query.tenant)}")
     sql.where.append(f"e.seq <= {head(sql.mark(query.tenant))}")
+    if not query.placeholders:  # a pruned event is never returned, only shown as removed
+        sql.where.append("e.pruned IS NULL")
     if query.since is not None:
         sql.where.append(f"e.occurred_at >= {sql.mark(to_micros(query.since))}")
     if query.until is not None:
@@ -105,7 +113,7 @@ def build(query: Query, dialect: str, paged: bool = True) -> tuple[str, list[Any
             f"({sort}, e.seq) {op} ({sql.mark(query.after.value)}, {sql.mark(query.after.seq)})"
         )
     text = (
-        f"SELECT {SELECT_COLUMNS}, {sort} AS sort_value FROM events e"
+        f"SELECT {SELECT_COLUMNS}, {sort} AS sort_value, {PLACEHOLDER_COLUMNS} FROM events e"
         f" WHERE {' AND '.join(sql.where)}"
         f" ORDER BY {sort} {direction}, e.seq {direction}"
     )
@@ -179,9 +187,26 @@ def page(rows: list[tuple[Any, ...]], query: Query) -> Page:
     """Rows of :func:`build` as a page of events and the cursor of the next page."""
     more = len(rows) > query.limit
     rows = rows[: query.limit]
-    events = [event_of(row[0], row[1]) for row in rows]
+    events = [row_event(row) for row in rows]
     cursor = Cursor(rows[-1][3], rows[-1][2]) if more and rows else None
     return Page(events, cursor)
+
+
+def row_event(row: Sequence[Any]) -> StoredEvent:
+    """A row of :func:`build` as an event: as stored, or a pruned one's placeholder."""
+    if row[4] is None:
+        return event_of(row[0], row[1])
+    return placeholder(
+        pruned=row[4],
+        event_id=row[5],
+        tenant=row[6],
+        app=row[7],
+        kind=(row[8], row[9], row[10], row[11]),
+        result=row[12],
+        level=row[13],
+        times=(iso_utc(from_micros(row[14])), iso_utc(from_micros(row[15]))),
+        chain=(int(row[2]), row[16], row[1]),
+    )
 
 
 def event_of(body: bytes | memoryview | str, hashed: str) -> StoredEvent:

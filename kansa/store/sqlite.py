@@ -22,9 +22,9 @@ from kansa.events.query import Query
 from kansa.events.stored import StoredEvent
 from kansa.integrity.chain import Head, StoredLink
 from kansa.records import Tenant
-from kansa.store import rows
+from kansa.store import prune, rows
 from kansa.store import search as search_sql
-from kansa.store.base import Cut, Purged, Receipt
+from kansa.store.base import Prune, Pruned, Receipt
 from kansa.store.batch import Batch
 from kansa.store.engine import Broken, SQLEngine
 from kansa.store.schema import EVENT_ROW
@@ -74,6 +74,7 @@ class SQLiteStore(SQLEngine):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA secure_delete=ON")  # what a prune removes is zeroed
             conn.execute(f"PRAGMA cache_size=-{self._cache_mib * 1024}")
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
@@ -210,55 +211,51 @@ class SQLiteStore(SQLEngine):
             cursor = conn.execute(text, params)
             while rows := cursor.fetchmany(batch):
                 for row in rows:
-                    yield search_sql.event_of(row[0], row[1])
+                    yield search_sql.row_event(row)
         finally:
             conn.close()
 
     # -- retention and legal hold --------------------------------------------------------
 
-    def purge(self, cuts: Sequence[Cut], record: Callable[[Purged], PreparedEvent]) -> list[Purged]:
-        done: list[Purged] = []
-        for cut in cuts:  # one transaction per tenant: appends to others wait less
-            try:
-                with self._write() as conn:
-                    purged = self._purge(conn, cut, record)
-            except sqlite3.Error as exc:
-                raise StoreError(f"could not purge tenant {cut.tenant!r}: {exc}") from exc
-            if purged is not None:
-                done.append(purged)
-        return done
+    def prune(self, order: Prune, record: Callable[[Pruned], PreparedEvent | None]) -> Pruned:
+        try:
+            with self._write() as conn:
+                pruned = self._prune(conn, order, record)
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not prune tenant {order.tenant!r}: {exc}") from exc
+        if pruned.count:  # the old pages out of the WAL too (secure_delete zeroed them here)
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return pruned
 
-    def _purge(
-        self, conn: sqlite3.Connection, cut: Cut, record: Callable[[Purged], PreparedEvent]
-    ) -> Purged | None:
-        tenant = conn.execute(
-            "SELECT chain_start_seq, legal_hold FROM tenants WHERE id = ?", (cut.tenant,)
-        ).fetchone()
-        last = conn.execute(
-            "SELECT hash FROM events WHERE tenant_id = ? AND seq = ?", (cut.tenant, cut.last_seq)
-        ).fetchone()
-        if tenant is None or tenant[0] != cut.first_seq or tenant[1] is not None:
-            return None
-        if last is None or last[0] != cut.last_hash:
-            return None
-        # The permit lives only inside this transaction: the DELETE trigger lets through
-        # exactly the rows it covers.
-        conn.execute(
-            "INSERT INTO purge_permits (tenant_id, through_seq) VALUES (?, ?)",
-            (cut.tenant, cut.last_seq),
+    def _prune(
+        self,
+        conn: sqlite3.Connection,
+        order: Prune,
+        record: Callable[[Pruned], PreparedEvent | None],
+    ) -> Pruned:
+        prune.refusal(
+            order,
+            conn.execute(prune.TENANT.format(mark="?"), (order.tenant,)).fetchone(),
+            conn.execute(prune.UPTO.format(mark="?"), (order.tenant, order.upto_seq)).fetchone(),
         )
-        conn.execute(
-            "DELETE FROM events WHERE tenant_id = ? AND seq >= ? AND seq <= ?",
-            (cut.tenant, cut.first_seq, cut.last_seq),
-        )
-        conn.execute("DELETE FROM purge_permits WHERE tenant_id = ?", (cut.tenant,))
-        conn.execute(
-            "UPDATE tenants SET chain_start_seq = ?, chain_start_hash = ? WHERE id = ?",
-            (cut.last_seq + 1, cut.last_hash, cut.tenant),
-        )
-        purged = Purged(cut.tenant, cut.first_seq, cut.last_seq, cut.last_hash)
-        self._append(conn, [record(purged)])
-        return purged
+        taken = prune.commitments(conn.execute(*prune.candidates(order, "?")).fetchall(), order)
+        if taken:
+            # The permit lives only inside this transaction: the UPDATE trigger lets through
+            # exactly a prune of the rows it covers.
+            conn.execute(
+                "INSERT INTO purge_permits (tenant_id, through_seq) VALUES (?, ?)",
+                (order.tenant, order.upto_seq),
+            )
+            conn.executemany(
+                f"UPDATE events SET {prune.assignments('?', '?')} WHERE tenant_id = ? AND seq = ?",
+                [(b"", order.reason, kept, order.tenant, seq) for seq, kept, _ in taken],
+            )
+            conn.execute("DELETE FROM purge_permits WHERE tenant_id = ?", (order.tenant,))
+        pruned = prune.outcome(order, taken)
+        event = record(pruned)
+        if event is not None:
+            self._append(conn, [event])
+        return pruned
 
     def set_legal_hold(self, tenant_id: str, reason: str | None, record: PreparedEvent) -> Tenant:
         try:

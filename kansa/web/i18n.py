@@ -17,6 +17,37 @@ STRINGS: dict[str, tuple[str, str]] = {
     "role.admin": ("組織管理者", "Administrator"),
     "role.user": ("一般ユーザー", "User"),
     "signout": ("ログアウト", "Sign out"),
+    "settings": ("保存設定", "Retention"),
+    "settings.title": ("ログの保存設定", "How this log is kept"),
+    "settings.retention": ("保存期間", "Retention"),
+    "settings.history": ("履歴", "History"),
+    "settings.kept": ("保存期間", "Kept"),
+    "settings.source": ("設定", "Set by"),
+    "settings.days": ("{days}日", "{days} days"),
+    "settings.forever": ("無期限", "For ever"),
+    "settings.own": ("この組織の設定", "This organisation"),
+    "settings.default": ("製品の既定値", "The product's default"),
+    "settings.retention_note": (
+        "保存期間を過ぎたログは毎日削除され、画面には「保存期間を過ぎたため削除」と表示されます。"
+        "改ざん検知のための連鎖は保たれます。",
+        "Events past their retention are removed daily and shown as “Removed after its "
+        "retention period”; the chain that proves the log intact is kept.",
+    ),
+    "settings.hold": ("リーガルホールド", "Legal hold"),
+    "settings.held": (
+        "リーガルホールド中（{reason}、{since}から）：ログは削除されません。",
+        "Under legal hold ({reason}, since {since}): nothing is removed.",
+    ),
+    "settings.not_held": ("リーガルホールドはありません。", "No legal hold."),
+    "settings.recorded": (
+        "本人の請求による削除・リーガルホールドの記録",
+        "Erasures on request and legal holds",
+    ),
+    "settings.when": ("日時", "When"),
+    "settings.what": ("操作", "What"),
+    "settings.who": ("実行者", "By"),
+    "settings.message": ("内容", "Details"),
+    "settings.none": ("記録はありません。", "Nothing recorded."),
     "language": ("言語", "Language"),
     "demo_data": ("デモ", "Demo"),
     # sign-in

@@ -48,6 +48,8 @@ class Row:
     href: str
     level: str
     cells: list[tuple[ColumnChoice, Cell]]
+    removed: str | None = None
+    """For a pruned event: what became of it, in the reader's language (no detail to open)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ def _with_starts(store: Store, tenant: str, found: Page) -> Page:
 
 async def _search(ctx: Context, tab: Tab, query: Query, period: Period) -> Found:
     runtime = ctx.runtime
+    query = replace(query, placeholders=True)  # a pruned event in the window: said so
     found = await runtime.read(lambda: runtime.store.search(query))
     whole = replace(query, sort="occurred_at", descending=False, after=None)
 
@@ -210,9 +213,9 @@ def _rows(ctx: Context, found: Found | None, columns: list[ColumnChoice]) -> lis
     for event in found.page.events:
         shown = present(event, ctx.runtime.catalog, ctx.lang)
         cells = [(c, cell(shown, c.key, ctx.runtime.catalog, ctx.tenant.tz)) for c in columns]
-        rows.append(
-            Row(str(shown["id"]), f"/console/events/{shown['id']}", str(shown["level"]), cells)
-        )
+        removed = shown["message"] if event.get("pruned") else None
+        href = f"/console/events/{shown['id']}"
+        rows.append(Row(str(shown["id"]), href, str(shown["level"]), cells, removed))
     return rows
 
 

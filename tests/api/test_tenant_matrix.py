@@ -73,9 +73,22 @@ MATRIX: dict[tuple[str, str], Call] = {
     ("DELETE", "/api/v1/tenants/{tenant}/legal-hold"): lambda c, h, b, _: c.delete(
         f"/api/v1/tenants/{b}/legal-hold", headers=h, params={"reason": "intruder"}
     ),
+    ("POST", "/api/v1/erasures"): lambda c, h, b, _: c.post(
+        "/api/v1/erasures",
+        headers=h,
+        json={"tenant": b, "actor": ICHIRO["id"], "reason": "intruder"},
+    ),
 }
 
-READERS = ["read key", "publish+read key", "publish key", "viewer admin", "viewer user", "none"]
+READERS = [
+    "read key",
+    "publish+read key",
+    "publish key",
+    "admin key",
+    "viewer admin",
+    "viewer user",
+    "none",
+]
 
 
 @pytest.fixture
@@ -94,6 +107,7 @@ def _auth(reader: str, runtime: Runtime, store: Store, tenant: str) -> dict[str,
         "read key": {"read"},
         "publish+read key": {"publish", "read"},
         "publish key": {"publish"},
+        "admin key": {"admin"},
     }
     if reader in scopes:
         key = new_key(store, tenant=tenant, scopes=frozenset(scopes[reader]))
@@ -160,6 +174,7 @@ ENTITLED = {
     ("GET", "/api/v1/tenants/{tenant}/legal-hold"): ("read key", {200}),
     ("POST", "/api/v1/tenants/{tenant}/legal-hold"): ("read key", {200, 201}),
     ("DELETE", "/api/v1/tenants/{tenant}/legal-hold"): ("read key", {200, 409}),
+    ("POST", "/api/v1/erasures"): ("admin key", {201}),
 }
 
 

@@ -87,3 +87,38 @@ def test_the_attackers_bypass_really_takes_the_triggers_away_and_back(
     assert store.count_events(tenant_id) == 2
     with pytest.raises(REFUSED):
         execute(store_url, "DELETE FROM events WHERE tenant_id = ?", tenant_id)
+
+
+PRUNE_SHAPED = "UPDATE events SET pruned = 'retention', body = ?, actor_name = NULL"
+
+
+def test_a_prune_is_the_only_update_and_only_inside_its_own_transaction(
+    store: Store, store_url: str, catalog: Catalog, tenant_id: str
+) -> None:
+    """A prune-shaped UPDATE without the permit (SQLite) or the switch (PostgreSQL) is
+    refused; with it, an UPDATE that changes a hash, or is not a prune, is refused still."""
+    store.append(prepare([pca_event(tenant_id, n) for n in range(1, 4)], catalog))
+    where = " WHERE tenant_id = ? AND seq = 2"
+    with pytest.raises(REFUSED, match="append-only"):
+        execute(store_url, PRUNE_SHAPED + where, b"", tenant_id)
+    wrong = (
+        (PRUNE_SHAPED + ", hash = 'x'" + where, (b"", tenant_id)),
+        ("UPDATE events SET actor_name = 'x'" + where, (tenant_id,)),
+    )
+    if store_url.startswith("sqlite"):
+        execute(store_url, "INSERT INTO purge_permits VALUES (?, 3)", tenant_id)
+        try:
+            for sql, params in wrong:
+                with pytest.raises(REFUSED):
+                    execute(store_url, sql, *params)
+        finally:
+            execute(store_url, "DELETE FROM purge_permits WHERE tenant_id = ?", tenant_id)
+    else:
+        with psycopg.connect(store_url, autocommit=True) as conn:
+            for sql, params in wrong:
+                with pytest.raises(REFUSED), conn.transaction():
+                    conn.execute("SELECT set_config('kansa.purge', 'on', true)")
+                    conn.execute(sql.replace("?", "%s"), params)
+    assert [link.pruned for link in store.chain(tenant_id)] == [None, None, None]
+    (walk,) = verify_store(store, tenant_id)
+    assert walk.broken is None
