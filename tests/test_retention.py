@@ -319,6 +319,8 @@ def test_a_purge_prunes_each_month_in_one_statement_and_keeps_the_partitions(
         ]
         events = [pca_event("b", n, occurred_at=t) for n, t in enumerate(times, 1)]
         store.append(prepare(events, catalog))
+        days = dict.fromkeys(("login", "operation", "provisioning"), 30)
+        store.update_tenant("b", TenantChanges(retention=days))
         (done,) = retention.purge(store, catalog)
         assert done.purged is not None and (done.purged.first_seq, done.purged.last_seq) == (1, 5)
         assert [link.seq for link in store.chain("b") if link.pruned] == [1, 2, 3, 5]

@@ -53,7 +53,7 @@ from kansa.store.schema import (
     partition_truncate_trigger,
 )
 from kansa.store.unavailable import first_line, translating
-from kansa.timeutil import from_micros, to_micros, utcnow
+from kansa.timeutil import to_micros, utcnow
 
 DEFAULT_POOL_SIZE = 8
 """Most connections one store (one kansa process) opens; one is kept open when idle."""
@@ -414,22 +414,28 @@ def _prune(
     prune.refusal(order, tenant, cur.fetchone())
     cur.execute(*prune.candidates(order, "%s"))
     taken = prune.commitments(cur.fetchall(), order)
-    months: dict[Month, list[tuple[int, bytes]]] = {}
-    for seq, kept, occurred_at in taken:
-        months.setdefault(_month_of(from_micros(occurred_at)), []).append((seq, kept))
+    # The partition each row is in: its month's, or events_old for months older than that.
+    cur.execute(
+        "SELECT seq, tableoid::regclass::text FROM events WHERE tenant_id = %s AND seq = ANY(%s)",
+        (order.tenant, [seq for seq, _, _ in taken]),
+    )
+    held: dict[int, str] = {int(seq): str(name) for seq, name in cur.fetchall()}
+    partitions: dict[str, list[tuple[int, bytes]]] = {}
+    for seq, kept, _ in taken:
+        partitions.setdefault(held[seq], []).append((seq, kept))
     # The UPDATE trigger lets a prune through in this transaction only.
     cur.execute("SELECT set_config('kansa.purge', 'on', true)")
-    for month, items in sorted(months.items()):
+    for name, items in sorted(partitions.items()):
         cur.execute(
             sql.SQL(
                 "UPDATE {} AS e SET "
                 + prune.assignments("%s", "u.commitment")
                 + " FROM unnest(%s::bigint[], %s::bytea[]) AS u (seq, commitment)"
                 " WHERE e.tenant_id = %s AND e.seq = u.seq"
-            ).format(sql.Identifier(partition_name(month))),
+            ).format(sql.Identifier(name)),
             (b"", order.reason, [s for s, _ in items], [k for _, k in items], order.tenant),
         )
-    pruned = prune.outcome(order, taken, [partition_name(month) for month in sorted(months)])
+    pruned = prune.outcome(order, taken, sorted(partitions))
     event = record(pruned)
     if event is not None:
         _append(cur, [event])
