@@ -4,6 +4,7 @@ speaks in these records."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -153,6 +154,13 @@ class Store(Protocol):
 
     def instance_secret(self, name: str) -> bytes:
         """A random 32-byte secret kept in the database, made on first use."""
+        ...
+
+    def exclusive(self, job: str) -> AbstractContextManager[bool]:
+        """Whether this process is the one that runs background ``job`` now: True for as
+        long as the block runs when no other process on the database runs it, else False at
+        once (never waits). PostgreSQL: a session advisory lock, released with the block or
+        with its connection; SQLite (one machine): always True."""
         ...
 
     def create_account(

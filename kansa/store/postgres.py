@@ -19,6 +19,7 @@ from __future__ import annotations
 import calendar
 import re
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -53,6 +54,7 @@ MONTHS_BACK, MONTHS_AHEAD = 2, 3
 """Partitions :meth:`PostgresStore.migrate` makes around the current month."""
 
 _DDL_LOCK = 0x6B616E7361  # "kansa": the advisory lock every schema change takes
+_JOB_LOCKS = 0x6B6A6F62  # "kjob": the first half of a background job's advisory lock
 # Binary COPY (a quarter faster than text here) needs each column's type.
 COPY_TYPES = {"seq": "int8", "occurred_at": "int8", "received_at": "int8", "body": "bytea"}
 COPY_EVENTS = (
@@ -175,6 +177,23 @@ class PostgresStore(SQLEngine):
             self._months |= wanted
         return made
 
+    # -- background jobs -----------------------------------------------------------------
+
+    @contextmanager
+    def exclusive(self, job: str) -> Iterator[bool]:
+        """A session advisory lock ``(_JOB_LOCKS, crc32(job))`` on a connection held for the
+        block: the first node to take it runs the job, the others skip the round. A node
+        that dies (or loses its connection) lets go of the lock with its session."""
+        key = (_JOB_LOCKS, zlib.crc32(job.encode()) & 0x7FFFFFFF)
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", key).fetchone()
+            held = bool(row and row[0])
+            try:
+                yield held
+            finally:
+                if held:
+                    _unlock(conn, key)
+
     # -- events ------------------------------------------------------------------------
 
     def append(self, events: Sequence[PreparedEvent]) -> list[Receipt]:
@@ -259,6 +278,14 @@ class PostgresStore(SQLEngine):
         except psycopg.Error as exc:
             raise StoreError(f"could not change the legal hold of {tenant_id!r}: {exc}") from exc
         return self._tenant(tenant_id)
+
+
+def _unlock(conn: psycopg.Connection[tuple[Any, ...]], key: tuple[int, int]) -> None:
+    """Let go of a job's lock; a connection that cannot is closed, which lets go too."""
+    try:
+        conn.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+    except psycopg.Error:
+        conn.close()
 
 
 def timeout_of(url: str, default: int) -> int:
