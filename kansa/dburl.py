@@ -4,6 +4,11 @@ reading, so neither the settings nor the integrity keys import a storage engine.
 
 from __future__ import annotations
 
+import re
+
+_PASSWORD_IN_NETLOC = re.compile(r"^([a-z][a-z0-9+.-]*://[^:@/?#]*:)([^@/?#]*)(@)", re.IGNORECASE)
+_PASSWORD_IN_QUERY = re.compile(r"([?&]password=)([^&#]*)", re.IGNORECASE)
+
 
 def path_of(url: str) -> str:
     """``sqlite:///./kansa.db`` → ``./kansa.db``; ``sqlite:////abs/path.db`` → ``/abs/path.db``;
@@ -12,3 +17,11 @@ def path_of(url: str) -> str:
     if rest in (":memory:", "/:memory:"):
         return ":memory:"
     return rest[1:] if rest.startswith("/") else rest
+
+
+def masked(url: str) -> str:
+    """``url`` fit to print: a password in it, before the host(s) or as a ``password=``
+    parameter, becomes ``***``. ``postgresql://kansa:s3cret@h1:5432,h2:5432/kansa`` →
+    ``postgresql://kansa:***@h1:5432,h2:5432/kansa``."""
+    url = _PASSWORD_IN_NETLOC.sub(r"\1***\3", url)
+    return _PASSWORD_IN_QUERY.sub(r"\1***", url)

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         default="sqlite:///./kansa.db",
         description="Where events are kept: sqlite:///path/to/file.db or postgresql://...",
     )
+    read_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL only: where searches, the console and exports read, e.g. "
+        "the synchronous standby (remote_apply) before the primary: postgresql://standby,"
+        "primary/db?target_session_attrs=prefer-standby. Unset: the database URL.",
+    )
     catalogs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Extra catalog files (comma-separated), loaded beside the shipped ones.",
@@ -235,7 +241,7 @@ class Settings(BaseSettings):
         return value
 
 
-SECRET = ("secret_key", "signing_key")
+SECRET = ("secret_key", "signing_key", "database_url", "read_database_url")
 """Settings whose value an error message never repeats."""
 
 

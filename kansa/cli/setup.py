@@ -18,6 +18,7 @@ from kansa.cli.common import (
     opened,
     settings_for,
 )
+from kansa.dburl import masked
 from kansa.server.runtime import load_catalog_for
 
 
@@ -37,7 +38,7 @@ def init(db: DbOption = None) -> None:
     with opened(settings, migrate=False, create=True) as store:
         applied = store.migrate()
     what = f"applied {len(applied)} migration(s)" if applied else "schema already up to date"
-    typer.echo(f"database ready at {settings.database_url} ({what})")
+    typer.echo(f"database ready at {masked(settings.database_url)} ({what})")
     typer.echo(ensure_signing_key(settings)[1])
 
 
@@ -84,7 +85,7 @@ def serve(
     def announce() -> None:
         typer.echo(
             f"kansa {__version__} on http://{host}:{port} (docs at /docs), "
-            f"database {settings.database_url}",
+            f"database {masked(settings.database_url)}",
             err=True,
         )
         if workers > 1 or settings.metrics_address:
