@@ -11,10 +11,12 @@
 #                                      standby; stop_primary and promote are the two halves
 #   deploy/cluster.sh rejoin DIR       make the old primary a synchronous standby of the new
 #                                      one (a fresh base backup), as the runbook says
+#   deploy/cluster.sh kill_node DIR I  SIGKILL node I (0-based); restart_node DIR I starts it
 #
 # Settings (environment): NODES (3), PG_PORTS ("15432 15433"), NODE_PORTS ("18001 18002
 # 18003"), LB_PORT (18000), KANSA (the kansa command), PG_EXTRA (more postgresql.conf lines,
-# e.g. "fsync = off" for tests), PGBIN (default: the newest /usr/lib/postgresql/*/bin).
+# e.g. "fsync = off" for tests), INITDB_OPTS, PGBIN (default: the newest
+# /usr/lib/postgresql/*/bin).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -195,6 +197,18 @@ promote() {
   say "$new is the primary (port $(port_of "$new")); rejoin the old one as its standby"
 }
 
+kill_node() {  # INDEX: SIGKILL, as a crash would
+  kill -9 "$(cat "$DIR/node-$1.pid")"
+  say "node $1 killed"
+}
+
+restart_node() {  # INDEX
+  kill "$(cat "$DIR/node-$1.pid")" 2>/dev/null || true
+  start_node "$1"
+  wait_http "http://127.0.0.1:${NODE_PORTS[$1]}/healthz"
+  say "node $1 serves again"
+}
+
 failover() {  # [-m KILL]
   stop_primary "$@"
   promote
@@ -210,7 +224,7 @@ rejoin() {
 
 command=${1:-}
 case "$command" in
-  up|down|stop_primary|promote|failover|rejoin)
+  up|down|stop_primary|promote|failover|rejoin|kill_node|restart_node)
     [ -n "${2:-}" ] || { say "usage: $0 $command DIR"; exit 2; }
     DIR=$(realpath -m "$2")
     "$command" "${@:3}"
@@ -225,7 +239,7 @@ case "$command" in
     while :; do sleep 3600; done
     ;;
   *)
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

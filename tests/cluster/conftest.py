@@ -65,6 +65,17 @@ class Cluster:
         with psycopg.connect(url, autocommit=True) as conn:
             return list(conn.execute(text.encode(), params).fetchall())
 
+    def verify(self) -> subprocess.CompletedProcess[str]:
+        """``kansa verify`` of the whole database, with the nodes' signing key."""
+        key = {"KANSA_SIGNING_KEY_FILE": str(self.directory / "kansa-signing.key")}
+        return subprocess.run(
+            [KANSA, "verify", "--db", self.database_url],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, **key},
+        )
+
     def primary_port(self) -> int:
         name = (self.directory / "primary").read_text().strip()
         return self.pg_ports[0] if name == "a" else self.pg_ports[1]

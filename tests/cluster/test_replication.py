@@ -8,7 +8,6 @@ cluster: the failover comes last."""
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -18,7 +17,6 @@ import pytest
 from kansa.client import Client
 from tests.cluster.conftest import Cluster
 from tests.helpers import pca_event
-from tests.served import KANSA
 
 pytestmark = pytest.mark.slow
 
@@ -123,12 +121,7 @@ def test_a_failover_loses_nothing_acknowledged_and_answers_no_500(
         ("org-failover",),
     )
     assert on_standby == [(3 * THIRD + 1,)]
-    verify = subprocess.run(
-        [KANSA, "verify", "--db", cluster.database_url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    verify = cluster.verify()
     assert verify.returncode == 0, verify.stdout + verify.stderr
     print(  # noqa: T201 - the figures `make chaos` shows
         f"\n{3 * THIRD} events; no primary for {promoted[0] - killed:.1f} s (the test's own"
