@@ -43,7 +43,7 @@ cluster: install
 # The cluster's tests at length: 50,000 events through nginx while the primary is killed and
 # the standby promoted; prints the time without a primary.
 chaos: install
-	KANSA_CLUSTER_EVENTS=50000 $(BIN)/python -m pytest tests/cluster -s -o timeout=1800 $(PYTEST_ARGS)
+	KANSA_TEST_CLUSTER_EVENTS=50000 $(BIN)/python -m pytest tests/cluster -s -o timeout=1800 $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)

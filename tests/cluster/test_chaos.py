@@ -6,7 +6,7 @@ standby promoted and the old primary rejoined as a standby. A reader searches al
 Afterwards every event a client was told was stored is stored exactly once, the chain
 verifies, the searches saw no 5xx but 503 and those only while there was no primary, and the
 time without a primary is printed. The suite runs it with a few hundred events; `make chaos`
-with 50,000 (KANSA_CLUSTER_EVENTS)."""
+with 50,000 (KANSA_TEST_CLUSTER_EVENTS)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from tests.helpers import pca_event
 
 pytestmark = pytest.mark.slow
 
-EVENTS = int(os.environ.get("KANSA_CLUSTER_EVENTS", "600"))
+EVENTS = int(os.environ.get("KANSA_TEST_CLUSTER_EVENTS", "600"))
 CHUNKS = 100
 """Each client publishes its half in this many pieces, spread over the whole run."""
 TENANT = "org-chaos"

@@ -20,9 +20,9 @@ from tests.helpers import pca_event
 
 pytestmark = pytest.mark.slow
 
-THIRD = int(os.environ.get("KANSA_CLUSTER_EVENTS", "300")) // 3
+THIRD = int(os.environ.get("KANSA_TEST_CLUSTER_EVENTS", "300")) // 3
 """A third of the events the failover test publishes: before, while there is no primary,
-and while the standby is promoted (`make chaos` sets KANSA_CLUSTER_EVENTS=50000)."""
+and while the standby is promoted (`make chaos` sets KANSA_TEST_CLUSTER_EVENTS=50000)."""
 
 
 def batch(start: int) -> list[dict[str, object]]:
