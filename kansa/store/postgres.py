@@ -55,6 +55,9 @@ from kansa.timeutil import to_micros, utcnow
 
 DEFAULT_POOL_SIZE = 8
 """Most connections one store (one kansa process) opens; one is kept open when idle."""
+READ_LIFETIME = 300.0
+"""Seconds a connection of the read pool is kept before it is made anew: after a failover
+and a rejoin the searches move back to the standby within this time."""
 
 MONTHS_BACK, MONTHS_AHEAD = 2, 3
 """Partitions :meth:`PostgresStore.migrate` makes around the current month."""
@@ -103,7 +106,9 @@ class PostgresStore(SQLEngine):
         self._reads = self._pool
         if read_url is not None:
             try:
-                self._reads = _open_pool(read_url, "kansa-read", pool_size, connect_timeout)
+                self._reads = _open_pool(
+                    read_url, "kansa-read", pool_size, connect_timeout, lifetime=READ_LIFETIME
+                )
             except BaseException:
                 self._pool.close()
                 raise
@@ -282,7 +287,9 @@ class PostgresStore(SQLEngine):
 Pool = ConnectionPool[psycopg.Connection[tuple[Any, ...]]]
 
 
-def _open_pool(url: str, name: str, size: int, connect_timeout: int) -> Pool:
+def _open_pool(
+    url: str, name: str, size: int, connect_timeout: int, lifetime: float = 3600.0
+) -> Pool:
     """A pool of connections to ``url``, once one connection was made: a database that
     cannot be reached fails now, with the server's reason, rather than at the pool's timeout."""
     timeout = timeout_of(url, connect_timeout)
@@ -309,6 +316,7 @@ def _open_pool(url: str, name: str, size: int, connect_timeout: int) -> Pool:
         # to the old primary instead of failing one request with each
         check=ConnectionPool.check_connection,
         timeout=timeout,
+        max_lifetime=lifetime,
     )
 
 
