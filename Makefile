@@ -7,7 +7,7 @@ DB     ?= sqlite:///./kansa.db
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint bench demo clean
+.PHONY: install run test lint bench demo clean cluster chaos
 
 install: $(STAMP)
 
@@ -33,6 +33,17 @@ lint: install
 	$(BIN)/ruff format --check kansa tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# A cluster on loopback ports (deploy/cluster.sh, docs/cluster.md): a PostgreSQL primary and a
+# synchronous standby in a temp dir, 3 kansa nodes, nginx on http://127.0.0.1:18000.
+# Ctrl-C stops and removes it all. Never touches a server on 5432.
+cluster: install
+	KANSA=$(abspath $(BIN))/kansa deploy/cluster.sh run
+
+# The cluster's tests at length: 50,000 events through nginx while the primary is killed and
+# the standby promoted; prints the time without a primary.
+chaos: install
+	KANSA_TEST_CLUSTER_EVENTS=50000 $(BIN)/python -m pytest tests/cluster -s -o timeout=1800 $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)

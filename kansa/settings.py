@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         description="A file (mode 0600 or 0400) holding the database URL, instead of "
         "KANSA_DATABASE_URL: the password stays out of the environment and of ps.",
     )
+    read_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL only: where searches, the console and exports read, e.g. "
+        "the synchronous standby (remote_apply) before the primary: postgresql://standby,"
+        "primary/db?target_session_attrs=prefer-standby. Unset: the database URL.",
+    )
     catalogs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Extra catalog files (comma-separated), loaded beside the shipped ones.",
@@ -256,7 +262,7 @@ class Settings(BaseSettings):
         return value
 
 
-SECRET = ("secret_key", "signing_key", "database_url")
+SECRET = ("secret_key", "signing_key", "database_url", "read_database_url")
 """Settings whose value an error message never repeats."""
 
 

@@ -5,11 +5,14 @@ signs the head of every tenant whose checkpoint is due (``KANSA_CHECKPOINT_EVERY
 ``KANSA_CHECKPOINT_EVERY_MINUTES``) — the head its own writer committed, as written, else
 after walking the unsigned events (see kansa.integrity.checkpoints); once a day, at
 ``KANSA_PURGE_AT`` (UTC), it purges.
-Several processes on one database may run it at once: signing the same head twice keeps one
-checkpoint (the first kept; the second signer reads it back), and a purge locks the tenants it
-purges. ``kansa serve --workers`` still runs it in one process only (its own; see
-docs/operations.md). Each round that did something logs one line with what it did (``kansa.jobs``,
-fields ``job``, ``signed``, ``refused``, ``purged`` …), and counts it in the metrics.
+Every node of a cluster runs it, and one acts: each round of a job runs under the job's lock
+in the database (:meth:`kansa.store.Store.exclusive`, a PostgreSQL advisory lock), and a node
+that finds it taken skips the round (docs/cluster.md). Should two sign at once all the same,
+signing the same head twice keeps one checkpoint (the first kept; the second signer reads it
+back), and a purge locks the tenants it purges. ``kansa serve --workers`` runs it in one
+process only (its own; see docs/operations.md). Each round that did something logs one line
+with what it did (``kansa.jobs``, fields ``job``, ``signed``, ``refused``, ``purged`` …), and
+counts it in the metrics.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from prometheus_client import CollectorRegistry
 from kansa import retention
 from kansa.errors import ConfigError, StoreError
 from kansa.integrity.checkpoints import is_due, sign_heads
+from kansa.integrity.signing import Signer
 from kansa.server.metrics import JobMetrics
 from kansa.server.runtime import Runtime
 from kansa.timeutil import utcnow
@@ -98,7 +102,7 @@ class Jobs:
             self.purge(now)
 
     def sign_due(self, now: datetime) -> int:
-        settings = self.runtime.settings
+        """Sign the heads that are due, unless another node is signing; how many were."""
         try:
             signer = self.runtime.signer()
         except ConfigError as exc:
@@ -106,6 +110,11 @@ class Jobs:
                 log.warning("checkpoints are not signed: %s", exc)
                 self._warned = True
             return 0
+        with self.runtime.store.exclusive("checkpoint") as mine:
+            return self._sign_due(now, signer) if mine else 0
+
+    def _sign_due(self, now: datetime, signer: Signer) -> int:
+        settings = self.runtime.settings
         store = self.runtime.store
         due = [
             t
@@ -136,6 +145,12 @@ class Jobs:
         return len(signed.checkpoints)
 
     def purge(self, now: datetime) -> None:
+        """Purge what expired, unless another node is purging."""
+        with self.runtime.store.exclusive("purge") as mine:
+            if mine:
+                self._purge(now)
+
+    def _purge(self, now: datetime) -> None:
         try:
             key = self.runtime.signer().public_key
         except ConfigError:

@@ -83,7 +83,8 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
-        return cls(settings, open_store(settings.database_url), load_catalog_for(settings))
+        store = open_store(settings.database_url, settings.read_database_url)
+        return cls(settings, store, load_catalog_for(settings))
 
     def start(self) -> None:
         self.store.migrate()

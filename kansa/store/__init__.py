@@ -7,9 +7,14 @@ from kansa.errors import ConfigError
 from kansa.store.base import Receipt, Store
 
 
-def open_store(url: str) -> Store:
-    """Open the store a database URL names: ``sqlite:///path`` or ``postgresql://…``."""
+def open_store(url: str, read_url: str | None = None) -> Store:
+    """Open the store a database URL names: ``sqlite:///path`` or ``postgresql://…``;
+    PostgreSQL's searches and exports read at ``read_url`` when given (a standby)."""
+    if read_url is not None and not read_url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("KANSA_READ_DATABASE_URL must be a postgresql:// URL")
     if url.startswith("sqlite://"):
+        if read_url is not None:
+            raise ConfigError("KANSA_READ_DATABASE_URL needs a PostgreSQL database, not SQLite")
         from kansa.store.sqlite import SQLiteStore
 
         return SQLiteStore(url)
@@ -18,7 +23,7 @@ def open_store(url: str) -> Store:
             from kansa.store.postgres import PostgresStore
         except ImportError as exc:  # pragma: no cover - psycopg or psycopg-pool missing
             raise ConfigError(f"PostgreSQL store is not available: {exc}") from exc
-        return PostgresStore(url)
+        return PostgresStore(url, read_url=read_url)
     raise ConfigError(
         f"unsupported database URL {masked(url)!r}: "
         "use sqlite:///path/to/file.db or postgresql://..."

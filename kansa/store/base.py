@@ -4,6 +4,7 @@ speaks in these records."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -183,6 +184,13 @@ class Store(Protocol):
     def check_writable(self) -> None:
         """Open a write transaction and commit it, changing nothing: StoreError (or
         StoreUnavailable) when the database takes no writes now (for ``/readyz``)."""
+        ...
+
+    def exclusive(self, job: str) -> AbstractContextManager[bool]:
+        """Whether this process is the one that runs background ``job`` now: True for as
+        long as the block runs when no other process on the database runs it, else False at
+        once (never waits). PostgreSQL: a session advisory lock, released with the block or
+        with its connection; SQLite (one machine): always True."""
         ...
 
     def create_account(

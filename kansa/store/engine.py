@@ -11,7 +11,8 @@ each engine.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal
 
@@ -307,3 +308,9 @@ class SQLEngine(ABC):
         """A write transaction that changes nothing (StoreError when none can be had)."""
         probe = ("UPDATE schema_migrations SET version = version WHERE 1 = 0", ())
         self._commit([probe], what="write to the database")
+
+    @contextmanager
+    def exclusive(self, job: str) -> Iterator[bool]:
+        """Every process runs ``job``: a SQLite database lives on one machine, where
+        ``kansa serve --workers`` already runs the jobs in one process."""
+        yield True

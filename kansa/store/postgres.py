@@ -15,7 +15,13 @@ cannot enforce uniqueness without its partition key, so client ids are kept uniq
 ``event_keys``, a plain table.
 
 Connections come from a small pool and use ``prepare_threshold=None``: psycopg's server-side
-prepared statements switch to generic plans that are far slower for searches.
+prepared statements switch to generic plans that are far slower for searches. Searches and
+the streams of exports and the console take theirs from a second pool on ``read_url`` when
+one is given — a standby that applies every commit before the primary acknowledges it
+(``synchronous_commit = remote_apply``), so what was accepted is searchable there at once
+(docs/cluster.md). A URL may name several hosts (libpq's ``target_session_attrs`` picks one),
+so a failover needs no change here: a connection that breaks is dropped from its pool and the
+next one finds the new primary.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import calendar
 import re
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -57,6 +64,9 @@ from kansa.timeutil import to_micros, utcnow
 
 DEFAULT_POOL_SIZE = 8
 """Most connections one store (one kansa process) opens; one is kept open when idle."""
+READ_LIFETIME = 300.0
+"""Seconds a connection of the read pool is kept before it is made anew: after a failover
+and a rejoin the searches move back to the standby within this time."""
 
 MONTHS_BACK, MONTHS_AHEAD = 2, 3
 """Partitions :meth:`PostgresStore.migrate` makes around the current month."""
@@ -68,6 +78,7 @@ EVENT_TRIGGERS = {"kansa_refuse_drop": "sql_drop", "kansa_refuse_alter": "ddl_co
 calling the function of its name (made by the migrations)."""
 
 _DDL_LOCK = 0x6B616E7361  # "kansa": the advisory lock every schema change takes
+_JOB_LOCKS = 0x6B6A6F62  # "kjob": the first half of a background job's advisory lock
 # Binary COPY (a quarter faster than text here) needs each column's type.
 COPY_TYPES = {"seq": "int8", "occurred_at": "int8", "received_at": "int8", "body": "bytea"}
 COPY_EVENTS = (
@@ -94,37 +105,32 @@ class PostgresStore(SQLEngine):
     driver_error = psycopg.Error
 
     def __init__(
-        self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE, connect_timeout: int = 10
+        self,
+        url: str,
+        *,
+        read_url: str | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        connect_timeout: int = 10,
     ) -> None:
         if pool_size < 1:
             raise ConfigError(f"pool_size must be at least 1, not {pool_size}")
         self.url = url
-        connect_timeout = timeout_of(url, connect_timeout)
-        options: dict[str, Any] = {
-            "autocommit": True,
-            "prepare_threshold": None,
-            "application_name": "kansa",
-            "connect_timeout": connect_timeout,
-        }
-        try:  # fail now, with the server's reason, rather than at the pool's timeout
-            psycopg.connect(url, **options).close()
-        except psycopg.Error as exc:
-            kind = StoreUnavailable if _unavailable(exc) else StoreError
-            raise kind(f"cannot connect to PostgreSQL: {first_line(exc)}") from exc
-        self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = _Pool(
-            url,
-            kwargs=options,
-            min_size=1,
-            max_size=pool_size,
-            open=True,
-            name="kansa",
-            configure=configure,
-            timeout=connect_timeout,
-        )
+        self._pool = _open_pool(url, "kansa", pool_size, connect_timeout)
+        self._reads = self._pool
+        if read_url is not None:
+            try:
+                self._reads = _open_pool(
+                    read_url, "kansa-read", pool_size, connect_timeout, lifetime=READ_LIFETIME
+                )
+            except BaseException:
+                self._pool.close()
+                raise
         self._months: set[Month] = set()
         self._months_lock = threading.Lock()
 
     def close(self) -> None:
+        if self._reads is not self._pool:
+            self._reads.close()
         self._pool.close()
 
     def _read_one(self, text: str, params: Sequence[Any] = ()) -> Sequence[Any] | None:
@@ -185,6 +191,23 @@ class PostgresStore(SQLEngine):
             self._months |= wanted
         return made
 
+    # -- background jobs -----------------------------------------------------------------
+
+    @contextmanager
+    def exclusive(self, job: str) -> Iterator[bool]:
+        """A session advisory lock ``(_JOB_LOCKS, crc32(job))`` on a connection held for the
+        block: the first node to take it runs the job, the others skip the round. A node
+        that dies (or loses its connection) lets go of the lock with its session."""
+        key = (_JOB_LOCKS, zlib.crc32(job.encode()) & 0x7FFFFFFF)
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", key).fetchone()
+            held = bool(row and row[0])
+            try:
+                yield held
+            finally:
+                if held:
+                    _unlock(conn, key)
+
     # -- events ------------------------------------------------------------------------
 
     _keyed_tables = ("events", "checkpoints", "event_keys")
@@ -229,7 +252,7 @@ class PostgresStore(SQLEngine):
 
     def search(self, query: Query) -> search_sql.Page:
         text, params = search_sql.build(query, self.dialect)
-        with self._pool.connection() as conn:
+        with self._reads.connection() as conn:
             # binary results: the stored bytes come as they are, not as hex text to decode
             rows = conn.execute(text, params, binary=True).fetchall()
         return search_sql.page(rows, query)
@@ -237,7 +260,7 @@ class PostgresStore(SQLEngine):
     def stream(self, query: Query, batch: int = 2000) -> Iterator[StoredEvent]:
         text, params = search_sql.build(query, self.dialect, paged=False)
         with (
-            self._pool.connection() as conn,
+            self._reads.connection() as conn,
             conn.transaction(),
             conn.cursor(name="kansa_stream", binary=True) as cur,
         ):
@@ -268,6 +291,50 @@ class PostgresStore(SQLEngine):
         except psycopg.Error as exc:
             raise StoreError(f"could not change the legal hold of {tenant_id!r}: {exc}") from exc
         return self._tenant(tenant_id)
+
+
+Pool = ConnectionPool[psycopg.Connection[tuple[Any, ...]]]
+
+
+def _open_pool(
+    url: str, name: str, size: int, connect_timeout: int, lifetime: float = 3600.0
+) -> Pool:
+    """A pool of connections to ``url``, once one connection was made: a database that
+    cannot be reached fails now, with the server's reason, rather than at the pool's timeout."""
+    timeout = timeout_of(url, connect_timeout)
+    options: dict[str, Any] = {
+        "autocommit": True,
+        "prepare_threshold": None,
+        "application_name": name,
+        "connect_timeout": timeout,
+    }
+    try:
+        psycopg.connect(url, **options).close()
+    except psycopg.Error as exc:
+        kind = StoreUnavailable if _unavailable(exc) else StoreError
+        raise kind(f"cannot connect to PostgreSQL: {first_line(exc)}") from exc
+    return _Pool(
+        url,
+        kwargs=options,
+        min_size=1,
+        max_size=size,
+        open=True,
+        name=name,
+        configure=configure,
+        # a connection is checked as it is handed out: after a failover the pool drops those
+        # to the old primary instead of failing one request with each
+        check=ConnectionPool.check_connection,
+        timeout=timeout,
+        max_lifetime=lifetime,
+    )
+
+
+def _unlock(conn: psycopg.Connection[tuple[Any, ...]], key: tuple[int, int]) -> None:
+    """Let go of a job's lock; a connection that cannot is closed, which lets go too."""
+    try:
+        conn.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+    except psycopg.Error:
+        conn.close()
 
 
 def timeout_of(url: str, default: int) -> int:

@@ -396,6 +396,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             ),
         ),
     ),
+    Migration(
+        8,
+        "event ids unique per tenant (SQLite), as every key of tenant data starts with it",
+        (
+            Only("sqlite", "DROP INDEX events_id"),
+            Only("sqlite", "CREATE UNIQUE INDEX events_tenant_id ON events (tenant_id, id)"),
+        ),
+    ),
 )
 
 
@@ -581,7 +589,7 @@ DECLARED: dict[str, Declared] = {
         indexes=_EVENT_INDEXES
         | {
             "events_client_id": Index("events", ("tenant_id", "client_id"), unique=True),
-            "events_id": Index("events", ("id",), unique=True),
+            "events_tenant_id": Index("events", ("tenant_id", "id"), unique=True),
         },
         triggers={
             f"{table}_refuse_{op}": table
