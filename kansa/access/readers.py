@@ -121,6 +121,7 @@ class Reader:
         return {"id": self.actor_id or "unknown", "name": self.name, "type": self.kind}
 
 
-def reader_of_key(key: ApiKey) -> Reader:
-    require_scope(key, "read")
+def reader_of_key(key: ApiKey, scope: str = "read") -> Reader:
+    """The reader a key with ``scope`` is (Forbidden without it)."""
+    require_scope(key, scope)
     return Reader("key", "admin", key.tenant, key.id, key.app)

@@ -43,7 +43,10 @@ def account_create(
 def apikey_create(
     app_name: Annotated[str, typer.Option("--app", help="The publishing application.")],
     tenant: Annotated[str | None, typer.Option(help="Bind the key to one tenant.")] = None,
-    scopes: Annotated[str, typer.Option(help="publish, read or both.")] = "publish",
+    scopes: Annotated[
+        str,
+        typer.Option(help="Comma-separated: publish, read, mint, hold, checkpoint, admin."),
+    ] = "publish",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     db: DbOption = None,
 ) -> None:

@@ -278,6 +278,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        5,
+        "scopes split: read keys keep minting, holds and checkpoints as scopes of their own",
+        # A key's scopes are kept sorted and comma-separated; before this migration a key had
+        # publish, read or both, and read let it mint viewer tokens, place legal holds and
+        # sign checkpoints: now the scopes mint, hold and checkpoint.
+        (
+            "UPDATE api_keys SET scopes = 'checkpoint,hold,mint,read' WHERE scopes = 'read'",
+            "UPDATE api_keys SET scopes = 'checkpoint,hold,mint,publish,read'"
+            " WHERE scopes = 'publish,read'",
+        ),
+    ),
 )
 
 

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kansa.access import tokens
+from kansa.access.keys import SCOPES
 from kansa.catalog import Catalog
 from kansa.events.prepare import prepare
 from kansa.events.query import Query
@@ -75,7 +76,15 @@ MATRIX: dict[tuple[str, str], Call] = {
     ),
 }
 
-READERS = ["read key", "publish+read key", "publish key", "viewer admin", "viewer user", "none"]
+READERS = [
+    "read key",
+    "publish+read key",
+    "publish key",
+    "every-scope key",
+    "viewer admin",
+    "viewer user",
+    "none",
+]
 
 
 @pytest.fixture
@@ -94,6 +103,7 @@ def _auth(reader: str, runtime: Runtime, store: Store, tenant: str) -> dict[str,
         "read key": {"read"},
         "publish+read key": {"publish", "read"},
         "publish key": {"publish"},
+        "every-scope key": set(SCOPES),
     }
     if reader in scopes:
         key = new_key(store, tenant=tenant, scopes=frozenset(scopes[reader]))
@@ -154,12 +164,12 @@ ENTITLED = {
     ("GET", "/api/v1/events"): ("viewer admin", {200}),
     ("GET", "/api/v1/events/{event_id}"): ("viewer admin", {200}),
     ("GET", "/api/v1/exports/{name}"): ("read key", {200}),
-    ("POST", "/api/v1/viewer-tokens"): ("read key", {200, 201}),
+    ("POST", "/api/v1/viewer-tokens"): ("every-scope key", {200, 201}),
     ("GET", "/api/v1/checkpoints"): ("read key", {200}),
-    ("POST", "/api/v1/checkpoints"): ("read key", {200, 201}),
+    ("POST", "/api/v1/checkpoints"): ("every-scope key", {200, 201}),
     ("GET", "/api/v1/tenants/{tenant}/legal-hold"): ("read key", {200}),
-    ("POST", "/api/v1/tenants/{tenant}/legal-hold"): ("read key", {200, 201}),
-    ("DELETE", "/api/v1/tenants/{tenant}/legal-hold"): ("read key", {200, 409}),
+    ("POST", "/api/v1/tenants/{tenant}/legal-hold"): ("every-scope key", {200, 201}),
+    ("DELETE", "/api/v1/tenants/{tenant}/legal-hold"): ("every-scope key", {200, 409}),
 }
 
 
