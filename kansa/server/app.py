@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from kansa import __version__, web
-from kansa.api import catalog, events, exports, health, holds, integrity, search, tokens
+from kansa.api import admin, catalog, events, exports, health, holds, integrity, search, tokens
 from kansa.events.prepare import EventIn
 from kansa.http import problems
 from kansa.http.headers import DefaultHeaders
@@ -69,7 +69,7 @@ def create_app(
     app.add_middleware(Requests, metrics=rt.metrics, trusted=limits.trusted_proxies)  # outermost
     problems.install(app)
     limited = [Depends(rate_limit)]
-    for api in (events, search, exports, tokens, catalog, integrity, holds):
+    for api in (events, search, exports, tokens, catalog, integrity, holds, admin):
         app.include_router(api.router, dependencies=limited)
     app.include_router(health.router)
     app.include_router(docs.router)

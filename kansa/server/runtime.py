@@ -5,12 +5,13 @@ its own events."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from kansa.access.readers import KeyCache, Reader
+from kansa.access.readers import RECHECK_SECONDS, KeyCache, Reader
 from kansa.catalog import Catalog, default_catalog_paths, load_catalog
 from kansa.catalog.layout import DEFAULT_LAYOUT, Layout, default_layout_paths, load_layouts
 from kansa.catalog.screens import (
@@ -80,6 +81,8 @@ class Runtime:
         self.screens = self.screens or load_screens_for(self.settings, self.layouts)
         self._secret: bytes | None = None
         self._signer: Signer | None = None
+        self._retired: frozenset[str] = frozenset()
+        self._retired_until = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -126,6 +129,18 @@ class Runtime:
         if self._signer is None:
             self._signer = load_signer(self.settings)
         return self._signer
+
+    async def retired_tenants(self) -> frozenset[str]:
+        """The retired tenants, read again at most once a second (so a tenant retired by
+        any process is refused by this one within a second)."""
+        if time.monotonic() >= self._retired_until:
+            self._retired = await self.read(self.store.retired_tenants)
+            self._retired_until = time.monotonic() + RECHECK_SECONDS
+        return self._retired
+
+    def forget_retired(self) -> None:
+        """Read the retired tenants again at the next publish (this process retired one)."""
+        self._retired_until = 0.0
 
     async def read(self, work: Callable[[], T]) -> T:
         """Run a blocking store read off the event loop."""

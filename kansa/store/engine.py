@@ -16,9 +16,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from kansa.errors import Conflict, NotFound, StoreError
+from kansa.events.prepare import PreparedEvent
 from kansa.events.stored import StoredEvent
 from kansa.integrity.signing import Checkpoint
-from kansa.records import Account, ApiKey, Tenant, TenantChanges
+from kansa.records import Account, AccountChanges, ApiKey, Tenant, TenantChanges
 from kansa.store import checkpoints as shared
 from kansa.store import rows
 from kansa.store import search as search_sql
@@ -57,6 +58,11 @@ class SQLEngine(ABC):
     @abstractmethod
     def _broken(self, error: Exception) -> Broken:
         """Which integrity rule the driver ``error`` reports broken, if any."""
+
+    @abstractmethod
+    def _recorded(self, statements: Sequence[Bound], record: PreparedEvent | None) -> int:
+        """Run ``statements`` in one transaction and, if the first changed a row, append
+        ``record`` (kansa's own event) in it too; return how many rows the first changed."""
 
     def _commit(
         self,
@@ -217,6 +223,7 @@ class SQLEngine(ABC):
         tenant: str | None,
         scopes: frozenset[str],
         secret_hash: str,
+        expires_at: datetime | None = None,
     ) -> ApiKey:
         self._commit(
             rows.api_key_statements(
@@ -226,6 +233,7 @@ class SQLEngine(ABC):
                 scopes=scopes,
                 secret_hash=secret_hash,
                 mark=self.mark,
+                expires_at=expires_at,
             ),
             what="create API key",
             exists=f"API key {key_id!r} already exists",
@@ -239,6 +247,46 @@ class SQLEngine(ABC):
             f"SELECT {rows.API_KEY_COLUMNS} FROM api_keys WHERE id = {self.mark}", (key_id,)
         )
         return rows.api_key_of(row) if row else None
+
+    def list_api_keys(self, tenant_id: str | None = None) -> list[ApiKey]:
+        where, params = (f" WHERE tenant_id = {self.mark}", (tenant_id,)) if tenant_id else ("", ())
+        found = self._read_all(
+            f"SELECT {rows.API_KEY_COLUMNS} FROM api_keys{where} ORDER BY created_at, id", params
+        )
+        return [rows.api_key_of(row) for row in found]
+
+    def revoke_api_key(self, key_id: str, *, at: datetime, record: PreparedEvent | None) -> ApiKey:
+        changed = self._recorded([rows.revoke_key_statement(key_id, at, self.mark)], record)
+        return self._key_changed(key_id, changed, "revoked already")
+
+    def rotate_api_key(
+        self,
+        key_id: str,
+        *,
+        secret_hash: str,
+        previous_until: datetime,
+        at: datetime,
+        record: PreparedEvent | None,
+    ) -> ApiKey:
+        statement = rows.rotate_key_statement(key_id, secret_hash, previous_until, at, self.mark)
+        return self._key_changed(key_id, self._recorded([statement], record), "revoked")
+
+    def _key_changed(self, key_id: str, changed: int, otherwise: str) -> ApiKey:
+        key = self.get_api_key(key_id)
+        if key is None:
+            raise NotFound(f"no API key {key_id!r}")
+        if not changed:
+            raise Conflict(f"API key {key_id!r} is {otherwise}")
+        return key
+
+    def touch_api_keys(self, used: Mapping[str, datetime]) -> None:
+        if used:
+            statements = rows.touch_key_statements(used, self.mark)
+            self._commit(statements, what="keep when API keys were last used")
+
+    def api_key_changes(self, since: datetime | None) -> list[tuple[str, datetime]]:
+        found = self._read_all(*rows.key_changes_query(since, self.mark))
+        return [(str(row[0]), from_micros(row[1])) for row in found]
 
     # -- accounts and secrets ------------------------------------------------------------
 
@@ -262,6 +310,44 @@ class SQLEngine(ABC):
             (tenant_id, login),
         )
         return rows.account_of(row) if row else None
+
+    def list_accounts(self, tenant_id: str) -> list[Account]:
+        found = self._read_all(
+            f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts WHERE tenant_id = {self.mark}"
+            " ORDER BY login",
+            (tenant_id,),
+        )
+        return [rows.account_of(row) for row in found]
+
+    def change_account(
+        self,
+        tenant_id: str,
+        login: str,
+        changes: AccountChanges,
+        *,
+        at: datetime,
+        record: PreparedEvent | None,
+    ) -> Account:
+        statement = rows.account_change_statement(tenant_id, login, changes, at, self.mark)
+        self._recorded([statement], record)
+        account = self.get_account(tenant_id, login)
+        if account is None:
+            raise NotFound(f"no account {login!r} in tenant {tenant_id!r}")
+        return account
+
+    def retire_tenant(
+        self, tenant_id: str, reason: str, *, at: datetime, record: PreparedEvent | None
+    ) -> Tenant:
+        statement = rows.retire_tenant_statement(tenant_id, reason, at, self.mark)
+        changed = self._recorded([statement], record)
+        tenant = self._tenant(tenant_id)
+        if not changed:
+            raise Conflict(f"tenant {tenant_id!r} is retired already")
+        return tenant
+
+    def retired_tenants(self) -> frozenset[str]:
+        found = self._read_all("SELECT id FROM tenants WHERE retired_at IS NOT NULL")
+        return frozenset(str(row[0]) for row in found)
 
     def record_signin(
         self, tenant_id: str, login: str, *, failures: int, locked_until: datetime | None

@@ -290,6 +290,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             " WHERE scopes = 'publish,read'",
         ),
     ),
+    Migration(
+        6,
+        "credentials lifecycle: key expiry, rotation and last use, disabled accounts, retired"
+        " tenants",
+        (
+            "ALTER TABLE api_keys ADD COLUMN expires_at {bigint}",
+            "ALTER TABLE api_keys ADD COLUMN last_used_at {bigint}",
+            "ALTER TABLE api_keys ADD COLUMN previous_secret_hash {text}",
+            "ALTER TABLE api_keys ADD COLUMN previous_until {bigint}",
+            "ALTER TABLE api_keys ADD COLUMN changed_at {bigint} NOT NULL DEFAULT 0",
+            "CREATE INDEX api_keys_changed ON api_keys (changed_at)",
+            "ALTER TABLE accounts ADD COLUMN disabled_at {bigint}",
+            "ALTER TABLE tenants ADD COLUMN retired_at {bigint}",
+            "ALTER TABLE tenants ADD COLUMN retired_reason {text}",
+        ),
+    ),
 )
 
 
@@ -416,6 +432,8 @@ _TABLES: dict[str, tuple[str, ...]] = {
         "retention",
         "legal_hold",
         "legal_hold_since",
+        "retired_at",
+        "retired_reason",
     ),
     "accounts": (
         "tenant_id",
@@ -426,10 +444,24 @@ _TABLES: dict[str, tuple[str, ...]] = {
         "failures",
         "locked_until",
         "created_at",
+        "disabled_at",
     ),
     "instance_secrets": ("name", "value", "created_at"),
     "applications": ("name", "created_at"),
-    "api_keys": ("id", "app", "tenant_id", "scopes", "secret_hash", "created_at", "revoked_at"),
+    "api_keys": (
+        "id",
+        "app",
+        "tenant_id",
+        "scopes",
+        "secret_hash",
+        "created_at",
+        "revoked_at",
+        "expires_at",
+        "last_used_at",
+        "previous_secret_hash",
+        "previous_until",
+        "changed_at",
+    ),
     "events": EVENT_ROW,
     "checkpoints": CHECKPOINT_ROW,
     "session_ends": ("tenant_id", "subject", "ended_at", "expires_at"),
@@ -449,6 +481,7 @@ _EVENT_INDEXES: dict[str, Index] = {
     "events_tenant_actor": Index("events", ("tenant_id", "actor_id", "occurred_at")),
     "events_tenant_category": Index("events", ("tenant_id", "category", "occurred_at")),
     "events_tenant_job": Index("events", ("tenant_id", "correlation_id", "seq")),
+    "api_keys_changed": Index("api_keys", ("changed_at",)),
 }
 
 DECLARED: dict[str, Declared] = {
