@@ -67,6 +67,18 @@ class ApiKey:
 
 
 @dataclass(frozen=True, slots=True)
+class SigningKey:
+    """A public key that signs (or signed) this database's checkpoints and manifests."""
+
+    key_id: str
+    public_key: str
+    """PEM."""
+    created_at: datetime
+    retired_at: datetime | None
+    """When a rotation replaced it; None for the current key."""
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     """A person who signs in to read a tenant's log; the password only as its hash."""
 

@@ -58,7 +58,11 @@ GROUPS: list[tuple[str, str, list[Command]]] = [
         ],
     ),
     ("session", "Console sessions.", [("end", sessions.session_end)]),
-    ("key", "The key that signs checkpoints and exports.", [("show", integrity.key_show)]),
+    (
+        "key",
+        "The key that signs checkpoints and exports.",
+        [("show", integrity.key_show), ("rotate", integrity.key_rotate)],
+    ),
     (
         "hold",
         "Legal holds: stop purging a tenant.",

@@ -21,9 +21,10 @@ from kansa.catalog.screens import (
     screen_for,
     with_log_access,
 )
-from kansa.errors import NotFound
+from kansa.errors import ConfigError, NotFound
 from kansa.events.own import own_event
 from kansa.integrity.keyfile import load_signer
+from kansa.integrity.registry import check_signer
 from kansa.integrity.signing import Signer
 from kansa.records import Tenant
 from kansa.server.metrics import Metrics
@@ -91,6 +92,12 @@ class Runtime:
     def start(self) -> None:
         self.store.migrate()
         self.secret_key()  # read now, not on the event loop of a first request
+        try:
+            load_signer(self.settings)
+        except ConfigError:
+            pass  # no key here: /readyz says so, and signing waits for one
+        else:
+            self.signer()  # another key than the database's refuses to start
         self.writer.start()
 
     def close(self) -> None:
@@ -124,10 +131,13 @@ class Runtime:
         return self._secret
 
     def signer(self) -> Signer:
-        """The key that signs checkpoints and export manifests (ConfigError when there is
-        none: ``kansa init`` makes one)."""
+        """The key that signs checkpoints and export manifests: ConfigError when there is
+        none (``kansa init`` makes one), or when it is not the database's registered key
+        (:mod:`kansa.integrity.registry`)."""
         if self._signer is None:
-            self._signer = load_signer(self.settings)
+            signer = load_signer(self.settings)
+            check_signer(self.store, signer)
+            self._signer = signer
         return self._signer
 
     async def retired_tenants(self) -> frozenset[str]:

@@ -13,7 +13,14 @@ from kansa.events.query import Query
 from kansa.events.stored import StoredEvent
 from kansa.integrity.chain import StoredLink
 from kansa.integrity.signing import Checkpoint
-from kansa.records import Account, AccountChanges, ApiKey, Tenant, TenantChanges
+from kansa.records import (
+    Account,
+    AccountChanges,
+    ApiKey,
+    SigningKey,
+    Tenant,
+    TenantChanges,
+)
 from kansa.store.search import Page
 
 
@@ -237,6 +244,18 @@ class Store(Protocol):
         ...
 
     # -- integrity and retention ------------------------------------------------------
+
+    def signing_keys(self) -> list[SigningKey]:
+        """The registered signing keys, oldest first; the one not retired is current."""
+        ...
+
+    def register_signing_key(
+        self, key_id: str, public_key: str, *, at: datetime, replace: bool = False
+    ) -> list[SigningKey]:
+        """Register the first signing key (nothing happens when one is registered already),
+        or with ``replace`` a new current key, retiring the current one in the same
+        transaction (Conflict for a key registered before). Returns every registered key."""
+        ...
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
         """Keep a signed checkpoint; if the tenant has one at that seq already, keep that

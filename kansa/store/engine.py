@@ -19,7 +19,14 @@ from kansa.errors import Conflict, NotFound, StoreError
 from kansa.events.prepare import PreparedEvent
 from kansa.events.stored import StoredEvent
 from kansa.integrity.signing import Checkpoint
-from kansa.records import Account, AccountChanges, ApiKey, Tenant, TenantChanges
+from kansa.records import (
+    Account,
+    AccountChanges,
+    ApiKey,
+    SigningKey,
+    Tenant,
+    TenantChanges,
+)
 from kansa.store import checkpoints as shared
 from kansa.store import rows
 from kansa.store import search as search_sql
@@ -367,6 +374,27 @@ class SQLEngine(ABC):
     def sessions_ended(self, tenant_id: str, subjects: Sequence[str]) -> datetime | None:
         row = self._read_one(*rows.sessions_ended_query(tenant_id, subjects, self.mark))
         return from_micros(row[0]) if row and row[0] is not None else None
+
+    # -- signing keys ------------------------------------------------------------------
+
+    def signing_keys(self) -> list[SigningKey]:
+        found = self._read_all(
+            f"SELECT {rows.SIGNING_KEY_COLUMNS} FROM signing_keys ORDER BY created_at, key_id"
+        )
+        return [rows.signing_key_of(row) for row in found]
+
+    def register_signing_key(
+        self, key_id: str, public_key: str, *, at: datetime, replace: bool = False
+    ) -> list[SigningKey]:
+        statements = rows.add_signing_key_statements(
+            key_id, public_key, at, self.mark, replace=replace
+        )
+        self._commit(
+            statements,
+            what="register the signing key",
+            exists=f"signing key {key_id} is registered already",
+        )
+        return self.signing_keys()
 
     def check_writable(self) -> None:
         """A write transaction that changes nothing (StoreError when none can be had)."""

@@ -16,7 +16,7 @@ from typing import Any
 from kansa import records
 from kansa.events.prepare import PreparedEvent
 from kansa.integrity.chain import GENESIS, StoredLink
-from kansa.records import Account, AccountChanges, ApiKey, Tenant, TenantChanges
+from kansa.records import Account, AccountChanges, ApiKey, SigningKey, Tenant, TenantChanges
 from kansa.store.checkpoints import retention_of, retention_text
 from kansa.store.schema import EVENT_COLUMNS
 from kansa.timeutil import from_micros, iso_utc, to_micros, utcnow
@@ -393,3 +393,35 @@ def _micros(moment: datetime | None) -> int | None:
 
 def _marks(mark: str, count: int) -> str:
     return ", ".join([mark] * count)
+
+
+# -- signing keys ----------------------------------------------------------------------------
+
+SIGNING_KEY_COLUMNS = "key_id, public_key, created_at, retired_at"
+
+
+def signing_key_of(row: Sequence[Any]) -> SigningKey:
+    """A registered key from a row of :data:`SIGNING_KEY_COLUMNS`."""
+    return SigningKey(row[0], row[1], from_micros(row[2]), _moment(row[3]))
+
+
+def add_signing_key_statements(
+    key_id: str, public_key: str, at: datetime, mark: str, *, replace: bool
+) -> list[Bound]:
+    """Register a key as the current one; ``replace``: retire the current one first (a
+    rotation), else only if none is registered (the first key) — the insert then fails on
+    the key already taken, or is a no-op when another key is current."""
+    insert = (
+        "INSERT INTO signing_keys (key_id, public_key, created_at) "
+        + (
+            f"VALUES ({_marks(mark, 3)})"
+            if replace
+            else f"SELECT {mark}, {mark}, {mark} WHERE NOT EXISTS (SELECT 1 FROM signing_keys)"
+        ),
+        (key_id, public_key, to_micros(at)),
+    )
+    retire = (
+        f"UPDATE signing_keys SET retired_at = {mark} WHERE retired_at IS NULL",
+        (to_micros(at),),
+    )
+    return [retire, insert] if replace else [insert]

@@ -306,6 +306,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE tenants ADD COLUMN retired_reason {text}",
         ),
     ),
+    Migration(
+        7,
+        "signing keys: the public keys that signed this database's checkpoints",
+        (
+            """CREATE TABLE signing_keys (
+                key_id {text} PRIMARY KEY,
+                public_key {text} NOT NULL,
+                created_at {bigint} NOT NULL,
+                retired_at {bigint}
+            )""",
+        ),
+    ),
 )
 
 
@@ -465,6 +477,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
     "events": EVENT_ROW,
     "checkpoints": CHECKPOINT_ROW,
     "session_ends": ("tenant_id", "subject", "ended_at", "expires_at"),
+    "signing_keys": ("key_id", "public_key", "created_at", "retired_at"),
 }
 _KEYS: dict[str, tuple[str, ...]] = {
     "schema_migrations": ("version",),
@@ -475,6 +488,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "instance_secrets": ("name",),
     "checkpoints": ("tenant_id", "seq"),
     "session_ends": ("tenant_id", "subject"),
+    "signing_keys": ("key_id",),
 }
 _EVENT_INDEXES: dict[str, Index] = {
     "events_tenant_time": Index("events", ("tenant_id", "occurred_at")),
