@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import typer
 
-from kansa.cli import credentials, export, integrity, sessions, setup, tenants
+from kansa.cli import credentials, export, integrity, migrations, sessions, setup, tenants
 from kansa.cli.common import guarded
 
 Command = tuple[str, Callable[..., None]]
@@ -81,6 +81,10 @@ def build() -> typer.Typer:
     )
     app.callback(invoke_without_command=True)(setup.version)
     _register(app, COMMANDS)
+    migrate = typer.Typer(help="The database's schema: apply migrations, or list them.")
+    migrate.callback(invoke_without_command=True)(guarded(migrations.migrate))
+    _register(migrate, [("status", migrations.status)])
+    app.add_typer(migrate, name="migrate")
     for name, help_text, commands in GROUPS:
         group = typer.Typer(help=help_text, no_args_is_help=True)
         _register(group, commands)

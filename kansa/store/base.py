@@ -93,6 +93,11 @@ class Store(Protocol):
         """The number of the last migration applied (0: none)."""
         ...
 
+    def applied_migrations(self) -> list[tuple[int, str, datetime]]:
+        """The migrations applied (version, name, when), in version order; none when the
+        database has no schema yet."""
+        ...
+
     def append(self, events: Sequence[PreparedEvent]) -> list[Receipt]:
         """Store ``events`` in one transaction, chained per tenant, in order. An event whose
         (tenant, client id) is already stored — or earlier in ``events`` — is not stored again

@@ -67,6 +67,10 @@ class SQLEngine(ABC):
         """Which integrity rule the driver ``error`` reports broken, if any."""
 
     @abstractmethod
+    def schema_version(self) -> int:
+        """The number of the last migration applied (0: none)."""
+
+    @abstractmethod
     def _recorded(self, statements: Sequence[Bound], record: PreparedEvent | None) -> int:
         """Run ``statements`` in one transaction and, if the first changed a row, append
         ``record`` (kansa's own event) in it too; return how many rows the first changed."""
@@ -109,6 +113,12 @@ class SQLEngine(ABC):
             )
             applied.append(f"{migration.version}: {migration.name}")
         return applied
+
+    def applied_migrations(self) -> list[tuple[int, str, datetime]]:
+        if self.schema_version() == 0:
+            return []
+        found = self._read_all("SELECT version, name, applied_at FROM schema_migrations")
+        return sorted((int(row[0]), str(row[1]), from_micros(row[2])) for row in found)
 
     # -- events ------------------------------------------------------------------------
 
