@@ -186,13 +186,11 @@ def key_rotate(db: DbOption = None) -> None:
 
 
 def _verify_file(file: Path, keys: list[PublicKey]) -> None:
-    """The file checked with each key in turn: intact if one of them signed it."""
+    """The file checked with the keys given: its manifest and checkpoint each with the key
+    of their key id."""
     try:
-        for key in keys:
-            with file.open("rb") as lines:
-                report = verify_file(lines, key)
-            if report.problem is None:
-                break
+        with file.open("rb") as lines:
+            report = verify_file(lines, keys)
     except OSError as exc:
         raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
     if report.problem is not None:

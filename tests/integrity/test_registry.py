@@ -12,6 +12,9 @@ import pytest
 from kansa.catalog import Catalog
 from kansa.errors import ConfigError
 from kansa.events.prepare import prepare
+from kansa.export.jsonl import jsonl_lines
+from kansa.integrity.checkpoints import manifest_line
+from kansa.integrity.files import verify_file
 from kansa.integrity.keyfile import ensure_signing_key, key_path, load_signer
 from kansa.integrity.signing import Signer
 from kansa.settings import Settings
@@ -87,6 +90,27 @@ def test_a_rotated_key_signs_from_then_on_and_old_checkpoints_still_verify(
         patch.setenv("KANSA_SIGNING_KEY_FILE", str(retired))
         code, _, err = kansa("checkpoint", "--db", fresh_url)
         assert code == 2 and f"replaced by key id {new}" in err
+    exported_before_the_rotation(fresh_url, tenant_id, retired, own_key)
+
+
+def exported_before_the_rotation(url: str, tenant: str, old_file: Path, new_file: Path) -> None:
+    """An export ending at the old key's checkpoint (seq 3): the new key signs its manifest,
+    the old key's checkpoint stays in it; offline, both public keys check it."""
+    old, new = load_signer_file(old_file), load_signer_file(new_file)
+    store = open_store(url)
+    try:
+        lines = [*jsonl_lines(store, tenant, 1, 3), manifest_line(store, new, tenant, 1, 3)]
+    finally:
+        store.close()
+    both = verify_file(lines, [new.public_key, old.public_key])
+    assert both.problem is None and both.manifest is not None
+    assert (both.manifest.key_id, both.manifest.checkpoint.key_id) == (new.key_id, old.key_id)
+    alone = verify_file(lines, new.public_key)
+    assert alone.problem is not None and "checkpoint" in alone.problem.reason
+
+
+def load_signer_file(path: Path) -> Signer:
+    return Signer.from_pem(path.read_bytes())
 
 
 def test_a_checkpoint_of_a_key_the_database_does_not_know_fails_verify(
