@@ -84,8 +84,8 @@ def serve(
     from kansa.integrity.registry import check_signer
 
     signer = load_signer(settings)  # refuse to serve without the key that signs checkpoints
-    with opened(settings) as store:
-        check_signer(store, signer)  # ...or with another key than the database's
+    with opened(settings, create=True) as store:  # kansa serve makes a new SQLite file
+        check_signer(store, signer)  # ...and refuse another key than the database's
     from kansa.server import serving
 
     def announce() -> None:
