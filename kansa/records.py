@@ -38,6 +38,9 @@ class Tenant:
     legal_hold: str | None = None
     """Why purging is stopped for this tenant; None when it is not."""
     legal_hold_since: datetime | None = None
+    retired_at: datetime | None = None
+    """When the tenant was retired (no events published for it since); None while active."""
+    retired_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,28 @@ class ApiKey:
     secret_hash: str
     created_at: datetime
     revoked: bool
+    revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+    """After this the key is refused; None: it does not expire."""
+    last_used_at: datetime | None = None
+    """When the key was last seen, written at most once a minute per process."""
+    previous_secret_hash: str | None = None
+    """The secret the last rotation replaced, still accepted until ``previous_until``."""
+    previous_until: datetime | None = None
+    changed_at: datetime | None = None
+    """When the key was last revoked or rotated (caches drop it when this moves)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """A public key that signs (or signed) this database's checkpoints and manifests."""
+
+    key_id: str
+    public_key: str
+    """PEM."""
+    created_at: datetime
+    retired_at: datetime | None
+    """When a rotation replaced it; None for the current key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +89,19 @@ class Account:
     password_hash: str
     failures: int
     locked_until: datetime | None
+    disabled_at: datetime | None = None
+    """When the account was disabled (it cannot sign in); None while enabled."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChanges:
+    """What to change of an account; None leaves it as it is. ``disabled`` True disables,
+    False enables; ``unlock`` clears failed sign-ins and the lock."""
+
+    disabled: bool | None = None
+    role: str | None = None
+    password_hash: str | None = None
+    unlock: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,7 +137,7 @@ class Settings(BaseSettings):
     signing_key_file: Path | None = Field(
         default=None,
         description="The signing key's PEM file (made by kansa init, mode 0600). Unset: "
-        "kansa-signing.key beside a SQLite database, else in the working directory.",
+        "kansa-signing.key beside a SQLite database; required for PostgreSQL.",
     )
     checkpoint_every_events: int = Field(
         default=1000, ge=1, description="kansa serve signs a tenant's head after this many events."

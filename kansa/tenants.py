@@ -5,7 +5,8 @@ store's defaults): its id, layout, time zone and language. A refusal is an
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kansa.errors import InvalidInput, Problem
@@ -56,3 +57,18 @@ def check_settings(
 
 def _refuse(where: str, message: str) -> None:
     raise InvalidInput([Problem(where, message)])
+
+
+def check_not_retired(tenant_ids: Sequence[str], retired: AbstractSet[str], single: bool) -> None:
+    """Events are not accepted for a retired tenant: each one for such a tenant is named
+    (``tenant.id``, or ``events[i].tenant.id`` in a batch)."""
+    problems = [
+        Problem(
+            "tenant.id" if single else f"events[{index}].tenant.id",
+            f"tenant {tenant!r} is retired: it accepts no events",
+        )
+        for index, tenant in enumerate(tenant_ids)
+        if tenant in retired
+    ]
+    if problems:
+        raise InvalidInput(problems)

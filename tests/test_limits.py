@@ -107,7 +107,8 @@ def test_the_client_address(peer: str, forwarded: list[str], expected: str | Non
 def key_of(served: Served, tenant: str | None = None) -> dict[str, str]:
     store = open_store(served.url)
     try:
-        return {"Authorization": f"Bearer {new_key(store, tenant=tenant)}"}
+        scopes = frozenset({"publish", "read", "mint"})
+        return {"Authorization": f"Bearer {new_key(store, tenant=tenant, scopes=scopes)}"}
     finally:
         store.close()
 

@@ -80,6 +80,8 @@ def attempt(account: Account | None, password: str, *, now: datetime, policy: Lo
         _matches(_dummy_hash(), password)
         return Attempt(False, 0, None, "unknown login or wrong password")
     matched = _matches(account.password_hash, password)
+    if account.disabled_at is not None:
+        return Attempt(False, account.failures, account.locked_until, "account is disabled")
     if account.locked_until is not None and account.locked_until > now:
         return Attempt(False, account.failures, account.locked_until, "account is locked")
     if not matched:

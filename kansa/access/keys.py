@@ -13,8 +13,19 @@ from dataclasses import dataclass
 
 from kansa.errors import AuthError, InvalidInput, Problem
 
-SCOPES = frozenset({"publish", "read", "admin"})
-"""``admin``: erasures of one person (``POST /api/v1/erasures``)."""
+SCOPES = frozenset({"publish", "read", "mint", "hold", "checkpoint", "admin"})
+"""What a key may do, each apart from the others (none implies another):
+
+- ``publish`` — send events;
+- ``read`` — search and export a tenant's log, read its checkpoints and legal hold;
+- ``mint`` — mint viewer tokens (a person then reads the console as the token's role says);
+- ``hold`` — place and release legal holds;
+- ``checkpoint`` — sign a tenant's head on demand;
+- ``admin`` — the operator API: list, revoke and rotate keys, manage accounts and tenants;
+  erase one person's data.
+"""
+READ_BEFORE = frozenset({"read", "mint", "hold", "checkpoint"})
+"""What a ``read`` key could do before the scopes were split: keys made then keep it."""
 PREFIX = "kansa_"
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from kansa import erasure
-from kansa.access.readers import admin_of_key
+from kansa.access.readers import reader_of_key
 from kansa.access.scope import tenant_for
 from kansa.api.search import _PROBLEM, ERRORS
 from kansa.http.readers import api_key, client_ip, runtime_of
@@ -45,7 +45,7 @@ async def erase(request: Request, body: ErasureRequest) -> JSON:
     ``privacy.erasure`` (who asked, the reason, how many events; never the erased values).
     Needs an API key with the ``admin`` scope. 409 under legal hold."""
     runtime = runtime_of(request)
-    who = admin_of_key(await api_key(request))
+    who = reader_of_key(await api_key(request), "admin")
     tenant = tenant_for(who, body.tenant)
     ip = client_ip(request)
     await runtime.read(lambda: runtime.tenant(tenant))  # 404 for an unknown tenant

@@ -14,6 +14,7 @@ from kansa.http.problems import HTTPProblem
 from kansa.http.readers import api_key
 from kansa.http.responses import JSON
 from kansa.server.runtime import Runtime
+from kansa.tenants import check_not_retired
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
@@ -84,6 +85,7 @@ async def publish(request: Request) -> JSON:
     items, single = _items(payload, runtime.settings.max_batch)
     events = prepare(items, runtime.catalog, default_app=key.app, single=single)
     check_publish(key, events, single)
+    check_not_retired([e.tenant_id for e in events], await runtime.retired_tenants(), single)
     if not runtime.settings.create_tenants:
         await runtime.read(lambda: _known_tenants(runtime, events, single))
     receipts = await runtime.writer.append(events)

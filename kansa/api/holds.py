@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from kansa import retention
 from kansa.api.search import ERRORS
-from kansa.http.readers import KeyReading, client_ip
+from kansa.http.readers import HoldReading, KeyReading, client_ip
 from kansa.http.responses import JSON
 from kansa.records import Tenant
 from kansa.timeutil import iso_utc
@@ -47,10 +47,11 @@ async def legal_hold(reading: KeyReading, tenant: str) -> JSON:
     responses=ERRORS,
 )
 async def place_legal_hold(
-    request: Request, reading: KeyReading, tenant: str, body: HoldRequest
+    request: Request, reading: HoldReading, tenant: str, body: HoldRequest
 ) -> JSON:
-    """Stop purging the tenant's log until the hold is released; recorded in the log as
-    ``legal_hold.set``. Placing it again changes the reason (and is recorded again)."""
+    """For an API key with ``hold`` scope: stop purging the tenant's log until the hold is
+    released; recorded in the log as ``legal_hold.set``. Placing it again changes the reason
+    (and is recorded again)."""
     runtime, who, record = reading.runtime, reading.reader, reading.tenant
     ip = client_ip(request)
     held = await runtime.read(
@@ -64,12 +65,12 @@ async def place_legal_hold(
 @router.delete("/tenants/{tenant}/legal-hold", summary="Release the legal hold", responses=ERRORS)
 async def release_legal_hold(
     request: Request,
-    reading: KeyReading,
+    reading: HoldReading,
     tenant: str,
     reason: Annotated[str, Query(min_length=1, max_length=500)],
 ) -> JSON:
-    """Let purging resume; recorded as ``legal_hold.release`` with ``reason``. 409 when the
-    tenant is not under legal hold."""
+    """For an API key with ``hold`` scope: let purging resume; recorded as
+    ``legal_hold.release`` with ``reason``. 409 when the tenant is not under legal hold."""
     runtime, who, record = reading.runtime, reading.reader, reading.tenant
     ip = client_ip(request)
     released = await runtime.read(

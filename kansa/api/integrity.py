@@ -63,8 +63,9 @@ async def checkpoints(
 
 
 async def _body_reading(request: Request, body: CheckpointRequest | None = None) -> Reading:
-    """A read key, and the tenant the body names (or the key's own)."""
-    return await reading_of(request, await key_reader(request), body.tenant if body else None)
+    """A key with ``checkpoint`` scope, and the tenant the body names (or the key's own)."""
+    tenant = body.tenant if body else None
+    return await reading_of(request, await key_reader(request, "checkpoint"), tenant)
 
 
 @router.post(
@@ -75,7 +76,7 @@ async def _body_reading(request: Request, body: CheckpointRequest | None = None)
 )
 async def make_checkpoint(reading: Annotated[Reading, Depends(_body_reading)]) -> JSON:
     """Sign a checkpoint at the tenant's head now (after verifying the events since the
-    previous one), for an API key with ``read`` scope. 201 with the new checkpoint; 200 with
+    previous one), for an API key with ``checkpoint`` scope. 201 with the new checkpoint; 200 with
     the existing one when the head is signed already; 409 when the chain does not verify."""
     runtime, record = reading.runtime, reading.tenant
     signer = runtime.signer()

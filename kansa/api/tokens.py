@@ -37,8 +37,8 @@ class TokenReply(BaseModel):
 
 
 async def _body_reading(request: Request, body: TokenRequest) -> Reading:
-    """A read key, and the tenant the body names (or the key's own)."""
-    return await reading_of(request, await key_reader(request), body.tenant)
+    """A key with ``mint`` scope, and the tenant the body names (or the key's own)."""
+    return await reading_of(request, await key_reader(request, "mint"), body.tenant)
 
 
 @router.post(
@@ -51,7 +51,7 @@ async def _body_reading(request: Request, body: TokenRequest) -> Reading:
 async def viewer_token(
     body: TokenRequest, reading: Annotated[Reading, Depends(_body_reading)]
 ) -> JSON:
-    """For an API key with ``read`` scope: a signed token (at most 1 hour, default 10
+    """For an API key with ``mint`` scope: a signed token (at most 1 hour, default 10
     minutes) that lets one person — ``actor`` with ``role`` admin or user — read the
     tenant's log, as a Bearer token on this API or through ``/console/enter?token=…``."""
     tenant = reading.tenant

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import typer
 
-from kansa.cli import credentials, export, integrity, sessions, setup, tenants
+from kansa.cli import credentials, export, integrity, migrations, sessions, setup, tenants
 from kansa.cli.common import guarded
 
 Command = tuple[str, Callable[..., None]]
@@ -30,16 +30,40 @@ GROUPS: list[tuple[str, str, list[Command]]] = [
             ("create", tenants.tenant_create),
             ("update", tenants.tenant_update),
             ("list", tenants.tenant_list),
+            ("show", tenants.tenant_show),
+            ("retire", tenants.tenant_retire),
         ],
     ),
-    ("apikey", "API keys of publishing applications.", [("create", credentials.apikey_create)]),
+    (
+        "apikey",
+        "API keys of publishing and reading applications.",
+        [
+            ("create", credentials.apikey_create),
+            ("list", credentials.apikey_list),
+            ("show", credentials.apikey_show),
+            ("revoke", credentials.apikey_revoke),
+            ("rotate", credentials.apikey_rotate),
+        ],
+    ),
     (
         "account",
         "Accounts of people who read a tenant's log.",
-        [("create", credentials.account_create)],
+        [
+            ("create", credentials.account_create),
+            ("list", credentials.account_list),
+            ("disable", credentials.account_disable),
+            ("enable", credentials.account_enable),
+            ("set-role", credentials.account_set_role),
+            ("unlock", credentials.account_unlock),
+            ("reset-password", credentials.account_reset_password),
+        ],
     ),
     ("session", "Console sessions.", [("end", sessions.session_end)]),
-    ("key", "The key that signs checkpoints and exports.", [("show", integrity.key_show)]),
+    (
+        "key",
+        "The key that signs checkpoints and exports.",
+        [("show", integrity.key_show), ("rotate", integrity.key_rotate)],
+    ),
     (
         "hold",
         "Legal holds: stop purging a tenant.",
@@ -58,6 +82,10 @@ def build() -> typer.Typer:
     )
     app.callback(invoke_without_command=True)(setup.version)
     _register(app, COMMANDS)
+    migrate = typer.Typer(help="The database's schema: apply migrations, or list them.")
+    migrate.callback(invoke_without_command=True)(guarded(migrations.migrate))
+    _register(migrate, [("status", migrations.status)])
+    app.add_typer(migrate, name="migrate")
     for name, help_text, commands in GROUPS:
         group = typer.Typer(help=help_text, no_args_is_help=True)
         _register(group, commands)

@@ -1,9 +1,10 @@
 """The commands that prove the log intact and keep it no longer than it should be:
-``kansa key show``, ``kansa checkpoint``, ``kansa verify``, ``kansa purge`` and
+``kansa key show|rotate``, ``kansa checkpoint``, ``kansa verify``, ``kansa purge`` and
 ``kansa hold set|release``."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -22,12 +23,14 @@ from kansa.cli.common import (
     settings_for,
 )
 from kansa.errors import ConfigError, InvalidInput, Problem
+from kansa.integrity import registry
 from kansa.integrity.checkpoints import sign_checkpoint, sign_heads
 from kansa.integrity.files import verify_file
-from kansa.integrity.keyfile import load_signer, read_public_key
-from kansa.integrity.signing import PublicKey
+from kansa.integrity.keyfile import key_path, load_signer, read_public_key, write_key
+from kansa.integrity.signing import PublicKey, Signer
 from kansa.server.runtime import load_catalog_for
 from kansa.settings import Settings
+from kansa.store import Store
 from kansa.store.schema import MIGRATIONS
 from kansa.timeutil import utcnow
 
@@ -62,6 +65,7 @@ def checkpoint(
     settings = settings_for(db)
     signer = load_signer(settings)
     with opened(settings) as store:
+        registry.check_signer(store, signer)
         if tenant is not None:
             made = [sign_checkpoint(store, signer, tenant)]
             refused: list[str] = []
@@ -112,7 +116,6 @@ def run_verify(
         return
     from kansa.integrity.verify import verify_store
 
-    key = _keys_for_database(key_files, settings)
     broken = checked = pruned = 0
     with opened(settings, migrate=False) as store:  # a backup is checked as it is
         if store.schema_version() < MIGRATIONS[-1].version:
@@ -120,6 +123,7 @@ def run_verify(
                 f"the database's schema is at version {store.schema_version()}, not "
                 f"{MIGRATIONS[-1].version}: run 'kansa init' on it (or on a copy) first"
             )
+        key = _keys_for_database(store, key_files, settings)
         for walk in verify_store(store, tenant, key):
             checked += walk.checked
             pruned += walk.pruned
@@ -138,9 +142,18 @@ def run_verify(
     typer.echo(f"intact: {checked} events checked, {pruned} pruned")
 
 
-def _keys_for_database(key_files: list[Path], settings: Settings) -> list[PublicKey]:
-    if key_files:
-        return [read_public_key(k) for k in key_files]
+def _keys_for_database(store: Store, key_files: list[Path], settings: Settings) -> list[PublicKey]:
+    """The keys whose checkpoints verify trusts: every key the database registered (the
+    current one and those rotated out) and the ``--key`` files; a database that registered
+    none (older than the registry) is checked with the signing key's public half."""
+    given = [read_public_key(k) for k in key_files]
+    registered = registry.public_keys(store)
+    if registered:
+        ids = ", ".join(k.key_id for k in registered)
+        typer.echo(f"checkpoints checked with the database's key id(s) {ids}", err=True)
+        return [*registered, *given]
+    if given:
+        return given
     try:
         return [load_signer(settings).public_key]
     except ConfigError as exc:
@@ -148,14 +161,38 @@ def _keys_for_database(key_files: list[Path], settings: Settings) -> list[Public
         return []
 
 
+def key_rotate(db: DbOption = None) -> None:
+    """Make a new signing key and register it as the database's current one; the old public
+    key stays registered (old checkpoints still verify) and the old key file is kept beside
+    the new one as FILE.<old key id>.retired. Restart every kansa serve afterwards."""
+    settings = settings_for(db)
+    if settings.signing_key is not None:
+        raise InvalidInput(
+            [Problem("KANSA_SIGNING_KEY", "rotate a key kept in a file (KANSA_SIGNING_KEY_FILE)")]
+        )
+    path = key_path(settings)
+    old = load_signer(settings)
+    new = Signer.generate()
+    staged = path.with_name(f"{path.name}.{new.key_id}.new")
+    retired = path.with_name(f"{path.name}.{old.key_id}.retired")
+    with opened(settings) as store:
+        registry.check_signer(store, old)  # only the current key is rotated
+        write_key(staged, new)
+        registry.rotate(store, new, utcnow())
+    os.replace(path, retired)
+    os.replace(staged, path)
+    typer.echo(
+        f"signing key rotated: key id {new.key_id} at {path} signs from now on; key id "
+        f"{old.key_id} stays registered (its file kept as {retired}). Restart every kansa serve."
+    )
+
+
 def _verify_file(file: Path, keys: list[PublicKey]) -> None:
-    """The file checked with each key in turn: intact if one of them signed it."""
+    """The file checked with the keys given: its manifest and checkpoint each with the key
+    of their key id."""
     try:
-        for key in keys:
-            with file.open("rb") as lines:
-                report = verify_file(lines, key)
-            if report.problem is None:
-                break
+        with file.open("rb") as lines:
+            report = verify_file(lines, keys)
     except OSError as exc:
         raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
     if report.problem is not None:

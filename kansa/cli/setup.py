@@ -33,13 +33,17 @@ def version(
 def init(db: DbOption = None) -> None:
     """Create the database (or bring its schema up to date) and the signing key."""
     from kansa.integrity.keyfile import ensure_signing_key
+    from kansa.integrity.registry import check_signer
 
     settings = settings_for(db)
     with opened(settings, migrate=False, create=True) as store:
         applied = store.migrate()
-    what = f"applied {len(applied)} migration(s)" if applied else "schema already up to date"
-    typer.echo(f"database ready at {masked(settings.database_url)} ({what})")
-    typer.echo(ensure_signing_key(settings)[1])
+        what = f"applied {len(applied)} migration(s)" if applied else "schema already up to date"
+        typer.echo(f"database ready at {masked(settings.database_url)} ({what})")
+        signer, said = ensure_signing_key(settings)
+        typer.echo(said)
+        check_signer(store, signer)  # registered now, or the database's own: else exit 2
+    typer.echo(f"the database's signing key is key id {signer.key_id}")
 
 
 def serve(
@@ -78,9 +82,12 @@ def serve(
             os.environ[name] = value  # the workers read their settings from the environment
     settings = settings_for(db, catalog, layout_file, screen_file)
     from kansa.integrity.keyfile import load_signer
+    from kansa.integrity.registry import check_signer
 
-    load_signer(settings)  # refuse to serve without the key that signs checkpoints
+    signer = load_signer(settings)  # refuse to serve without the key that signs checkpoints
     private_files.check_database(settings.database_url)  # nor on a database others may read
+    with opened(settings, create=True) as store:  # kansa serve makes a new SQLite file
+        check_signer(store, signer)  # ...and refuse another key than the database's
     from kansa.server import serving
 
     def announce() -> None:

@@ -1,24 +1,29 @@
-"""Tenants at the command line: ``kansa tenant create|update|list``. The rules a tenant's
-settings follow are :mod:`kansa.tenants`'."""
+"""Tenants at the command line: ``kansa tenant create|update|list|show|retire``. The rules a
+tenant's settings follow are :mod:`kansa.tenants`'; retiring is :mod:`kansa.access.manage`'s."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
 
 from kansa import retention as kept
 from kansa import tenants
+from kansa.access import manage
 from kansa.cli.common import (
     CatalogOption,
     DbOption,
     LayoutFileOption,
+    ReasonOption,
     opened,
     operator,
     settings_for,
 )
+from kansa.errors import NotFound
 from kansa.records import DEFAULT_LANG, DEFAULT_TZ, TenantChanges
 from kansa.server.runtime import load_catalog_for, load_layouts_for
+from kansa.timeutil import utcnow
 
 
 def tenant_create(
@@ -79,11 +84,54 @@ def tenant_update(
     )
 
 
-def tenant_list(db: DbOption = None) -> None:
-    """List tenants with their event counts."""
+def tenant_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    db: DbOption = None,
+) -> None:
+    """List tenants with their last sequence number (retired ones marked)."""
     with opened(settings_for(db)) as store:
-        for tenant in store.list_tenants():
-            typer.echo(
-                f"{tenant.id}\t{tenant.name or ''}\t{tenant.layout or '-'}\t"
-                f"{tenant.tz}\t{tenant.lang}\t{tenant.last_seq} events"
-            )
+        found = store.list_tenants()
+    if as_json:
+        typer.echo(json.dumps([manage.tenant_facts(t) for t in found], ensure_ascii=False))
+        return
+    for tenant in found:
+        typer.echo(
+            f"{tenant.id}\t{tenant.name or ''}\t{tenant.layout or '-'}\t"
+            f"{tenant.tz}\t{tenant.lang}\t{tenant.last_seq} events"
+            + ("\tretired" if tenant.retired_at is not None else "")
+        )
+
+
+def tenant_show(
+    tenant_id: Annotated[str, typer.Argument(metavar="ID", help="The tenant's id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Show one tenant: its settings, chain, checkpoint, legal hold and whether retired."""
+    with opened(settings_for(db)) as store:
+        tenant = store.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFound(f"no tenant {tenant_id!r}")
+        facts = manage.tenant_facts(tenant)
+        facts["accounts"] = len(store.list_accounts(tenant_id))
+        facts["api_keys"] = len(store.list_api_keys(tenant_id))
+    if as_json:
+        typer.echo(json.dumps(facts, ensure_ascii=False))
+        return
+    for name, value in facts.items():
+        typer.echo(f"{name}: {'-' if value is None else value}")
+
+
+def tenant_retire(
+    tenant_id: Annotated[str, typer.Argument(metavar="ID", help="The tenant's id.")],
+    reason: ReasonOption,
+    db: DbOption = None,
+) -> None:
+    """Retire a tenant (one made by mistake, or no longer served): events for it are refused
+    from then on; its log stays readable, exportable and verifiable (recorded in it)."""
+    settings = settings_for(db)
+    with opened(settings) as store:
+        manage.retire_tenant(
+            store, load_catalog_for(settings), tenant_id, reason, operator(), now=utcnow()
+        )
+    typer.echo(f"tenant {tenant_id} retired: it accepts no events; its log stays readable")

@@ -73,9 +73,9 @@ async def api_key(request: Request) -> ApiKey:
     return key if key is not None else await runtime.read(lambda: runtime.keys.authenticate(header))
 
 
-async def key_reader(request: Request) -> Reader:
-    """An API key with ``read`` scope."""
-    return reader_of_key(await api_key(request))
+async def key_reader(request: Request, scope: str = "read") -> Reader:
+    """An API key with ``scope`` (by default ``read``)."""
+    return reader_of_key(await api_key(request), scope)
 
 
 async def reader(request: Request) -> Reader:
@@ -110,6 +110,11 @@ async def key_reading(request: Request) -> Reading:
     return await reading_of(request, await key_reader(request), _tenant_asked(request))
 
 
+async def hold_reading(request: Request) -> Reading:
+    """A dependency: as :func:`key_reading`, for an API key with ``hold`` scope."""
+    return await reading_of(request, await key_reader(request, "hold"), _tenant_asked(request))
+
+
 def _tenant_asked(request: Request) -> str | None:
     asked = request.path_params.get("tenant") or request.query_params.get("tenant")
     return str(asked) if asked else None
@@ -119,6 +124,8 @@ AnyReading = Annotated[Reading, Depends(reading)]
 """A route's parameter: a viewer token or a read key, and the tenant it reads."""
 KeyReading = Annotated[Reading, Depends(key_reading)]
 """A route's parameter: a read key, and the tenant it reads."""
+HoldReading = Annotated[Reading, Depends(hold_reading)]
+"""A route's parameter: a key with ``hold`` scope, and the tenant it holds."""
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -59,7 +59,7 @@ def sign_checkpoint(
         tenant_id, before=target + 1, limit=ANCHOR_LOOKBACK, newest_first=True
     )
     if earlier and earlier[0].seq == target:
-        return _same_key(earlier[0], signer)
+        return _same_key(store, earlier[0], signer)
     start_seq, start_hash = _anchor(tenant, earlier, signer)
     walk = verify(
         tenant_id,
@@ -108,7 +108,7 @@ def sign_written(
         )
     existing = store.checkpoints(tenant_id, before=seq + 1, limit=1, newest_first=True)
     if existing and existing[0].seq == seq:
-        return _same_key(existing[0], signer)
+        return _same_key(store, existing[0], signer)
     return store.add_checkpoint(signer.checkpoint(tenant_id, seq, hash_, now or utcnow()))
 
 
@@ -149,8 +149,18 @@ def rest_of_chain(
     return None
 
 
-def _same_key(existing: Checkpoint, signer: Signer) -> Checkpoint:
+def _same_key(store: Store, existing: Checkpoint, signer: Signer) -> Checkpoint:
+    """The checkpoint kept at a seq: of this key, or of a key the database registered
+    before a rotation replaced it (checked with that key)."""
     if existing.key_id != signer.key_id:
+        replaced = next((k for k in store.signing_keys() if k.key_id == existing.key_id), None)
+        if replaced is not None:
+            if not PublicKey.from_pem(replaced.public_key.encode()).checks(existing):
+                raise IntegrityError(
+                    f"tenant {existing.tenant}: the checkpoint at seq {existing.seq} does not "
+                    "verify"
+                )
+            return existing
         raise Conflict(
             f"tenant {existing.tenant}: seq {existing.seq} has a checkpoint of key "
             f"{existing.key_id}, not of the current key {signer.key_id}"

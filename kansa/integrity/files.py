@@ -22,7 +22,7 @@ lines and the public key: no network, no database. No I/O here.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -217,9 +217,12 @@ class _Walk:
         return self.gap
 
 
-def verify_file(lines: Iterable[bytes], public_key: PublicKey) -> FileReport:
+def verify_file(lines: Iterable[bytes], public_key: PublicKey | Sequence[PublicKey]) -> FileReport:
     """Check an exported file line by line, then against its manifest; stop at the first
-    problem. Each item of ``lines`` is one line, with or without its ``\\n``."""
+    problem. Each item of ``lines`` is one line, with or without its line break. With
+    several keys (a key and those a rotation replaced), the manifest and its checkpoint are
+    each checked with the key of their own key id: a file whose last event was signed before
+    a rotation carries the old key's checkpoint under the new key's manifest."""
     report = FileReport()
     walk = _Walk()
     number = 0
@@ -239,7 +242,8 @@ def verify_file(lines: Iterable[bytes], public_key: PublicKey) -> FileReport:
         if report.problem is not None:
             return report
     report.lines = walk.count
-    report.problem = walk.gap or _manifest_problem(report, number, walk, public_key)
+    keys = [public_key] if isinstance(public_key, PublicKey) else list(public_key)
+    report.problem = walk.gap or _manifest_problem(report, number, walk, keys)
     return report
 
 
@@ -305,22 +309,25 @@ def _link_problem(
 
 
 def _manifest_problem(
-    report: FileReport, lines: int, walk: _Walk, key: PublicKey
+    report: FileReport, lines: int, walk: _Walk, keys: Sequence[PublicKey]
 ) -> FileProblem | None:
     manifest = report.manifest
     if manifest is None:
         return FileProblem(lines + 1, None, "no manifest line at the end (file cut off?)")
-    if manifest.key_id != key.key_id:
+    by_id = {k.key_id: k for k in keys}
+    key = by_id.get(manifest.key_id)
+    if key is None:
         return FileProblem(
             lines,
             None,
             f"manifest signed by another key (key id {manifest.key_id}; "
-            f"the given key is {key.key_id})",
+            f"the given key is {', '.join(by_id)})",
         )
     if not key.verifies(manifest.payload(), manifest.signature):
         return FileProblem(lines, None, "manifest signature does not verify (manifest changed)")
     cp = manifest.checkpoint
-    if not key.checks(cp):
+    cp_key = by_id.get(cp.key_id)
+    if cp_key is None or not cp_key.checks(cp):
         return FileProblem(lines, None, "the manifest's checkpoint signature does not verify")
     if (cp.tenant, cp.seq, cp.head_hash) != (
         manifest.tenant,

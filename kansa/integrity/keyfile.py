@@ -1,6 +1,7 @@
 """Where the signing key lives: the ``KANSA_SIGNING_KEY`` setting (PEM text), or a PEM file
-(``KANSA_SIGNING_KEY_FILE``; by default ``kansa-signing.key`` beside a SQLite database, else
-in the working directory) that ``kansa init`` makes, readable by its owner only.
+(``KANSA_SIGNING_KEY_FILE``; by default ``kansa-signing.key`` beside a SQLite database —
+never in the working directory by accident: a PostgreSQL database needs the setting) that
+``kansa init`` makes, readable by its owner only.
 
 The secret that signs viewer tokens and console sessions is derived from it (HKDF, see
 :func:`token_secret`) unless ``KANSA_SECRET_KEY`` is set: no row of the database holds it,
@@ -21,7 +22,9 @@ DEFAULT_NAME = "kansa-signing.key"
 
 
 def key_path(settings: Settings) -> Path:
-    """The key file these settings name, or the default one."""
+    """The key file these settings name, or the one beside their SQLite database; a database
+    that is no file (PostgreSQL, SQLite in memory) has nowhere to keep it beside: ConfigError
+    asking for the setting."""
     if settings.signing_key_file is not None:
         return settings.signing_key_file
     url = settings.database_url
@@ -29,7 +32,10 @@ def key_path(settings: Settings) -> Path:
         path = path_of(url)
         if path != ":memory:":
             return Path(path).parent / DEFAULT_NAME
-    return Path(DEFAULT_NAME)
+    raise ConfigError(
+        "the signing key has no default place beside this database: set "
+        "KANSA_SIGNING_KEY_FILE (a path, made by 'kansa init') or KANSA_SIGNING_KEY"
+    )
 
 
 def load_signer(settings: Settings) -> Signer:
@@ -70,10 +76,7 @@ def ensure_signing_key(settings: Settings) -> tuple[Signer, str]:
         signer = load_signer(settings)
         return signer, f"signing key {path} (key id {signer.key_id})"
     signer = Signer.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(signer.pem())
+    write_key(path, signer)
     return signer, f"signing key created at {path} (key id {signer.key_id}); keep a copy safe"
 
 
@@ -84,3 +87,11 @@ def read_public_key(path: Path) -> PublicKey:
     except OSError as exc:
         raise ConfigError(f"cannot read key {path}: {exc.strerror}") from None
     return PublicKey.from_pem(pem)
+
+
+def write_key(path: Path, signer: Signer) -> None:
+    """Write ``signer`` as a new PEM file of mode 0600 (never over an existing file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(signer.pem())

@@ -142,8 +142,9 @@ def _checkpoint_problem(
                 tenant.id,
                 checkpoint.seq,
                 f"the checkpoint at seq {checkpoint.seq} is signed by key id "
-                f"{checkpoint.key_id}, not by a key verify was given (another key, or its key "
-                "id changed): give its public key too if it is to be trusted",
+                f"{checkpoint.key_id}, a key this database does not know (not registered, "
+                "nor given with --key; or its key id changed): give its public key too if it "
+                "is to be trusted",
             )
         if not key.checks(checkpoint):
             return Break(

@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 
 from kansa import __version__, web
 from kansa.api import (
+    admin,
     catalog,
     erasures,
     events,
@@ -79,7 +80,7 @@ def create_app(
     app.add_middleware(Requests, metrics=rt.metrics, trusted=limits.trusted_proxies)  # outermost
     problems.install(app)
     limited = [Depends(rate_limit)]
-    for api in (events, search, exports, tokens, catalog, integrity, holds, erasures):
+    for api in (events, search, exports, tokens, catalog, integrity, holds, erasures, admin):
         app.include_router(api.router, dependencies=limited)
     app.include_router(health.router)
     app.include_router(docs.router)

@@ -5,12 +5,13 @@ its own events."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from kansa.access.readers import KeyCache, Reader
+from kansa.access.readers import RECHECK_SECONDS, KeyCache, Reader
 from kansa.catalog import Catalog, default_catalog_paths, load_catalog
 from kansa.catalog.layout import DEFAULT_LAYOUT, Layout, default_layout_paths, load_layouts
 from kansa.catalog.screens import (
@@ -23,6 +24,7 @@ from kansa.catalog.screens import (
 from kansa.errors import ConfigError, NotFound
 from kansa.events.own import own_event
 from kansa.integrity.keyfile import load_signer, token_secret
+from kansa.integrity.registry import check_signer
 from kansa.integrity.signing import Signer
 from kansa.records import Tenant
 from kansa.server.metrics import Metrics
@@ -80,6 +82,8 @@ class Runtime:
         self.screens = self.screens or load_screens_for(self.settings, self.layouts)
         self._secret: bytes | None = None
         self._signer: Signer | None = None
+        self._retired: frozenset[str] = frozenset()
+        self._retired_until = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -92,6 +96,12 @@ class Runtime:
             self.secret_key()  # read now, not on the event loop of a first request
         except ConfigError:
             pass  # no signing key: /readyz says so; tokens and sessions are a 503 meanwhile
+        try:
+            load_signer(self.settings)
+        except ConfigError:
+            pass  # no key here: /readyz says so, and signing waits for one
+        else:
+            self.signer()  # another key than the database's refuses to start
         self.writer.start()
 
     def close(self) -> None:
@@ -122,11 +132,26 @@ class Runtime:
         return self._secret
 
     def signer(self) -> Signer:
-        """The key that signs checkpoints and export manifests (ConfigError when there is
-        none: ``kansa init`` makes one)."""
+        """The key that signs checkpoints and export manifests: ConfigError when there is
+        none (``kansa init`` makes one), or when it is not the database's registered key
+        (:mod:`kansa.integrity.registry`)."""
         if self._signer is None:
-            self._signer = load_signer(self.settings)
+            signer = load_signer(self.settings)
+            check_signer(self.store, signer)
+            self._signer = signer
         return self._signer
+
+    async def retired_tenants(self) -> frozenset[str]:
+        """The retired tenants, read again at most once a second (so a tenant retired by
+        any process is refused by this one within a second)."""
+        if time.monotonic() >= self._retired_until:
+            self._retired = await self.read(self.store.retired_tenants)
+            self._retired_until = time.monotonic() + RECHECK_SECONDS
+        return self._retired
+
+    def forget_retired(self) -> None:
+        """Read the retired tenants again at the next publish (this process retired one)."""
+        self._retired_until = 0.0
 
     async def read(self, work: Callable[[], T]) -> T:
         """Run a blocking store read off the event loop."""

@@ -14,7 +14,14 @@ from kansa.events.query import Query
 from kansa.events.stored import StoredEvent
 from kansa.integrity.chain import Pruning, StoredLink
 from kansa.integrity.signing import Checkpoint
-from kansa.records import Account, ApiKey, Tenant, TenantChanges
+from kansa.records import (
+    Account,
+    AccountChanges,
+    ApiKey,
+    SigningKey,
+    Tenant,
+    TenantChanges,
+)
 from kansa.store.search import Page
 
 
@@ -104,6 +111,11 @@ class Store(Protocol):
         """The number of the last migration applied (0: none)."""
         ...
 
+    def applied_migrations(self) -> list[tuple[int, str, datetime]]:
+        """The migrations applied (version, name, when), in version order; none when the
+        database has no schema yet."""
+        ...
+
     def append(self, events: Sequence[PreparedEvent]) -> list[Receipt]:
         """Store ``events`` in one transaction, chained per tenant, in order. An event whose
         (tenant, client id) is already stored — or earlier in ``events`` — is not stored again
@@ -126,9 +138,66 @@ class Store(Protocol):
         tenant: str | None,
         scopes: frozenset[str],
         secret_hash: str,
+        expires_at: datetime | None = None,
     ) -> ApiKey: ...
 
     def get_api_key(self, key_id: str) -> ApiKey | None: ...
+
+    def list_api_keys(self, tenant_id: str | None = None) -> list[ApiKey]:
+        """Every key (bound to ``tenant_id`` only, when given), oldest first."""
+        ...
+
+    def revoke_api_key(self, key_id: str, *, at: datetime, record: PreparedEvent | None) -> ApiKey:
+        """Revoke a key and append ``record`` in the same transaction. NotFound for an
+        unknown key, Conflict for one revoked already."""
+        ...
+
+    def rotate_api_key(
+        self,
+        key_id: str,
+        *,
+        secret_hash: str,
+        previous_until: datetime,
+        at: datetime,
+        record: PreparedEvent | None,
+    ) -> ApiKey:
+        """Give a key a new secret; the current one stays accepted until ``previous_until``.
+        ``record`` is appended in the same transaction. NotFound, or Conflict if revoked."""
+        ...
+
+    def touch_api_keys(self, used: Mapping[str, datetime]) -> None:
+        """Keep when each key was last used."""
+        ...
+
+    def api_key_changes(self, since: datetime | None) -> list[tuple[str, datetime]]:
+        """The (id, when) of the keys revoked or rotated after ``since`` (None: ever)."""
+        ...
+
+    def list_accounts(self, tenant_id: str) -> list[Account]: ...
+
+    def change_account(
+        self,
+        tenant_id: str,
+        login: str,
+        changes: AccountChanges,
+        *,
+        at: datetime,
+        record: PreparedEvent | None,
+    ) -> Account:
+        """Disable, enable, change the role or password of, or unlock an account, and append
+        ``record``, in one transaction. NotFound for an unknown account."""
+        ...
+
+    def retire_tenant(
+        self, tenant_id: str, reason: str, *, at: datetime, record: PreparedEvent | None
+    ) -> Tenant:
+        """Mark a tenant retired (publishing for it is refused from then on; its events stay)
+        and append ``record``, in one transaction. NotFound; Conflict if retired already."""
+        ...
+
+    def retired_tenants(self) -> frozenset[str]:
+        """The ids of the retired tenants."""
+        ...
 
     def chain(
         self, tenant_id: str, after_seq: int = 0, upto: int | None = None
@@ -218,6 +287,18 @@ class Store(Protocol):
         ...
 
     # -- integrity and retention ------------------------------------------------------
+
+    def signing_keys(self) -> list[SigningKey]:
+        """The registered signing keys, oldest first; the one not retired is current."""
+        ...
+
+    def register_signing_key(
+        self, key_id: str, public_key: str, *, at: datetime, replace: bool = False
+    ) -> list[SigningKey]:
+        """Register the first signing key (nothing happens when one is registered already),
+        or with ``replace`` a new current key, retiring the current one in the same
+        transaction (Conflict for a key registered before). Returns every registered key."""
+        ...
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
         """Keep a signed checkpoint; if the tenant has one at that seq already, keep that

@@ -11,15 +11,23 @@ each engine.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal
 
 from kansa.errors import Conflict, NotFound, StoreError
+from kansa.events.prepare import PreparedEvent
 from kansa.events.stored import StoredEvent
 from kansa.integrity.signing import Checkpoint
-from kansa.records import Account, ApiKey, Tenant, TenantChanges
+from kansa.records import (
+    Account,
+    AccountChanges,
+    ApiKey,
+    SigningKey,
+    Tenant,
+    TenantChanges,
+)
 from kansa.store import checkpoints as shared
 from kansa.store import prune, rows
 from kansa.store import search as search_sql
@@ -60,6 +68,15 @@ class SQLEngine(ABC):
     def _broken(self, error: Exception) -> Broken:
         """Which integrity rule the driver ``error`` reports broken, if any."""
 
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The number of the last migration applied (0: none)."""
+
+    @abstractmethod
+    def _recorded(self, statements: Sequence[Bound], record: PreparedEvent | None) -> int:
+        """Run ``statements`` in one transaction and, if the first changed a row, append
+        ``record`` (kansa's own event) in it too; return how many rows the first changed."""
+
     def _commit(
         self,
         statements: Sequence[Bound],
@@ -98,6 +115,12 @@ class SQLEngine(ABC):
             )
             applied.append(f"{migration.version}: {migration.name}")
         return applied
+
+    def applied_migrations(self) -> list[tuple[int, str, datetime]]:
+        if self.schema_version() == 0:
+            return []
+        found = self._read_all("SELECT version, name, applied_at FROM schema_migrations")
+        return sorted((int(row[0]), str(row[1]), from_micros(row[2])) for row in found)
 
     # -- events ------------------------------------------------------------------------
 
@@ -239,6 +262,7 @@ class SQLEngine(ABC):
         tenant: str | None,
         scopes: frozenset[str],
         secret_hash: str,
+        expires_at: datetime | None = None,
     ) -> ApiKey:
         self._commit(
             rows.api_key_statements(
@@ -248,6 +272,7 @@ class SQLEngine(ABC):
                 scopes=scopes,
                 secret_hash=secret_hash,
                 mark=self.mark,
+                expires_at=expires_at,
             ),
             what="create API key",
             exists=f"API key {key_id!r} already exists",
@@ -261,6 +286,46 @@ class SQLEngine(ABC):
             f"SELECT {rows.API_KEY_COLUMNS} FROM api_keys WHERE id = {self.mark}", (key_id,)
         )
         return rows.api_key_of(row) if row else None
+
+    def list_api_keys(self, tenant_id: str | None = None) -> list[ApiKey]:
+        where, params = (f" WHERE tenant_id = {self.mark}", (tenant_id,)) if tenant_id else ("", ())
+        found = self._read_all(
+            f"SELECT {rows.API_KEY_COLUMNS} FROM api_keys{where} ORDER BY created_at, id", params
+        )
+        return [rows.api_key_of(row) for row in found]
+
+    def revoke_api_key(self, key_id: str, *, at: datetime, record: PreparedEvent | None) -> ApiKey:
+        changed = self._recorded([rows.revoke_key_statement(key_id, at, self.mark)], record)
+        return self._key_changed(key_id, changed, "revoked already")
+
+    def rotate_api_key(
+        self,
+        key_id: str,
+        *,
+        secret_hash: str,
+        previous_until: datetime,
+        at: datetime,
+        record: PreparedEvent | None,
+    ) -> ApiKey:
+        statement = rows.rotate_key_statement(key_id, secret_hash, previous_until, at, self.mark)
+        return self._key_changed(key_id, self._recorded([statement], record), "revoked")
+
+    def _key_changed(self, key_id: str, changed: int, otherwise: str) -> ApiKey:
+        key = self.get_api_key(key_id)
+        if key is None:
+            raise NotFound(f"no API key {key_id!r}")
+        if not changed:
+            raise Conflict(f"API key {key_id!r} is {otherwise}")
+        return key
+
+    def touch_api_keys(self, used: Mapping[str, datetime]) -> None:
+        if used:
+            statements = rows.touch_key_statements(used, self.mark)
+            self._commit(statements, what="keep when API keys were last used")
+
+    def api_key_changes(self, since: datetime | None) -> list[tuple[str, datetime]]:
+        found = self._read_all(*rows.key_changes_query(since, self.mark))
+        return [(str(row[0]), from_micros(row[1])) for row in found]
 
     # -- accounts and secrets ------------------------------------------------------------
 
@@ -285,6 +350,44 @@ class SQLEngine(ABC):
         )
         return rows.account_of(row) if row else None
 
+    def list_accounts(self, tenant_id: str) -> list[Account]:
+        found = self._read_all(
+            f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts WHERE tenant_id = {self.mark}"
+            " ORDER BY login",
+            (tenant_id,),
+        )
+        return [rows.account_of(row) for row in found]
+
+    def change_account(
+        self,
+        tenant_id: str,
+        login: str,
+        changes: AccountChanges,
+        *,
+        at: datetime,
+        record: PreparedEvent | None,
+    ) -> Account:
+        statement = rows.account_change_statement(tenant_id, login, changes, at, self.mark)
+        self._recorded([statement], record)
+        account = self.get_account(tenant_id, login)
+        if account is None:
+            raise NotFound(f"no account {login!r} in tenant {tenant_id!r}")
+        return account
+
+    def retire_tenant(
+        self, tenant_id: str, reason: str, *, at: datetime, record: PreparedEvent | None
+    ) -> Tenant:
+        statement = rows.retire_tenant_statement(tenant_id, reason, at, self.mark)
+        changed = self._recorded([statement], record)
+        tenant = self._tenant(tenant_id)
+        if not changed:
+            raise Conflict(f"tenant {tenant_id!r} is retired already")
+        return tenant
+
+    def retired_tenants(self) -> frozenset[str]:
+        found = self._read_all("SELECT id FROM tenants WHERE retired_at IS NOT NULL")
+        return frozenset(str(row[0]) for row in found)
+
     def record_signin(
         self, tenant_id: str, login: str, *, failures: int, locked_until: datetime | None
     ) -> None:
@@ -303,6 +406,27 @@ class SQLEngine(ABC):
     def sessions_ended(self, tenant_id: str, subjects: Sequence[str]) -> datetime | None:
         row = self._read_one(*rows.sessions_ended_query(tenant_id, subjects, self.mark))
         return from_micros(row[0]) if row and row[0] is not None else None
+
+    # -- signing keys ------------------------------------------------------------------
+
+    def signing_keys(self) -> list[SigningKey]:
+        found = self._read_all(
+            f"SELECT {rows.SIGNING_KEY_COLUMNS} FROM signing_keys ORDER BY created_at, key_id"
+        )
+        return [rows.signing_key_of(row) for row in found]
+
+    def register_signing_key(
+        self, key_id: str, public_key: str, *, at: datetime, replace: bool = False
+    ) -> list[SigningKey]:
+        statements = rows.add_signing_key_statements(
+            key_id, public_key, at, self.mark, replace=replace
+        )
+        self._commit(
+            statements,
+            what="register the signing key",
+            exists=f"signing key {key_id} is registered already",
+        )
+        return self.signing_keys()
 
     def check_writable(self) -> None:
         """A write transaction that changes nothing (StoreError when none can be had)."""

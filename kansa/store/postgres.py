@@ -151,6 +151,21 @@ class PostgresStore(SQLEngine):
             return "unique"
         return "reference" if isinstance(error, ForeignKeyViolation) else None
 
+    def _recorded(self, statements: Sequence[rows.Bound], record: PreparedEvent | None) -> int:
+        if record is not None:
+            self.ensure_partitions([_month_of(record.occurred_at)])
+        changed: list[int] = []
+        try:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                for text, values in statements:
+                    cur.execute(text, values)
+                    changed.append(cur.rowcount)
+                if changed[0] and record is not None:
+                    _append(cur, [record])
+        except psycopg.Error as exc:
+            raise StoreError(f"could not change {statements[0][0].split()[1]}: {exc}") from exc
+        return changed[0]
+
     # -- schema ------------------------------------------------------------------------
 
     def migrate(self) -> list[str]:

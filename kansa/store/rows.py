@@ -8,14 +8,14 @@ nothing here depends on the engine but the parameter mark (``?`` or ``%s``). Wha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from kansa import records
 from kansa.events.prepare import PreparedEvent
 from kansa.integrity.chain import GENESIS, PRUNINGS, Pruning, StoredLink
-from kansa.records import Account, ApiKey, Tenant, TenantChanges
+from kansa.records import Account, AccountChanges, ApiKey, SigningKey, Tenant, TenantChanges
 from kansa.store.checkpoints import retention_of, retention_text
 from kansa.store.schema import EVENT_COLUMNS, PRUNED_TO_EMPTY, PRUNED_TO_NULL
 from kansa.timeutil import from_micros, iso_utc, to_micros, utcnow
@@ -30,7 +30,7 @@ Bound = tuple[str, Row]
 TENANT_COLUMNS = (
     "id, name, layout, tz, lang, created_at, last_seq, last_hash, record_searches,"
     " chain_start_seq, chain_start_hash, checkpoint_seq, checkpoint_at, retention,"
-    " legal_hold, legal_hold_since"
+    " legal_hold, legal_hold_since, retired_at, retired_reason"
 )
 NEW_TENANT_COLUMNS = "id, name, layout, tz, lang, created_at, last_seq, last_hash"
 
@@ -84,6 +84,8 @@ def tenant_of(row: Sequence[Any]) -> Tenant:
         retention=retention_of(row[13]),
         legal_hold=row[14],
         legal_hold_since=_moment(row[15]),
+        retired_at=_moment(row[16]),
+        retired_reason=row[17],
     )
 
 
@@ -99,7 +101,10 @@ def legal_hold_statement(tenant_id: str, reason: str | None, mark: str) -> Bound
 
 # -- applications and keys -----------------------------------------------------------------
 
-API_KEY_COLUMNS = "id, app, tenant_id, scopes, secret_hash, created_at, revoked_at"
+API_KEY_COLUMNS = (
+    "id, app, tenant_id, scopes, secret_hash, created_at, revoked_at, expires_at,"
+    " last_used_at, previous_secret_hash, previous_until, changed_at"
+)
 
 
 def api_key_statements(
@@ -110,6 +115,7 @@ def api_key_statements(
     scopes: frozenset[str],
     secret_hash: str,
     mark: str,
+    expires_at: datetime | None = None,
 ) -> list[Bound]:
     """Make the application if it is new, then the key."""
     now = to_micros(utcnow())
@@ -120,9 +126,9 @@ def api_key_statements(
             (app, now),
         ),
         (
-            "INSERT INTO api_keys (id, app, tenant_id, scopes, secret_hash, created_at)"
-            f" VALUES ({_marks(mark, 6)})",
-            (key_id, app, tenant, ",".join(sorted(scopes)), secret_hash, now),
+            "INSERT INTO api_keys (id, app, tenant_id, scopes, secret_hash, created_at,"
+            f" expires_at) VALUES ({_marks(mark, 7)})",
+            (key_id, app, tenant, ",".join(sorted(scopes)), secret_hash, now, _micros(expires_at)),
         ),
     ]
 
@@ -137,12 +143,59 @@ def api_key_of(row: Sequence[Any]) -> ApiKey:
         secret_hash=row[4],
         created_at=from_micros(row[5]),
         revoked=row[6] is not None,
+        revoked_at=_moment(row[6]),
+        expires_at=_moment(row[7]),
+        last_used_at=_moment(row[8]),
+        previous_secret_hash=row[9],
+        previous_until=_moment(row[10]),
+        changed_at=_moment(row[11]) if row[11] else None,
+    )
+
+
+def revoke_key_statement(key_id: str, at: datetime, mark: str) -> Bound:
+    """Revoke a key not revoked yet (a second revocation changes nothing)."""
+    return (
+        f"UPDATE api_keys SET revoked_at = {mark}, changed_at = {mark}"
+        f" WHERE id = {mark} AND revoked_at IS NULL",
+        (to_micros(at), to_micros(at), key_id),
+    )
+
+
+def rotate_key_statement(
+    key_id: str, secret_hash: str, previous_until: datetime, at: datetime, mark: str
+) -> Bound:
+    """Give a key that is not revoked a new secret; its current one is kept as the previous,
+    accepted until ``previous_until``."""
+    return (
+        f"UPDATE api_keys SET previous_secret_hash = secret_hash, previous_until = {mark},"
+        f" secret_hash = {mark}, changed_at = {mark} WHERE id = {mark} AND revoked_at IS NULL",
+        (to_micros(previous_until), secret_hash, to_micros(at), key_id),
+    )
+
+
+def touch_key_statements(used: Mapping[str, datetime], mark: str) -> list[Bound]:
+    """Keep when each key was last used (never moving it back)."""
+    return [
+        (
+            f"UPDATE api_keys SET last_used_at = {mark} WHERE id = {mark}"
+            f" AND (last_used_at IS NULL OR last_used_at < {mark})",
+            (to_micros(at), key_id, to_micros(at)),
+        )
+        for key_id, at in sorted(used.items())
+    ]
+
+
+def key_changes_query(since: datetime | None, mark: str) -> Bound:
+    """The keys revoked or rotated after ``since`` (all that ever were, when None)."""
+    return (
+        f"SELECT id, changed_at FROM api_keys WHERE changed_at > {mark}",
+        (to_micros(since) if since is not None else 0,),
     )
 
 
 # -- accounts and secrets ------------------------------------------------------------------
 
-ACCOUNT_COLUMNS = "tenant_id, login, name, role, password_hash, failures, locked_until"
+ACCOUNT_COLUMNS = "tenant_id, login, name, role, password_hash, failures, locked_until, disabled_at"
 
 
 def account_statement(
@@ -150,8 +203,8 @@ def account_statement(
 ) -> Bound:
     """Insert a new account: no failed sign-ins, not locked."""
     return (
-        f"INSERT INTO accounts ({ACCOUNT_COLUMNS}, created_at) VALUES ({_marks(mark, 8)})",
-        (tenant_id, login, name, role, password_hash, 0, None, to_micros(utcnow())),
+        f"INSERT INTO accounts ({ACCOUNT_COLUMNS}, created_at) VALUES ({_marks(mark, 9)})",
+        (tenant_id, login, name, role, password_hash, 0, None, None, to_micros(utcnow())),
     )
 
 
@@ -176,6 +229,40 @@ def account_of(row: Sequence[Any]) -> Account:
         password_hash=row[4],
         failures=row[5],
         locked_until=_moment(row[6]),
+        disabled_at=_moment(row[7]),
+    )
+
+
+def account_change_statement(
+    tenant_id: str, login: str, changes: AccountChanges, at: datetime, mark: str
+) -> Bound:
+    """Change an account as ``changes`` says (at least one thing must be given)."""
+    sets: list[str] = []
+    values: list[Any] = []
+    if changes.disabled is not None:
+        sets.append(f"disabled_at = {mark}")
+        values.append(to_micros(at) if changes.disabled else None)
+    if changes.role is not None:
+        sets.append(f"role = {mark}")
+        values.append(changes.role)
+    if changes.password_hash is not None:
+        sets.append(f"password_hash = {mark}")
+        values.append(changes.password_hash)
+    if changes.unlock or changes.password_hash is not None:
+        sets.append("failures = 0, locked_until = NULL")
+    assert sets, "an account change changes something"
+    return (
+        f"UPDATE accounts SET {', '.join(sets)} WHERE tenant_id = {mark} AND login = {mark}",
+        (*values, tenant_id, login),
+    )
+
+
+def retire_tenant_statement(tenant_id: str, reason: str, at: datetime, mark: str) -> Bound:
+    """Retire a tenant that is not retired yet."""
+    return (
+        f"UPDATE tenants SET retired_at = {mark}, retired_reason = {mark}"
+        f" WHERE id = {mark} AND retired_at IS NULL",
+        (to_micros(at), reason, tenant_id),
     )
 
 
@@ -319,5 +406,41 @@ def _moment(micros: int | None) -> datetime | None:
     return from_micros(micros) if micros is not None else None
 
 
+def _micros(moment: datetime | None) -> int | None:
+    return to_micros(moment) if moment is not None else None
+
+
 def _marks(mark: str, count: int) -> str:
     return ", ".join([mark] * count)
+
+
+# -- signing keys ----------------------------------------------------------------------------
+
+SIGNING_KEY_COLUMNS = "key_id, public_key, created_at, retired_at"
+
+
+def signing_key_of(row: Sequence[Any]) -> SigningKey:
+    """A registered key from a row of :data:`SIGNING_KEY_COLUMNS`."""
+    return SigningKey(row[0], row[1], from_micros(row[2]), _moment(row[3]))
+
+
+def add_signing_key_statements(
+    key_id: str, public_key: str, at: datetime, mark: str, *, replace: bool
+) -> list[Bound]:
+    """Register a key as the current one; ``replace``: retire the current one first (a
+    rotation), else only if none is registered (the first key) — the insert then fails on
+    the key already taken, or is a no-op when another key is current."""
+    insert = (
+        "INSERT INTO signing_keys (key_id, public_key, created_at) "
+        + (
+            f"VALUES ({_marks(mark, 3)})"
+            if replace
+            else f"SELECT {mark}, {mark}, {mark} WHERE NOT EXISTS (SELECT 1 FROM signing_keys)"
+        ),
+        (key_id, public_key, to_micros(at)),
+    )
+    retire = (
+        f"UPDATE signing_keys SET retired_at = {mark} WHERE retired_at IS NULL",
+        (to_micros(at),),
+    )
+    return [retire, insert] if replace else [insert]

@@ -404,6 +404,46 @@ MIGRATIONS: tuple[Migration, ...] = (
             Only("sqlite", "CREATE UNIQUE INDEX events_tenant_id ON events (tenant_id, id)"),
         ),
     ),
+    Migration(
+        9,
+        "scopes split: read keys keep minting, holds and checkpoints as scopes of their own",
+        # A key's scopes are kept sorted and comma-separated; before this migration a key had
+        # publish, read or both, and read let it mint viewer tokens, place legal holds and
+        # sign checkpoints: now the scopes mint, hold and checkpoint.
+        (
+            "UPDATE api_keys SET scopes = 'checkpoint,hold,mint,read' WHERE scopes = 'read'",
+            "UPDATE api_keys SET scopes = 'checkpoint,hold,mint,publish,read'"
+            " WHERE scopes = 'publish,read'",
+        ),
+    ),
+    Migration(
+        10,
+        "credentials lifecycle: key expiry, rotation and last use, disabled accounts, retired"
+        " tenants",
+        (
+            "ALTER TABLE api_keys ADD COLUMN expires_at {bigint}",
+            "ALTER TABLE api_keys ADD COLUMN last_used_at {bigint}",
+            "ALTER TABLE api_keys ADD COLUMN previous_secret_hash {text}",
+            "ALTER TABLE api_keys ADD COLUMN previous_until {bigint}",
+            "ALTER TABLE api_keys ADD COLUMN changed_at {bigint} NOT NULL DEFAULT 0",
+            "CREATE INDEX api_keys_changed ON api_keys (changed_at)",
+            "ALTER TABLE accounts ADD COLUMN disabled_at {bigint}",
+            "ALTER TABLE tenants ADD COLUMN retired_at {bigint}",
+            "ALTER TABLE tenants ADD COLUMN retired_reason {text}",
+        ),
+    ),
+    Migration(
+        11,
+        "signing keys: the public keys that signed this database's checkpoints",
+        (
+            """CREATE TABLE signing_keys (
+                key_id {text} PRIMARY KEY,
+                public_key {text} NOT NULL,
+                created_at {bigint} NOT NULL,
+                retired_at {bigint}
+            )""",
+        ),
+    ),
 )
 
 
@@ -549,6 +589,8 @@ _TABLES: dict[str, tuple[str, ...]] = {
         "retention",
         "legal_hold",
         "legal_hold_since",
+        "retired_at",
+        "retired_reason",
     ),
     "accounts": (
         "tenant_id",
@@ -559,12 +601,27 @@ _TABLES: dict[str, tuple[str, ...]] = {
         "failures",
         "locked_until",
         "created_at",
+        "disabled_at",
     ),
     "applications": ("name", "created_at"),
-    "api_keys": ("id", "app", "tenant_id", "scopes", "secret_hash", "created_at", "revoked_at"),
+    "api_keys": (
+        "id",
+        "app",
+        "tenant_id",
+        "scopes",
+        "secret_hash",
+        "created_at",
+        "revoked_at",
+        "expires_at",
+        "last_used_at",
+        "previous_secret_hash",
+        "previous_until",
+        "changed_at",
+    ),
     "events": (*EVENT_ROW, *PRUNE_ROW),
     "checkpoints": CHECKPOINT_ROW,
     "session_ends": ("tenant_id", "subject", "ended_at", "expires_at"),
+    "signing_keys": ("key_id", "public_key", "created_at", "retired_at"),
 }
 _KEYS: dict[str, tuple[str, ...]] = {
     "schema_migrations": ("version",),
@@ -574,12 +631,14 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "accounts": ("tenant_id", "login"),
     "checkpoints": ("tenant_id", "seq"),
     "session_ends": ("tenant_id", "subject"),
+    "signing_keys": ("key_id",),
 }
 _EVENT_INDEXES: dict[str, Index] = {
     "events_tenant_time": Index("events", ("tenant_id", "occurred_at")),
     "events_tenant_actor": Index("events", ("tenant_id", "actor_id", "occurred_at")),
     "events_tenant_category": Index("events", ("tenant_id", "category", "occurred_at")),
     "events_tenant_job": Index("events", ("tenant_id", "correlation_id", "seq")),
+    "api_keys_changed": Index("api_keys", ("changed_at",)),
 }
 
 DECLARED: dict[str, Declared] = {

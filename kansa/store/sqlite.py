@@ -120,6 +120,16 @@ class SQLiteStore(SQLEngine):
             return "reference"
         return "unique" if "UNIQUE" in str(error) or "PRIMARY" in str(error) else None
 
+    def _recorded(self, statements: Sequence[rows.Bound], record: PreparedEvent | None) -> int:
+        try:
+            with self._write() as conn:
+                changed = [conn.execute(text, values).rowcount for text, values in statements]
+                if changed[0] and record is not None:
+                    self._append(conn, [record])
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not change {statements[0][0].split()[1]}: {exc}") from exc
+        return changed[0]
+
     # -- schema ------------------------------------------------------------------------
 
     def migrate(self) -> list[str]:

@@ -78,13 +78,14 @@ async def current(request: Request) -> Context:
 
 def _still_open(store: Store, session: Session) -> Tenant | None:
     """The session's tenant, unless the session was ended on the server (signed out, its
-    account or tenant ended) or its account was removed or given another role since."""
+    account or tenant ended) or its account was removed, disabled or given another role
+    since."""
     tenant = store.get_tenant(session.tenant)
     if tenant is None:
         return None
     if session.account is not None:
         account = store.get_account(session.tenant, session.account)
-        if account is None or account.role != session.role:
+        if account is None or account.role != session.role or account.disabled_at is not None:
             return None
     if sessions.is_ended(store, session.tenant, session.id, session.began_at, session.account):
         return None

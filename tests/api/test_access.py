@@ -146,7 +146,8 @@ def test_no_reader_reaches_another_tenant(
     a, b, ev = tenants
     auth = {
         "bound key": lambda: {
-            "Authorization": "Bearer " + new_key(store, tenant=a, scopes=frozenset({"read"}))
+            "Authorization": "Bearer "
+            + new_key(store, tenant=a, scopes=frozenset({"read", "mint"}))
         },
         "viewer admin": lambda: viewer(runtime, a, ICHIRO, "admin"),
         "viewer user": lambda: viewer(runtime, a, ICHIRO, "user"),
@@ -183,7 +184,11 @@ def test_viewer_tokens_are_minted_by_keys_and_work_as_bearer(
     client: TestClient, store: Store, tenants: tuple[str, str, dict[str, str]]
 ) -> None:
     a, b, _ = tenants
-    key = {"Authorization": f"Bearer {new_key(store, tenant=a, scopes=frozenset({'read'}))}"}
+    reader = {"Authorization": f"Bearer {new_key(store, tenant=a, scopes=frozenset({'read'}))}"}
+    key = {"Authorization": f"Bearer {new_key(store, tenant=a, scopes=frozenset({'mint'}))}"}
+    asked = {"actor": {"id": JIRO["id"], "name": JIRO["name"]}, "role": "admin"}
+    refused = client.post("/api/v1/viewer-tokens", headers=reader, json=asked)
+    assert refused.status_code == 403 and "'mint'" in refused.json()["detail"]
     minted = client.post(
         "/api/v1/viewer-tokens",
         headers=key,

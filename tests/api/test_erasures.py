@@ -24,13 +24,14 @@ def test_an_admin_key_erases_one_person_and_a_hold_refuses(
     assert reply.status_code == 403 and "admin" in reply.json()["detail"]
     reply = client.post("/api/v1/erasures", json={**asked, "actor": ""}, headers=admin)
     assert reply.status_code == 422
+    holder = {"Authorization": f"Bearer {new_key(store, scopes=frozenset({'hold'}))}"}
     hold = {"reason": "case 4"}
     assert client.post(
-        f"/api/v1/tenants/{tenant_id}/legal-hold", json=hold, headers=auth
+        f"/api/v1/tenants/{tenant_id}/legal-hold", json=hold, headers=holder
     ).is_success
     reply = client.post("/api/v1/erasures", json=asked, headers=admin)
     assert reply.status_code == 409 and "case 4" in reply.json()["detail"]
-    client.delete(f"/api/v1/tenants/{tenant_id}/legal-hold?reason=done", headers=auth)
+    client.delete(f"/api/v1/tenants/{tenant_id}/legal-hold?reason=done", headers=holder)
     reply = client.post("/api/v1/erasures", json=asked, headers=admin)
     assert reply.status_code == 201, reply.text
     assert reply.json() == {"tenant": tenant_id, "count": 2, "first_seq": 1, "last_seq": 2}

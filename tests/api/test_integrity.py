@@ -31,7 +31,9 @@ def test_a_bound_key_signs_and_lists_its_tenants_checkpoints_only(
     client: TestClient, store: Store, runtime: Runtime, catalog: Catalog, tenant_id: str
 ) -> None:
     store.append(prepare([pca_event(tenant_id, n) for n in range(1, 4)], catalog))
-    own = bearer(new_key(store, tenant=tenant_id, scopes=frozenset({"read"})))
+    reader = bearer(new_key(store, tenant=tenant_id, scopes=frozenset({"read"})))
+    assert client.post("/api/v1/checkpoints", headers=reader).status_code == 403
+    own = bearer(new_key(store, tenant=tenant_id, scopes=frozenset({"read", "checkpoint"})))
     made = client.post("/api/v1/checkpoints", headers=own)
     assert made.status_code == 201, made.text
     checkpoint = Checkpoint.from_dict(made.json())
@@ -54,7 +56,7 @@ def test_a_bound_key_signs_and_lists_its_tenants_checkpoints_only(
 def test_checkpoints_are_paged_newest_first_and_not_for_general_users(
     client: TestClient, store: Store, runtime: Runtime, catalog: Catalog, tenant_id: str
 ) -> None:
-    unbound = bearer(new_key(store, scopes=frozenset({"read"})))
+    unbound = bearer(new_key(store, scopes=frozenset({"read", "checkpoint"})))
     for n in range(1, 4):
         store.append(prepare([pca_event(tenant_id, n)], catalog))
         assert client.post("/api/v1/checkpoints", headers=unbound, json={"tenant": tenant_id})
@@ -83,7 +85,7 @@ def test_a_chain_that_does_not_verify_is_not_signed(
         tenant_id,
         bypass_triggers=True,
     )
-    key = bearer(new_key(store, tenant=tenant_id, scopes=frozenset({"read"})))
+    key = bearer(new_key(store, tenant=tenant_id, scopes=frozenset({"checkpoint"})))
     reply = client.post("/api/v1/checkpoints", headers=key)
     assert reply.status_code == 409 and "seq 2" in reply.json()["detail"]
 
@@ -92,7 +94,7 @@ def test_a_legal_hold_is_placed_shown_and_released_by_a_key_and_recorded(
     client: TestClient, store: Store, catalog: Catalog, tenant_id: str
 ) -> None:
     store.append(prepare([pca_event(tenant_id)], catalog))
-    own = bearer(new_key(store, tenant=tenant_id, scopes=frozenset({"read"})))
+    own = bearer(new_key(store, tenant=tenant_id, scopes=frozenset({"read", "hold"})))
     path = f"/api/v1/tenants/{tenant_id}/legal-hold"
     assert client.get(path, headers=own).json()["held"] is False
     placed = client.post(path, headers=own, json={"reason": "訴訟 2026-17"})
@@ -122,10 +124,18 @@ def test_who_may_not_touch_a_legal_hold(
 ) -> None:
     store.append(prepare([pca_event(tenant_id), pca_event(tenant_id + "-x")], catalog))
     path = f"/api/v1/tenants/{tenant_id}/legal-hold"
-    elsewhere = bearer(new_key(store, tenant=tenant_id + "-x", scopes=frozenset({"read"})))
+    elsewhere = bearer(new_key(store, tenant=tenant_id + "-x", scopes=frozenset({"hold"})))
     publisher = bearer(new_key(store, scopes=frozenset({"publish"})))
+    reader = bearer(new_key(store, tenant=tenant_id, scopes=frozenset({"read"})))
     person = viewer(runtime, tenant_id, ICHIRO, "admin")
-    for who, status in ((elsewhere, 403), (publisher, 403), (person, 401), ({}, 401)):
+    refusals: tuple[tuple[dict[str, str], int], ...] = (
+        (elsewhere, 403),
+        (publisher, 403),
+        (reader, 403),
+        (person, 401),
+        ({}, 401),
+    )
+    for who, status in refusals:
         assert client.post(path, headers=who, json={"reason": "x"}).status_code == status
     tenant = store.get_tenant(tenant_id)
     assert tenant is not None and tenant.legal_hold is None

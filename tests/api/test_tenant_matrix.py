@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kansa.access import tokens
+from kansa.access.keys import SCOPES
 from kansa.catalog import Catalog
 from kansa.events.prepare import prepare
 from kansa.events.query import Query
@@ -29,8 +30,14 @@ TENANT_FREE = {
     ("GET", "/readyz"),
     ("GET", "/api/v1/catalog"),
     ("GET", "/api/v1/public-key"),
+    ("GET", "/api/v1/admin/tenants"),  # a bound key lists its own (tests/api/test_admin.py)
 }
-"""Routes that hold no tenant's data."""
+"""Routes that hold no tenant's data, or name no tenant."""
+
+KEYS: dict[str, str] = {}
+"""The id of a key bound to each tenant the ``two`` fixture made."""
+ADMIN = "/api/v1/admin"
+ACCOUNT = ADMIN + "/tenants/{tenant}/accounts/{login}"
 
 Call = Callable[[TestClient, dict[str, str], str, str], Any]
 
@@ -38,6 +45,13 @@ Call = Callable[[TestClient, dict[str, str], str, str], Any]
 def _event_id(store: Store, tenant: str) -> str:
     (event,) = store.search(Query(tenant=tenant, limit=1)).events
     return str(event["id"])
+
+
+def _account_call(action: str) -> Call:
+    """The operator's ``action`` on the account ``jiro`` of tenant ``b``."""
+    return lambda c, h, b, _: c.post(
+        f"{ADMIN}/tenants/{b}/accounts/jiro/{action}", headers=h, json={"role": "user"}
+    )
 
 
 MATRIX: dict[tuple[str, str], Call] = {
@@ -78,13 +92,38 @@ MATRIX: dict[tuple[str, str], Call] = {
         headers=h,
         json={"tenant": b, "actor": ICHIRO["id"], "reason": "intruder"},
     ),
+    ("GET", ADMIN + "/api-keys"): lambda c, h, b, _: c.get(
+        f"{ADMIN}/api-keys", headers=h, params={"tenant": b}
+    ),
+    ("GET", ADMIN + "/api-keys/{key_id}"): lambda c, h, b, _: c.get(
+        f"{ADMIN}/api-keys/{KEYS[b]}", headers=h
+    ),
+    ("POST", ADMIN + "/api-keys/{key_id}/revoke"): lambda c, h, b, _: c.post(
+        f"{ADMIN}/api-keys/{KEYS[b]}/revoke", headers=h
+    ),
+    ("POST", ADMIN + "/api-keys/{key_id}/rotate"): lambda c, h, b, _: c.post(
+        f"{ADMIN}/api-keys/{KEYS[b]}/rotate", headers=h, json={"overlap_minutes": 0}
+    ),
+    ("GET", ADMIN + "/tenants/{tenant}"): lambda c, h, b, _: c.get(
+        f"{ADMIN}/tenants/{b}", headers=h
+    ),
+    ("POST", ADMIN + "/tenants/{tenant}/retire"): lambda c, h, b, _: c.post(
+        f"{ADMIN}/tenants/{b}/retire", headers=h, json={"reason": "intruder"}
+    ),
+    ("GET", ADMIN + "/tenants/{tenant}/accounts"): lambda c, h, b, _: c.get(
+        f"{ADMIN}/tenants/{b}/accounts", headers=h
+    ),
+    **{
+        ("POST", f"{ACCOUNT}/{action}"): _account_call(action)
+        for action in ("disable", "enable", "unlock", "role", "reset-password")
+    },
 }
 
 READERS = [
     "read key",
     "publish+read key",
     "publish key",
-    "admin key",
+    "every-scope key",
     "viewer admin",
     "viewer user",
     "none",
@@ -99,6 +138,8 @@ def two(store: Store, catalog: Catalog, tenant_id: str) -> tuple[str, str]:
         login = pca_event(tenant, 1, action="auth.login", params={}, actor=ICHIRO)
         login["occurred_at"] = utcnow().isoformat()
         store.append(prepare([login], catalog))
+        KEYS[tenant] = new_key(store, tenant=tenant, scopes=frozenset({"publish"})).split("_")[1]
+        store.create_account(tenant, "jiro", name="二郎", role="admin", password_hash="x")
     return a, b
 
 
@@ -107,7 +148,7 @@ def _auth(reader: str, runtime: Runtime, store: Store, tenant: str) -> dict[str,
         "read key": {"read"},
         "publish+read key": {"publish", "read"},
         "publish key": {"publish"},
-        "admin key": {"admin"},
+        "every-scope key": set(SCOPES),
     }
     if reader in scopes:
         key = new_key(store, tenant=tenant, scopes=frozenset(scopes[reader]))
@@ -134,7 +175,10 @@ def _state(store: Store, tenant: str) -> tuple[Any, ...]:
         record.last_seq,
         record.last_hash,
         record.legal_hold,
+        record.retired_at,
         len(store.checkpoints(tenant)),
+        [(k.secret_hash, k.revoked) for k in store.list_api_keys(tenant)],
+        store.list_accounts(tenant),
     )
 
 
@@ -168,13 +212,14 @@ ENTITLED = {
     ("GET", "/api/v1/events"): ("viewer admin", {200}),
     ("GET", "/api/v1/events/{event_id}"): ("viewer admin", {200}),
     ("GET", "/api/v1/exports/{name}"): ("read key", {200}),
-    ("POST", "/api/v1/viewer-tokens"): ("read key", {200, 201}),
+    ("POST", "/api/v1/viewer-tokens"): ("every-scope key", {200, 201}),
     ("GET", "/api/v1/checkpoints"): ("read key", {200}),
-    ("POST", "/api/v1/checkpoints"): ("read key", {200, 201}),
+    ("POST", "/api/v1/checkpoints"): ("every-scope key", {200, 201}),
     ("GET", "/api/v1/tenants/{tenant}/legal-hold"): ("read key", {200}),
-    ("POST", "/api/v1/tenants/{tenant}/legal-hold"): ("read key", {200, 201}),
-    ("DELETE", "/api/v1/tenants/{tenant}/legal-hold"): ("read key", {200, 409}),
-    ("POST", "/api/v1/erasures"): ("admin key", {201}),
+    ("POST", "/api/v1/tenants/{tenant}/legal-hold"): ("every-scope key", {200, 201}),
+    ("DELETE", "/api/v1/tenants/{tenant}/legal-hold"): ("every-scope key", {200, 409}),
+    ("POST", "/api/v1/erasures"): ("every-scope key", {201}),
+    **{route: ("every-scope key", {200}) for route in MATRIX if route[1].startswith(ADMIN)},
 }
 
 

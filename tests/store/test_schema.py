@@ -143,6 +143,7 @@ GLOBAL_TABLES = {
     "schema_migrations": "the schema's own history",
     "applications": "the publishing products, shared by every tenant",
     "api_keys": "keys of an application, bound to one tenant or to none",
+    "signing_keys": "the public keys that signed the database's checkpoints, of every tenant",
 }
 """The tables that belong to no tenant: reference tables, copied whole to every shard of a
 PostgreSQL distributed by tenant (docs/cluster.md). Every other table is keyed by tenant."""
@@ -171,3 +172,28 @@ def test_an_engine_only_statement_is_skipped_by_the_others() -> None:
     only = schema.Only("postgresql", "CREATE INDEX x ON events (tenant_id)")
     assert schema.render(only, "sqlite") == ""
     assert schema.render(only, "postgresql") == only.sql
+
+
+def test_keys_made_before_the_scopes_split_keep_what_read_let_them_do(fresh_url: str) -> None:
+    """The migration that split ``read`` gives every key that had it ``mint``, ``hold`` and
+    ``checkpoint`` (what ``read`` allowed before); a publish-only key gains nothing."""
+    split = next(m for m in schema.MIGRATIONS if m.name.startswith("scopes split"))
+    now = 1_700_000_000_000_000
+    execute(fresh_url, "INSERT INTO applications (name, created_at) VALUES ('app', ?)", now)
+    for key_id, scopes in (("k-read", "read"), ("k-both", "publish,read"), ("k-pub", "publish")):
+        execute(
+            fresh_url,
+            "INSERT INTO api_keys (id, app, scopes, secret_hash, created_at)"
+            " VALUES (?, 'app', ?, 'x', ?)",
+            key_id,
+            scopes,
+            now,
+        )
+    for statement in split.statements_for(engine(fresh_url)):
+        execute(fresh_url, statement)
+    found = dict(execute(fresh_url, "SELECT id, scopes FROM api_keys"))
+    assert found == {
+        "k-read": "checkpoint,hold,mint,read",
+        "k-both": "checkpoint,hold,mint,publish,read",
+        "k-pub": "publish",
+    }

@@ -1,6 +1,7 @@
 """Ready to shard by tenant: every statement kansa runs on the events of a representative
 workload (publish, search, stream, read one event and one job, sign checkpoints, purge,
-legal hold) filters on one tenant — the purge's per-partition prunes included —, but for the exceptions listed here with their reason.
+legal hold) filters on one tenant — the purge's per-partition prunes included — but for the
+exceptions listed here with their reason.
 The statements are the server's own record of them (``log_statement = 'all'``) on a
 throwaway PostgreSQL of this test's own, so none is missed, COPY included."""
 

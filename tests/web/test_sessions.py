@@ -108,3 +108,18 @@ def test_kansa_session_end_ends_every_session_of_the_tenant(
     assert signed_in(client)
     unknown = end_sessions("nobody", store_url)
     assert unknown.exit_code == 2 and "nobody" in unknown.stderr
+
+
+def test_kansa_account_disable_ends_its_sessions_and_its_sign_ins(
+    client: TestClient, store_url: str, kddi: str
+) -> None:
+    sign_in(client, kddi, "admin")
+    assert signed_in(client)
+    account = ["--tenant", kddi, "admin", "--db", store_url]
+    assert CliRunner().invoke(cli_app, ["account", "disable", *account]).exit_code == 0
+    assert not signed_in(client)
+    client.cookies.clear()
+    refused = sign_in(client, kddi, "admin")
+    assert refused.status_code != 303 and not signed_in(client)
+    assert CliRunner().invoke(cli_app, ["account", "enable", *account]).exit_code == 0
+    assert sign_in(client, kddi, "admin").status_code == 303 and signed_in(client)
