@@ -26,7 +26,7 @@ __all__ = ["edge"]
 
 def secret_parts(key: str) -> list[str]:
     """The key and its secret half: neither may appear."""
-    return [key, key.rsplit("_", 1)[1]]
+    return [key, key.split("_", 2)[2]]  # kansa_<id>_<secret>: the secret may hold "_"
 
 
 def assert_nowhere(secrets: Iterable[str], texts: Iterable[str]) -> None:
