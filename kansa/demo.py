@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from kansa.catalog import Catalog, EventType, Product
 from kansa.dburl import path_of
 from kansa.events.prepare import prepare
+from kansa.records import TenantChanges
 from kansa.store import Store
 from kansa.timeutil import utcnow
 
@@ -32,6 +33,7 @@ class DemoTenant:
     name: str
     product: str
     domain: str
+    region: str | None = None
 
 
 TENANTS = (
@@ -39,7 +41,7 @@ TENANTS = (
     DemoTenant("kagurazaka-shoji", "神楽坂商事", "pca-id", "kagurazaka.example.jp"),
     DemoTenant("hikari-logistics", "ひかり物流", "kddi-business-id", "hikari.example.jp"),
     DemoTenant("minato-kensetsu", "みなと建設", "kddi-business-id", "minato.example.jp"),
-    DemoTenant("sakura-trading", "さくら商事", "cybozu", "sakura.example.jp"),
+    DemoTenant("sakura-trading", "さくら商事", "cybozu", "sakura.example.jp", "JP"),
     DemoTenant("tsubame-media", "つばめメディア", "microcms", "tsubame.example.jp"),
 )
 
@@ -329,6 +331,8 @@ def fill(store: Store, catalog: Catalog, count: int, *, seed: int = 42, batch: i
             store.create_tenant(
                 tenant.id, name=tenant.name, layout=layout, tz="Asia/Tokyo", lang="ja"
             )
+            if tenant.region:
+                store.update_tenant(tenant.id, TenantChanges(region=tenant.region))
     stored = 0
     pending: list[dict[str, Any]] = []
     for event in generate(catalog, count, seed=seed):

@@ -38,6 +38,9 @@ class Tenant:
     legal_hold: str | None = None
     """Why purging is stopped for this tenant; None when it is not."""
     legal_hold_since: datetime | None = None
+    region: str | None = None
+    """Where the tenant's product runs (Cybozu: JP, US, CN); None: no region. An event type
+    its catalog logs in some regions only is refused for tenants of the others."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,7 @@ class TenantChanges:
     lang: str | None = None
     record_searches: bool | None = None
     retention: Mapping[str, int] | None = None
+    region: str | None = None
 
     def given(self) -> dict[str, object]:
         """The settings to change, by column name."""

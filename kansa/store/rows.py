@@ -31,7 +31,7 @@ Bound = tuple[str, Row]
 TENANT_COLUMNS = (
     "id, name, layout, tz, lang, created_at, last_seq, last_hash, record_searches,"
     " chain_start_seq, chain_start_hash, checkpoint_seq, checkpoint_at, retention,"
-    " legal_hold, legal_hold_since"
+    " legal_hold, legal_hold_since, region"
 )
 NEW_TENANT_COLUMNS = "id, name, layout, tz, lang, created_at, last_seq, last_hash"
 
@@ -85,6 +85,7 @@ def tenant_of(row: Sequence[Any]) -> Tenant:
         retention=retention_of(row[13]),
         legal_hold=row[14],
         legal_hold_since=_moment(row[15]),
+        region=row[16] or None,
     )
 
 

@@ -278,6 +278,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        5,
+        "tenant region: where a tenant's product runs (Cybozu: JP, US, CN)",
+        ("ALTER TABLE tenants ADD COLUMN region {text}",),
+    ),
 )
 
 
@@ -404,6 +409,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
         "retention",
         "legal_hold",
         "legal_hold_since",
+        "region",
     ),
     "accounts": (
         "tenant_id",

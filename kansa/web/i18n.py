@@ -16,6 +16,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "signed_in_as": ("ログイン中", "Signed in as"),
     "role.admin": ("組織管理者", "Administrator"),
     "role.user": ("一般ユーザー", "User"),
+    "region": ("リージョン", "Region"),
     "signout": ("ログアウト", "Sign out"),
     "language": ("言語", "Language"),
     "demo_data": ("デモ", "Demo"),
