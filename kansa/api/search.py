@@ -109,9 +109,10 @@ async def search(
     an offset; they default to the layout's window. ``next_cursor`` fetches the next page.
     ``q`` takes free text and ``field:value`` terms (see docs/api.md)."""
     runtime, record = reading.runtime, reading.tenant
-    query = reading.scope(wanted.asked(record, sort=sort, order=order, limit=limit, cursor=cursor))
-    page = await runtime.read(lambda: runtime.store.search(query))
     language = lang_of(lang, record.lang)
+    paging = {"sort": sort, "order": order, "limit": limit, "cursor": cursor}
+    query = reading.scope(wanted.asked(record, **paging, lang=language))
+    page = await runtime.read(lambda: runtime.store.search(query))
     if record.record_searches:
         await runtime.record(
             reading.reader,

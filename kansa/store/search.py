@@ -19,6 +19,9 @@ _SORT_SQL = {
     "received_at": "e.received_at",
     "seq": "e.seq",
     "actor": "COALESCE(e.actor_name, e.actor_login, e.actor_id, '')",
+    "actor_id": "COALESCE(e.actor_id, '')",
+    "actor_login": "COALESCE(e.actor_login, e.actor_id, '')",  # the login shown, else the id
+    "actor_name": "COALESCE(e.actor_name, '')",
     "action": "e.action",
     "result": "e.result",
     "level": "(CASE e.level WHEN 'error' THEN 4 WHEN 'warning' THEN 3 WHEN 'important' THEN 2"
@@ -27,6 +30,8 @@ _SORT_SQL = {
     "history": "e.history",
     "ip": "COALESCE(e.ip, '')",
     "target": "COALESCE(e.target_name, e.target_id, '')",
+    "target_id": "COALESCE(e.target_id, e.target_name, '')",
+    "service": "COALESCE(e.service, '')",
 }
 SELECT_COLUMNS = "e.body, e.hash, e.seq"
 
@@ -89,7 +94,7 @@ def build(query: Query, dialect: str, paged: bool = True) -> tuple[str, list[Any
             " WHERE later.tenant_id = e.tenant_id AND later.correlation_id = e.correlation_id"
             " AND later.seq > e.seq))"
         )
-    sort = _SORT_SQL[query.sort]
+    sort = _label_rank(query) if query.sort == "label" else _SORT_SQL[query.sort]
     direction = "DESC" if query.descending else "ASC"
     if query.after is not None:
         op = "<" if query.descending else ">"
@@ -104,6 +109,22 @@ def build(query: Query, dialect: str, paged: bool = True) -> tuple[str, list[Any
     if paged:
         text += f" LIMIT {sql.mark(query.limit + 1)}"
     return text, sql.params
+
+
+def _label_rank(query: Query) -> str:
+    """The rank of each row's action label (:attr:`Query.labels`); unlisted actions last.
+    The expression stands in the SELECT, the cursor's condition and the ORDER BY, so it
+    holds literals, not marks: catalog names, quoted, and whole numbers."""
+    whens = "".join(
+        f" WHEN e.product = {_literal(product)} AND e.action = {_literal(action)} THEN {int(rank)}"
+        for product, action, rank in query.labels
+    )
+    return f"(CASE{whens} ELSE {len(query.labels)} END)" if whens else "0"
+
+
+def _literal(text: str) -> str:
+    """``text`` as an SQL string literal (standard quoting, as both engines read it)."""
+    return "'" + text.replace("\x00", "").replace("'", "''") + "'"
 
 
 def _filters(sql: _Sql, query: Query) -> None:

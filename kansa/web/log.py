@@ -132,7 +132,7 @@ async def log_screen(request: Request) -> Response:
     error: tuple[str, dict[str, object]] | None = None
     found: Found | None = None
     try:
-        asked = asked_of(form, tab, product, runtime.catalog, ctx.tenant.tz)
+        asked = asked_of(form, tab, product, runtime.catalog, ctx.tenant.tz, lang)
         found = await _search(ctx, tab, ctx.reading.scope(asked, now), period)
     except FormError as exc:
         error = (exc.key, exc.values)

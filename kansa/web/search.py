@@ -17,7 +17,7 @@ from kansa.catalog.screens import Screen, Tab
 from kansa.events.query import Filters, parse_q
 from kansa.records import Tenant
 from kansa.timeutil import EARLIEST_BOUND, LATEST_BOUND
-from kansa.words import Role
+from kansa.words import Lang, Role
 
 PAGE_SIZE = 50
 SINGLE = ("actor", "target", "service", "action", "group", "category", "module", "text")
@@ -105,7 +105,9 @@ def read_form(params: Mapping[str, Sequence[str]], period: Period) -> Form:
     )
 
 
-def asked_of(form: Form, tab: Tab, product: Product | None, catalog: Catalog, tz: str) -> Asked:
+def asked_of(
+    form: Form, tab: Tab, product: Product | None, catalog: Catalog, tz: str, lang: Lang
+) -> Asked:
     """The form as asked; :func:`~kansa.access.scope.scope` applies the period rule."""
     since, until = _bounds(form, ZoneInfo(tz))
     return Asked(
@@ -116,6 +118,7 @@ def asked_of(form: Form, tab: Tab, product: Product | None, catalog: Catalog, tz
         order=form.order,
         limit=PAGE_SIZE,
         cursor=form.cursor,
+        lang=lang,
     )
 
 

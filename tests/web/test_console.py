@@ -117,11 +117,11 @@ def test_kddi_administrator_searches_each_tab(page: Page, site: Site, catalog: C
 def test_sorting_by_a_column_header(page: Page, site: Site) -> None:
     sign_in(page, site, "kddi-business-id")
     page.click("th.col-actor-name a.sort")
-    page.wait_for_url(re.compile(r"sort=actor&order=asc"))
+    page.wait_for_url(re.compile(r"sort=actor_name&order=asc"))
     assert page.get_attribute("th.col-actor-name", "aria-sort") == "ascending"
     ascending = column(page, "actor-name")
     page.click("th.col-actor-name a.sort")
-    page.wait_for_url(re.compile(r"sort=actor&order=desc"))
+    page.wait_for_url(re.compile(r"sort=actor_name&order=desc"))
     assert page.get_attribute("th.col-actor-name", "aria-sort") == "descending"
     assert column(page, "actor-name") == list(reversed(ascending))
     page.click("th.col-occurred-at a.sort")
