@@ -47,6 +47,8 @@ class Asked:
     cursor: str | None = None
     lang: Lang = "ja"
     """The reader's language: the sort ``label`` orders actions by their label in it."""
+    own: bool = False
+    """Only the reader's own events (自身のログイン履歴), whatever their role."""
 
 
 PeriodFault = Literal["from_after_to", "future", "before_window"]
@@ -111,7 +113,8 @@ def scope(
     if window is None:
         what = "download the log" if purpose == "export" else "read the log"
         raise Forbidden(f"a {reader.role} may not {what} of this tenant")
-    if reader.role == "user" and not reader.actor_id:
+    own = reader.role == "user" or asked.own
+    if own and not reader.actor_id:
         raise Forbidden("a user reads only their own events, and this reader names no actor")
     tz = ZoneInfo(tenant.tz)
     since, until = period(asked.since, asked.until, window, now, tz)
@@ -131,7 +134,7 @@ def scope(
         since=since,
         until=until,
         filters=filters,
-        actor_id=reader.actor_id if reader.role == "user" else None,
+        actor_id=reader.actor_id if own else None,
         visible=visible_types(catalog, reader.role, purpose),
         group_actions=_groups(catalog, filters.groups),
         sort=asked.sort,

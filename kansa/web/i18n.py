@@ -111,6 +111,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "close": ("閉じる", "Close"),
     "cancel": ("キャンセル", "Cancel"),
     "back": ("一覧に戻る", "Back to the list"),
+    "own.title": ("自身のログイン履歴", "Your login history"),
+    "menu.user": ("ユーザーメニュー", "User menu"),
     "own.note": (
         "あなた自身のログのみ表示しています。",
         "Only your own log entries are shown.",

@@ -167,10 +167,9 @@ def test_a_general_user_sees_their_own_history(page: Page, site: Site, layout: s
     assert "飯田橋 一郎" not in body and "神楽坂 三郎" not in body and "管理 太郎" not in body
     assert page.locator("table.log tbody tr").count() >= 2
     assert page.locator("section.download").count() == 0  # no CSV for general users
-    if layout == "kddi-business-id":
-        assert page.locator("nav.tabs a").all_inner_texts() == ["ログイン履歴", "操作履歴"]
-        page.click("nav.tabs >> text=操作履歴")
-        assert column(page, "actor-login") == ["jiro"]
+    if layout == "kddi-business-id":  # the login history only, one ID per person
+        assert page.locator("nav.tabs").count() == 0
+        assert set(column(page, "actor-login")) == {"jiro"}
 
 
 def test_pca_level_icons_data_type_and_window(page: Page, site: Site) -> None:

@@ -96,3 +96,41 @@ def test_provisioning_sorts_by_service(page: Page, site: Site) -> None:
     assert column(page, "service") == ["Google Workspace", "Microsoft 365"]
     _sort(page, "service", "service", "desc")
     assert column(page, "service") == ["Microsoft 365", "Google Workspace"]
+
+
+def test_a_general_user_sees_their_own_login_history_only(page: Page, site: Site) -> None:
+    sign_in(page, site, "kddi-business-id", login="u-jiro")
+    assert page.locator("nav.tabs").count() == 0  # no 操作履歴 (manual: users see logins)
+    assert page.locator("h2#search-title").inner_text() == "ログイン履歴"
+    assert set(column(page, "actor-login")) == {"jiro"}  # the product login, once
+    assert "u-jiro" not in page.inner_text("table.log")
+    page.goto(f"{site.base}/console/log?tab=operation")
+    assert page.locator("h2#search-title").inner_text() == "ログイン履歴"
+    page.click("header .usermenu summary")
+    page.click("header .usermenu >> text=自身のログイン履歴")
+    page.wait_for_url("**/console/own")
+    assert page.locator("h1").inner_text() == "自身のログイン履歴"
+    assert set(column(page, "actor-login")) == {"jiro"}
+
+
+def test_administrators_open_their_own_login_history_from_the_menu(
+    page: Page, site: Site, kddi: str, store: Store, catalog: Catalog
+) -> None:
+    own = {"id": "admin", "login": "kanri", "name": "管理 太郎"}
+    event = _operation(kddi, 1, "login.password", own, 2)
+    event.update(result="success", params={"os": "Windows"}, ip="203.0.113.99")
+    store.append(prepare([event], catalog))
+    sign_in(page, site, "kddi-business-id", tenant=kddi)
+    assert {"jiro", "kanri"} <= set(column(page, "actor-login"))  # everyone's, on the log
+    page.click("header .usermenu summary")
+    page.click("header .usermenu >> text=自身のログイン履歴")
+    page.wait_for_url("**/console/own")
+    assert column(page, "actor-login") == ["kanri"]
+    assert page.locator("section.download").count() == 0
+    assert page.locator("nav.tabs").count() == 0
+    page.check("input[name=result][value=failure]")  # the search stays on the own history
+    page.click("form.search button[type=submit]")
+    page.wait_for_url("**/console/own?**")
+    assert page.locator("table.log tbody tr").count() == 0
+    page.click("a[lang=en]")
+    assert page.locator("h1").inner_text() == "Your login history"
