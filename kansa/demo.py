@@ -220,6 +220,9 @@ class _Source:
             return rng.choice(["社内ネットワークのみ", "勤務時間内のみ"])
         if name == "targets":
             return [p["name"] for p in rng.sample(self.people[tenant.id], 3)]
+        if name in product.times:  # a time, as a publisher sends it (ISO 8601, its offset)
+            later = self.now + timedelta(days=rng.randint(1, 30), hours=rng.randint(0, 23))
+            return later.astimezone(JST).replace(minute=0, second=0, microsecond=0).isoformat()
         if name.endswith(("_at", "_from", "_until")):
             return f"{self.now.astimezone(JST):%Y/%m/%d}"
         if name.endswith("_id"):

@@ -68,6 +68,9 @@ class Tab:
     columns: tuple[Column, ...]
     filters: tuple[FilterSpec, ...]
     choose_columns: bool = False
+    download_dialog: bool = False
+    """The download of the tab's file opens as a dialog with the period (microCMS), not as a
+    panel under the search form."""
 
     def has(self, kind: str) -> bool:
         return any(f.kind == kind for f in self.filters)
@@ -197,6 +200,7 @@ def _tab(raw: Any, where: str) -> Tab:
         columns=tuple(columns),
         filters=tuple(filters),
         choose_columns=bool(raw.get("choose_columns", False)),
+        download_dialog=bool(raw.get("download_dialog", False)),
     )
 
 

@@ -50,6 +50,12 @@ STRINGS: dict[str, tuple[str, str]] = {
         "このリンクは無効か、有効期限が切れています。元の画面からもう一度開いてください。",
         "This link is invalid or has expired. Open it again from where you came from.",
     ),
+    "signin.no_access": (
+        "このアカウントには監査ログを閲覧する権限がありません。監査ログを閲覧できるのは"
+        "組織の管理者のみです。",
+        "This account may not view the audit log: only the organisation's administrators "
+        "can view it.",
+    ),
     "signin.csrf": (
         "フォームの有効期限が切れました。もう一度送信してください。",
         "The form has expired. Please send it again.",

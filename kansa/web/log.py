@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from kansa.access.scope import PeriodRefused
 from kansa.catalog.columns import Cell, cell, failed
 from kansa.catalog.screens import Tab
-from kansa.errors import InvalidInput, InvalidQuery, Problem
+from kansa.errors import Forbidden, InvalidInput, InvalidQuery, Problem
 from kansa.events.present import present
 from kansa.events.query import Query
 from kansa.http.readers import client_ip
@@ -194,6 +194,31 @@ async def _screen(request: Request, ctx: Context, tab: Tab, tabs: list[Tab], bas
     )
 
 
+@router.get("/download")
+async def download_form(request: Request) -> Response:
+    """The download of a tab's file for a period, as a dialog (``?fragment=1``) or a page:
+    how microCMS's screen offers it."""
+    ctx = await current(request)
+    tab, _ = _tab(request, ctx)
+    now = utcnow()
+    period = period_of(ctx.layout, ctx.screen, ctx.session.role, ctx.tenant, now)
+    params = {k: request.query_params.getlist(k) for k in request.query_params}
+    download = _download(ctx, tab, read_form(params, period), now)
+    if download is None:
+        raise Forbidden(f"a {ctx.session.role} may not download the file of this tab")
+    fragment = bool(request.query_params.get("fragment"))
+    return page(
+        request,
+        "download_dialog.html" if fragment else "download.html",
+        ctx.lang,
+        me=ctx,
+        tab=tab,
+        download=download,
+        in_dialog=fragment,
+        back=f"{LOG}?{urlencode({'tab': tab.id})}",
+    )
+
+
 def _start(earliest: datetime | None, tz: str) -> dict[str, object]:
     return {"start": f"{earliest.astimezone(ZoneInfo(tz)):%Y/%m/%d}"} if earliest else {}
 
@@ -235,7 +260,7 @@ def _rows(ctx: Context, found: Found | None, columns: list[ColumnChoice]) -> lis
         return []
     rows = []
     for event in found.page.events:
-        shown = present(event, ctx.runtime.catalog, ctx.lang)
+        shown = present(event, ctx.runtime.catalog, ctx.lang, tz=ctx.tenant.tz)
         cells = [(c, cell(shown, c.key, ctx.runtime.catalog, ctx.tenant.tz)) for c in columns]
         rows.append(
             Row(str(shown["id"]), f"/console/events/{shown['id']}", str(shown["level"]), cells)
