@@ -113,3 +113,12 @@ def test_tenants_of_the_region_or_of_none_may_log_it(
     assert publish(client, key, event(tenant_id, "create certificate", 2)).status_code == 201
     tenant = store.get_tenant(tenant_id)
     assert tenant is not None and tenant.region == "JP" and tenant.last_seq == 2
+    listed = client.get(
+        "/api/v1/catalog",
+        params={"product": "acme-cert"},
+        headers={"Authorization": f"Bearer {key}"},
+    ).json()["event_types"]
+    assert {t["action"]: t["regions"] for t in listed} == {
+        "create certificate": ["JP"],
+        "download certificate": [],
+    }
