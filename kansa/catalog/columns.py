@@ -27,7 +27,7 @@ class Field:
 FIELDS: dict[str, Field] = {
     "occurred_at": Field(Label("日時", "Date and time"), "occurred_at"),
     "received_at": Field(Label("受信日時", "Received at"), "received_at"),
-    "started_at": Field(Label("日時", "Date and time"), "occurred_at"),
+    "started_at": Field(Label("日時", "Date and time"), "started_at"),
     "level": Field(Label("レベル", "Level"), "level"),
     "history": Field(Label("履歴", "History"), "history"),
     "app": Field(Label("アプリケーション名", "Application"), None),

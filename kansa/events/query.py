@@ -21,6 +21,7 @@ from kansa.errors import InvalidQuery, Problem
 
 SORTS = (
     "occurred_at",
+    "started_at",
     "received_at",
     "actor",
     "actor_id",
@@ -38,7 +39,7 @@ SORTS = (
     "service",
     "seq",
 )
-NUMBER_SORTS = frozenset({"occurred_at", "received_at", "level", "seq", "label"})
+NUMBER_SORTS = frozenset({"occurred_at", "started_at", "received_at", "level", "seq", "label"})
 """The sorts whose cursor value is a number; the others' is text."""
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50

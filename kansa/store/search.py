@@ -17,6 +17,9 @@ from kansa.timeutil import to_micros
 _SORT_SQL = {
     "occurred_at": "e.occurred_at",
     "received_at": "e.received_at",
+    # when the event's job began: its first state's time (the event's own without a job)
+    "started_at": "COALESCE((SELECT s.occurred_at FROM events s WHERE s.tenant_id = e.tenant_id"
+    " AND s.correlation_id = e.correlation_id ORDER BY s.seq LIMIT 1), e.occurred_at)",
     "seq": "e.seq",
     "actor": "COALESCE(e.actor_name, e.actor_login, e.actor_id, '')",
     "actor_id": "COALESCE(e.actor_id, '')",

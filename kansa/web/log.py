@@ -86,6 +86,11 @@ def _own_tab(ctx: Context) -> Tab:
     return next((t for t in tabs if t.history == "login"), tabs[0] if tabs else ctx.screen.tabs[0])
 
 
+def _default_sort(tab: Tab) -> str:
+    """Newest first by the time the tab shows: a job's start where its 日時 is (KDDI 4.1)."""
+    return "started_at" if any(c.field == "started_at" for c in tab.columns) else "occurred_at"
+
+
 def href(tab: Tab, form: Form, base: str = LOG, **changes: str | None) -> str:
     """The screen at ``base`` for ``tab`` with ``form``'s values and ``changes``."""
     pairs: list[tuple[str, str]] = [("tab", tab.id), ("from", form.since), ("to", form.until)]
@@ -152,7 +157,7 @@ async def _screen(request: Request, ctx: Context, tab: Tab, tabs: list[Tab], bas
     now = utcnow()
     period = period_of(ctx.layout, ctx.screen, ctx.session.role, ctx.tenant, now)
     params = {k: request.query_params.getlist(k) for k in request.query_params}
-    form = read_form(params, period)
+    form = read_form(params, period, _default_sort(tab))
     product = runtime.catalog.products.get(ctx.layout.product)
     error: tuple[str, dict[str, object]] | None = None
     found: Found | None = None
@@ -203,7 +208,7 @@ async def download_form(request: Request) -> Response:
     now = utcnow()
     period = period_of(ctx.layout, ctx.screen, ctx.session.role, ctx.tenant, now)
     params = {k: request.query_params.getlist(k) for k in request.query_params}
-    download = _download(ctx, tab, read_form(params, period), now)
+    download = _download(ctx, tab, read_form(params, period, _default_sort(tab)), now)
     if download is None:
         raise Forbidden(f"a {ctx.session.role} may not download the file of this tab")
     fragment = bool(request.query_params.get("fragment"))

@@ -78,8 +78,10 @@ def period_of(layout: Layout, screen: Screen, role: Role, tenant: Tenant, now: d
     return Period(today, earliest.astimezone(tz) if earliest else None, default)
 
 
-def read_form(params: Mapping[str, Sequence[str]], period: Period) -> Form:
-    """The form from the query string; a first visit gets the default period."""
+def read_form(
+    params: Mapping[str, Sequence[str]], period: Period, default_sort: str = "occurred_at"
+) -> Form:
+    """The form from the query string; a first visit gets the default period and order."""
 
     def first(name: str) -> str:
         values = params.get(name) or [""]
@@ -99,7 +101,7 @@ def read_form(params: Mapping[str, Sequence[str]], period: Period) -> Form:
         since=first("from") if searched else default_since,
         until=first("to") if searched else period.today.isoformat(),
         values=values,
-        sort=first("sort") or "occurred_at",
+        sort=first("sort") or default_sort,
         order=first("order") or "desc",
         cursor=first("cursor") or None,
     )

@@ -27,7 +27,9 @@ FIRST = {"id": "u-aaa", "login": "aaa", "name": "龍 太郎"}
 """First by login, last by name: a sort by name would not put them first."""
 
 
-def _operation(tenant: str, n: int, action: str, actor: dict[str, str], hours: float) -> Any:
+def _operation(
+    tenant: str, n: int, action: str, actor: dict[str, str], hours: float
+) -> dict[str, Any]:
     params = {"org": "営業部", "sso_service": "Microsoft 365", "target_id": f"user-{n}"}
     return {
         "id": f"op-{n}",
@@ -134,3 +136,36 @@ def test_administrators_open_their_own_login_history_from_the_menu(
     assert page.locator("table.log tbody tr").count() == 0
     page.click("a[lang=en]")
     assert page.locator("h1").inner_text() == "Your login history"
+
+
+def _state(tenant: str, job: str, n: int, result: str, hours: float) -> dict[str, Any]:
+    event = _operation(tenant, n, "provision.user.create", ICHIRO, hours)
+    event.update(
+        result=result,
+        params={"service": "Microsoft 365"},
+        correlation_id=job,
+        targets=[{"id": f"{job}@hikari.example.jp", "name": "飯田橋 二郎"}],
+    )
+    return event
+
+
+def test_provisioning_sorts_by_when_each_job_began(
+    page: Page, site: Site, kddi: str, store: Store, catalog: Catalog
+) -> None:
+    """Job x began first and ended last: by its latest state it would come first."""
+    states = [
+        _state(kddi, "job-x", 201, "processing", 10),
+        _state(kddi, "job-y", 202, "processing", 5),
+        _state(kddi, "job-y", 203, "ok", 4),
+        _state(kddi, "job-x", 204, "ok", 0.5),
+    ]
+    store.append(prepare(states, catalog))
+    sign_in(page, site, "kddi-business-id", tenant=kddi)
+    page.click("nav.tabs >> text=サービス連携履歴")
+    assert page.get_attribute("th.col-started-at", "aria-sort") == "descending"
+    began = column(page, "started-at")
+    assert len(began) == 4 and began == sorted(began, reverse=True)
+    assert column(page, "target-id")[-1] == "job-x@hikari.example.jp"
+    _sort(page, "started-at", "started_at", "asc")
+    began = column(page, "started-at")
+    assert began == sorted(began) and column(page, "target-id")[0] == "job-x@hikari.example.jp"
