@@ -84,6 +84,11 @@ class Screen:
     default_days: int | None = None
     """How many days before today the period starts by default (never before the window)."""
 
+    def login_tab(self) -> Tab | None:
+        """The first tab of the login history: where a reader's own login history is shown
+        (自身のログイン履歴); None when the screen has none."""
+        return next((t for t in self.tabs if t.history == "login"), None)
+
     def tab(self, tab_id: str | None) -> Tab:
         for tab in self.tabs:
             if tab.id == tab_id:

@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from kansa.access.scope import PeriodRefused
 from kansa.catalog.columns import Cell, cell, failed
 from kansa.catalog.screens import Tab
-from kansa.errors import Forbidden, InvalidInput, InvalidQuery, Problem
+from kansa.errors import Forbidden, InvalidInput, InvalidQuery, NotFound, Problem
 from kansa.events.present import present
 from kansa.events.query import Query
 from kansa.http.readers import client_ip
@@ -82,8 +82,10 @@ def _tab(request: Request, ctx: Context) -> tuple[Tab, list[Tab]]:
 
 def _own_tab(ctx: Context) -> Tab:
     """The tab of the reader's own login history: the screen's first login tab."""
-    tabs = tabs_for(ctx.screen.tabs, ctx.runtime.catalog, ctx.session.role, ctx.layout.product)
-    return next((t for t in tabs if t.history == "login"), tabs[0] if tabs else ctx.screen.tabs[0])
+    tab = ctx.screen.login_tab()
+    if tab is None:
+        raise NotFound("this log has no login history to show a reader their own")
+    return tab
 
 
 def _default_sort(tab: Tab) -> str:

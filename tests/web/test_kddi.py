@@ -169,3 +169,12 @@ def test_provisioning_sorts_by_when_each_job_began(
     _sort(page, "started-at", "started_at", "asc")
     began = column(page, "started-at")
     assert began == sorted(began) and column(page, "target-id")[0] == "job-x@hikari.example.jp"
+
+
+def test_a_log_without_a_login_history_offers_no_own_one(page: Page, site: Site) -> None:
+    sign_in(page, site, "pca-id")
+    assert page.locator("header .usermenu").count() == 0
+    assert page.locator("header .who .person").inner_text() == "管理 太郎"
+    reply = page.goto(f"{site.base}/console/own")
+    assert reply is not None and reply.status == 404
+    assert page.locator("header .signout").count() == 1  # the error page keeps the header
