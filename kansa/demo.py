@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from kansa.catalog import Catalog, EventType, Product
 from kansa.dburl import path_of
 from kansa.events.prepare import prepare
+from kansa.records import TenantChanges
 from kansa.store import Store
 from kansa.timeutil import utcnow
 
@@ -32,6 +33,7 @@ class DemoTenant:
     name: str
     product: str
     domain: str
+    region: str | None = None
 
 
 TENANTS = (
@@ -39,7 +41,7 @@ TENANTS = (
     DemoTenant("kagurazaka-shoji", "神楽坂商事", "pca-id", "kagurazaka.example.jp"),
     DemoTenant("hikari-logistics", "ひかり物流", "kddi-business-id", "hikari.example.jp"),
     DemoTenant("minato-kensetsu", "みなと建設", "kddi-business-id", "minato.example.jp"),
-    DemoTenant("sakura-trading", "さくら商事", "cybozu", "sakura.example.jp"),
+    DemoTenant("sakura-trading", "さくら商事", "cybozu", "sakura.example.jp", "JP"),
     DemoTenant("tsubame-media", "つばめメディア", "microcms", "tsubame.example.jp"),
 )
 
@@ -218,6 +220,9 @@ class _Source:
             return rng.choice(["社内ネットワークのみ", "勤務時間内のみ"])
         if name == "targets":
             return [p["name"] for p in rng.sample(self.people[tenant.id], 3)]
+        if name in product.times:  # a time, as a publisher sends it (ISO 8601, its offset)
+            later = self.now + timedelta(days=rng.randint(1, 30), hours=rng.randint(0, 23))
+            return later.astimezone(JST).replace(minute=0, second=0, microsecond=0).isoformat()
         if name.endswith(("_at", "_from", "_until")):
             return f"{self.now.astimezone(JST):%Y/%m/%d}"
         if name.endswith("_id"):
@@ -329,6 +334,8 @@ def fill(store: Store, catalog: Catalog, count: int, *, seed: int = 42, batch: i
             store.create_tenant(
                 tenant.id, name=tenant.name, layout=layout, tz="Asia/Tokyo", lang="ja"
             )
+            if tenant.region:
+                store.update_tenant(tenant.id, TenantChanges(region=tenant.region))
     stored = 0
     pending: list[dict[str, Any]] = []
     for event in generate(catalog, count, seed=seed):

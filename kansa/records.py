@@ -41,6 +41,9 @@ class Tenant:
     retired_at: datetime | None = None
     """When the tenant was retired (no events published for it since); None while active."""
     retired_reason: str | None = None
+    region: str | None = None
+    """Where the tenant's product runs (Cybozu: JP, US, CN); None: no region. An event type
+    its catalog logs in some regions only is refused for tenants of the others."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,7 @@ class TenantChanges:
     lang: str | None = None
     record_searches: bool | None = None
     retention: Mapping[str, int] | None = None
+    region: str | None = None
 
     def given(self) -> dict[str, object]:
         """The settings to change, by column name."""

@@ -1,5 +1,5 @@
 """The rules a tenant's settings follow wherever they are set (the CLI, a first event, the
-store's defaults): its id, layout, time zone and language. A refusal is an
+store's defaults): its id, layout, time zone, language and region. A refusal is an
 :class:`~kansa.errors.InvalidInput` naming the field and what it may be."""
 
 from __future__ import annotations
@@ -38,6 +38,14 @@ def check_tz(tz: str, where: str = "tz") -> None:
 def check_lang(lang: str, where: str = "lang") -> None:
     if lang not in LANGS:
         _refuse(where, f"lang must be one of {', '.join(LANGS)}, not {lang!r}")
+
+
+def check_region(region: str, known: Iterable[str], where: str = "region") -> None:
+    """A region is one some loaded catalog names (Cybozu: JP, US, CN); empty clears it."""
+    names = sorted(set(known))
+    if region and region not in names:
+        allowed = ", ".join(names) if names else "none (no catalog names a region)"
+        _refuse(where, f"unknown region {region!r}; known: {allowed}")
 
 
 def check_settings(

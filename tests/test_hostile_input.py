@@ -54,6 +54,8 @@ CONSOLE_PARAMS = {
         "tab", "from", "to", "actor", "target", "service", "action", "group", "category",
         "module", "text", "history", "result", "level", "sort", "order", "cursor", "lang", "m",
     ],
+    "/console/own": ["tab", "from", "to", "actor", "result", "sort", "order", "cursor", "lang"],
+    "/console/download": ["tab", "from", "to", "fragment", "lang"],
     "/console/columns": ["tab", "back", "fragment", "lang"],
     "/console/signin": ["m", "lang"],
 }  # fmt: skip

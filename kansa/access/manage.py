@@ -209,6 +209,7 @@ def tenant_facts(tenant: Tenant) -> dict[str, object]:
         "layout": tenant.layout,
         "tz": tenant.tz,
         "lang": tenant.lang,
+        "region": tenant.region,
         "created_at": _time(tenant.created_at),
         "last_seq": tenant.last_seq,
         "chain_start_seq": tenant.chain_start_seq,

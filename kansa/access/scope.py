@@ -19,10 +19,18 @@ from kansa.access.readers import Reader
 from kansa.catalog import Catalog
 from kansa.catalog.layout import DEFAULT_LAYOUT, Layout, Window
 from kansa.errors import Forbidden, InvalidQuery, NotFound, Problem
-from kansa.events.query import MAX_LIMIT, SORTS, Cursor, Filters, Query, check_choice
+from kansa.events.query import (
+    MAX_LIMIT,
+    SORTS,
+    Cursor,
+    Filters,
+    Query,
+    check_choice,
+    label_ranks,
+)
 from kansa.events.stored import StoredEvent
 from kansa.records import Tenant
-from kansa.words import HISTORIES, LEVELS, PRODUCT_HISTORIES, Purpose, Role
+from kansa.words import HISTORIES, LEVELS, PRODUCT_HISTORIES, Lang, Purpose, Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,10 @@ class Asked:
     order: str = "desc"
     limit: int = 50
     cursor: str | None = None
+    lang: Lang = "ja"
+    """The reader's language: the sort ``label`` orders actions by their label in it."""
+    own: bool = False
+    """Only the reader's own events (自身のログイン履歴), whatever their role."""
 
 
 PeriodFault = Literal["from_after_to", "future", "before_window"]
@@ -101,7 +113,8 @@ def scope(
     if window is None:
         what = "download the log" if purpose == "export" else "read the log"
         raise Forbidden(f"a {reader.role} may not {what} of this tenant")
-    if reader.role == "user" and not reader.actor_id:
+    own = reader.role == "user" or asked.own
+    if own and not reader.actor_id:
         raise Forbidden("a user reads only their own events, and this reader names no actor")
     tz = ZoneInfo(tenant.tz)
     since, until = period(asked.since, asked.until, window, now, tz)
@@ -121,7 +134,7 @@ def scope(
         since=since,
         until=until,
         filters=filters,
-        actor_id=reader.actor_id if reader.role == "user" else None,
+        actor_id=reader.actor_id if own else None,
         visible=visible_types(catalog, reader.role, purpose),
         group_actions=_groups(catalog, filters.groups),
         sort=asked.sort,
@@ -129,7 +142,20 @@ def scope(
         limit=asked.limit,
         after=Cursor.decode(asked.cursor) if asked.cursor else None,
         jobs=filters.histories == ("provisioning",),
+        labels=labels_of(catalog, layout.product, asked.lang) if asked.sort == "label" else (),
     )
+
+
+@lru_cache(maxsize=64)
+def labels_of(catalog: Catalog, product: str, lang: Lang) -> tuple[tuple[str, str, int], ...]:
+    """The ranks of the sort ``label``: every action of ``product`` (of every product when
+    the catalog has no such product) and of kansa's own history, by label in ``lang``."""
+    types = [
+        t
+        for t in catalog.event_types()
+        if t.product == product or product not in catalog.products or t.history == "access"
+    ]
+    return tuple(label_ranks([((t.product, t.action), t.title(lang)) for t in types]))
 
 
 def period(

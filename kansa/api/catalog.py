@@ -32,6 +32,8 @@ def describe(catalog: Catalog, event_type: EventType) -> dict[str, Any]:
         "result_messages": {
             r: {"ja": t.ja, "en": t.en} for r, t in event_type.result_messages.items()
         },
+        "times": sorted(product.times & set(event_type.param_names())),
+        "regions": sorted(event_type.regions),
         "screen": sorted(event_type.screen),
         "csv": sorted(event_type.csv),
         "description": event_type.description,

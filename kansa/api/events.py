@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,6 +11,7 @@ from pydantic import BaseModel
 from kansa.access.readers import check_publish, require_scope
 from kansa.errors import InvalidInput, Problem
 from kansa.events.prepare import EventIn, PreparedEvent, exact_json, prepare
+from kansa.events.regions import check_regions, region_bound
 from kansa.http.problems import HTTPProblem
 from kansa.http.readers import api_key
 from kansa.http.responses import JSON
@@ -68,7 +70,10 @@ PUBLISH_DOC: dict[str, Any] = {
         403: {"description": "Key lacks publish scope or is bound to another tenant."},
         413: {"description": "The body is larger than KANSA_MAX_BODY_BYTES."},
         415: {"description": "The body is not JSON."},
-        422: {"description": "Invalid events, or a batch empty or too large; nothing stored."},
+        422: {
+            "description": "Invalid events (an event type outside its tenant's region"
+            " among them), or a batch empty or too large; nothing stored."
+        },
         429: {"description": "Too many requests for this key: wait as long as Retry-After says."},
     },
 )
@@ -88,6 +93,10 @@ async def publish(request: Request) -> JSON:
     check_not_retired([e.tenant_id for e in events], await runtime.retired_tenants(), single)
     if not runtime.settings.create_tenants:
         await runtime.read(lambda: _known_tenants(runtime, events, single))
+    if region_bound(events, runtime.catalog):
+        await runtime.read(
+            lambda: check_regions(events, runtime.catalog, _region_of(runtime), single)
+        )
     receipts = await runtime.writer.append(events)
     duplicates = sum(1 for r in receipts if r.duplicate)
     runtime.metrics.events_accepted.inc(len(receipts) - duplicates)
@@ -98,6 +107,14 @@ async def publish(request: Request) -> JSON:
         "events": [r.as_dict() for r in receipts],
     }
     return JSON(reply, status_code=201 if duplicates < len(receipts) else 200)
+
+
+def _region_of(runtime: Runtime) -> Callable[[str], str | None]:
+    def region(tenant_id: str) -> str | None:
+        tenant = runtime.store.get_tenant(tenant_id)
+        return tenant.region if tenant else None
+
+    return region
 
 
 def _known_tenants(runtime: Runtime, events: list[PreparedEvent], single: bool) -> None:

@@ -113,9 +113,10 @@ async def search(
     an offset; they default to the layout's window. ``next_cursor`` fetches the next page.
     ``q`` takes free text and ``field:value`` terms (see docs/api.md)."""
     runtime, record = reading.runtime, reading.tenant
-    query = reading.scope(wanted.asked(record, sort=sort, order=order, limit=limit, cursor=cursor))
-    page = await runtime.read(lambda: runtime.store.search(query))
     language = lang_of(lang, record.lang)
+    paging = {"sort": sort, "order": order, "limit": limit, "cursor": cursor}
+    query = reading.scope(wanted.asked(record, **paging, lang=language))
+    page = await runtime.read(lambda: runtime.store.search(query))
     if record.record_searches:
         await runtime.record(
             reading.reader,
@@ -126,7 +127,7 @@ async def search(
         )
     return JSON(
         {
-            "events": [present(e, runtime.catalog, language) for e in page.events],
+            "events": [present(e, runtime.catalog, language, tz=record.tz) for e in page.events],
             "next_cursor": page.next_cursor.encode() if page.next_cursor else None,
             "from": _iso(query.since),
             "to": _iso(query.until),
@@ -151,12 +152,12 @@ async def event(
     if found is None or not permits(query, found):
         raise NotFound(f"no event {event_id!r} in tenant {record.id!r}")
     language = lang_of(lang, record.lang)
-    shown = present(found, runtime.catalog, language)
+    shown = present(found, runtime.catalog, language, tz=record.tz)
     job = found.get("correlation_id")
     if job:
         states = await runtime.read(lambda: runtime.store.job_states(record.id, job))
         shown["states"] = [
-            present(s, runtime.catalog, language) for s in states if permits(query, s)
+            present(s, runtime.catalog, language, tz=record.tz) for s in states if permits(query, s)
         ]
     await runtime.record(
         reading.reader, record.id, "log.event.view", {"event_id": event_id}, client_ip(request)

@@ -20,30 +20,31 @@ PENDING_RESULTS = frozenset({"processing"})
 class Field:
     label: Label
     sort: str | None = None
-    """The search ``sort`` this column orders by; None when it cannot be sorted."""
+    """The search ``sort`` this column orders by — what the cell shows (an action by its
+    label, a person by the login shown); None when it cannot be sorted."""
 
 
 FIELDS: dict[str, Field] = {
     "occurred_at": Field(Label("日時", "Date and time"), "occurred_at"),
     "received_at": Field(Label("受信日時", "Received at"), "received_at"),
-    "started_at": Field(Label("日時", "Date and time"), "occurred_at"),
+    "started_at": Field(Label("日時", "Date and time"), "started_at"),
     "level": Field(Label("レベル", "Level"), "level"),
     "history": Field(Label("履歴", "History"), "history"),
     "app": Field(Label("アプリケーション名", "Application"), None),
     "ip": Field(Label("IPアドレス", "IP address"), "ip"),
     "actor": Field(Label("ユーザー", "User"), "actor"),
-    "actor_id": Field(Label("アカウントID", "Account ID"), "actor"),
-    "actor_login": Field(Label("ログイン名", "Login name"), "actor"),
-    "actor_name": Field(Label("ユーザー名", "User name"), "actor"),
-    "action": Field(Label("操作", "Operation"), "action"),
+    "actor_id": Field(Label("アカウントID", "Account ID"), "actor_id"),
+    "actor_login": Field(Label("ログイン名", "Login name"), "actor_login"),
+    "actor_name": Field(Label("ユーザー名", "User name"), "actor_name"),
+    "action": Field(Label("操作", "Operation"), "label"),
     "action_code": Field(Label("アクション", "Action"), "action"),
     "module": Field(Label("モジュール", "Module"), None),
     "category": Field(Label("データ種類", "Data type"), "category"),
     "group": Field(Label("種別", "Type"), None),
     "result": Field(Label("結果", "Result"), "result"),
     "target": Field(Label("対象", "Target"), "target"),
-    "target_id": Field(Label("連携対象", "Target"), "target"),
-    "service": Field(Label("サービス", "Service"), None),
+    "target_id": Field(Label("連携対象", "Target"), "target_id"),
+    "service": Field(Label("サービス", "Service"), "service"),
     "message": Field(Label("内容", "Description"), None),
     "trace_id": Field(Label("トレースID", "Trace ID"), None),
     "user_agent": Field(Label("ユーザーエージェント", "User agent"), None),

@@ -23,7 +23,7 @@ from kansa.words import HISTORIES, LANGS, LEVELS, ROLES
 
 SHIPPED_DIR = Path(__file__).parent / "catalogs"
 
-_PRODUCT_KEYS = {"id", "name", "apps", "layout", "regions"}
+_PRODUCT_KEYS = {"id", "name", "apps", "layout", "regions", "times"}
 _TOP_KEYS = {
     "product",
     "retention",
@@ -142,6 +142,7 @@ def _product(data: Mapping[str, Any], source: str) -> Product:
         retention_days=retention,
         levels=levels,
         regions=regions,
+        times=frozenset(_str_list(head, "times", "product", required=False)),
         events=events,
         source=source,
     )

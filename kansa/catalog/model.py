@@ -113,6 +113,9 @@ class Product:
     """The product's own words for levels (Garoon: Notice, Information); others: kansa's."""
     regions: tuple[str, ...] = ()
     """The regions the product runs in (Cybozu: JP, US, CN); empty when it has none."""
+    times: frozenset[str] = frozenset()
+    """The params that are times (microCMS's 公開開始): an ISO 8601 time with its offset when
+    published, written in a message in the tenant's zone as ``yyyy/mm/dd hh:mm:ss``."""
     events: Mapping[str, EventType] = field(default_factory=dict)
     source: str = ""
 

@@ -68,6 +68,9 @@ class Tab:
     columns: tuple[Column, ...]
     filters: tuple[FilterSpec, ...]
     choose_columns: bool = False
+    download_dialog: bool = False
+    """The download of the tab's file opens as a dialog with the period (microCMS), not as a
+    panel under the search form."""
 
     def has(self, kind: str) -> bool:
         return any(f.kind == kind for f in self.filters)
@@ -80,6 +83,11 @@ class Screen:
     tabs: tuple[Tab, ...]
     default_days: int | None = None
     """How many days before today the period starts by default (never before the window)."""
+
+    def login_tab(self) -> Tab | None:
+        """The first tab of the login history: where a reader's own login history is shown
+        (自身のログイン履歴); None when the screen has none."""
+        return next((t for t in self.tabs if t.history == "login"), None)
 
     def tab(self, tab_id: str | None) -> Tab:
         for tab in self.tabs:
@@ -197,6 +205,7 @@ def _tab(raw: Any, where: str) -> Tab:
         columns=tuple(columns),
         filters=tuple(filters),
         choose_columns=bool(raw.get("choose_columns", False)),
+        download_dialog=bool(raw.get("download_dialog", False)),
     )
 
 

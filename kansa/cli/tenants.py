@@ -11,6 +11,7 @@ import typer
 from kansa import retention as kept
 from kansa import tenants
 from kansa.access import manage
+from kansa.catalog import Catalog
 from kansa.cli.common import (
     CatalogOption,
     DbOption,
@@ -21,9 +22,23 @@ from kansa.cli.common import (
     settings_for,
 )
 from kansa.errors import NotFound
-from kansa.records import DEFAULT_LANG, DEFAULT_TZ, TenantChanges
+from kansa.records import DEFAULT_LANG, DEFAULT_TZ, Tenant, TenantChanges
 from kansa.server.runtime import load_catalog_for, load_layouts_for
 from kansa.timeutil import utcnow
+
+RegionOption = Annotated[
+    str | None,
+    typer.Option(help="Where the tenant's product runs, a region its catalog names (e.g. JP)."),
+]
+
+
+def _check_region(region: str | None, catalog: Catalog) -> None:
+    if region is not None:
+        tenants.check_region(region, (r for p in catalog.products.values() for r in p.regions))
+
+
+def _described(tenant: Tenant) -> str:
+    return f"{tenant.tz}, {tenant.lang}" + (f", region {tenant.region}" if tenant.region else "")
 
 
 def tenant_create(
@@ -32,19 +47,22 @@ def tenant_create(
     layout: Annotated[str | None, typer.Option(help="Product layout, e.g. pca-id.")] = None,
     tz: Annotated[str, typer.Option(help="Time zone for screens and CSV.")] = DEFAULT_TZ,
     lang: Annotated[str, typer.Option(help="ja or en.")] = DEFAULT_LANG,
+    region: RegionOption = None,
     db: DbOption = None,
     catalog: CatalogOption = None,
     layout_file: LayoutFileOption = None,
 ) -> None:
-    """Set up a tenant ahead of its first event, with its layout, time zone and language."""
+    """Set up a tenant ahead of its first event, with its layout, time zone, language and
+    region."""
     settings = settings_for(db, catalog, layout_file)
     tenants.check_id(tenant_id)
     tenants.check_settings(load_layouts_for(settings), layout, tz, lang)
+    _check_region(region, load_catalog_for(settings))
     with opened(settings) as store:
         tenant = store.create_tenant(tenant_id, name=name, layout=layout, tz=tz, lang=lang)
-    typer.echo(
-        f"tenant {tenant.id} created (layout {tenant.layout or '-'}, {tenant.tz}, {tenant.lang})"
-    )
+        if region:
+            tenant = store.update_tenant(tenant_id, TenantChanges(region=region))
+    typer.echo(f"tenant {tenant.id} created (layout {tenant.layout or '-'}, {_described(tenant)})")
 
 
 def tenant_update(
@@ -53,6 +71,7 @@ def tenant_update(
     layout: Annotated[str | None, typer.Option(help="Product layout, e.g. pca-id.")] = None,
     tz: Annotated[str | None, typer.Option(help="Time zone for screens and CSV.")] = None,
     lang: Annotated[str | None, typer.Option(help="ja or en.")] = None,
+    region: RegionOption = None,
     record_searches: Annotated[
         bool | None, typer.Option(help="Record every search of the log in the log itself.")
     ] = None,
@@ -66,19 +85,21 @@ def tenant_update(
     catalog: CatalogOption = None,
     layout_file: LayoutFileOption = None,
 ) -> None:
-    """Change a tenant's name, layout, time zone, language, whether searches are recorded, or
-    how long its histories are kept (recorded in its log)."""
+    """Change a tenant's name, layout, time zone, language, region (``--region ''`` clears
+    it), whether searches are recorded, or how long its histories are kept (recorded in its
+    log)."""
     settings = settings_for(db, catalog, layout_file)
     overrides = kept.parse_overrides(retention) if retention is not None else None
-    changes = TenantChanges(name, layout, tz, lang, record_searches)
+    changes = TenantChanges(name, layout, tz, lang, record_searches, region=region)
     tenants.check_settings(load_layouts_for(settings), layout, tz, lang)
     kinds = load_catalog_for(settings)
+    _check_region(region, kinds)
     with opened(settings) as store:
         tenant = store.update_tenant(tenant_id, changes)
         if overrides is not None:
             tenant = kept.change_retention(store, kinds, tenant_id, overrides, operator())
     typer.echo(
-        f"tenant {tenant.id}: layout {tenant.layout or '-'}, {tenant.tz}, {tenant.lang}, "
+        f"tenant {tenant.id}: layout {tenant.layout or '-'}, {_described(tenant)}, "
         f"searches {'recorded' if tenant.record_searches else 'not recorded'}, "
         f"retention {kept.describe(kept.effective(tenant, kinds))}"
     )
@@ -97,7 +118,7 @@ def tenant_list(
     for tenant in found:
         typer.echo(
             f"{tenant.id}\t{tenant.name or ''}\t{tenant.layout or '-'}\t"
-            f"{tenant.tz}\t{tenant.lang}\t{tenant.last_seq} events"
+            f"{tenant.tz}\t{tenant.lang}\t{tenant.region or '-'}\t{tenant.last_seq} events"
             + ("\tretired" if tenant.retired_at is not None else "")
         )
 

@@ -34,7 +34,7 @@ from pydantic import (
 from kansa.catalog import Catalog, EventType
 from kansa.errors import InvalidInput, Problem
 from kansa.ids import new_id
-from kansa.timeutil import iso_utc, utcnow
+from kansa.timeutil import iso_utc, parse_iso, utcnow, within_bounds
 from kansa.words import LEVELS, Level
 
 TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
@@ -397,6 +397,14 @@ def _check(
                     f"{', '.join(event_type.modules)}",
                 )
             )
+    for name in sorted(product.times & set(event.params)):
+        if not _is_time(event.params[name]):
+            out.append(
+                Problem(
+                    _join(where, f"params.{name}"),
+                    "must be an ISO 8601 time with its offset (2026-12-10T09:00:00+09:00)",
+                )
+            )
     for name in sorted(set(event_type.param_names()) | {"module"}):
         allowed = allowed_values.get(name)
         given = event.params.get(name)
@@ -408,6 +416,17 @@ def _check(
                 )
             )
     return (event_type, values) if len(out) == before else None
+
+
+def _is_time(value: Any) -> bool:
+    """Whether ``value`` is an ISO 8601 time stating its offset, within the calendar."""
+    if not isinstance(value, str):
+        return False
+    try:
+        within_bounds(parse_iso(value), "time")
+    except (ValueError, InvalidInput):
+        return False
+    return True
 
 
 def template_values(event: EventIn) -> dict[str, Any]:

@@ -3,13 +3,18 @@ reader's language, from the catalog."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from kansa.catalog import Catalog, Label
 from kansa.events.stored import PresentedEvent, StoredEvent
 from kansa.words import Lang
 
+LOCAL_TIME = "%Y/%m/%d %H:%M:%S"
+"""How a product writes a time (PCA ID's CSV, microCMS's messages): ``2026/12/10 09:00:00``."""
 LEVEL_LABELS = {
     "important": Label("重要", "Important"),
     "info": Label("情報", "Information"),
@@ -25,15 +30,23 @@ HISTORY_LABELS = {
 
 
 def present(
-    event: StoredEvent, catalog: Catalog, lang: Lang, *, in_place: bool = False
+    event: StoredEvent,
+    catalog: Catalog,
+    lang: Lang,
+    *,
+    in_place: bool = False,
+    tz: str | None = None,
 ) -> PresentedEvent:
     """A copy of ``event`` (or ``event`` itself, ``in_place``, when the caller owns it) with
     ``message`` (in ``lang``), ``messages`` (both), ``labels`` (the level in the product's
     words), the catalog's ``module`` (Garoon's モジュール; the event's own where several
     modules log it) and ``action_code`` (the action as the product writes it, with its
-    value: ``login API(REST)``)."""
+    value: ``login API(REST)``). With ``tz``, the values in a message that its product
+    calls times are written in that zone as ``yyyy/mm/dd hh:mm:ss``."""
     shown = cast("dict[str, Any]", event if in_place else dict(event))  # becomes presented
-    messages = event.get("message") or {}
+    messages = cast("Mapping[str, str]", event.get("message") or {})
+    if tz is not None:
+        messages = _times_in(messages, event, catalog, tz)
     shown["messages"] = messages
     shown["message"] = messages.get(lang, "")
     labels, module = _labels(
@@ -56,6 +69,31 @@ def present(
         shown["action_code"] = event_type.shown_code(params)
         shown["module"] = event_type.module_of(params)
     return cast("PresentedEvent", shown)  # every key it lacked as a stored event is set
+
+
+def _times_in(
+    messages: Mapping[str, str], event: StoredEvent, catalog: Catalog, tz: str
+) -> Mapping[str, str]:
+    """``messages`` with each time value (as published, ISO 8601) written in ``tz``."""
+    product = catalog.products.get(str(event.get("product") or ""))
+    params = event.get("params") or {}
+    times = product.times & set(params) if product is not None else set()
+    if not times:
+        return messages
+    zone = ZoneInfo(tz)
+    swaps: dict[str, str] = {}
+    for name in times:
+        raw = params[name]
+        try:
+            swaps[raw] = datetime.fromisoformat(raw).astimezone(zone).strftime(LOCAL_TIME)
+        except (TypeError, ValueError, OverflowError):  # stored before times were checked
+            continue
+    out = {}
+    for lang, text in messages.items():
+        for raw, local in swaps.items():
+            text = text.replace(raw, local)
+        out[lang] = text
+    return out
 
 
 @lru_cache(maxsize=4096)

@@ -21,18 +21,25 @@ from kansa.errors import InvalidQuery, Problem
 
 SORTS = (
     "occurred_at",
+    "started_at",
     "received_at",
     "actor",
+    "actor_id",
+    "actor_login",
+    "actor_name",
     "action",
+    "label",
     "result",
     "level",
     "category",
     "history",
     "ip",
     "target",
+    "target_id",
+    "service",
     "seq",
 )
-NUMBER_SORTS = frozenset({"occurred_at", "received_at", "level", "seq"})
+NUMBER_SORTS = frozenset({"occurred_at", "started_at", "received_at", "level", "seq", "label"})
 """The sorts whose cursor value is a number; the others' is text."""
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
@@ -200,10 +207,22 @@ class Query:
     placeholders: bool = False
     """Pruned events too, as placeholders saying they were removed (a screen's rows); never
     for an API or an export, which return only what the store still holds."""
+    labels: tuple[tuple[str, str, int], ...] = ()
+    """For the sort ``label``: (product, action, rank), the rank of the action's label in
+    the reader's language among the labels sorted (:func:`label_ranks`); an action not
+    listed sorts last."""
 
     def __post_init__(self) -> None:
         if self.after is not None:
             self.after.check(self.sort)
+
+
+def label_ranks(labels: Sequence[tuple[tuple[str, str], str]]) -> list[tuple[str, str, int]]:
+    """(product, action, rank) for each (pair, label): the rank of its label among the
+    labels sorted, one rank for one label."""
+    ordered = sorted({label for _, label in labels})
+    rank = {label: number for number, label in enumerate(ordered)}
+    return [(product, action, rank[label]) for (product, action), label in labels]
 
 
 def parse_q(text: str) -> Filters:

@@ -144,7 +144,7 @@ class Export:
         events = store.stream(self.query)
         try:
             for event in events:
-                shown = present(event, catalog, lang, in_place=True)  # read once, ours
+                shown = present(event, catalog, lang, in_place=True, tz=self.tenant.tz)  # read once
                 if jobs:
                     shown["job"] = {"started_at": _started(store, self.tenant.id, event)}
                 yield build(shown)

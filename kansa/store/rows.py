@@ -30,7 +30,7 @@ Bound = tuple[str, Row]
 TENANT_COLUMNS = (
     "id, name, layout, tz, lang, created_at, last_seq, last_hash, record_searches,"
     " chain_start_seq, chain_start_hash, checkpoint_seq, checkpoint_at, retention,"
-    " legal_hold, legal_hold_since, retired_at, retired_reason"
+    " legal_hold, legal_hold_since, retired_at, retired_reason, region"
 )
 NEW_TENANT_COLUMNS = "id, name, layout, tz, lang, created_at, last_seq, last_hash"
 
@@ -86,6 +86,7 @@ def tenant_of(row: Sequence[Any]) -> Tenant:
         legal_hold_since=_moment(row[15]),
         retired_at=_moment(row[16]),
         retired_reason=row[17],
+        region=row[18] or None,
     )
 
 

@@ -444,6 +444,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        12,
+        "tenant region: where a tenant's product runs (Cybozu: JP, US, CN)",
+        ("ALTER TABLE tenants ADD COLUMN region {text}",),
+    ),
 )
 
 
@@ -591,6 +596,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
         "legal_hold_since",
         "retired_at",
         "retired_reason",
+        "region",
     ),
     "accounts": (
         "tenant_id",

@@ -18,8 +18,14 @@ from kansa.timeutil import from_micros, iso_utc, to_micros
 _SORT_SQL = {
     "occurred_at": "e.occurred_at",
     "received_at": "e.received_at",
+    # when the event's job began: its first state's time (the event's own without a job)
+    "started_at": "COALESCE((SELECT s.occurred_at FROM events s WHERE s.tenant_id = e.tenant_id"
+    " AND s.correlation_id = e.correlation_id ORDER BY s.seq LIMIT 1), e.occurred_at)",
     "seq": "e.seq",
     "actor": "COALESCE(e.actor_name, e.actor_login, e.actor_id, '')",
+    "actor_id": "COALESCE(e.actor_id, '')",
+    "actor_login": "COALESCE(e.actor_login, e.actor_id, '')",  # the login shown, else the id
+    "actor_name": "COALESCE(e.actor_name, '')",
     "action": "e.action",
     "result": "e.result",
     "level": "(CASE e.level WHEN 'error' THEN 4 WHEN 'warning' THEN 3 WHEN 'important' THEN 2"
@@ -28,6 +34,8 @@ _SORT_SQL = {
     "history": "e.history",
     "ip": "COALESCE(e.ip, '')",
     "target": "COALESCE(e.target_name, e.target_id, '')",
+    "target_id": "COALESCE(e.target_id, e.target_name, '')",
+    "service": "COALESCE(e.service, '')",
 }
 SELECT_COLUMNS = "e.body, e.hash, e.seq"
 PLACEHOLDER_COLUMNS = (
@@ -105,7 +113,7 @@ def build(query: Query, dialect: str, paged: bool = True) -> tuple[str, list[Any
             " WHERE later.tenant_id = e.tenant_id AND later.correlation_id = e.correlation_id"
             f" AND later.seq > e.seq AND later.seq <= {head(sql.mark(query.tenant))}))"
         )
-    sort = _SORT_SQL[query.sort]
+    sort = _label_rank(query) if query.sort == "label" else _SORT_SQL[query.sort]
     direction = "DESC" if query.descending else "ASC"
     if query.after is not None:
         op = "<" if query.descending else ">"
@@ -120,6 +128,22 @@ def build(query: Query, dialect: str, paged: bool = True) -> tuple[str, list[Any
     if paged:
         text += f" LIMIT {sql.mark(query.limit + 1)}"
     return text, sql.params
+
+
+def _label_rank(query: Query) -> str:
+    """The rank of each row's action label (:attr:`Query.labels`); unlisted actions last.
+    The expression stands in the SELECT, the cursor's condition and the ORDER BY, so it
+    holds literals, not marks: catalog names, quoted, and whole numbers."""
+    whens = "".join(
+        f" WHEN e.product = {_literal(product)} AND e.action = {_literal(action)} THEN {int(rank)}"
+        for product, action, rank in query.labels
+    )
+    return f"(CASE{whens} ELSE {len(query.labels)} END)" if whens else "0"
+
+
+def _literal(text: str) -> str:
+    """``text`` as an SQL string literal (standard quoting, as both engines read it)."""
+    return "'" + text.replace("\x00", "").replace("'", "''") + "'"
 
 
 def _filters(sql: _Sql, query: Query) -> None:

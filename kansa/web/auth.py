@@ -1,7 +1,9 @@
 """Signing in and out of the console: with an account's password, or through a viewer token
 a host product minted. Each sign-in, failed sign-in and sign-out is recorded in the tenant's
-own log as ``console.signin`` / ``console.signin_failed`` / ``console.signout`` (history
-``login``), so it shows in the tenant's login history like any other login.
+own log as ``console.signin`` / ``console.signin_failed`` / ``console.signout``, in kansa's own
+history (``access``, ログの利用履歴), never in the product's. A reader whose role the tenant's
+layout gives no screen (microCMS: members who are not administrators) is refused at sign-in
+with a sentence saying so, and the refusal is recorded the same way.
 
 Guessing is slowed twice: an account locks after ``KANSA_SIGNIN_MAX_FAILURES`` wrong
 passwords in a row, and a client address (see :func:`~kansa.http.readers.client_ip`) with
@@ -35,6 +37,7 @@ from kansa.web.session import COOKIE, SIGNIN_COOKIE, same, seal, start, unseal
 
 MAX_FORM_BYTES = 64 * 1024
 MESSAGES = {
+    "no_access": "signin.no_access",
     "expired": "signin.expired",
     "signed_out": "signin.signed_out",
     "token": "signin.token_failed",
@@ -118,7 +121,17 @@ async def signin(request: Request) -> Response:
         return _signin_page(request, "signin.failed", 401, tenant=tenant_id, login=login)
     finally:
         throttle.end(address, failed=failed)
+    if not await _may_read(runtime, who):  # the right password, a role the layout refuses
+        await _record_failure(runtime, tenant_id, login, "this role may not read the log", ip)
+        return _signin_page(request, "signin.no_access", 403, tenant=tenant_id, login=login)
     return await _open(request, runtime, who, "password")
+
+
+async def _may_read(runtime: Runtime, who: Reader) -> bool:
+    """Whether ``who``'s role may see its tenant's log at all (microCMS: administrators
+    only): the tenant's layout gives the role a screen window."""
+    tenant = await runtime.read(lambda: runtime.store.get_tenant(who.tenant or ""))
+    return tenant is not None and runtime.layout_of(tenant).window("screen", who.role) is not None
 
 
 class _UnknownTenant(AuthError):
@@ -197,6 +210,17 @@ async def enter(request: Request, token: str = "") -> Response:
     tenant = await runtime.read(lambda: runtime.store.get_tenant(who.tenant or ""))
     if tenant is None:
         return signin_redirect("token")
+    if not await _may_read(runtime, who):
+        await runtime.record(
+            who,
+            tenant.id,
+            "console.signin_failed",
+            {"login": who.actor_id or who.name or "-"},
+            client_ip(request),
+            result="failure",
+            details={"reason": "this role may not read the log", "method": "viewer token"},
+        )
+        return signin_redirect("no_access")
     return await _open(request, runtime, who, "viewer token", until=claims.expires)
 
 

@@ -90,12 +90,16 @@ async def event_detail(request: Request, event_id: str) -> Response:
     found = await runtime.read(lambda: runtime.store.get_event(ctx.tenant.id, event_id))
     if found is None or not permits(query, found):
         raise NotFound(f"no event {event_id!r}")
-    shown = present(found, runtime.catalog, ctx.lang)
+    shown = present(found, runtime.catalog, ctx.lang, tz=ctx.tenant.tz)
     states: list[PresentedEvent] = []
     job = found.get("correlation_id")
     if job:
         every = await runtime.read(lambda: runtime.store.job_states(ctx.tenant.id, job))
-        states = [present(s, runtime.catalog, ctx.lang) for s in every if permits(query, s)]
+        states = [
+            present(s, runtime.catalog, ctx.lang, tz=ctx.tenant.tz)
+            for s in every
+            if permits(query, s)
+        ]
     await runtime.record(
         ctx.reader, ctx.tenant.id, "log.event.view", {"event_id": event_id}, client_ip(request)
     )

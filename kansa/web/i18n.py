@@ -16,6 +16,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "signed_in_as": ("ログイン中", "Signed in as"),
     "role.admin": ("組織管理者", "Administrator"),
     "role.user": ("一般ユーザー", "User"),
+    "region": ("リージョン", "Region"),
     "signout": ("ログアウト", "Sign out"),
     "settings": ("保存設定", "Retention"),
     "settings.title": ("ログの保存設定", "How this log is kept"),
@@ -80,6 +81,12 @@ STRINGS: dict[str, tuple[str, str]] = {
         "このリンクは無効か、有効期限が切れています。元の画面からもう一度開いてください。",
         "This link is invalid or has expired. Open it again from where you came from.",
     ),
+    "signin.no_access": (
+        "このアカウントには監査ログを閲覧する権限がありません。監査ログを閲覧できるのは"
+        "組織の管理者のみです。",
+        "This account may not view the audit log: only the organisation's administrators "
+        "can view it.",
+    ),
     "signin.csrf": (
         "フォームの有効期限が切れました。もう一度送信してください。",
         "The form has expired. Please send it again.",
@@ -141,6 +148,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "close": ("閉じる", "Close"),
     "cancel": ("キャンセル", "Cancel"),
     "back": ("一覧に戻る", "Back to the list"),
+    "own.title": ("自身のログイン履歴", "Your login history"),
+    "menu.user": ("ユーザーメニュー", "User menu"),
     "own.note": (
         "あなた自身のログのみ表示しています。",
         "Only your own log entries are shown.",

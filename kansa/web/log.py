@@ -7,6 +7,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from itertools import islice
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -17,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from kansa.access.scope import PeriodRefused
 from kansa.catalog.columns import Cell, cell, failed
 from kansa.catalog.screens import Tab
-from kansa.errors import InvalidInput, InvalidQuery, Problem
+from kansa.errors import Forbidden, InvalidInput, InvalidQuery, NotFound, Problem
 from kansa.events.present import present
 from kansa.events.query import Query
 from kansa.http.readers import client_ip
@@ -70,15 +71,32 @@ def _chosen(request: Request, ctx: Context, tab: Tab) -> list[str] | None:
     return [c for c in raw.split(",") if c][:40] if raw else None
 
 
+LOG, OWN = "/console/log", "/console/own"
+"""The log screen, and the reader's own login history (自身のログイン履歴)."""
+
+
 def _tab(request: Request, ctx: Context) -> tuple[Tab, list[Tab]]:
-    tabs = tabs_for(ctx.screen.tabs, ctx.runtime.catalog, ctx.session.role)
+    tabs = tabs_for(ctx.screen.tabs, ctx.runtime.catalog, ctx.session.role, ctx.layout.product)
     asked = request.query_params.get("tab")
     tab = next((t for t in tabs if t.id == asked), tabs[0] if tabs else ctx.screen.tabs[0])
     return tab, tabs
 
 
-def href(tab: Tab, form: Form, **changes: str | None) -> str:
-    """The log screen for ``tab`` with ``form``'s values and ``changes``."""
+def _own_tab(ctx: Context) -> Tab:
+    """The tab of the reader's own login history: the screen's first login tab."""
+    tab = ctx.screen.login_tab()
+    if tab is None:
+        raise NotFound("this log has no login history to show a reader their own")
+    return tab
+
+
+def _default_sort(tab: Tab) -> str:
+    """Newest first by the time the tab shows: a job's start where its 日時 is (KDDI 4.1)."""
+    return "started_at" if any(c.field == "started_at" for c in tab.columns) else "occurred_at"
+
+
+def href(tab: Tab, form: Form, base: str = LOG, **changes: str | None) -> str:
+    """The screen at ``base`` for ``tab`` with ``form``'s values and ``changes``."""
     pairs: list[tuple[str, str]] = [("tab", tab.id), ("from", form.since), ("to", form.until)]
     for kind, values in form.values.items():
         pairs.extend((kind, v) for v in values)
@@ -88,7 +106,7 @@ def href(tab: Tab, form: Form, **changes: str | None) -> str:
     drop = set(changes)
     pairs = [(k, v) for k, v in pairs if k not in drop]
     pairs += [(k, v) for k, v in changes.items() if v is not None]
-    return "/console/log?" + urlencode(pairs)
+    return f"{base}?" + urlencode(pairs)
 
 
 def _with_starts(store: Store, tenant: str, found: Page) -> Page:
@@ -125,17 +143,31 @@ async def _search(ctx: Context, tab: Tab, query: Query, period: Period) -> Found
 @router.get("/log")
 async def log_screen(request: Request) -> Response:
     ctx = await current(request)
-    runtime, lang = ctx.runtime, ctx.lang
     tab, tabs = _tab(request, ctx)
+    return await _screen(request, ctx, tab, tabs, LOG)
+
+
+@router.get("/own")
+async def own_screen(request: Request) -> Response:
+    """自身のログイン履歴: the reader's own login history, whatever their role (the user
+    menu opens it)."""
+    ctx = await current(request)
+    tab = _own_tab(ctx)
+    return await _screen(request, ctx, tab, [tab], OWN)
+
+
+async def _screen(request: Request, ctx: Context, tab: Tab, tabs: list[Tab], base: str) -> Response:
+    runtime, lang = ctx.runtime, ctx.lang
+    own = base == OWN
     now = utcnow()
     period = period_of(ctx.layout, ctx.screen, ctx.session.role, ctx.tenant, now)
     params = {k: request.query_params.getlist(k) for k in request.query_params}
-    form = read_form(params, period)
+    form = read_form(params, period, _default_sort(tab))
     product = runtime.catalog.products.get(ctx.layout.product)
     error: tuple[str, dict[str, object]] | None = None
     found: Found | None = None
     try:
-        asked = asked_of(form, tab, product, runtime.catalog, ctx.tenant.tz)
+        asked = replace(asked_of(form, tab, product, runtime.catalog, ctx.tenant.tz, lang), own=own)
         found = await _search(ctx, tab, ctx.reading.scope(asked, now), period)
     except FormError as exc:
         error = (exc.key, exc.values)
@@ -163,10 +195,37 @@ async def log_screen(request: Request) -> Response:
         rows=rows,
         found=found,
         error=error,
-        href=href,
-        next_href=href(tab, form, cursor=next_cursor.encode()) if next_cursor else None,
-        first_href=href(tab, form, cursor=None) if form.cursor else None,
-        download=_download(ctx, tab, form, now),
+        href=partial(href, base=base),
+        base=base,
+        own=own,
+        next_href=href(tab, form, base, cursor=next_cursor.encode()) if next_cursor else None,
+        first_href=href(tab, form, base, cursor=None) if form.cursor else None,
+        download=None if own else _download(ctx, tab, form, now),
+    )
+
+
+@router.get("/download")
+async def download_form(request: Request) -> Response:
+    """The download of a tab's file for a period, as a dialog (``?fragment=1``) or a page:
+    how microCMS's screen offers it."""
+    ctx = await current(request)
+    tab, _ = _tab(request, ctx)
+    now = utcnow()
+    period = period_of(ctx.layout, ctx.screen, ctx.session.role, ctx.tenant, now)
+    params = {k: request.query_params.getlist(k) for k in request.query_params}
+    download = _download(ctx, tab, read_form(params, period, _default_sort(tab)), now)
+    if download is None:
+        raise Forbidden(f"a {ctx.session.role} may not download the file of this tab")
+    fragment = bool(request.query_params.get("fragment"))
+    return page(
+        request,
+        "download_dialog.html" if fragment else "download.html",
+        ctx.lang,
+        me=ctx,
+        tab=tab,
+        download=download,
+        in_dialog=fragment,
+        back=f"{LOG}?{urlencode({'tab': tab.id})}",
     )
 
 
@@ -211,7 +270,7 @@ def _rows(ctx: Context, found: Found | None, columns: list[ColumnChoice]) -> lis
         return []
     rows = []
     for event in found.page.events:
-        shown = present(event, ctx.runtime.catalog, ctx.lang)
+        shown = present(event, ctx.runtime.catalog, ctx.lang, tz=ctx.tenant.tz)
         cells = [(c, cell(shown, c.key, ctx.runtime.catalog, ctx.tenant.tz)) for c in columns]
         removed = shown["message"] if event.get("pruned") else None
         href = f"/console/events/{shown['id']}"
@@ -249,7 +308,7 @@ async def columns_save(request: Request) -> Response:
     available = available_columns(tab, product, ctx.lang)
     picked = [c for c in fields.get("column", []) if c in available]
     back = (fields.get("back") or [""])[0]
-    target = back if back.startswith("/console/log?") else f"/console/log?tab={tab.id}"
+    target = back if back.startswith((f"{LOG}?", f"{OWN}?")) else f"{LOG}?tab={tab.id}"
     response = RedirectResponse(target, status_code=303)
     name = columns_cookie(ctx, tab)
     if picked and (fields.get("reset") or [""])[0] != "1":

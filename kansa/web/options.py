@@ -34,9 +34,19 @@ def seen(catalog: Catalog, role: Role, history: str | None) -> list[EventType]:
     ]
 
 
-def tabs_for(tabs: tuple[Tab, ...], catalog: Catalog, role: Role) -> list[Tab]:
-    """The tabs with something ``role`` may see."""
-    return [t for t in tabs if seen(catalog, role, t.history)]
+def tabs_for(
+    tabs: tuple[Tab, ...], catalog: Catalog, role: Role, product: str | None = None
+) -> list[Tab]:
+    """The tabs with something ``role`` may see of ``product`` (of any product when the
+    catalog has no such product) or of kansa's own history: KDDI's general users get the
+    login history alone."""
+    known = product in catalog.products
+
+    def offered(tab: Tab) -> bool:
+        types = seen(catalog, role, tab.history)
+        return any(not known or t.product == product or t.history == "access" for t in types)
+
+    return [t for t in tabs if offered(t)]
 
 
 def form_choices(

@@ -17,7 +17,7 @@ from kansa.catalog.screens import Screen, Tab
 from kansa.events.query import Filters, parse_q
 from kansa.records import Tenant
 from kansa.timeutil import EARLIEST_BOUND, LATEST_BOUND
-from kansa.words import Role
+from kansa.words import Lang, Role
 
 PAGE_SIZE = 50
 SINGLE = ("actor", "target", "service", "action", "group", "category", "module", "text")
@@ -78,8 +78,10 @@ def period_of(layout: Layout, screen: Screen, role: Role, tenant: Tenant, now: d
     return Period(today, earliest.astimezone(tz) if earliest else None, default)
 
 
-def read_form(params: Mapping[str, Sequence[str]], period: Period) -> Form:
-    """The form from the query string; a first visit gets the default period."""
+def read_form(
+    params: Mapping[str, Sequence[str]], period: Period, default_sort: str = "occurred_at"
+) -> Form:
+    """The form from the query string; a first visit gets the default period and order."""
 
     def first(name: str) -> str:
         values = params.get(name) or [""]
@@ -99,13 +101,15 @@ def read_form(params: Mapping[str, Sequence[str]], period: Period) -> Form:
         since=first("from") if searched else default_since,
         until=first("to") if searched else period.today.isoformat(),
         values=values,
-        sort=first("sort") or "occurred_at",
+        sort=first("sort") or default_sort,
         order=first("order") or "desc",
         cursor=first("cursor") or None,
     )
 
 
-def asked_of(form: Form, tab: Tab, product: Product | None, catalog: Catalog, tz: str) -> Asked:
+def asked_of(
+    form: Form, tab: Tab, product: Product | None, catalog: Catalog, tz: str, lang: Lang
+) -> Asked:
     """The form as asked; :func:`~kansa.access.scope.scope` applies the period rule."""
     since, until = _bounds(form, ZoneInfo(tz))
     return Asked(
@@ -116,6 +120,7 @@ def asked_of(form: Form, tab: Tab, product: Product | None, catalog: Catalog, tz
         order=form.order,
         limit=PAGE_SIZE,
         cursor=form.cursor,
+        lang=lang,
     )
 
 

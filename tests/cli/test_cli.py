@@ -55,6 +55,18 @@ def test_tenant_create_and_its_mistakes(store_url: str, store: Store, tenant_id:
     assert code == 0 and tenant_id in out
 
 
+def test_tenant_region_is_one_a_catalog_names(store_url: str, store: Store, tenant_id: str) -> None:
+    code, out, _ = kansa("tenant", "create", tenant_id, "--region", "US", "--db", store_url)
+    assert code == 0 and "region US" in out
+    assert store.get_tenant(tenant_id).region == "US"  # type: ignore[union-attr]
+    code, _, err = kansa("tenant", "update", tenant_id, "--region", "EU", "--db", store_url)
+    assert code == 2 and "region: unknown region 'EU'" in err and "CN, JP, US" in err
+    code, out, _ = kansa("tenant", "list", "--db", store_url)
+    assert f"{tenant_id}\t" in out and "\tUS\t" in out
+    code, out, _ = kansa("tenant", "update", tenant_id, "--region", "", "--db", store_url)
+    assert code == 0 and store.get_tenant(tenant_id).region is None  # type: ignore[union-attr]
+
+
 def test_apikey_create_prints_the_key_once_and_stores_its_hash(
     store_url: str, store: Store
 ) -> None:

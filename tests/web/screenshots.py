@@ -1,5 +1,6 @@
 """Screenshots of each layout's main screen for the docs: ``python -m tests.web.screenshots``
-writes ``docs/screenshots/<layout>.png`` at 1280 px (and a phone view of KDDI at 390 px)
+writes ``docs/screenshots/<layout>.png`` at 1280 px (and a phone view of KDDI at 390 px, and
+KDDI's general user, who sees their own login history alone)
 from a fresh demo database, signed in as each demo tenant's administrator."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ SHOTS = [
     ("microcms", "tsubame-media", "admin", 1280, 1000, "/console/log"),
     ("cybozu", "sakura-trading", "admin", 1280, 1250, "/console/log?lang=en"),
     ("kddi-business-id-phone", "hikari-logistics", "admin", 390, 1500, "/console/log"),
+    ("kddi-business-id-user", "hikari-logistics", "user", 1280, 900, "/console/log"),
 ]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from kansa.access.accounts import hash_password
 from kansa.catalog import Catalog
 from kansa.events.prepare import prepare
+from kansa.records import TenantChanges
 from kansa.store import Store
 from kansa.timeutil import utcnow
 
@@ -206,6 +207,8 @@ def seed(store: Store, catalog: Catalog, suffix: str) -> dict[str, str]:
             store.create_account(
                 tenant, person["id"], name=person["name"], role="user", password_hash=hashed
             )
+        if layout == "cybozu":  # seed 000: Cybozu runs in regions JP, US and CN
+            store.update_tenant(tenant, TenantChanges(region="JP"))
         store.append(prepare(events_of(tenant, layout), catalog))
         tenants[layout] = tenant
     return tenants

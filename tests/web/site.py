@@ -18,9 +18,12 @@ class Site:
     store_url: str
 
 
-def sign_in(page: Page, site: Site, layout: str, login: str = "admin") -> None:
+def sign_in(
+    page: Page, site: Site, layout: str, login: str = "admin", tenant: str | None = None
+) -> None:
+    """Sign in as ``login`` to the seeded tenant of ``layout`` (or to ``tenant``)."""
     page.goto(f"{site.base}/console/signin")
-    page.fill("#tenant", site.tenants[layout])
+    page.fill("#tenant", tenant or site.tenants[layout])
     page.fill("#login", login)
     page.fill("#password", PASSWORD)
     page.click("form.stack button[type=submit]")

@@ -117,11 +117,11 @@ def test_kddi_administrator_searches_each_tab(page: Page, site: Site, catalog: C
 def test_sorting_by_a_column_header(page: Page, site: Site) -> None:
     sign_in(page, site, "kddi-business-id")
     page.click("th.col-actor-name a.sort")
-    page.wait_for_url(re.compile(r"sort=actor&order=asc"))
+    page.wait_for_url(re.compile(r"sort=actor_name&order=asc"))
     assert page.get_attribute("th.col-actor-name", "aria-sort") == "ascending"
     ascending = column(page, "actor-name")
     page.click("th.col-actor-name a.sort")
-    page.wait_for_url(re.compile(r"sort=actor&order=desc"))
+    page.wait_for_url(re.compile(r"sort=actor_name&order=desc"))
     assert page.get_attribute("th.col-actor-name", "aria-sort") == "descending"
     assert column(page, "actor-name") == list(reversed(ascending))
     page.click("th.col-occurred-at a.sort")
@@ -156,21 +156,19 @@ def test_a_detail_opens_in_a_dialog_and_is_recorded(page: Page, site: Site) -> N
     assert "ログの詳細を表示" in " ".join(column(page, "message"))
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+# microCMS's audit log is for administrators only: its members are refused at sign-in
+# (test_microcms.py)
+@pytest.mark.parametrize("layout", [name for name in LAYOUTS if name != "microcms"])
 def test_a_general_user_sees_their_own_history(page: Page, site: Site, layout: str) -> None:
     sign_in(page, site, layout, login="u-jiro")
-    if layout == "microcms":  # microCMS's audit log is for administrators only
-        assert "この画面を表示する権限がありません" in page.inner_text("main")
-        return
     assert "あなた自身のログのみ表示しています" in page.inner_text("main")
     body = page.inner_text("table.log tbody")
     assert "飯田橋 一郎" not in body and "神楽坂 三郎" not in body and "管理 太郎" not in body
     assert page.locator("table.log tbody tr").count() >= 2
     assert page.locator("section.download").count() == 0  # no CSV for general users
-    if layout == "kddi-business-id":
-        assert page.locator("nav.tabs a").all_inner_texts() == ["ログイン履歴", "操作履歴"]
-        page.click("nav.tabs >> text=操作履歴")
-        assert column(page, "actor-login") == ["jiro"]
+    if layout == "kddi-business-id":  # the login history only, one ID per person
+        assert page.locator("nav.tabs").count() == 0
+        assert set(column(page, "actor-login")) == {"jiro"}
 
 
 def test_pca_level_icons_data_type_and_window(page: Page, site: Site) -> None:
@@ -263,7 +261,6 @@ def test_garoon_in_english_and_by_module(page: Page, site: Site) -> None:
     ("layout", "pattern", "header"),
     [
         ("kddi-business-id", r"access-log_\d{8}\.csv", '"日時","ユーザID","姓名","結果","詳細"'),
-        ("microcms", r"audit-log_\d{8}\.csv", '"日時","IPアドレス","ユーザー","操作内容"'),
     ],
 )
 def test_csv_download_for_a_period(
