@@ -80,6 +80,21 @@ class KeyCache:
         key = self._fresh(key_id)
         return None if key is None else self._used_now(_checked(key, secret, utcnow()))
 
+    def minter(self, key_id: str) -> ApiKey | None:
+        """The key ``key_id`` as cached (no I/O), to check that the key that minted a viewer
+        token still stands; None on a miss or when a recheck is due."""
+        return None if time.monotonic() >= self._recheck_at else self._fresh(key_id)
+
+    def read_minter(self, key_id: str) -> ApiKey | None:
+        """The key ``key_id``, read from the store on a miss (blocking); None if unknown."""
+        self.recheck()
+        key = self._fresh(key_id)
+        if key is None:
+            key = self.store.get_api_key(key_id)
+            if key is not None:
+                self._seen[key_id] = (time.monotonic() + self.ttl, key)
+        return key
+
     def recheck(self) -> None:
         """If a second has passed: forget the keys changed since, and write the last-used
         times that are due (blocking I/O)."""
@@ -149,6 +164,13 @@ def _checked(key: ApiKey, secret: str, now: datetime) -> ApiKey:
     if key.expires_at is not None and now >= key.expires_at:
         raise AuthError("this API key has expired")
     return key
+
+
+def check_minter(key: ApiKey | None, now: datetime) -> None:
+    """A viewer token works while the key that minted it stands: AuthError once that key is
+    revoked, expired or gone."""
+    if key is None or key.revoked or (key.expires_at is not None and now >= key.expires_at):
+        raise AuthError("the API key that minted this viewer token was revoked or has expired")
 
 
 def require_scope(key: ApiKey, scope: str) -> None:

@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from kansa.access import tokens
-from kansa.access.readers import Reader, reader_of_key
+from kansa.access.readers import Reader, check_minter, reader_of_key
 from kansa.access.scope import Asked, scope, tenant_for
 from kansa.catalog.layout import Layout
 from kansa.errors import AuthError
@@ -84,11 +84,23 @@ async def reader(request: Request) -> Reader:
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and tokens.is_viewer_token(token.strip()):
-            secret = runtime_of(request).secret_key()
-            return tokens.read(secret, token.strip(), now=utcnow())
+            runtime = runtime_of(request)
+            claims = tokens.verify(runtime.secret_key(), token.strip(), now=utcnow())
+            if claims.key is not None:
+                await minter_stands(runtime, claims.key)
+            return claims.reader
     if header is None:
         raise AuthError("missing Authorization header: send 'Authorization: Bearer <key or token>'")
     return await key_reader(request)
+
+
+async def minter_stands(runtime: Runtime, key_id: str) -> None:
+    """AuthError unless the API key ``key_id`` (that minted a viewer token) stands: from the
+    key cache on the loop, else read off it — a revoked key's tokens stop within a second."""
+    key = runtime.keys.minter(key_id)
+    if key is None:
+        key = await runtime.read(lambda: runtime.keys.read_minter(key_id))
+    check_minter(key, utcnow())
 
 
 async def reading_of(request: Request, who: Reader, tenant: str | None) -> Reading:

@@ -27,7 +27,7 @@ from kansa.access.accounts import Lockout, attempt, sign_in
 from kansa.access.readers import Reader
 from kansa.errors import AuthError, InvalidInput, Problem
 from kansa.http.limits import Throttle, retry_after
-from kansa.http.readers import client_ip, runtime_of
+from kansa.http.readers import client_ip, minter_stands, runtime_of
 from kansa.server.runtime import Runtime
 from kansa.timeutil import utcnow
 from kansa.web.context import current, language
@@ -207,6 +207,11 @@ async def enter(request: Request, token: str = "") -> Response:
     except AuthError:
         return signin_redirect("token")
     who = claims.reader
+    if claims.key is not None:
+        try:
+            await minter_stands(runtime, claims.key)
+        except AuthError:
+            return signin_redirect("token")
     tenant = await runtime.read(lambda: runtime.store.get_tenant(who.tenant or ""))
     if tenant is None:
         return signin_redirect("token")

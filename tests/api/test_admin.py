@@ -4,12 +4,14 @@ recorded, and a retired tenant takes no more events."""
 
 from __future__ import annotations
 
+import time
+
 from fastapi.testclient import TestClient
 
 from kansa.access.accounts import hash_password
 from kansa.store import Store
 from tests.access.test_manage import PASSWORD, own_actions
-from tests.helpers import new_key, pca_event
+from tests.helpers import new_key, pca_event, wait_for
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -130,3 +132,31 @@ def test_a_retired_tenant_refuses_events_and_stays_readable(
     assert [p["path"] for p in refused.json()["problems"]] == ["events[1].tenant.id"]
     found = client.get("/api/v1/events", headers=publisher, params={"tenant": tenant_id})
     assert found.status_code == 200 and len(found.json()["events"]) == 1
+
+
+def test_the_viewer_tokens_of_a_revoked_key_stop_within_a_second(
+    client: TestClient, store: Store, tenant_id: str
+) -> None:
+    made(store, tenant_id)
+    minter = new_key(store, tenant=tenant_id, scopes=frozenset({"mint"}))
+    minted = client.post(
+        "/api/v1/viewer-tokens", headers=bearer(minter), json={"actor": {"id": "u-1"}}
+    )
+    token = minted.json()["token"]
+    search = {"tenant": tenant_id}
+    assert client.get("/api/v1/events", headers=bearer(token), params=search).status_code == 200
+    revoked = client.post(
+        f"/api/v1/admin/api-keys/{minter.split('_')[1]}/revoke", headers=admin_of(store, None)
+    )
+    assert revoked.status_code == 200
+    started = time.monotonic()
+    wait_for(
+        lambda: (
+            client.get("/api/v1/events", headers=bearer(token), params=search).status_code == 401
+        ),
+        timeout=2,
+        what="the token of a revoked key refused",
+    )
+    assert time.monotonic() - started < 1.0
+    entered = client.get(f"/console/enter?token={token}", follow_redirects=False)
+    assert entered.status_code in (302, 303) and "signin" in entered.headers["location"]
