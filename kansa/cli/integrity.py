@@ -83,7 +83,11 @@ def checkpoint(
 
 def verify(
     file: Annotated[
-        Path | None, typer.Argument(help="An exported JSON Lines file to check offline.")
+        Path | None,
+        typer.Argument(
+            help="An exported JSON Lines file to check offline, or a folder of delivered "
+            "batches (webhook bodies, S3 objects: .jsonl or .jsonl.gz)."
+        ),
     ] = None,
     tenant: Annotated[str | None, typer.Option(help="Check one tenant only.")] = None,
     key: Annotated[
@@ -104,7 +108,12 @@ def verify(
 def run_verify(
     file: Path | None, tenant: str | None, key_files: list[Path], settings: Settings
 ) -> None:
-    """``kansa verify``: a database, or an exported file offline."""
+    """``kansa verify``: a database, an exported file or a folder of delivered batches."""
+    if file is not None and file.is_dir():
+        from kansa.cli.delivered import verify_folder
+
+        verify_folder(file, _keys_for_database(key_files, settings))
+        return
     if file is not None:
         if not key_files:
             raise InvalidInput([Problem("--key", "checking a file needs the public key")])

@@ -278,6 +278,39 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        5,
+        "streaming: destinations and a delivery cursor per destination and tenant",
+        (
+            """CREATE TABLE destinations (
+                id {text} PRIMARY KEY,
+                tenant_id {text} REFERENCES tenants (id),
+                name {text} NOT NULL,
+                kind {text} NOT NULL,
+                config {text} NOT NULL,
+                secret {blob},
+                filter {text} NOT NULL,
+                start {text} NOT NULL,
+                paused {int} NOT NULL DEFAULT 0,
+                created_at {bigint} NOT NULL
+            )""",
+            "CREATE INDEX destinations_tenant ON destinations (tenant_id)",
+            """CREATE TABLE stream_cursors (
+                tenant_id {text} NOT NULL REFERENCES tenants (id),
+                destination_id {text} NOT NULL REFERENCES destinations (id) ON DELETE CASCADE,
+                delivered_seq {bigint} NOT NULL,
+                delivered_at {bigint},
+                pending_last {bigint},
+                failures {int} NOT NULL DEFAULT 0,
+                degraded {int} NOT NULL DEFAULT 0,
+                next_attempt_at {bigint} NOT NULL DEFAULT 0,
+                lease_owner {text},
+                lease_until {bigint},
+                last_error {text},
+                PRIMARY KEY (tenant_id, destination_id)
+            )""",
+        ),
+    ),
 )
 
 
@@ -363,6 +396,20 @@ CHECKPOINT_ROW: tuple[str, ...] = (
     "signature",
 )
 
+# Every column of ``destinations``, in the order the stores write a row.
+DESTINATION_ROW: tuple[str, ...] = (
+    "id",
+    "tenant_id",
+    "name",
+    "kind",
+    "config",
+    "secret",
+    "filter",
+    "start",
+    "paused",
+    "created_at",
+)
+
 # Every column of ``event_keys`` (PostgreSQL), in the order the store writes a row.
 EVENT_KEY_ROW: tuple[str, ...] = ("tenant_id", "client_id", "id", "seq", "hash", "occurred_at")
 
@@ -421,6 +468,20 @@ _TABLES: dict[str, tuple[str, ...]] = {
     "events": EVENT_ROW,
     "checkpoints": CHECKPOINT_ROW,
     "session_ends": ("tenant_id", "subject", "ended_at", "expires_at"),
+    "destinations": DESTINATION_ROW,
+    "stream_cursors": (
+        "tenant_id",
+        "destination_id",
+        "delivered_seq",
+        "delivered_at",
+        "pending_last",
+        "failures",
+        "degraded",
+        "next_attempt_at",
+        "lease_owner",
+        "lease_until",
+        "last_error",
+    ),
 }
 _KEYS: dict[str, tuple[str, ...]] = {
     "schema_migrations": ("version",),
@@ -431,12 +492,15 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "instance_secrets": ("name",),
     "checkpoints": ("tenant_id", "seq"),
     "session_ends": ("tenant_id", "subject"),
+    "destinations": ("id",),
+    "stream_cursors": ("tenant_id", "destination_id"),
 }
 _EVENT_INDEXES: dict[str, Index] = {
     "events_tenant_time": Index("events", ("tenant_id", "occurred_at")),
     "events_tenant_actor": Index("events", ("tenant_id", "actor_id", "occurred_at")),
     "events_tenant_category": Index("events", ("tenant_id", "category", "occurred_at")),
     "events_tenant_job": Index("events", ("tenant_id", "correlation_id", "seq")),
+    "destinations_tenant": Index("destinations", ("tenant_id",)),
 }
 
 DECLARED: dict[str, Declared] = {
