@@ -168,6 +168,12 @@ class Settings(BaseSettings):
         "(kansa serve --workers runs them in its own process and turns this off in the workers).",
     )
 
+    deliver: bool = Field(
+        default=True,
+        description="Whether this process delivers to streaming destinations in the background "
+        "(kansa serve; every process may: they share the work). kansa deliver runs it alone.",
+    )
+
     @field_validator("metrics_address")
     @classmethod
     def _host_port(cls, value: str | None) -> str | None:

@@ -10,12 +10,24 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from kansa import __version__, web
-from kansa.api import catalog, events, exports, health, holds, integrity, search, tokens
+from kansa.api import (
+    catalog,
+    destinations,
+    events,
+    exports,
+    health,
+    holds,
+    integrity,
+    search,
+    stream,
+    tokens,
+)
 from kansa.events.prepare import EventIn
 from kansa.http import problems
 from kansa.http.headers import DefaultHeaders
 from kansa.http.limits import BodyLimit, NoNul, RateLimiter, rate_limit
 from kansa.server import docs
+from kansa.server.delivery import deliverer_for
 from kansa.server.jobs import Jobs
 from kansa.server.requests import Requests
 from kansa.server.runtime import Runtime
@@ -40,9 +52,14 @@ def create_app(
         background = Jobs(rt) if (owned and rt.settings.jobs if jobs is None else jobs) else None
         if background is not None:
             background.start()
+        delivery = deliverer_for(rt) if owned and rt.settings.deliver else None
+        if delivery is not None:
+            delivery.start()
         try:
             yield
         finally:
+            if delivery is not None:
+                delivery.stop()
             if background is not None:
                 background.stop()
             if owned:
@@ -69,7 +86,7 @@ def create_app(
     app.add_middleware(Requests, metrics=rt.metrics, trusted=limits.trusted_proxies)  # outermost
     problems.install(app)
     limited = [Depends(rate_limit)]
-    for api in (events, search, exports, tokens, catalog, integrity, holds):
+    for api in (events, search, exports, tokens, catalog, integrity, holds, destinations, stream):
         app.include_router(api.router, dependencies=limited)
     app.include_router(health.router)
     app.include_router(docs.router)

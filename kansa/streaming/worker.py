@@ -22,15 +22,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from kansa.catalog import Catalog
-from kansa.errors import IntegrityError, KansaError
+from kansa.errors import KansaError
 from kansa.events.own import own_event
-from kansa.integrity.chain import verify
-from kansa.integrity.checkpoints import sign_written
-from kansa.integrity.files import sign_manifest
-from kansa.integrity.signing import Checkpoint, Signer
-from kansa.integrity.verify import DERIVED
+from kansa.integrity.signing import Signer
 from kansa.store import Store
-from kansa.streaming import retry
+from kansa.streaming import retry, stretch
 from kansa.streaming.batches import Batch
 from kansa.streaming.cursors import Cursor
 from kansa.streaming.destinations import Destination
@@ -100,7 +96,11 @@ class Deliverer:
         self._senders.clear()
 
     def run_until_stopped(self) -> None:
+        """Deliver on this thread until :meth:`request_stop`."""
         self._run()
+
+    def request_stop(self) -> None:
+        self._stop.set()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -145,58 +145,21 @@ class Deliverer:
                 self._record(destination, cursor, "stream.recovered", batch.last_seq)
 
     def _batch(self, destination: Destination, cursor: Cursor) -> Batch | None:
-        first = cursor.delivered_seq + 1
         last = cursor.pending_last or min(
             cursor.head_seq, cursor.delivered_seq + destination.batch_size
         )
         if cursor.pending_last is None and not self.store.set_pending(cursor, self.owner, last):
             return None  # the lease was lost: another worker has the cursor now
-        links = list(self.store.chain(cursor.tenant, cursor.delivered_seq, upto=last))
-        if not links or links[0].seq != first or links[-1].seq != last:
-            raise IntegrityError(f"tenant {cursor.tenant}: seq {first}-{last} are not all stored")
-        walk = verify(
-            cursor.tenant, links, start_seq=first, start_hash=links[0].prev_hash, derived=DERIVED
-        )
-        if walk.broken is not None:
-            raise IntegrityError(f"not delivering: {walk.broken}")
-        self._check_opening(cursor, links[0].prev_hash)
-        checkpoint = self._checkpoint(cursor.tenant, last, links[-1].hash)
-        flt = destination.filter
-        manifest = None
-        if flt.everything:
-            manifest = sign_manifest(
-                self.signer,
-                checkpoint,
-                first_seq=first,
-                first_prev_hash=links[0].prev_hash,
-                now=self.clock(),
-            ).line()
-        return Batch(
+        return stretch.build(
+            self.store,
+            self.signer,
             destination=destination.id,
             tenant=cursor.tenant,
-            first_seq=first,
-            last_seq=last,
-            previous_last_seq=cursor.delivered_seq,
-            links=links if flt.everything else [x for x in links if flt.matches(x.columns)],
-            filtered=not flt.everything,
-            checkpoint=checkpoint,
-            manifest=manifest,
+            after=cursor.delivered_seq,
+            last=last,
+            filter=destination.filter,
+            now=self.clock(),
         )
-
-    def _check_opening(self, cursor: Cursor, prev_hash: str) -> None:
-        """The stretch must go on from the checkpoint that ended the previous one (when
-        there is one): a receiver's copy then links up across batches."""
-        before = self.store.checkpoints(
-            cursor.tenant, before=cursor.delivered_seq + 1, limit=1, newest_first=True
-        )
-        if before and before[0].seq == cursor.delivered_seq and before[0].head_hash != prev_hash:
-            raise IntegrityError(
-                f"not delivering: tenant {cursor.tenant}: seq {cursor.delivered_seq + 1} does "
-                f"not link to the checkpoint at seq {cursor.delivered_seq}"
-            )
-
-    def _checkpoint(self, tenant: str, seq: int, hash_: str) -> Checkpoint:
-        return sign_written(self.store, self.signer, tenant, seq, hash_, now=self.clock())
 
     def _sender(self, destination: Destination) -> Sender:
         sender = self._senders.get(destination.id)

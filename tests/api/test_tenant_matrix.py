@@ -19,6 +19,7 @@ from kansa.events.prepare import prepare
 from kansa.events.query import Query
 from kansa.server.runtime import Runtime
 from kansa.store import Store
+from kansa.streaming.destinations import Destination, Filter
 from kansa.timeutil import utcnow
 from tests.helpers import new_key, pca_event
 
@@ -33,11 +34,24 @@ TENANT_FREE = {
 """Routes that hold no tenant's data."""
 
 Call = Callable[[TestClient, dict[str, str], str, str], Any]
+NOWHERE = "http://127.0.0.1:9/"
+"""A webhook that refuses at once (the discard port): a destination never delivered to."""
 
 
 def _event_id(store: Store, tenant: str) -> str:
     (event,) = store.search(Query(tenant=tenant, limit=1)).events
     return str(event["id"])
+
+
+def _on_destination(method: str, tail: str) -> Call:
+    """A request on tenant B's destination (``dst-<B>``, made by the ``two`` fixture)."""
+    body = {"seq": 0} if tail == "/rewind" else None
+
+    def call(c: TestClient, h: dict[str, str], b: str, _: str) -> Any:
+        json = {**body, "tenant": b} if body is not None else None
+        return c.request(method, f"/api/v1/destinations/dst-{b}{tail}", headers=h, json=json)
+
+    return call
 
 
 MATRIX: dict[tuple[str, str], Call] = {
@@ -73,6 +87,28 @@ MATRIX: dict[tuple[str, str], Call] = {
     ("DELETE", "/api/v1/tenants/{tenant}/legal-hold"): lambda c, h, b, _: c.delete(
         f"/api/v1/tenants/{b}/legal-hold", headers=h, params={"reason": "intruder"}
     ),
+    ("GET", "/api/v1/stream"): lambda c, h, b, _: c.get(
+        "/api/v1/stream", headers=h, params={"tenant": b}
+    ),
+    ("GET", "/api/v1/destinations"): lambda c, h, b, _: c.get(
+        "/api/v1/destinations", headers=h, params={"tenant": b}
+    ),
+    ("POST", "/api/v1/destinations"): lambda c, h, b, _: c.post(
+        "/api/v1/destinations",
+        headers=h,
+        json={"name": "x", "kind": "webhook", "config": {"url": NOWHERE}, "tenant": b},
+    ),
+    **{
+        (method, f"/api/v1/destinations/{{destination}}{tail}"): _on_destination(method, tail)
+        for method, tail in (
+            ("GET", ""),
+            ("DELETE", ""),
+            ("POST", "/pause"),
+            ("POST", "/resume"),
+            ("POST", "/rewind"),
+            ("POST", "/test"),
+        )
+    },
 }
 
 READERS = ["read key", "publish+read key", "publish key", "viewer admin", "viewer user", "none"]
@@ -86,6 +122,20 @@ def two(store: Store, catalog: Catalog, tenant_id: str) -> tuple[str, str]:
         login = pca_event(tenant, 1, action="auth.login", params={}, actor=ICHIRO)
         login["occurred_at"] = utcnow().isoformat()
         store.append(prepare([login], catalog))
+        store.create_destination(
+            Destination(
+                id=f"dst-{tenant}",
+                tenant=tenant,
+                name="siem",
+                kind="webhook",
+                config={"url": NOWHERE},
+                sealed=None,
+                filter=Filter(),
+                start="now",
+                paused=True,
+                created_at=utcnow(),
+            )
+        )
     return a, b
 
 
@@ -121,6 +171,8 @@ def _state(store: Store, tenant: str) -> tuple[Any, ...]:
         record.last_hash,
         record.legal_hold,
         len(store.checkpoints(tenant)),
+        store.get_destination(f"dst-{tenant}"),
+        store.cursors(f"dst-{tenant}"),
     )
 
 
@@ -160,6 +212,15 @@ ENTITLED = {
     ("GET", "/api/v1/tenants/{tenant}/legal-hold"): ("read key", {200}),
     ("POST", "/api/v1/tenants/{tenant}/legal-hold"): ("read key", {200, 201}),
     ("DELETE", "/api/v1/tenants/{tenant}/legal-hold"): ("read key", {200, 409}),
+    ("GET", "/api/v1/stream"): ("read key", {200}),
+    ("GET", "/api/v1/destinations"): ("read key", {200}),
+    ("POST", "/api/v1/destinations"): ("read key", {201}),
+    ("GET", "/api/v1/destinations/{destination}"): ("read key", {200}),
+    ("DELETE", "/api/v1/destinations/{destination}"): ("read key", {200}),
+    ("POST", "/api/v1/destinations/{destination}/pause"): ("read key", {200}),
+    ("POST", "/api/v1/destinations/{destination}/resume"): ("read key", {200}),
+    ("POST", "/api/v1/destinations/{destination}/rewind"): ("read key", {200}),
+    ("POST", "/api/v1/destinations/{destination}/test"): ("read key", {200}),
 }
 
 

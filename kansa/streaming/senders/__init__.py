@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from kansa.errors import ConfigError
 from kansa.streaming.batches import Batch
 from kansa.streaming.destinations import Destination
+from kansa.streaming.sealing import Sealer
 
 
 class DeliveryFailed(Exception):
@@ -15,6 +17,10 @@ class DeliveryFailed(Exception):
 
 class Sender(Protocol):
     def send(self, batch: Batch) -> None: ...
+
+    def probe(self) -> None:
+        """Reach the receiver without delivering anything (``test``); DeliveryFailed if not."""
+        ...
 
     def close(self) -> None: ...
 
@@ -32,3 +38,19 @@ def sender_for(destination: Destination, secret: str | None) -> Sender:
     from kansa.streaming.senders.objects import ObjectSender
 
     return ObjectSender(destination, secret)
+
+
+def probed(destination: Destination, sealer: Sealer) -> str | None:
+    """Reach ``destination``'s receiver without delivering: None, or why it failed."""
+    try:
+        secret = sealer.open(destination.sealed, destination.id) if destination.sealed else None
+        sender = sender_for(destination, secret)
+    except (DeliveryFailed, ConfigError) as exc:
+        return str(exc)
+    try:
+        sender.probe()
+    except DeliveryFailed as exc:
+        return str(exc)
+    finally:
+        sender.close()
+    return None

@@ -75,6 +75,18 @@ class JetStreamSender:
             why = type(exc).__name__
             raise DeliveryFailed(f"JetStream did not take the batch: {why}") from None
 
+    async def _probe(self) -> None:
+        client = await self._connect()
+        await client.jetstream().find_stream_name_by_subject(f"{self.prefix}.>")
+
+    def probe(self) -> None:
+        """Whether the server answers and a stream takes the destination's subjects."""
+        try:
+            self._run(self._probe())
+        except (NatsError, OSError, TimeoutError) as exc:
+            why = type(exc).__name__
+            raise DeliveryFailed(f"no JetStream stream takes {self.prefix}.>: {why}") from None
+
     async def _close(self) -> None:
         if self.client is not None and not self.client.is_closed:
             await self.client.close()

@@ -52,5 +52,11 @@ class ObjectSender:
         except (BotoCoreError, ClientError) as exc:
             raise DeliveryFailed(f"S3 did not take the object: {exc}") from None
 
+    def probe(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as exc:
+            raise DeliveryFailed(f"the bucket cannot be reached: {exc}") from None
+
     def close(self) -> None:
         self.client.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 import time
 
 import httpx
@@ -17,6 +18,8 @@ from kansa.streaming.destinations import Destination
 from kansa.streaming.senders import DeliveryFailed
 
 CONTENT_TYPE = "application/x-ndjson"
+TEST_DOCUMENT = b'{"test":{"type":"kansa.test.v1"}}\n'
+"""What ``test`` sends: a receiver may take it and drop it."""
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
@@ -37,16 +40,25 @@ class WebhookSender:
         self.client = httpx.Client(timeout=timeout, follow_redirects=False)
 
     def send(self, batch: Batch) -> None:
-        body = batch.document()
-        now = int(time.time())
-        headers = {
-            "content-type": CONTENT_TYPE,
-            "webhook-id": batch.id,
-            "webhook-timestamp": str(now),
-            "webhook-signature": sign(self.secret, batch.id, now, body),
+        extra = {
             "kansa-tenant": batch.tenant,
             "kansa-first-seq": str(batch.first_seq),
             "kansa-last-seq": str(batch.last_seq),
+        }
+        self._post(batch.id, batch.document(), extra)
+
+    def probe(self) -> None:
+        """A signed test document: ``{"test":{"type":"kansa.test.v1"}}``, its own id."""
+        self._post(f"test-{secrets.token_hex(8)}", TEST_DOCUMENT, {})
+
+    def _post(self, msg_id: str, body: bytes, extra: dict[str, str]) -> None:
+        now = int(time.time())
+        headers = {
+            "content-type": CONTENT_TYPE,
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(now),
+            "webhook-signature": sign(self.secret, msg_id, now, body),
+            **extra,
         }
         try:
             answer = self.client.post(self.url, content=body, headers=headers)
