@@ -136,7 +136,12 @@ def deliver(
     delivery): until SIGTERM or Ctrl-C, or with --once until nothing is due."""
     settings = settings_for(db, catalog)
     with opened(settings) as store:
-        worker = Deliverer(store, load_catalog_for(settings), load_signer(settings))
+        worker = Deliverer(
+            store,
+            load_catalog_for(settings),
+            load_signer(settings),
+            lease=settings.delivery_lease_seconds,
+        )
         if once:
             total = 0
             while done := worker.run_once().batches:

@@ -20,4 +20,5 @@ def deliverer_for(runtime: Runtime) -> Deliverer | None:
     except ConfigError as exc:
         log.warning("streaming destinations are not delivered to: %s", exc)
         return None
-    return Deliverer(runtime.store, runtime.catalog, signer)
+    lease = runtime.settings.delivery_lease_seconds
+    return Deliverer(runtime.store, runtime.catalog, signer, lease=lease)

@@ -10,8 +10,9 @@ MAX_SECONDS = 300.0
 DEGRADED_AFTER = 5
 """Failures in a row after which a destination is degraded for a tenant (and that is
 recorded in the tenant's log); the first delivery accepted after it recovers it."""
-LEASE_SECONDS = 60.0
-"""How long a worker holds a claimed cursor; a worker that dies lets it go after this."""
+LEASE_SECONDS = 30.0
+"""How long a worker holds a claimed cursor (``KANSA_DELIVERY_LEASE_SECONDS``); a worker
+that dies lets it go after this."""
 
 
 def backoff(failures: int, draw: float) -> float:

@@ -64,6 +64,7 @@ class Deliverer:
         clock: Callable[[], datetime] = utcnow,
         draw: Callable[[], float] = random.random,
         owner: str | None = None,
+        lease: float = retry.LEASE_SECONDS,
         on_round: Callable[[Round], None] | None = None,
     ) -> None:
         self.store = store
@@ -73,6 +74,7 @@ class Deliverer:
         self.clock = clock
         self.draw = draw
         self.owner = owner or f"deliver-{secrets.token_hex(6)}"
+        self.lease = lease
         self.on_round = on_round
         self._senders: dict[str, Sender] = {}
         self._stop = threading.Event()
@@ -117,7 +119,7 @@ class Deliverer:
     def run_once(self) -> Round:
         """Claim the cursors that are due and deliver one stretch for each."""
         now = self.clock()
-        until = now + timedelta(seconds=retry.LEASE_SECONDS)
+        until = now + timedelta(seconds=self.lease)
         done = Round()
         for cursor in self.store.claim_cursors(self.owner, now, until, CLAIM):
             destination = self.store.get_destination(cursor.destination)
