@@ -18,7 +18,7 @@ receiver drops a batch it has already taken by its id.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +78,12 @@ class Batch:
             lines.append(self.manifest)
         return b"".join(line + b"\n" for line in lines)
 
+    def proof_record(self) -> dict[str, Any]:
+        """The proof fields and the signed manifest (or None) as one JSON object: what the
+        kinds that send events one by one send first (see :func:`rebuild`)."""
+        manifest = orjson.loads(self.manifest)["manifest"] if self.manifest else None
+        return {**self.proof(), "manifest": manifest}
+
     def records(self) -> list[dict[str, Any]]:
         """One record per event for the kinds that send events one by one: the stored event
         with its seq, hash and prev_hash, and the batch's id."""
@@ -89,3 +95,16 @@ class Batch:
             }
             for link in self.links
         ]
+
+
+def rebuild(proof_record: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> bytes:
+    """The batch document again from what a kind that sends events one by one delivered: its
+    :meth:`Batch.proof_record` and each event's ``event``, ``prev_hash`` and ``seq``. kansa's
+    stored lines are canonical JSON, so writing them canonically again gives the very bytes
+    that were hashed (as long as the receiver kept every value as it came)."""
+    proof = {k: v for k, v in proof_record.items() if k != "manifest"}
+    lines = [canonical({"batch": proof})]
+    lines += [canonical({k: e[k] for k in ("event", "prev_hash", "seq")}) for e in events]
+    if proof_record.get("manifest") is not None:
+        lines.append(canonical({"manifest": proof_record["manifest"]}))
+    return b"".join(line + b"\n" for line in lines)

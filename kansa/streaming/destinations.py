@@ -17,7 +17,7 @@ from kansa.errors import InvalidInput, Problem
 from kansa.timeutil import iso_utc
 from kansa.words import HISTORIES, LEVELS
 
-Kind = Literal["webhook", "nats", "s3"]
+Kind = Literal["webhook", "nats", "s3", "hec", "otlp"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 Start = Literal["now", "beginning"]
 STARTS: tuple[Start, ...] = get_args(Start)
@@ -41,12 +41,23 @@ CONFIG_KEYS: dict[Kind, dict[str, bool]] = {
         "access_key_id": False,
         "batch_size": False,
     },
+    "hec": {
+        "url": True,
+        "index": False,
+        "sourcetype": False,
+        "ack": False,
+        "timeout": False,
+        "batch_size": False,
+    },
+    "otlp": {"url": True, "timeout": False, "batch_size": False},
 }
 """The settings of each kind that are not secret (shown back as given)."""
 SECRET_OF: dict[Kind, str] = {
     "webhook": "the Standard Webhooks signing secret (whsec_…); made for you when not given",
     "nats": "a token for the NATS server (optional)",
     "s3": "the secret access key that goes with config.access_key_id",
+    "hec": "the HEC token (required)",
+    "otlp": "a bearer token for the collector (optional)",
 }
 
 
@@ -171,6 +182,8 @@ def parse_spec(data: Any) -> Spec:
         problems.append(Problem("config", "must be a JSON object"))
     elif kind in KINDS:
         problems += config_problems(kind, config)
+    if kind == "hec" and secret is None:
+        problems.append(Problem("secret", "required for hec: the HEC token"))
     if kind == "webhook" and isinstance(secret, str) and not _is_webhook_secret(secret):
         problems.append(Problem("secret", "must be whsec_ and base64 (Standard Webhooks)"))
     found = _filter(data.get("filter", {}), problems)
@@ -204,6 +217,8 @@ def _value_problem(kind: Kind, key: str, value: Any) -> str | None:
     if key == "batch_size":
         ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_BATCH
         return None if ok else f"must be an integer from 1 to {MAX_BATCH}"
+    if key == "ack":
+        return None if isinstance(value, bool) else "must be true or false"
     if key == "timeout":
         ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 120
         return None if ok else "must be a number of seconds above 0, at most 120"

@@ -4,8 +4,9 @@ to fail (or be down), and helpers that keep what arrived as files for ``kansa ve
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -111,3 +112,109 @@ def webhook_receiver(secret: str) -> Iterator[WebhookReceiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+Handle = Callable[[str, str, dict[str, str], bytes], tuple[int, bytes]]
+
+
+@contextmanager
+def http_receiver(handle: Handle) -> Iterator[int]:
+    """An HTTP server on a free port answering every request with ``handle(method, path,
+    headers, body)``; yields its port."""
+    port = free_port()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, reply = handle(self.command, self.path, headers, body)
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        do_GET = do_POST = _answer  # noqa: N815 - the names http.server calls
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield port
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class HecReceiver:
+    """Answers as Splunk's HTTP Event Collector does, with indexer acknowledgement: an ackId
+    per request, confirmed indexed on the second poll (never, while ``never_index``)."""
+
+    token: str
+    port: int = 0
+    requests: list[list[dict[str, Any]]] = field(default_factory=list)
+    polls: dict[int, int] = field(default_factory=dict)
+    never_index: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, bytes]:
+        if headers.get("authorization") != f"Splunk {self.token}":
+            return 401, b'{"text":"Invalid token","code":4}'
+        if path == "/services/collector/health":
+            return 200, b'{"text":"HEC is healthy","code":17}'
+        if path == "/services/collector/ack":
+            asked = orjson.loads(body)["acks"]
+            with self.lock:
+                for ack in asked:
+                    self.polls[ack] = self.polls.get(ack, 0) + 1
+                acks = {str(a): self.polls[a] >= 2 and not self.never_index for a in asked}
+            return 200, orjson.dumps({"acks": acks})
+        if path != "/services/collector/event":
+            return 404, b'{"text":"Not found","code":404}'
+        if "x-splunk-request-channel" not in headers:
+            return 400, b'{"text":"Data channel is missing","code":10}'
+        decoder, text, envelopes = json.JSONDecoder(), body.decode(), []
+        at = 0
+        while at < len(text):
+            envelope, end = decoder.raw_decode(text, at)
+            envelopes.append(envelope)
+            at = end + (len(text) - end - len(text[end:].lstrip()))
+        with self.lock:
+            self.requests.append(envelopes)
+            ack = len(self.requests)
+        return 200, orjson.dumps({"text": "Success", "code": 0, "ackId": ack})
+
+
+@dataclass
+class OtlpReceiver:
+    """An OTLP/HTTP logs endpoint: each request decoded with opentelemetry-proto."""
+
+    port: int = 0
+    requests: list[Any] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1/logs"
+
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, bytes]:
+        from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+            ExportLogsServiceRequest,
+        )
+
+        if path != "/v1/logs" or headers.get("content-type") != "application/x-protobuf":
+            return 415, b"{}"
+        request = ExportLogsServiceRequest()
+        request.ParseFromString(body)
+        self.requests.append(request)
+        return 200, b"{}"

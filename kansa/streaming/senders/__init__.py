@@ -35,6 +35,14 @@ def sender_for(destination: Destination, secret: str | None) -> Sender:
         from kansa.streaming.senders.jetstream import JetStreamSender
 
         return JetStreamSender(destination, secret)
+    if destination.kind == "hec":
+        from kansa.streaming.senders.hec import HecSender
+
+        return HecSender(destination, secret)
+    if destination.kind == "otlp":
+        from kansa.streaming.senders.otlp import OtlpSender
+
+        return OtlpSender(destination, secret)
     from kansa.streaming.senders.objects import ObjectSender
 
     return ObjectSender(destination, secret)
