@@ -31,7 +31,7 @@ class DestinationIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(max_length=64)
-    kind: str = Field(description="webhook, nats, s3, hec or otlp")
+    kind: str = Field(description="webhook, nats, s3, hec, otlp or syslog")
     config: dict[str, Any] = Field(default_factory=dict)
     secret: str | None = Field(default=None, max_length=500)
     filter: dict[str, Any] = Field(default_factory=dict)

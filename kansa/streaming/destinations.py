@@ -17,7 +17,7 @@ from kansa.errors import InvalidInput, Problem
 from kansa.timeutil import iso_utc
 from kansa.words import HISTORIES, LEVELS
 
-Kind = Literal["webhook", "nats", "s3", "hec", "otlp"]
+Kind = Literal["webhook", "nats", "s3", "hec", "otlp", "syslog"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 Start = Literal["now", "beginning"]
 STARTS: tuple[Start, ...] = get_args(Start)
@@ -50,6 +50,14 @@ CONFIG_KEYS: dict[Kind, dict[str, bool]] = {
         "batch_size": False,
     },
     "otlp": {"url": True, "timeout": False, "batch_size": False},
+    "syslog": {
+        "host": True,
+        "port": False,
+        "ca_file": False,
+        "facility": False,
+        "hostname": False,
+        "batch_size": False,
+    },
 }
 """The settings of each kind that are not secret (shown back as given)."""
 SECRET_OF: dict[Kind, str] = {
@@ -58,6 +66,7 @@ SECRET_OF: dict[Kind, str] = {
     "s3": "the secret access key that goes with config.access_key_id",
     "hec": "the HEC token (required)",
     "otlp": "a bearer token for the collector (optional)",
+    "syslog": "none: the receiver is trusted by config.ca_file (or the system's CAs)",
 }
 
 
@@ -217,6 +226,10 @@ def _value_problem(kind: Kind, key: str, value: Any) -> str | None:
     if key == "batch_size":
         ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_BATCH
         return None if ok else f"must be an integer from 1 to {MAX_BATCH}"
+    if key in ("port", "facility"):
+        top = 65535 if key == "port" else 23
+        ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= top
+        return None if ok else f"must be an integer from 0 to {top}"
     if key == "ack":
         return None if isinstance(value, bool) else "must be true or false"
     if key == "timeout":

@@ -39,6 +39,10 @@ def sender_for(destination: Destination, secret: str | None) -> Sender:
         from kansa.streaming.senders.hec import HecSender
 
         return HecSender(destination, secret)
+    if destination.kind == "syslog":
+        from kansa.streaming.senders.syslog import SyslogSender
+
+        return SyslogSender(destination, secret)
     if destination.kind == "otlp":
         from kansa.streaming.senders.otlp import OtlpSender
 
