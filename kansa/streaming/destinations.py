@@ -53,7 +53,7 @@ CONFIG_KEYS: dict[Kind, dict[str, bool]] = {
     "syslog": {
         "host": True,
         "port": False,
-        "ca_file": False,
+        "ca_pem": False,
         "facility": False,
         "hostname": False,
         "batch_size": False,
@@ -66,7 +66,7 @@ SECRET_OF: dict[Kind, str] = {
     "s3": "the secret access key that goes with config.access_key_id",
     "hec": "the HEC token (required)",
     "otlp": "a bearer token for the collector (optional)",
-    "syslog": "none: the receiver is trusted by config.ca_file (or the system's CAs)",
+    "syslog": "none: the receiver is trusted by config.ca_pem (or the system's CAs)",
 }
 
 
@@ -235,6 +235,13 @@ def _value_problem(kind: Kind, key: str, value: Any) -> str | None:
     if key == "timeout":
         ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 120
         return None if ok else "must be a number of seconds above 0, at most 120"
+    if key == "ca_pem":
+        ok = (
+            isinstance(value, str)
+            and len(value) <= 20000
+            and "-----BEGIN CERTIFICATE-----" in value
+        )
+        return None if ok else "must be PEM certificates (-----BEGIN CERTIFICATE-----)"
     if not isinstance(value, str) or len(value) > 2000:
         return "must be a string of at most 2000 characters"
     if key in ("url", "endpoint_url"):

@@ -104,7 +104,12 @@ def test_every_event_is_one_message_in_order_and_the_copy_verifies(
             "name": "syslog",
             "kind": "syslog",
             "start": "beginning",
-            "config": {"host": "127.0.0.1", "port": port, "ca_file": str(ca), "batch_size": 8},
+            "config": {
+                "host": "127.0.0.1",
+                "port": port,
+                "ca_pem": ca.read_text(),
+                "batch_size": 8,
+            },
         }
     )
     made = manage.add(fresh_store, signer, spec, "acme", secret_given=True).destination
@@ -146,7 +151,7 @@ def test_a_receiver_it_cannot_trust_is_refused(
         {
             "name": "syslog",
             "kind": "syslog",
-            "config": {"host": "127.0.0.1", "port": port, "ca_file": str(other_ca)},
+            "config": {"host": "127.0.0.1", "port": port, "ca_pem": other_ca.read_text()},
         }
     )
     made = manage.add(fresh_store, signer, spec, None, secret_given=True).destination

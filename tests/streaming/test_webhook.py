@@ -167,3 +167,57 @@ def test_two_workers_never_deliver_one_stretch_twice(
     assert len(receiver.ids()) == len(set(receiver.ids()))
     for tenant in tenants:
         assert receiver.seqs(tenant) == list(range(1, 41))
+
+
+def test_a_filter_delivers_only_what_it_lets_through_and_says_so(
+    fresh_store: Store,
+    fresh_url: str,
+    catalog: Catalog,
+    signer: Signer,
+    publish: Publish,
+    tmp_path: Path,
+) -> None:
+    publish("acme", 10)  # user.create, level info
+    with webhook_receiver(webhook_secret()) as receiver:
+        spec = parse_spec(
+            {
+                "name": "important-only",
+                "kind": "webhook",
+                "start": "beginning",
+                "config": {"url": receiver.url, "batch_size": 4},
+                "secret": receiver.secret,
+                "filter": {"action_prefixes": ["user."], "results": ["failure"]},
+            }
+        )
+        made = manage.add(fresh_store, signer, spec, "acme", secret_given=True).destination
+        deliverer = Deliverer(fresh_store, catalog, signer)
+        while deliverer.run_once().batches:
+            pass
+        assert receiver.received == [], "nothing matched: nothing is sent"
+        assert fresh_store.cursors(made.id)[0].delivered_seq == 10, "yet the cursor moved on"
+        manage.pause(fresh_store, made.id, None, True)
+    with webhook_receiver(webhook_secret()) as receiver:
+        spec = parse_spec(
+            {
+                "name": "creations",
+                "kind": "webhook",
+                "start": "beginning",
+                "config": {"url": receiver.url, "batch_size": 4},
+                "secret": receiver.secret,
+                "filter": {"action_prefixes": ["user.cre"], "levels": ["info"]},
+            }
+        )
+        manage.add(fresh_store, signer, spec, "acme", secret_given=True)
+        while deliverer.run_once().batches:
+            pass
+    filtered = receiver.received
+    assert all(r.proof["filtered"] for r in filtered)
+    assert [s for r in filtered for s in r.seqs()] == list(range(1, 11))
+    assert all(b"manifest" not in r.body for r in filtered)
+    folder = tmp_path / "filtered"
+    folder.mkdir()
+    for number, received in enumerate(filtered):
+        (folder / f"{number}.jsonl").write_bytes(received.body)
+    verified = CliRunner().invoke(app, ["verify", str(folder), "--db", fresh_url])
+    assert verified.exit_code == 0, verified.output
+    assert "filtered: gaps cannot be told from events left out" in verified.output

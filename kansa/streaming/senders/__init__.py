@@ -26,7 +26,15 @@ class Sender(Protocol):
 
 
 def sender_for(destination: Destination, secret: str | None) -> Sender:
-    """The sender of ``destination``'s kind, with its secret opened."""
+    """The sender of ``destination``'s kind, with its secret opened; DeliveryFailed when it
+    cannot be made from the destination's settings."""
+    try:
+        return _sender_for(destination, secret)
+    except (ValueError, OSError) as exc:
+        raise DeliveryFailed(f"cannot reach {destination.kind} as configured: {exc}") from None
+
+
+def _sender_for(destination: Destination, secret: str | None) -> Sender:
     if destination.kind == "webhook":
         from kansa.streaming.senders.webhook import WebhookSender
 

@@ -66,7 +66,7 @@ class SyslogSender:
         self.port = int(config.get("port", 6514))
         self.facility = int(config.get("facility", 13))  # 13: log audit
         self.hostname = str(config.get("hostname") or socket.gethostname())
-        self.context = ssl.create_default_context(cafile=config.get("ca_file"))
+        self.ca_pem = config.get("ca_pem")
         self.sock: ssl.SSLSocket | None = None
 
     def batch_messages(self, batch: Batch) -> list[bytes]:
@@ -95,9 +95,10 @@ class SyslogSender:
 
     def _connect(self) -> ssl.SSLSocket:
         if self.sock is None:
+            context = ssl.create_default_context(cadata=self.ca_pem)
             raw = socket.create_connection((self.host, self.port), timeout=10)
             try:
-                self.sock = self.context.wrap_socket(raw, server_hostname=self.host)
+                self.sock = context.wrap_socket(raw, server_hostname=self.host)
             except (ssl.SSLError, OSError):
                 raw.close()
                 raise
@@ -106,7 +107,7 @@ class SyslogSender:
     def send(self, batch: Batch) -> None:
         try:
             self._connect().sendall(framed(self.batch_messages(batch)))
-        except (OSError, ssl.SSLError) as exc:
+        except (OSError, ssl.SSLError, ValueError) as exc:
             self.close()
             raise DeliveryFailed(f"syslog over TLS failed: {type(exc).__name__}: {exc}") from None
 
@@ -114,7 +115,7 @@ class SyslogSender:
         """A TLS handshake with the receiver, nothing sent."""
         try:
             self._connect()
-        except (OSError, ssl.SSLError) as exc:
+        except (OSError, ssl.SSLError, ValueError) as exc:
             raise DeliveryFailed(f"syslog over TLS failed: {type(exc).__name__}: {exc}") from None
         finally:
             self.close()
