@@ -107,7 +107,12 @@ def test_every_event_arrives_once_per_id_in_order_and_verifies(
         pass
     deliverer.stop()
     again = asyncio.run(_messages(name))
-    assert again == delivered, "JetStream dropped every batch sent again by its id"
+    # Sent again: five batches of 8. The first three (1-8, 9-16, 17-24: the 25 events there
+    # before delivery began) have their ids of the first time, and JetStream kept none of them
+    # twice; later ones may be cut otherwise than the first time and come under new ids.
+    assert again[: len(delivered)] == delivered
+    assert len(again) - len(delivered) <= 2, "JetStream dropped batches sent again by their id"
+    assert len({msg_id for msg_id, _ in again}) == len(again)
     ids = [msg_id for msg_id, _ in delivered]
     assert len(ids) == len(set(ids)) and ids[0] == f"{made.id}:acme:1-8"
     seqs = [
