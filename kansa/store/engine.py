@@ -367,7 +367,10 @@ class SQLEngine(ABC):
         return [streams.cursor_of(row) for row in found]
 
     def claim_cursors(self, owner: str, now: datetime, until: datetime, limit: int) -> list[Cursor]:
-        self._commit([streams.missing_cursors_statement()], what="add cursors of new tenants")
+        if self._read_one(*streams.any_missing_cursor_query()) is not None:
+            self._commit([streams.missing_cursors_statement()], what="add cursors of new tenants")
+        if self._read_one(*streams.any_due_query(now, self.mark)) is None:
+            return []
         bound = streams.claim_statement(self.dialect, owner, now, until, limit, self.mark)
         claimed = self._returning(bound, what="claim delivery cursors")
         return [c for tenant, dest in claimed for c in self.cursors(dest, tenant)]

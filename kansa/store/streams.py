@@ -96,14 +96,38 @@ def create_statements(destination: Destination, mark: str) -> list[Bound]:
     ]
 
 
+MISSING_CURSORS = (
+    " FROM destinations d, tenants t"
+    " WHERE d.tenant_id IS NULL AND NOT EXISTS (SELECT 1 FROM stream_cursors c"
+    "  WHERE c.tenant_id = t.id AND c.destination_id = d.id)"
+)
+DUE = (
+    " FROM stream_cursors c"
+    " JOIN tenants t ON t.id = c.tenant_id"
+    " JOIN destinations d ON d.id = c.destination_id"
+    " WHERE d.paused = 0 AND t.last_seq > c.delivered_seq AND c.next_attempt_at <= {mark}"
+    " AND (c.lease_until IS NULL OR c.lease_until < {mark})"
+)
+
+
+def any_missing_cursor_query() -> Bound:
+    """Whether a tenant lacks the cursor of an operator's destination (a read, so a round
+    with nothing to add writes nothing)."""
+    return f"SELECT 1{MISSING_CURSORS} LIMIT 1", ()
+
+
+def any_due_query(now: datetime, mark: str) -> Bound:
+    """Whether any cursor is due (a read, so an idle round takes no write lock)."""
+    return f"SELECT 1{DUE.format(mark=mark)} LIMIT 1", (to_micros(now), to_micros(now))
+
+
 def missing_cursors_statement() -> Bound:
     """A cursor, from the chain's start, for each tenant an operator's destination covers
     that has none yet (a tenant made after the destination)."""
     return (
         "INSERT INTO stream_cursors (tenant_id, destination_id, delivered_seq)"
-        " SELECT t.id, d.id, t.chain_start_seq - 1 FROM destinations d, tenants t"
-        " WHERE d.tenant_id IS NULL AND NOT EXISTS (SELECT 1 FROM stream_cursors c"
-        "  WHERE c.tenant_id = t.id AND c.destination_id = d.id)",
+        f" SELECT t.id, d.id, t.chain_start_seq - 1{MISSING_CURSORS}"
+        " ON CONFLICT DO NOTHING",  # another process added it meanwhile
         (),
     )
 
@@ -115,11 +139,7 @@ def claim_statement(
     return (
         f"UPDATE stream_cursors SET lease_owner = {mark}, lease_until = {mark}"
         " WHERE (tenant_id, destination_id) IN ("
-        " SELECT c.tenant_id, c.destination_id FROM stream_cursors c"
-        " JOIN tenants t ON t.id = c.tenant_id"
-        " JOIN destinations d ON d.id = c.destination_id"
-        f" WHERE d.paused = 0 AND t.last_seq > c.delivered_seq AND c.next_attempt_at <= {mark}"
-        f" AND (c.lease_until IS NULL OR c.lease_until < {mark})"
+        f" SELECT c.tenant_id, c.destination_id{DUE.format(mark=mark)}"
         f" ORDER BY c.next_attempt_at LIMIT {mark}{FOR_UPDATE[dialect]})"
         " RETURNING tenant_id, destination_id",
         (owner, to_micros(until), to_micros(now), to_micros(now), limit),
