@@ -257,6 +257,7 @@ def _value_problem(kind: Kind, key: str, value: Any) -> str | None:
 def _url_problem(value: str, schemes: tuple[str, ...]) -> str | None:
     try:
         parts = urlsplit(value)
+        parts.port  # noqa: B018 - a port out of range raises here
     except ValueError:
         return "is not a URL"
     if parts.scheme not in schemes or not parts.hostname:

@@ -140,6 +140,10 @@ class Deliverer:
         except (DeliveryFailed, KansaError) as exc:
             self._failed(destination, cursor, str(exc), done)
             return
+        except Exception as exc:  # noqa: BLE001 - one receiver's surprise fails its delivery only
+            log.exception("delivery to %s failed unexpectedly", destination.id)
+            self._failed(destination, cursor, f"{type(exc).__name__}: {exc}", done)
+            return
         if self.store.mark_delivered(cursor, self.owner, batch.last_seq, self.clock()):
             done.batches += 1
             done.events += len(batch.links)

@@ -145,3 +145,31 @@ def test_the_pull_twin_pages_with_link_and_its_pages_verify(
     assert f"tenant {tenant_id}: seq 1-12, 12 events in 3 batches" in verified.output
     late = client.get(f"/api/v1/stream?tenant={tenant_id}&after_seq=-1", headers=auth)
     assert late.status_code == 422 or late.status_code == 400
+
+
+HOSTILE: list[Any] = [
+    {"name": "a", "kind": "webhook", "config": {"url": "http://x:99999/"}},
+    {"name": "a", "kind": "webhook", "config": "http://x/"},
+    {"name": "a", "kind": "webhook", "config": {"url": "http://x/", "batch_size": True}},
+    {"name": "a", "kind": "webhook", "config": {"url": "http://x/"}, "secret": "not-whsec"},
+    {"name": "a", "kind": "webhook", "config": {"url": "http://x/"}, "filter": ["x"]},
+    {"name": "a", "kind": "nats", "config": {"url": "https://x/", "subject_prefix": "a.>"}},
+    {"name": "a", "kind": "syslog", "config": {"host": "x", "port": -1, "ca_pem": "junk"}},
+    {"name": "a", "kind": "s3", "config": {"bucket": 7, "endpoint_url": "ftp://x"}},
+    {"name": "a", "kind": "hec", "config": {"url": "http://x/", "ack": "yes"}},
+    {"name": "a b", "kind": "otlp", "config": {"url": "http://x/v1/logs", "timeout": 0}},
+    {"name": "a", "kind": "webhook", "config": {"url": "http://x/"}, "start": "yesterday"},
+    {"name": "a", "kind": "webhook", "config": {"url": "http://x/"}, "colour": "red"},
+]
+
+
+def test_no_destination_a_client_sends_is_a_5xx(
+    client: TestClient, auth: dict[str, str], tenant_id: str
+) -> None:
+    _publish(client, auth, tenant_id, 1)
+    for body in HOSTILE:
+        answer = client.post(
+            "/api/v1/destinations", json={**body, "tenant": tenant_id}, headers=auth
+        )
+        assert answer.status_code == 422, (body, answer.text)
+        assert answer.json()["problems"], body

@@ -65,7 +65,7 @@ class HecSender:
     def _post(self, path: str, content: bytes) -> dict[str, Any]:
         try:
             answer = self.client.post(self.base + path, content=content, headers=self.headers)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise DeliveryFailed(f"HEC unreachable: {type(exc).__name__}: {exc}") from None
         try:
             reply = answer.json()
@@ -94,7 +94,7 @@ class HecSender:
     def probe(self) -> None:
         try:
             answer = self.client.get(self.base + "/services/collector/health", headers=self.headers)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise DeliveryFailed(f"HEC unreachable: {type(exc).__name__}: {exc}") from None
         if answer.status_code != 200:
             raise DeliveryFailed(f"HEC health answered {answer.status_code}")

@@ -89,7 +89,7 @@ class OtlpSender:
     def _post(self, body: bytes) -> None:
         try:
             answer = self.client.post(self.url, content=body, headers=self.headers)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise DeliveryFailed(f"OTLP collector unreachable: {type(exc).__name__}") from None
         if not 200 <= answer.status_code < 300:
             raise DeliveryFailed(f"OTLP collector answered {answer.status_code}")

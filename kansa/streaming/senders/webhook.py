@@ -62,7 +62,7 @@ class WebhookSender:
         }
         try:
             answer = self.client.post(self.url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise DeliveryFailed(f"webhook unreachable: {type(exc).__name__}: {exc}") from None
         if not 200 <= answer.status_code < 300:
             raise DeliveryFailed(f"webhook answered {answer.status_code}")
