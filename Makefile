@@ -7,7 +7,7 @@ DB     ?= sqlite:///./kansa.db
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint bench demo clean cluster chaos
+.PHONY: install run test lint bench bench-stream demo clean cluster chaos
 
 install: $(STAMP)
 
@@ -47,6 +47,10 @@ chaos: install
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Streaming-out throughput (webhook, NATS JetStream at 127.0.0.1:4222) beside the receivers' own.
+bench-stream: install
+	$(BIN)/python -m bench.stream $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) kansa.db kansa.db-wal kansa.db-shm kansa-demo-password.txt .pytest_cache .mypy_cache .ruff_cache

@@ -180,6 +180,20 @@ class Settings(BaseSettings):
         "(kansa serve --workers runs them in its own process and turns this off in the workers).",
     )
 
+    deliver: bool = Field(
+        default=True,
+        description="Whether this process delivers to streaming destinations in the background "
+        "(kansa serve; every process may: they share the work). kansa deliver runs it alone.",
+    )
+    delivery_lease_seconds: float = Field(
+        default=30.0,
+        ge=1.0,
+        le=3600.0,
+        description="How long a delivering process holds a destination's cursor for a tenant; "
+        "after a crash, another process takes the cursor over once this has passed. Keep it "
+        "above the slowest receiver's answer.",
+    )
+
     @field_validator("metrics_address")
     @classmethod
     def _host_port(cls, value: str | None) -> str | None:

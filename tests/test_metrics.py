@@ -131,3 +131,28 @@ def test_each_app_counts_on_its_own() -> None:
     one, two = Metrics(CollectorRegistry()), Metrics()
     one.events_accepted.inc(5)
     assert "kansa_events_accepted_total 0.0" in generate_latest(two.registry).decode()
+
+
+def test_each_destination_shows_its_lag_and_whether_it_is_degraded(
+    runtime: Runtime, client: TestClient, auth: dict[str, str], tenant_id: str
+) -> None:
+    for n in range(1, 4):
+        client.post("/api/v1/events", json=pca_event(tenant_id, n, id=f"e{n}"), headers=auth)
+    made = client.post(
+        "/api/v1/destinations",
+        json={
+            "name": "lagging",
+            "kind": "webhook",
+            "config": {"url": "http://127.0.0.1:9/"},
+            "start": "beginning",
+            "tenant": tenant_id,
+        },
+        headers=auth,
+    ).json()
+    client.post(f"/api/v1/destinations/{made['id']}/pause", headers=auth)
+    text = scrape(runtime)
+    labels = f'{{destination="{made["id"]}",kind="webhook",name="lagging"}}'
+    assert value(text, f"kansa_destination_lag_events{labels}") == 3
+    assert value(text, f"kansa_destination_lag_seconds{labels}") > 0
+    assert f"kansa_destination_degraded{labels} 0.0" in text
+    client.delete(f"/api/v1/destinations/{made['id']}", headers=auth)

@@ -7,7 +7,16 @@ from collections.abc import Callable
 
 import typer
 
-from kansa.cli import credentials, export, integrity, migrations, sessions, setup, tenants
+from kansa.cli import (
+    credentials,
+    destinations,
+    export,
+    integrity,
+    migrations,
+    sessions,
+    setup,
+    tenants,
+)
 from kansa.cli.common import guarded
 
 Command = tuple[str, Callable[..., None]]
@@ -21,6 +30,7 @@ COMMANDS: list[Command] = [
     ("purge", integrity.purge),
     ("erase", integrity.erase),
     ("export", export.export_file),
+    ("deliver", destinations.deliver),
 ]
 GROUPS: list[tuple[str, str, list[Command]]] = [
     (
@@ -59,6 +69,19 @@ GROUPS: list[tuple[str, str, list[Command]]] = [
         ],
     ),
     ("session", "Console sessions.", [("end", sessions.session_end)]),
+    (
+        "destination",
+        "Streaming destinations: where tenants' logs are delivered.",
+        [
+            ("add", destinations.destination_add),
+            ("list", destinations.destination_list),
+            ("pause", destinations.destination_pause),
+            ("resume", destinations.destination_resume),
+            ("test", destinations.destination_test),
+            ("remove", destinations.destination_remove),
+            ("rewind", destinations.destination_rewind),
+        ],
+    ),
     (
         "key",
         "The key that signs checkpoints and exports.",

@@ -87,7 +87,11 @@ def checkpoint(
 
 def verify(
     file: Annotated[
-        Path | None, typer.Argument(help="An exported JSON Lines file to check offline.")
+        Path | None,
+        typer.Argument(
+            help="An exported JSON Lines file to check offline, or a folder of delivered "
+            "batches (webhook bodies, S3 objects: .jsonl or .jsonl.gz)."
+        ),
     ] = None,
     tenant: Annotated[str | None, typer.Option(help="Check one tenant only.")] = None,
     key: Annotated[
@@ -108,7 +112,17 @@ def verify(
 def run_verify(
     file: Path | None, tenant: str | None, key_files: list[Path], settings: Settings
 ) -> None:
-    """``kansa verify``: a database, or an exported file offline."""
+    """``kansa verify``: a database, an exported file or a folder of delivered batches."""
+    if file is not None and file.is_dir():
+        from kansa.cli.delivered import verify_folder
+
+        if key_files:  # offline: the keys given alone
+            keys = [read_public_key(k) for k in key_files]
+        else:  # the database's registered keys
+            with opened(settings, migrate=False) as store:
+                keys = _keys_for_database(store, key_files, settings)
+        verify_folder(file, keys)
+        return
     if file is not None:
         if not key_files:
             raise InvalidInput([Problem("--key", "checking a file needs the public key")])

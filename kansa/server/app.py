@@ -13,6 +13,7 @@ from kansa import __version__, web
 from kansa.api import (
     admin,
     catalog,
+    destinations,
     erasures,
     events,
     exports,
@@ -20,6 +21,7 @@ from kansa.api import (
     holds,
     integrity,
     search,
+    stream,
     tokens,
 )
 from kansa.events.prepare import EventIn
@@ -27,6 +29,7 @@ from kansa.http import problems
 from kansa.http.headers import DefaultHeaders
 from kansa.http.limits import BodyLimit, NoNul, RateLimiter, rate_limit
 from kansa.server import docs
+from kansa.server.delivery import deliverer_for
 from kansa.server.jobs import Jobs
 from kansa.server.requests import Requests
 from kansa.server.runtime import Runtime
@@ -51,9 +54,14 @@ def create_app(
         background = Jobs(rt) if (owned and rt.settings.jobs if jobs is None else jobs) else None
         if background is not None:
             background.start()
+        delivery = deliverer_for(rt) if owned and rt.settings.deliver else None
+        if delivery is not None:
+            delivery.start()
         try:
             yield
         finally:
+            if delivery is not None:
+                delivery.stop()
             if background is not None:
                 background.stop()
             if owned:
@@ -80,7 +88,19 @@ def create_app(
     app.add_middleware(Requests, metrics=rt.metrics, trusted=limits.trusted_proxies)  # outermost
     problems.install(app)
     limited = [Depends(rate_limit)]
-    for api in (events, search, exports, tokens, catalog, integrity, holds, erasures, admin):
+    for api in (
+        events,
+        search,
+        exports,
+        tokens,
+        catalog,
+        integrity,
+        holds,
+        erasures,
+        admin,
+        destinations,
+        stream,
+    ):
         app.include_router(api.router, dependencies=limited)
     app.include_router(health.router)
     app.include_router(docs.router)

@@ -180,6 +180,38 @@ class TenantCollector(Collector):
         yield from (count, head, age)
 
 
+class DestinationCollector(Collector):
+    """Per streaming destination, read from the store on each scrape: how far it lags behind
+    (the most of any tenant's cursor: events, and seconds since the oldest event not yet
+    delivered was received) and whether it is degraded. At most ``limit`` destinations."""
+
+    def __init__(self, store: Store, limit: int) -> None:
+        self.store = store
+        self.limit = limit
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = utcnow()
+        labels = ["destination", "name", "kind"]
+        events = GaugeMetricFamily(
+            "kansa_destination_lag_events", "Events not yet delivered.", labels=labels
+        )
+        seconds = GaugeMetricFamily(
+            "kansa_destination_lag_seconds",
+            "Seconds since the oldest event not yet delivered was received.",
+            labels=labels,
+        )
+        degraded = GaugeMetricFamily(
+            "kansa_destination_degraded", "1 while deliveries keep failing.", labels=labels
+        )
+        for destination in self.store.list_destinations()[: self.limit]:
+            cursors = self.store.cursors(destination.id)
+            named = [destination.id, destination.name, destination.kind]
+            events.add_metric(named, max((c.lag_events for c in cursors), default=0))
+            seconds.add_metric(named, max((c.lag_seconds(now) for c in cursors), default=0.0))
+            degraded.add_metric(named, int(any(c.degraded for c in cursors)))
+        yield from (events, seconds, degraded)
+
+
 def exposed(
     own: CollectorRegistry | None,
     jobs: JobMetrics | None,
@@ -197,6 +229,7 @@ def exposed(
     elif own is not None:
         registry.register(_Forward(own))
     registry.register(TenantCollector(store, max_tenants))
+    registry.register(DestinationCollector(store, max_tenants))
     return registry
 
 

@@ -23,6 +23,8 @@ from kansa.records import (
     TenantChanges,
 )
 from kansa.store.search import Page
+from kansa.streaming.cursors import Cursor
+from kansa.streaming.destinations import Destination
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,4 +334,51 @@ class Store(Protocol):
     def set_legal_hold(self, tenant_id: str, reason: str | None, record: PreparedEvent) -> Tenant:
         """Place (``reason``) or release (None) a legal hold, and append ``record``, in one
         transaction."""
+        ...
+
+    # -- streaming out ----------------------------------------------------------------------
+
+    def create_destination(self, destination: Destination) -> Destination:
+        """Keep ``destination`` and give it a cursor for each tenant it covers (at the
+        tenant's head, or before its chain's start, as ``destination.start`` says)."""
+        ...
+
+    def get_destination(self, destination_id: str) -> Destination | None: ...
+
+    def list_destinations(self, tenant_id: str | None = None) -> list[Destination]:
+        """Every destination, or those of one tenant (not the operator's)."""
+        ...
+
+    def set_destination_paused(self, destination_id: str, paused: bool) -> Destination: ...
+
+    def delete_destination(self, destination_id: str) -> None:
+        """Remove a destination and its cursors (NotFound when there is none)."""
+        ...
+
+    def cursors(self, destination_id: str, tenant_id: str | None = None) -> list[Cursor]:
+        """A destination's cursors (one tenant's), with the tenant's head and what waits."""
+        ...
+
+    def claim_cursors(self, owner: str, now: datetime, until: datetime, limit: int) -> list[Cursor]:
+        """Lease, for ``owner`` until ``until``, up to ``limit`` cursors of destinations not
+        paused that are behind their tenant's head and due; no two owners get one cursor."""
+        ...
+
+    def set_pending(self, cursor: Cursor, owner: str, last: int) -> bool:
+        """Fix the last seq of the stretch on its way; False when the lease was lost."""
+        ...
+
+    def mark_delivered(self, cursor: Cursor, owner: str, last: int, now: datetime) -> bool:
+        """The receiver accepted up to ``last``: move the cursor; False when the lease was
+        lost (the cursor stays where another worker has it)."""
+        ...
+
+    def mark_failed(
+        self, cursor: Cursor, owner: str, *, degraded: bool, retry_at: datetime, error: str
+    ) -> bool:
+        """Count a failed delivery and when to try again; the cursor does not move."""
+        ...
+
+    def rewind_cursor(self, destination_id: str, tenant_id: str, seq: int) -> None:
+        """Move a cursor to ``seq``: the events after it are delivered (again)."""
         ...

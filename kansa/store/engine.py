@@ -29,11 +29,13 @@ from kansa.records import (
     TenantChanges,
 )
 from kansa.store import checkpoints as shared
-from kansa.store import prune, rows
+from kansa.store import prune, rows, streams
 from kansa.store import search as search_sql
 from kansa.store.base import Prune
 from kansa.store.rows import Bound
 from kansa.store.schema import MIGRATIONS, MIGRATIONS_TABLE, render
+from kansa.streaming.cursors import Cursor
+from kansa.streaming.destinations import Destination
 from kansa.timeutil import from_micros, to_micros, utcnow
 
 Broken = Literal["unique", "reference"] | None
@@ -438,3 +440,101 @@ class SQLEngine(ABC):
         """Every process runs ``job``: a SQLite database lives on one machine, where
         ``kansa serve --workers`` already runs the jobs in one process."""
         yield True
+
+    # -- streaming out -------------------------------------------------------------------
+
+    def _returning(self, bound: Bound, what: str) -> list[Sequence[Any]]:
+        """Run one writing statement with RETURNING on its own (autocommitted)."""
+        try:
+            return self._read_all(*bound)
+        except self.driver_error as exc:
+            raise StoreError(f"could not {what}: {exc}") from exc
+
+    def create_destination(self, destination: Destination) -> Destination:
+        self._commit(
+            streams.create_statements(destination, self.mark),
+            what=f"create destination {destination.name!r}",
+            exists=f"destination {destination.id!r} already exists",
+            missing=f"no tenant {destination.tenant!r}",
+        )
+        return self._destination(destination.id)
+
+    def get_destination(self, destination_id: str) -> Destination | None:
+        row = self._read_one(
+            f"SELECT {streams.DESTINATION_COLUMNS} FROM destinations WHERE id = {self.mark}",
+            (destination_id,),
+        )
+        return streams.destination_of(row) if row else None
+
+    def _destination(self, destination_id: str) -> Destination:
+        found = self.get_destination(destination_id)
+        if found is None:
+            raise NotFound(f"no destination {destination_id!r}")
+        return found
+
+    def list_destinations(self, tenant_id: str | None = None) -> list[Destination]:
+        text, params = "", tuple[str, ...]()
+        if tenant_id is not None:
+            text, params = f" WHERE tenant_id = {self.mark}", (tenant_id,)
+        found = self._read_all(
+            f"SELECT {streams.DESTINATION_COLUMNS} FROM destinations{text} ORDER BY created_at, id",
+            params,
+        )
+        return [streams.destination_of(row) for row in found]
+
+    def set_destination_paused(self, destination_id: str, paused: bool) -> Destination:
+        changed = self._returning(
+            (
+                f"UPDATE destinations SET paused = {self.mark} WHERE id = {self.mark} RETURNING id",
+                (int(paused), destination_id),
+            ),
+            what=f"pause or resume destination {destination_id!r}",
+        )
+        if not changed:
+            raise NotFound(f"no destination {destination_id!r}")
+        return self._destination(destination_id)
+
+    def delete_destination(self, destination_id: str) -> None:
+        self._destination(destination_id)
+        self._commit(
+            [
+                (
+                    f"DELETE FROM stream_cursors WHERE destination_id = {self.mark}",
+                    (destination_id,),
+                ),
+                (f"DELETE FROM destinations WHERE id = {self.mark}", (destination_id,)),
+            ],
+            what=f"remove destination {destination_id!r}",
+        )
+
+    def cursors(self, destination_id: str, tenant_id: str | None = None) -> list[Cursor]:
+        found = self._read_all(*streams.cursors_query(self.mark, destination_id, tenant_id))
+        return [streams.cursor_of(row) for row in found]
+
+    def claim_cursors(self, owner: str, now: datetime, until: datetime, limit: int) -> list[Cursor]:
+        if self._read_one(*streams.any_missing_cursor_query()) is not None:
+            self._commit([streams.missing_cursors_statement()], what="add cursors of new tenants")
+        if self._read_one(*streams.any_due_query(now, self.mark)) is None:
+            return []
+        bound = streams.claim_statement(self.dialect, owner, now, until, limit, self.mark)
+        claimed = self._returning(bound, what="claim delivery cursors")
+        return [c for tenant, dest in claimed for c in self.cursors(dest, tenant)]
+
+    def set_pending(self, cursor: Cursor, owner: str, last: int) -> bool:
+        bound = streams.pending_statement(cursor, owner, last, self.mark)
+        return bool(self._returning(bound, what="fix the stretch on its way"))
+
+    def mark_delivered(self, cursor: Cursor, owner: str, last: int, now: datetime) -> bool:
+        bound = streams.delivered_statement(cursor, owner, last, now, self.mark)
+        return bool(self._returning(bound, what="move a delivery cursor"))
+
+    def mark_failed(
+        self, cursor: Cursor, owner: str, *, degraded: bool, retry_at: datetime, error: str
+    ) -> bool:
+        bound = streams.failed_statement(cursor, owner, degraded, retry_at, error, self.mark)
+        return bool(self._returning(bound, what="record a failed delivery"))
+
+    def rewind_cursor(self, destination_id: str, tenant_id: str, seq: int) -> None:
+        bound = streams.rewind_statement(destination_id, tenant_id, seq, self.mark)
+        if not self._returning(bound, what="move a delivery cursor"):
+            raise NotFound(f"destination {destination_id!r} has no cursor for {tenant_id!r}")

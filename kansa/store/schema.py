@@ -449,6 +449,39 @@ MIGRATIONS: tuple[Migration, ...] = (
         "tenant region: where a tenant's product runs (Cybozu: JP, US, CN)",
         ("ALTER TABLE tenants ADD COLUMN region {text}",),
     ),
+    Migration(
+        13,
+        "streaming: destinations and a delivery cursor per destination and tenant",
+        (
+            """CREATE TABLE destinations (
+                id {text} PRIMARY KEY,
+                tenant_id {text} REFERENCES tenants (id),
+                name {text} NOT NULL,
+                kind {text} NOT NULL,
+                config {text} NOT NULL,
+                secret {blob},
+                filter {text} NOT NULL,
+                start {text} NOT NULL,
+                paused {int} NOT NULL DEFAULT 0,
+                created_at {bigint} NOT NULL
+            )""",
+            "CREATE INDEX destinations_tenant ON destinations (tenant_id)",
+            """CREATE TABLE stream_cursors (
+                tenant_id {text} NOT NULL REFERENCES tenants (id),
+                destination_id {text} NOT NULL REFERENCES destinations (id) ON DELETE CASCADE,
+                delivered_seq {bigint} NOT NULL,
+                delivered_at {bigint},
+                pending_last {bigint},
+                failures {int} NOT NULL DEFAULT 0,
+                degraded {int} NOT NULL DEFAULT 0,
+                next_attempt_at {bigint} NOT NULL DEFAULT 0,
+                lease_owner {text},
+                lease_until {bigint},
+                last_error {text},
+                PRIMARY KEY (tenant_id, destination_id)
+            )""",
+        ),
+    ),
 )
 
 
@@ -553,6 +586,20 @@ CHECKPOINT_ROW: tuple[str, ...] = (
     "signature",
 )
 
+# Every column of ``destinations``, in the order the stores write a row.
+DESTINATION_ROW: tuple[str, ...] = (
+    "id",
+    "tenant_id",
+    "name",
+    "kind",
+    "config",
+    "secret",
+    "filter",
+    "start",
+    "paused",
+    "created_at",
+)
+
 # Every column of ``event_keys`` (PostgreSQL), in the order the store writes a row.
 EVENT_KEY_ROW: tuple[str, ...] = ("tenant_id", "client_id", "id", "seq", "hash", "occurred_at")
 
@@ -628,6 +675,20 @@ _TABLES: dict[str, tuple[str, ...]] = {
     "checkpoints": CHECKPOINT_ROW,
     "session_ends": ("tenant_id", "subject", "ended_at", "expires_at"),
     "signing_keys": ("key_id", "public_key", "created_at", "retired_at"),
+    "destinations": DESTINATION_ROW,
+    "stream_cursors": (
+        "tenant_id",
+        "destination_id",
+        "delivered_seq",
+        "delivered_at",
+        "pending_last",
+        "failures",
+        "degraded",
+        "next_attempt_at",
+        "lease_owner",
+        "lease_until",
+        "last_error",
+    ),
 }
 _KEYS: dict[str, tuple[str, ...]] = {
     "schema_migrations": ("version",),
@@ -638,6 +699,8 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "checkpoints": ("tenant_id", "seq"),
     "session_ends": ("tenant_id", "subject"),
     "signing_keys": ("key_id",),
+    "destinations": ("id",),
+    "stream_cursors": ("tenant_id", "destination_id"),
 }
 _EVENT_INDEXES: dict[str, Index] = {
     "events_tenant_time": Index("events", ("tenant_id", "occurred_at")),
@@ -645,6 +708,7 @@ _EVENT_INDEXES: dict[str, Index] = {
     "events_tenant_category": Index("events", ("tenant_id", "category", "occurred_at")),
     "events_tenant_job": Index("events", ("tenant_id", "correlation_id", "seq")),
     "api_keys_changed": Index("api_keys", ("changed_at",)),
+    "destinations_tenant": Index("destinations", ("tenant_id",)),
 }
 
 DECLARED: dict[str, Declared] = {

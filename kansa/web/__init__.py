@@ -3,7 +3,7 @@
 Importing this package registers every console route on :data:`router`; the HTTP app
 includes it beside the API."""
 
-from kansa.web import auth, events, export, log, settings, static
+from kansa.web import auth, destinations, events, export, log, settings, static
 from kansa.web.routing import router
 
-__all__ = ["router", "auth", "events", "export", "log", "settings", "static"]
+__all__ = ["router", "auth", "destinations", "events", "export", "log", "settings", "static"]

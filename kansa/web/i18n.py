@@ -150,6 +150,26 @@ STRINGS: dict[str, tuple[str, str]] = {
     "back": ("一覧に戻る", "Back to the list"),
     "own.title": ("自身のログイン履歴", "Your login history"),
     "menu.user": ("ユーザーメニュー", "User menu"),
+    # streaming destinations (administrators)
+    "destinations.title": ("ログの転送先", "Log destinations"),
+    "destinations.lead": (
+        "この組織のログを配信している転送先と、その遅れです。転送先の追加・変更は API "
+        "または CLI で行います。",
+        "Where this organisation's log is delivered, and how far behind each is. "
+        "Destinations are added and changed with the API or the CLI.",
+    ),
+    "destinations.name": ("名前", "Name"),
+    "destinations.kind": ("種類", "Kind"),
+    "destinations.state": ("状態", "State"),
+    "destinations.delivered": ("配信済み seq / 最新 seq", "Delivered seq / newest seq"),
+    "destinations.lag": ("遅れ", "Lag"),
+    "destinations.lag_value": ("{events}件・{seconds}秒", "{events} events, {seconds} s"),
+    "destinations.error": ("最後のエラー", "Last error"),
+    "destinations.operator": ("運用者が設定", "set by the operator"),
+    "destinations.state.ok": ("正常", "OK"),
+    "destinations.state.paused": ("一時停止中", "Paused"),
+    "destinations.state.degraded": ("障害中（配信を再試行中）", "Degraded (retrying)"),
+    "destinations.none": ("転送先はありません。", "No destinations."),
     "own.note": (
         "あなた自身のログのみ表示しています。",
         "Only your own log entries are shown.",

@@ -20,6 +20,7 @@ from kansa.events.prepare import prepare
 from kansa.events.query import Query
 from kansa.server.runtime import Runtime
 from kansa.store import Store
+from kansa.streaming.destinations import Destination, Filter
 from kansa.timeutil import utcnow
 from tests.helpers import new_key, pca_event
 
@@ -40,6 +41,8 @@ ADMIN = "/api/v1/admin"
 ACCOUNT = ADMIN + "/tenants/{tenant}/accounts/{login}"
 
 Call = Callable[[TestClient, dict[str, str], str, str], Any]
+NOWHERE = "http://127.0.0.1:9/"
+"""A webhook that refuses at once (the discard port): a destination never delivered to."""
 
 
 def _event_id(store: Store, tenant: str) -> str:
@@ -52,6 +55,17 @@ def _account_call(action: str) -> Call:
     return lambda c, h, b, _: c.post(
         f"{ADMIN}/tenants/{b}/accounts/jiro/{action}", headers=h, json={"role": "user"}
     )
+
+
+def _on_destination(method: str, tail: str) -> Call:
+    """A request on tenant B's destination (``dst-<B>``, made by the ``two`` fixture)."""
+    body = {"seq": 0} if tail == "/rewind" else None
+
+    def call(c: TestClient, h: dict[str, str], b: str, _: str) -> Any:
+        json = {**body, "tenant": b} if body is not None else None
+        return c.request(method, f"/api/v1/destinations/dst-{b}{tail}", headers=h, json=json)
+
+    return call
 
 
 MATRIX: dict[tuple[str, str], Call] = {
@@ -117,6 +131,28 @@ MATRIX: dict[tuple[str, str], Call] = {
         ("POST", f"{ACCOUNT}/{action}"): _account_call(action)
         for action in ("disable", "enable", "unlock", "role", "reset-password")
     },
+    ("GET", "/api/v1/stream"): lambda c, h, b, _: c.get(
+        "/api/v1/stream", headers=h, params={"tenant": b}
+    ),
+    ("GET", "/api/v1/destinations"): lambda c, h, b, _: c.get(
+        "/api/v1/destinations", headers=h, params={"tenant": b}
+    ),
+    ("POST", "/api/v1/destinations"): lambda c, h, b, _: c.post(
+        "/api/v1/destinations",
+        headers=h,
+        json={"name": "x", "kind": "webhook", "config": {"url": NOWHERE}, "tenant": b},
+    ),
+    **{
+        (method, f"/api/v1/destinations/{{destination}}{tail}"): _on_destination(method, tail)
+        for method, tail in (
+            ("GET", ""),
+            ("DELETE", ""),
+            ("POST", "/pause"),
+            ("POST", "/resume"),
+            ("POST", "/rewind"),
+            ("POST", "/test"),
+        )
+    },
 }
 
 READERS = [
@@ -140,6 +176,20 @@ def two(store: Store, catalog: Catalog, tenant_id: str) -> tuple[str, str]:
         store.append(prepare([login], catalog))
         KEYS[tenant] = new_key(store, tenant=tenant, scopes=frozenset({"publish"})).split("_")[1]
         store.create_account(tenant, "jiro", name="二郎", role="admin", password_hash="x")
+        store.create_destination(
+            Destination(
+                id=f"dst-{tenant}",
+                tenant=tenant,
+                name="siem",
+                kind="webhook",
+                config={"url": NOWHERE},
+                sealed=None,
+                filter=Filter(),
+                start="now",
+                paused=True,
+                created_at=utcnow(),
+            )
+        )
     return a, b
 
 
@@ -179,6 +229,8 @@ def _state(store: Store, tenant: str) -> tuple[Any, ...]:
         len(store.checkpoints(tenant)),
         [(k.secret_hash, k.revoked) for k in store.list_api_keys(tenant)],
         store.list_accounts(tenant),
+        store.get_destination(f"dst-{tenant}"),
+        store.cursors(f"dst-{tenant}"),
     )
 
 
@@ -220,6 +272,15 @@ ENTITLED = {
     ("DELETE", "/api/v1/tenants/{tenant}/legal-hold"): ("every-scope key", {200, 409}),
     ("POST", "/api/v1/erasures"): ("every-scope key", {201}),
     **{route: ("every-scope key", {200}) for route in MATRIX if route[1].startswith(ADMIN)},
+    ("GET", "/api/v1/stream"): ("read key", {200}),
+    ("GET", "/api/v1/destinations"): ("read key", {200}),
+    ("POST", "/api/v1/destinations"): ("every-scope key", {201}),
+    ("GET", "/api/v1/destinations/{destination}"): ("read key", {200}),
+    ("DELETE", "/api/v1/destinations/{destination}"): ("every-scope key", {200}),
+    ("POST", "/api/v1/destinations/{destination}/pause"): ("every-scope key", {200}),
+    ("POST", "/api/v1/destinations/{destination}/resume"): ("every-scope key", {200}),
+    ("POST", "/api/v1/destinations/{destination}/rewind"): ("every-scope key", {200}),
+    ("POST", "/api/v1/destinations/{destination}/test"): ("every-scope key", {200}),
 }
 
 

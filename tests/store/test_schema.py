@@ -144,6 +144,7 @@ GLOBAL_TABLES = {
     "applications": "the publishing products, shared by every tenant",
     "api_keys": "keys of an application, bound to one tenant or to none",
     "signing_keys": "the public keys that signed the database's checkpoints, of every tenant",
+    "destinations": "where logs are streamed: a tenant's, or the operator's for every tenant",
 }
 """The tables that belong to no tenant: reference tables, copied whole to every shard of a
 PostgreSQL distributed by tenant (docs/cluster.md). Every other table is keyed by tenant."""
