@@ -120,6 +120,12 @@ class Plan:
     expired: tuple[int, int, int] = (0, 0, 0)
     """How many events the order takes, and the lowest and highest seq among them."""
     held: bool = False
+    waiting: int | None = None
+    """The last seq every streaming destination has received, when it is below the head:
+    nothing above it is pruned."""
+    gap: int | None = None
+    """The same seq when the operator said to prune what destinations have not received:
+    recorded in the purge's event."""
     refused: str | None = None
     """Why nothing was pruned: the chain does not verify, or a hold came first."""
     purged: Pruned | None = None
@@ -130,10 +136,16 @@ class Plan:
 
 
 def plan(
-    store: Store, catalog: Catalog, tenant: Tenant, now: datetime, key: PublicKey | None = None
+    store: Store,
+    catalog: Catalog,
+    tenant: Tenant,
+    now: datetime,
+    key: PublicKey | None = None,
+    undelivered: bool = False,
 ) -> Plan:
     """What a purge at ``now`` would prune from ``tenant``: every expired event of the chain
-    as it verifies now (against ``key``'s checkpoints, if given) — none if it does not."""
+    as it verifies now (against ``key``'s checkpoints, if given) — none if it does not — and
+    that every streaming destination has received (all of them, with ``undelivered``)."""
     days = effective(tenant, catalog)
     found = Plan(tenant, days, held=tenant.legal_hold is not None)
     limits = cutoffs(days, now)
@@ -144,6 +156,15 @@ def plan(
         found.refused = f"not purging: {walk.broken}"
         return found
     found.order = Prune(tenant.id, walk.head_seq, walk.head_hash, "retention", cutoffs=limits)
+    floor = store.delivery_floor(tenant.id)
+    if floor is not None and floor < walk.head_seq:
+        if undelivered:
+            found.gap = floor
+        else:
+            found.waiting = floor
+            if floor <= 0:  # no destination has received anything yet
+                return found
+            found.order = found.order.stretch(0, floor)
     found.expired = store.prunable(found.order)
     return found
 
@@ -158,10 +179,11 @@ def prune_in_stretches(
     (``record`` of the whole) with the last. Should a stretch be refused (a hold placed
     meanwhile), what was pruned before it is recorded, then the refusal raised."""
     done = Pruned(order.tenant, order.reason, 0)
-    starts = range(order.after_seq, order.upto_seq, stretch) or range(order.after_seq, 1)
+    end = order.through_seq or order.upto_seq
+    starts = range(order.after_seq, end, stretch) or range(order.after_seq, 1)
     for start in starts:
-        last = start + stretch >= order.upto_seq
-        part = order.stretch(start, min(start + stretch, order.upto_seq))
+        last = start + stretch >= end
+        part = order.stretch(start, min(start + stretch, end))
 
         def step(pruned: Pruned, last: bool = last, before: Pruned = done) -> PreparedEvent | None:
             return record(before + pruned) if last else None
@@ -185,9 +207,12 @@ def purge(
     now: datetime | None = None,
     key: PublicKey | None = None,
     stretch: int = STRETCH,
+    undelivered: bool = False,
 ) -> list[Plan]:
     """Purge every tenant (or one): plan each, then prune every verified expired event and
-    record it. With ``dry_run`` only plan."""
+    record it. With ``dry_run`` only plan. Events a streaming destination has not received
+    stay until it has, unless ``undelivered``: then they go too, and the purge's record says
+    up to which seq the destinations had received them (the gap they will meet)."""
     moment = now or utcnow()
     if tenant_id is not None:
         tenant = store.get_tenant(tenant_id)
@@ -196,7 +221,7 @@ def purge(
         tenants = [tenant]
     else:
         tenants = store.list_tenants()
-    plans = [plan(store, catalog, t, moment, key) for t in tenants]
+    plans = [plan(store, catalog, t, moment, key, undelivered) for t in tenants]
     if dry_run:
         return plans
     for found in plans:
@@ -206,7 +231,7 @@ def purge(
         def record(pruned: Pruned, found: Plan = found) -> PreparedEvent | None:
             if not pruned.count:
                 return None
-            return purge_event(pruned, found.tenant, found.days, moment, catalog)
+            return purge_event(pruned, found.tenant, found.days, moment, catalog, found.gap)
 
         try:
             found.purged = prune_in_stretches(store, found.order, record, stretch)
@@ -221,12 +246,17 @@ def purge_event(
     days: Mapping[str, int | None],
     now: datetime,
     catalog: Catalog,
+    undelivered_after: int | None = None,
 ) -> PreparedEvent:
-    """The ``retention.purge`` event that records ``pruned`` in the tenant's log."""
+    """The ``retention.purge`` event that records ``pruned`` in the tenant's log (with
+    ``undelivered_after``: the seq streaming destinations had received, when the operator
+    purged what they had not)."""
     details: dict[str, Any] = {
         "retention_days": dict(days),
         "expired_before": {h: iso_utc(c) for h, c in cutoffs(days, now).items()},
     }
+    if undelivered_after is not None and pruned.last_seq > undelivered_after:
+        details["undelivered_after_seq"] = undelivered_after
     if pruned.partitions:
         details["partitions"] = list(pruned.partitions)
     params = {

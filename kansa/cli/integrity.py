@@ -224,11 +224,20 @@ def _verify_file(file: Path, keys: list[PublicKey]) -> None:
 def purge(
     tenant: Annotated[str | None, typer.Option(help="Purge one tenant only.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")] = False,
+    undelivered: Annotated[
+        bool,
+        typer.Option(
+            "--undelivered",
+            help="Prune expired events streaming destinations have not received too "
+            "(the gap is recorded in the purge's event).",
+        ),
+    ] = False,
     db: DbOption = None,
     catalog: CatalogOption = None,
 ) -> None:
     """Prune expired events: remove the content of every event that has passed its
-    retention, keeping its place in the chain. Tenants under legal hold are skipped."""
+    retention, keeping its place in the chain. Tenants under legal hold are skipped; events
+    a streaming destination has not received wait for it (see --undelivered)."""
     settings = settings_for(db, catalog)
     try:
         key: PublicKey | None = load_signer(settings).public_key
@@ -242,6 +251,7 @@ def purge(
             dry_run=dry_run,
             now=utcnow(),
             key=key,
+            undelivered=undelivered,
         )
     refused = 0
     for plan in plans:
@@ -258,16 +268,21 @@ def _describe(plan: retention.Plan, dry_run: bool) -> str:
     if plan.refused:
         return f"REFUSED {plan.refused}"
     count, first, last = plan.expired
+    waits = (
+        f"; events after seq {plan.waiting} wait for streaming destinations"
+        if plan.waiting is not None
+        else ""
+    )
     if plan.order is None or not count:
-        return f"keep   {who}: nothing expired ({retention.describe(plan.days)})"
+        return f"keep   {who}: nothing expired ({retention.describe(plan.days)}){waits}"
     if dry_run:
-        return f"would  {who}: purge {count} events (seq {first}-{last})"
+        return f"would  {who}: purge {count} events (seq {first}-{last}){waits}"
     if plan.purged is None:
         return f"skip   {who}: changed meanwhile; run again"
     done = plan.purged
     return (
         f"purged {who}: {done.count} events (seq {done.first_seq}-{done.last_seq});"
-        " each keeps its place in the chain"
+        f" each keeps its place in the chain{waits}"
     )
 
 

@@ -355,6 +355,11 @@ class Store(Protocol):
         """Remove a destination and its cursors (NotFound when there is none)."""
         ...
 
+    def delivery_floor(self, tenant_id: str) -> int | None:
+        """The last seq of the tenant that every streaming destination has received (None
+        when none delivers it): retention prunes nothing above it."""
+        ...
+
     def cursors(self, destination_id: str, tenant_id: str | None = None) -> list[Cursor]:
         """A destination's cursors (one tenant's), with the tenant's head and what waits."""
         ...

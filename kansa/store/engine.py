@@ -507,6 +507,15 @@ class SQLEngine(ABC):
             what=f"remove destination {destination_id!r}",
         )
 
+    def delivery_floor(self, tenant_id: str) -> int | None:
+        row = self._read_one(*streams.delivery_floor_query(tenant_id, self.mark))
+        if row is None:
+            return None
+        lowest, uncovered = row
+        if uncovered:
+            return 0
+        return None if lowest is None else int(lowest)
+
     def cursors(self, destination_id: str, tenant_id: str | None = None) -> list[Cursor]:
         found = self._read_all(*streams.cursors_query(self.mark, destination_id, tenant_id))
         return [streams.cursor_of(row) for row in found]

@@ -146,6 +146,19 @@ def claim_statement(
     )
 
 
+def delivery_floor_query(tenant: str, mark: str) -> Bound:
+    """The last seq of ``tenant`` every destination has received: the lowest of its cursors,
+    and 0 while an operator's destination has no cursor for it yet (it will start from the
+    chain's start); NULL when no destination delivers the tenant."""
+    return (
+        f"SELECT MIN(c.delivered_seq), EXISTS (SELECT 1 FROM destinations d"
+        " WHERE d.tenant_id IS NULL AND NOT EXISTS (SELECT 1 FROM stream_cursors o"
+        f"  WHERE o.tenant_id = {mark} AND o.destination_id = d.id))"
+        f" FROM stream_cursors c WHERE c.tenant_id = {mark}",
+        (tenant, tenant),
+    )
+
+
 def cursors_query(mark: str, destination: str, tenant: str | None = None) -> Bound:
     where = f"c.destination_id = {mark}" + (f" AND c.tenant_id = {mark}" if tenant else "")
     return (
