@@ -84,4 +84,5 @@ def test_the_operator_may_prune_what_was_not_received_and_the_gap_is_recorded(
         for e in fresh_store.stream(Query(tenant="acme", descending=False))
         if e["action"] == "retention.purge"
     ]
-    assert record["details"]["undelivered_after_seq"] == 4
+    details = record["details"]
+    assert details is not None and details["undelivered_after_seq"] == 4
