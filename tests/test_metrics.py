@@ -18,7 +18,7 @@ from kansa.server.metrics import MetricsServer, exposed
 from kansa.server.runtime import Runtime
 from kansa.store import Store
 from kansa.timeutil import utcnow
-from tests.helpers import pca_event
+from tests.helpers import new_key, pca_event
 
 
 def scrape(runtime: Runtime, limit: int = 1000) -> str:
@@ -138,6 +138,7 @@ def test_each_destination_shows_its_lag_and_whether_it_is_degraded(
 ) -> None:
     for n in range(1, 4):
         client.post("/api/v1/events", json=pca_event(tenant_id, n, id=f"e{n}"), headers=auth)
+    manager = {"Authorization": f"Bearer {new_key(runtime.store, scopes=frozenset({'admin'}))}"}
     made = client.post(
         "/api/v1/destinations",
         json={
@@ -147,12 +148,12 @@ def test_each_destination_shows_its_lag_and_whether_it_is_degraded(
             "start": "beginning",
             "tenant": tenant_id,
         },
-        headers=auth,
+        headers=manager,
     ).json()
-    client.post(f"/api/v1/destinations/{made['id']}/pause", headers=auth)
+    client.post(f"/api/v1/destinations/{made['id']}/pause", headers=manager)
     text = scrape(runtime)
     labels = f'{{destination="{made["id"]}",kind="webhook",name="lagging"}}'
     assert value(text, f"kansa_destination_lag_events{labels}") == 3
     assert value(text, f"kansa_destination_lag_seconds{labels}") > 0
     assert f"kansa_destination_degraded{labels} 0.0" in text
-    client.delete(f"/api/v1/destinations/{made['id']}", headers=auth)
+    client.delete(f"/api/v1/destinations/{made['id']}", headers=manager)

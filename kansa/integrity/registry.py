@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from kansa.errors import ConfigError
+from kansa.errors import ConfigError, Conflict
 from kansa.integrity.signing import PublicKey, Signer
 from kansa.records import SigningKey
 from kansa.store import Store
@@ -26,7 +26,10 @@ def check_signer(store: Store, signer: Signer, source: str = "the signing key") 
     none yet; ConfigError naming the key id the database expects otherwise."""
     keys = store.signing_keys()
     if not keys:
-        keys = store.register_signing_key(signer.key_id, signer.public_key.pem(), at=utcnow())
+        try:
+            keys = store.register_signing_key(signer.key_id, signer.public_key.pem(), at=utcnow())
+        except Conflict:  # another process registered it at the same moment
+            keys = store.signing_keys()
     now_current = current(keys)
     assert now_current is not None, "a registered key is current until a rotation replaces it"
     if now_current.key_id == signer.key_id:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -17,6 +18,14 @@ from tests.helpers import new_key, pca_event
 from tests.net import free_port
 from tests.raw import execute
 from tests.streaming.receivers import webhook_receiver
+
+MANAGE = frozenset({"publish", "read", "admin"})
+
+
+@pytest.fixture
+def api_key(store: Store) -> str:
+    """The unbound key of these tests: it may change destinations (``admin``) as well."""
+    return new_key(store, scopes=MANAGE)
 
 
 def _bearer(key: str) -> dict[str, str]:
@@ -37,7 +46,12 @@ def test_a_tenant_key_manages_its_own_destinations_and_never_sees_a_secret(
     client: TestClient, store: Store, store_url: str, auth: dict[str, str], tenant_id: str
 ) -> None:
     _publish(client, auth, tenant_id, 1)
-    own = _bearer(new_key(store, tenant=tenant_id))
+    reader = _bearer(new_key(store, tenant=tenant_id, scopes=frozenset({"read"})))
+    refused = client.post(
+        "/api/v1/destinations", json=_webhook("https://siem.example/in"), headers=reader
+    )
+    assert refused.status_code == 403 and "admin" in refused.json()["detail"]
+    own = _bearer(new_key(store, tenant=tenant_id, scopes=MANAGE))
     made = client.post(
         "/api/v1/destinations", json=_webhook("https://siem.example/in"), headers=own
     )
@@ -51,7 +65,7 @@ def test_a_tenant_key_manages_its_own_destinations_and_never_sees_a_secret(
     listed = client.get("/api/v1/destinations", headers=own).json()["destinations"]
     assert [d["id"] for d in listed] == [body["id"]]
     _publish(client, auth, f"{tenant_id}-other", 1)
-    other = _bearer(new_key(store, tenant=f"{tenant_id}-other"))
+    other = _bearer(new_key(store, tenant=f"{tenant_id}-other", scopes=MANAGE))
     assert client.get(f"/api/v1/destinations/{body['id']}", headers=other).status_code == 404
     foreign = client.post(
         "/api/v1/destinations", json=_webhook("https://x.example", tenant=tenant_id), headers=other
