@@ -34,7 +34,7 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# A cluster on loopback ports (deploy/cluster.sh, docs/cluster.md): a PostgreSQL primary and a
+# A cluster on loopback ports (deploy/cluster.sh, docs/scale.md): a PostgreSQL primary and a
 # synchronous standby in a temp dir, 3 kansa nodes, nginx on http://127.0.0.1:18000.
 # Ctrl-C stops and removes it all. Never touches a server on 5432.
 cluster: install
@@ -43,7 +43,7 @@ cluster: install
 # The cluster's tests at length: 50,000 events through nginx while the primary is killed and
 # the standby promoted; prints the time without a primary.
 chaos: install
-	KANSA_TEST_CLUSTER_EVENTS=50000 $(BIN)/python -m pytest tests/cluster -s -o timeout=1800 $(PYTEST_ARGS)
+	KANSA_TEST_CLUSTER_EVENTS=50000 $(BIN)/python -m pytest tests/cluster tests/streaming/test_crash.py --chaos -s -o timeout=1800 $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A kansa cluster on one machine, on loopback ports in a directory of its own: a PostgreSQL
 # primary and a synchronous standby (streaming replication), N stateless `kansa serve` nodes
-# and nginx in front. An example of the topology of docs/cluster.md, to read and to run
+# and nginx in front. An example of the topology of docs/scale.md, to read and to run
 # (`make cluster`); the tests drive it too (tests/cluster/). Never touches a server on 5432.
 #
 #   deploy/cluster.sh run              up in a new temp dir, print the URLs, down on Ctrl-C

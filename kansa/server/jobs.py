@@ -7,7 +7,7 @@ after walking the unsigned events (see kansa.integrity.checkpoints); once a day,
 ``KANSA_PURGE_AT`` (UTC), it purges.
 Every node of a cluster runs it, and one acts: each round of a job runs under the job's lock
 in the database (:meth:`kansa.store.Store.exclusive`, a PostgreSQL advisory lock), and a node
-that finds it taken skips the round (docs/cluster.md). Should two sign at once all the same,
+that finds it taken skips the round (docs/scale.md). Should two sign at once all the same,
 signing the same head twice keeps one checkpoint (the first kept; the second signer reads it
 back), and a purge locks the tenants it purges. ``kansa serve --workers`` runs it in one
 process only (its own; see docs/operations.md). Each round that did something logs one line

@@ -19,7 +19,7 @@ prepared statements switch to generic plans that are far slower for searches. Se
 the streams of exports and the console take theirs from a second pool on ``read_url`` when
 one is given — a standby that applies every commit before the primary acknowledges it
 (``synchronous_commit = remote_apply``), so what was accepted is searchable there at once
-(docs/cluster.md). A URL may name several hosts (libpq's ``target_session_attrs`` picks one),
+(docs/scale.md). A URL may name several hosts (libpq's ``target_session_attrs`` picks one),
 so a failover needs no change here: a connection that breaks is dropped from its pool and the
 next one finds the new primary.
 """

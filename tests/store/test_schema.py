@@ -147,7 +147,7 @@ GLOBAL_TABLES = {
     "destinations": "where logs are streamed: a tenant's, or the operator's for every tenant",
 }
 """The tables that belong to no tenant: reference tables, copied whole to every shard of a
-PostgreSQL distributed by tenant (docs/cluster.md). Every other table is keyed by tenant."""
+PostgreSQL distributed by tenant (docs/scale.md). Every other table is keyed by tenant."""
 TENANT_COLUMN = {"tenants": "id"}
 """The tenant column of a table where it is not ``tenant_id``: a tenant's own row."""
 

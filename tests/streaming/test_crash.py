@@ -113,6 +113,7 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 
 @pytest.mark.slow
+@pytest.mark.chaos
 @pytest.mark.timeout(300)
 def test_killed_server_and_a_receiver_down_lose_nothing(
     tmp_path: Path, receiver: WebhookReceiver
