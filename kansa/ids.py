@@ -41,10 +41,13 @@ _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
 """Every two-character string, indexed by the 10 bits it encodes."""
 
 
+_SHIFTS = tuple(range(120, -10, -10))
+
+
 def _encode(value: int) -> str:
     """130 bits (the top two always zero) as 26 characters, ten bits at a time."""
     pairs = _PAIRS
-    return "".join(pairs[(value >> shift) & 1023] for shift in range(120, -10, -10))
+    return "".join([pairs[(value >> shift) & 1023] for shift in _SHIFTS])
 
 
 def timestamp_ms(event_id: str) -> int:

@@ -9,7 +9,6 @@ the store assigns the sequence number and the chain.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -207,7 +206,15 @@ class EventIn(_Strict):
 
 INT_RANGE = (-(2**63), 2**63 - 1)
 """Integers kansa keeps exactly, on both engines: signed 64 bits."""
-_LONG_NUMBER = re.compile(rb"\d{19,}")
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
+
+
+def _long_number(data: bytes) -> bool:
+    """Whether ``data`` holds a run of 19 digits or more: an integer that may not fit in 64
+    bits. (Every digit made a 0, then one substring test: several times faster than a regular
+    expression over bytes full of times, addresses and ids.)"""
+    return _LONG_RUN in data.translate(_DIGITS_AS_ZERO)
 
 
 def exact_json(body: bytes) -> Any:
@@ -216,7 +223,7 @@ def exact_json(body: bytes) -> Any:
     :func:`unsafe_values` can refuse it rather than store another number. Raises ValueError
     for anything that is not JSON (NaN and Infinity included)."""
     value = orjson.loads(body)
-    if _LONG_NUMBER.search(body) is None:
+    if not _long_number(body):
         return value
     return json.loads(body, parse_constant=_no_constant)
 
@@ -233,7 +240,7 @@ def unsafe_values(item: Any, where: str) -> list[Problem]:
         data = orjson.dumps(item)
     except (orjson.JSONEncodeError, TypeError):
         data = b"\\u0000"  # an integer beyond 64 bits, among others: walk to name it
-    if b"\\u0000" not in data and _LONG_NUMBER.search(data) is None:
+    if b"\\u0000" not in data and not _long_number(data):
         return []
     problems: list[Problem] = []
     stack: list[tuple[Any, str]] = [(item, where)]
@@ -553,12 +560,14 @@ def search_text(event: Mapping[str, Any]) -> str:
         kind = type(value)  # decoded JSON first (exact types), then anything alike
         if kind is str:
             append(value)
-        elif kind is dict:
-            for key in sorted(value):  # the order of the canonical bytes, so verify agrees
-                walk(value[key])
-        elif kind is list:
-            for item in value:
-                walk(item)
+        elif kind is dict or kind is list:
+            # the order of the canonical bytes, so verify agrees; strings and nulls, most of
+            # the children, are taken here rather than by a call each
+            for item in (value[key] for key in sorted(value)) if kind is dict else value:
+                if type(item) is str:
+                    append(item)
+                elif item is not None:
+                    walk(item)
         elif value is None or isinstance(value, bool):
             return
         elif isinstance(value, str):
