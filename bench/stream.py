@@ -114,7 +114,7 @@ def _deliver(store: Store, catalog: Catalog, signer: Signer, spec: dict[str, Any
 
 def _lag(store: Store, catalog: Catalog, signer: Signer, url: str, seconds: float) -> list[float]:
     """While events are appended at 1,000 a second (20 every 20 ms) for ``seconds``, the
-    delivery lag sampled every 50 ms: seconds since the oldest event not yet delivered was
+    delivery lag sampled every 60 ms: seconds since the oldest event not yet delivered was
     received."""
     spec = {
         "name": "lag",
