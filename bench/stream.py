@@ -112,6 +112,37 @@ def _deliver(store: Store, catalog: Catalog, signer: Signer, spec: dict[str, Any
     return took
 
 
+def _lag(store: Store, catalog: Catalog, signer: Signer, url: str, seconds: float) -> list[float]:
+    """While events are appended at 1,000 a second (20 every 20 ms) for ``seconds``, the
+    delivery lag sampled every 60 ms: seconds since the oldest event not yet delivered was
+    received."""
+    spec = {
+        "name": "lag",
+        "kind": "webhook",
+        "start": "now",
+        "secret": webhook_secret(),
+        "config": {"url": url},
+    }
+    made = manage.add(store, signer, parse_spec(spec), TENANT, secret_given=False).destination
+    worker = Deliverer(store, catalog, signer)
+    worker.start()
+    samples: list[float] = []
+    number = 10_000_000
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < seconds:
+            tick = time.monotonic()
+            store.append(prepare([_event(n) for n in range(number, number + 20)], catalog))
+            number += 20
+            if (number // 20) % 3 == 0:
+                samples += [c.lag_seconds(utcnow()) for c in store.cursors(made.id)]
+            time.sleep(max(0.0, tick + 0.02 - time.monotonic()))
+    finally:
+        worker.stop()
+    manage.remove(store, made.id, None)
+    return sorted(samples)
+
+
 def _post_all(url: str, documents: list[bytes]) -> float:
     with httpx.Client() as client:
         started = time.perf_counter()
@@ -145,7 +176,9 @@ async def _stream(server: str, name: str, prefix: str, add: bool) -> None:
         await client.close()
 
 
-def run(events: int, batch: int, nats_url: str | None) -> list[tuple[str, float, float]]:
+def run(
+    events: int, batch: int, nats_url: str | None, lag_seconds: float = 0.0
+) -> list[tuple[str, float, float]]:
     catalog = load_catalog(default_catalog_paths())
     signer = Signer.generate()
     rows: list[tuple[str, float, float]] = []
@@ -164,6 +197,13 @@ def run(events: int, batch: int, nats_url: str | None) -> list[tuple[str, float,
                 "config": {"url": url, "batch_size": batch},
             }
             rows.append(("webhook", events / _deliver(store, catalog, signer, spec), events / own))
+            if lag_seconds:
+                lags = _lag(store, catalog, signer, url, lag_seconds)
+                p99 = lags[int(len(lags) * 0.99) - 1] if lags else 0.0
+                print(
+                    f"webhook lag while ingest runs at 1,000 events/s for {lag_seconds:.0f} s: "
+                    f"p50 {lags[len(lags) // 2]:.3f} s, p99 {p99:.3f} s, max {lags[-1]:.3f} s"
+                )
         if nats_url:
             tag = uuid.uuid4().hex[:8]
             name, prefix = f"KANSA_BENCH_{tag}", f"kansa-bench-{tag}"
@@ -189,8 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=500, help="events per batch")
     parser.add_argument("--nats", default="nats://127.0.0.1:4222", help="'' to skip JetStream")
+    parser.add_argument(
+        "--lag-seconds", type=float, default=10.0, help="seconds of the lag run (0: skip it)"
+    )
     args = parser.parse_args(argv)
-    rows = run(args.events, args.batch, args.nats or None)
+    rows = run(args.events, args.batch, args.nats or None, args.lag_seconds)
     print(f"streaming out: {args.events:,} events, batches of {args.batch}, SQLite, one process")
     print("| destination | kansa delivers (events/s) | receiver's own rate (events/s) |")
     print("|---|---:|---:|")

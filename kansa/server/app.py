@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -60,8 +61,8 @@ def create_app(
         try:
             yield
         finally:
-            if delivery is not None:
-                delivery.stop()
+            if delivery is not None:  # off the loop: requests still streaming go on meanwhile
+                await asyncio.to_thread(delivery.stop)
             if background is not None:
                 background.stop()
             if owned:
