@@ -423,6 +423,14 @@ def run_purge(report: Report, engine: Engine, catalog: Catalog, events: int) -> 
             "",
             target,
         )
+    for what, times in (("before", run.quiet_searches), ("during", run.purge_searches)):
+        if times:
+            ranked = sorted(times)
+            p50, p95 = ranked[len(ranked) // 2], ranked[int(len(ranked) * 0.95)]
+            report.notes.append(
+                f"purge: a tenant's newest 50 {what} the prunes, {len(ranked):,} searches:"
+                f" p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms"
+            )
     # The two databases are filled seconds apart, so an event or two may sit on either side
     # of the 30 days; more than that is a fault.
     if abs(run.pruned - run.raw_rows) > max(2, run.raw_rows // 1000):

@@ -8,10 +8,15 @@ bytes, one ``UPDATE`` per month partition (and stretch) on PostgreSQL, one per r
 (``executemany``) on SQLite, the ``retention.purge`` records. In the
 other, one plain ``UPDATE`` through the engine's driver empties the same rows to the same
 shape (a constant commitment), through the same triggers, in one transaction.
+
+Searches go on throughout, as a tenant administrator's would while ``kansa serve`` purges: a
+thread of the same process with its own store runs each tenant's newest page in turn, for two
+seconds before the prunes (quiet) and while they run; the p95 of each is reported.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +28,7 @@ from kansa import retention
 from kansa.catalog import Catalog
 from kansa.demo import fill
 from kansa.events.prepare import PreparedEvent
+from kansa.events.query import Query
 from kansa.records import TenantChanges
 from kansa.store import open_store
 from kansa.store.base import Pruned
@@ -41,6 +47,10 @@ class PurgeRun:
     prune_seconds: float
     raw_rows: int
     raw_seconds: float
+    quiet_searches: list[float]
+    """Seconds each search took before the prunes."""
+    purge_searches: list[float]
+    """Seconds each search took while the prunes ran."""
 
     @property
     def kansa_seconds(self) -> float:
@@ -64,10 +74,17 @@ def run_purge(engine: Engine, catalog: Catalog, events: int) -> PurgeRun:
     mine, raw = (_filled(engine, catalog, f"purge-{side}", events) for side in ("kansa", "raw"))
     now = utcnow()
     store = open_store(mine)
+    quiet: list[float] = []
+    during: list[float] = []
+    searcher = _Searcher(mine, [t.id for t in store.list_tenants()])
     try:
         started = time.perf_counter()
         plans = retention.purge(store, catalog, dry_run=True, now=now)  # the verify walks
         verified = time.perf_counter()
+        searcher.start(quiet)
+        time.sleep(2.0)
+        searcher.into(during)
+        before_prunes = time.perf_counter()
         pruned = 0
         for plan in plans:
             if plan.order is not None and plan.expired[0]:
@@ -75,9 +92,54 @@ def run_purge(engine: Engine, catalog: Catalog, events: int) -> PurgeRun:
                 pruned += retention.prune_in_stretches(store, plan.order, record).count
         finished = time.perf_counter()
     finally:
+        searcher.stop()
         store.close()
     raw_rows, raw_seconds = _raw_update(engine, raw, now - timedelta(days=DAYS))
-    return PurgeRun(events, pruned, verified - started, finished - verified, raw_rows, raw_seconds)
+    return PurgeRun(
+        events,
+        pruned,
+        verified - started,
+        finished - before_prunes,
+        raw_rows,
+        raw_seconds,
+        quiet,
+        during,
+    )
+
+
+class _Searcher:
+    """Each tenant's newest page, one after another, timed into the list it is given."""
+
+    def __init__(self, url: str, tenants: list[str]) -> None:
+        self.url, self.tenants = url, tenants or ["none"]
+        self.out: list[float] = []
+        self.halt = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="bench-searches", daemon=True)
+
+    def start(self, out: list[float]) -> None:
+        self.out = out
+        self.thread.start()
+
+    def into(self, out: list[float]) -> None:
+        self.out = out
+
+    def stop(self) -> None:
+        self.halt.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+    def _run(self) -> None:
+        store = open_store(self.url)
+        try:
+            turn = 0
+            while not self.halt.is_set():
+                query = Query(tenant=self.tenants[turn % len(self.tenants)], limit=50)
+                began = time.perf_counter()
+                store.search(query)
+                self.out.append(time.perf_counter() - began)
+                turn += 1
+        finally:
+            store.close()
 
 
 def _recorder(

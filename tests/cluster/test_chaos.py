@@ -5,8 +5,8 @@ standby promoted and the old primary rejoined as a standby. A reader searches al
 
 Afterwards every event a client was told was stored is stored exactly once, the chain
 verifies, the searches saw no 5xx but 503 and those only while there was no primary, and the
-time without a primary is printed. The suite runs it with a few hundred events; `make chaos`
-with 50,000 (KANSA_TEST_CLUSTER_EVENTS)."""
+time without a primary is printed. `make chaos` runs it (and .ci/run after the suite) with
+50,000 events (KANSA_TEST_CLUSTER_EVENTS)."""
 
 from __future__ import annotations
 
@@ -73,6 +73,7 @@ class Reader(threading.Thread):
                 self.answers.append((time.monotonic(), status))
 
 
+@pytest.mark.chaos
 def test_chaos_loses_nothing_and_stores_nothing_twice(cluster: Cluster, tmp_path: Path) -> None:
     publishers = [
         Publisher(cluster, name, EVENTS // 2, tmp_path / f"{name}.spool") for name in ("a", "b")
