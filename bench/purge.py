@@ -67,6 +67,12 @@ def _filled(engine: Engine, catalog: Catalog, label: str, events: int) -> str:
             store.update_tenant(tenant.id, TenantChanges(retention=dict.fromkeys(HISTORIES, DAYS)))
     finally:
         store.close()
+    if engine.dialect == "postgresql":  # the statistics autovacuum gathers within a minute
+        conn = engine.connect(url)
+        try:
+            conn.execute("ANALYZE")
+        finally:
+            conn.close()
     return url
 
 
