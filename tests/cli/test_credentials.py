@@ -23,7 +23,7 @@ def test_a_key_is_listed_rotated_and_revoked(store_url: str, store: Store, tenan
     code, out, _ = kansa("apikey", "list", "--tenant", tenant_id, "--json", "--db", store_url)
     (listed,) = json.loads(out)
     assert code == 0 and listed["id"] == made["id"] and listed["scopes"] == ["publish", "read"]
-    assert made["key"].split("_")[2] not in out
+    assert made["key"].split("_", 2)[2] not in out  # the secret may hold "_"
     code, out, _ = kansa("apikey", "rotate", made["id"], "--overlap-minutes", "0", "--json",
                          "--db", store_url)  # fmt: skip
     assert code == 0 and json.loads(out)["key"] != made["key"]
