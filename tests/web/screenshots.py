@@ -12,6 +12,7 @@ from pathlib import Path
 from kansa.access.accounts import generate_password
 from kansa.catalog import default_catalog_paths, load_catalog
 from kansa.demo import demo_accounts, fill
+from kansa.integrity.keyfile import ensure_signing_key
 from kansa.settings import Settings
 from kansa.store import open_store
 from tests.web.server import ARGS, CHROMIUM, serve
@@ -42,7 +43,9 @@ def main() -> int:
         accounts = demo_accounts(store, catalog, password)
         users = {a.tenant: a.login for a in accounts if a.role == "user"}
         store.close()
-        with serve(Settings(database_url=url)) as base, sync_playwright() as playwright:
+        settings = Settings(database_url=url)
+        ensure_signing_key(settings)  # as kansa init: it signs checkpoints and sessions
+        with serve(settings) as base, sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=str(CHROMIUM),
                 args=[*ARGS, "--lang=ja-JP"],

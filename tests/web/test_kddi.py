@@ -124,7 +124,10 @@ def test_administrators_open_their_own_login_history_from_the_menu(
     store.append(prepare([event], catalog))
     sign_in(page, site, "kddi-business-id", tenant=kddi)
     assert {"jiro", "kanri"} <= set(column(page, "actor-login"))  # everyone's, on the log
+    assert page.locator("h1").inner_text() == "ログ"  # the log's title, not the own history's
     page.click("header .usermenu summary")
+    for link in ("保存設定", "ログの転送先"):  # an administrator's pages, in the same menu
+        assert page.locator(f"header .usermenu >> text={link}").is_visible()
     page.click("header .usermenu >> text=自身のログイン履歴")
     page.wait_for_url("**/console/own")
     assert column(page, "actor-login") == ["kanri"]
@@ -173,7 +176,7 @@ def test_provisioning_sorts_by_when_each_job_began(
 
 def test_a_log_without_a_login_history_offers_no_own_one(page: Page, site: Site) -> None:
     sign_in(page, site, "pca-id")
-    assert page.locator("header .usermenu").count() == 0
+    assert page.locator("header .usermenu a[href='/console/own']").count() == 0
     assert page.locator("header .who .person").inner_text() == "管理 太郎"
     reply = page.goto(f"{site.base}/console/own")
     assert reply is not None and reply.status == 404
