@@ -158,31 +158,12 @@ def test_an_erasure_removes_one_person_and_the_chain_still_verifies(
             "hold", "set", "--tenant", "t17", "--reason", "case 9", "--db", fresh_url
         )
         assert code == 0
-        code, _, err = kansa(
-            "erase",
-            "--tenant",
-            "t17",
-            "--actor",
-            "acc-7",
-            "--reason",
-            "request 12",
-            "--db",
-            fresh_url,
-        )
+        erase = ("erase", "--tenant", "t17", "--actor", "acc-7", "--reason", "request 12")
+        code, _, err = kansa(*erase, "--db", fresh_url)
         assert code == 1 and "legal hold: case 9" in err
         kansa("hold", "release", "--tenant", "t17", "--reason", "closed", "--db", fresh_url)
 
-        code, out, err = kansa(
-            "erase",
-            "--tenant",
-            "t17",
-            "--actor",
-            "acc-7",
-            "--reason",
-            "request 12",
-            "--db",
-            fresh_url,
-        )
+        code, out, err = kansa(*erase, "--db", fresh_url)
         assert code == 0 and "erased tenant t17: 16 events" in out, err
         for marker in markers:
             assert not on_disk(fresh_url, marker), marker

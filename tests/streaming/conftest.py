@@ -4,10 +4,13 @@ due cursor of its database, so each test has one of its own), the signing key, a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from kansa.catalog import Catalog
+from kansa.cli import app
 from kansa.events.prepare import prepare
 from kansa.integrity.keyfile import load_signer
 from kansa.integrity.signing import Signer
@@ -42,3 +45,10 @@ def publish(fresh_store: Store, catalog: Catalog) -> Publish:
         fresh_store.append(prepare(events, catalog))
 
     return append
+
+
+def verified(folder: Path, url: str) -> str:
+    """What ``kansa verify FOLDER`` says of a receiver's copy, after it said intact (exit 0)."""
+    said = CliRunner().invoke(app, ["verify", str(folder), "--db", url])
+    assert said.exit_code == 0, said.output
+    return said.output

@@ -31,6 +31,7 @@ from kansa.store import open_store
 from kansa.streaming.destinations import webhook_secret
 from tests.helpers import new_key, pca_event, wait_for
 from tests.net import free_port
+from tests.streaming.conftest import verified
 from tests.streaming.receivers import WebhookReceiver, webhook_receiver
 
 KANSA = str(Path(sys.executable).parent / "kansa")
@@ -210,5 +211,4 @@ def _check(receiver: WebhookReceiver, url: str, tmp_path: Path) -> None:
         f" {receiver.refused} refused during the outage"
     )
     folder = receiver.save(tmp_path / "received")
-    verified = CliRunner().invoke(app, ["verify", str(folder), "--db", url])
-    assert verified.exit_code == 0, verified.output
+    verified(folder, url)

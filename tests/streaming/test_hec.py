@@ -8,10 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from kansa.catalog import Catalog
-from kansa.cli import app
 from kansa.errors import InvalidInput
 from kansa.integrity.signing import Signer
 from kansa.store import Store
@@ -22,7 +20,7 @@ from kansa.streaming.sealing import Sealer
 from kansa.streaming.senders import hec, probed
 from kansa.streaming.worker import Deliverer
 from tests.helpers import wait_for
-from tests.streaming.conftest import Publish
+from tests.streaming.conftest import Publish, verified
 from tests.streaming.receivers import HecReceiver, http_receiver
 
 TOKEN = "0c5d2c3e-kansa-test-hec-token"
@@ -79,9 +77,7 @@ def test_every_event_is_indexed_in_order_and_the_copy_verifies(
         document = rebuild(proof["event"], [e["event"] for e in events])
         (folder / f"{number}.jsonl").write_bytes(document)
     assert seqs == list(range(1, 31))
-    verified = CliRunner().invoke(app, ["verify", str(folder), "--db", fresh_url])
-    assert verified.exit_code == 0, verified.output
-    assert "tenant acme: seq 1-30" in verified.output
+    assert "tenant acme: seq 1-30" in verified(folder, fresh_url)
 
 
 def test_a_batch_never_indexed_is_not_delivered(

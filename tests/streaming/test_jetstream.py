@@ -12,10 +12,8 @@ from pathlib import Path
 import nats
 import pytest
 from nats.errors import NoServersError
-from typer.testing import CliRunner
 
 from kansa.catalog import Catalog
-from kansa.cli import app
 from kansa.integrity.signing import Signer
 from kansa.store import Store
 from kansa.streaming import manage
@@ -24,7 +22,7 @@ from kansa.streaming.sealing import Sealer
 from kansa.streaming.senders import probed
 from kansa.streaming.worker import Deliverer
 from tests.helpers import wait_for
-from tests.streaming.conftest import Publish
+from tests.streaming.conftest import Publish, verified
 
 NATS_URL = "nats://127.0.0.1:4222"
 
@@ -126,9 +124,7 @@ def test_every_event_arrives_once_per_id_in_order_and_verifies(
     folder.mkdir()
     for number, (_, data) in enumerate(delivered):
         (folder / f"{number}.jsonl").write_bytes(data)
-    verified = CliRunner().invoke(app, ["verify", str(folder), "--db", fresh_url])
-    assert verified.exit_code == 0, verified.output
-    assert "tenant acme: seq 1-40" in verified.output
+    assert "tenant acme: seq 1-40" in verified(folder, fresh_url)
 
 
 def test_a_subject_no_stream_takes_fails_and_the_cursor_waits(

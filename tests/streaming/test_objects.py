@@ -15,10 +15,8 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from typer.testing import CliRunner
 
 from kansa.catalog import Catalog
-from kansa.cli import app
 from kansa.integrity.signing import Signer
 from kansa.store import Store
 from kansa.streaming import manage
@@ -28,7 +26,7 @@ from kansa.streaming.senders import probed
 from kansa.streaming.worker import Deliverer
 from tests.helpers import wait_for
 from tests.net import free_port
-from tests.streaming.conftest import Publish
+from tests.streaming.conftest import Publish, verified
 
 KEY_ID, SECRET = "AKIAKANSATEST", "kansa-test-secret-access-key"
 
@@ -124,9 +122,7 @@ def test_objects_per_stretch_hold_every_event_and_verify(
             if line.startswith(b'{"event"')
         ]
     assert sorted(seqs) == list(range(1, 31)) and len(seqs) == 30
-    verified = CliRunner().invoke(app, ["verify", str(folder), "--db", fresh_url])
-    assert verified.exit_code == 0, verified.output
-    assert "tenant acme: seq 1-30" in verified.output
+    assert "tenant acme: seq 1-30" in verified(folder, fresh_url)
 
 
 def test_a_missing_bucket_is_refused_and_the_cursor_waits(

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from typer.testing import CliRunner
-
 from kansa.catalog import Catalog
-from kansa.cli import app
 from kansa.integrity.signing import Signer
 from kansa.store import Store
 from kansa.streaming import manage
@@ -18,7 +15,7 @@ from kansa.streaming.sealing import Sealer
 from kansa.streaming.senders import probed
 from kansa.streaming.worker import Deliverer
 from tests.helpers import wait_for
-from tests.streaming.conftest import Publish
+from tests.streaming.conftest import Publish, verified
 from tests.streaming.receivers import OtlpReceiver, http_receiver
 
 
@@ -70,6 +67,4 @@ def test_each_event_is_a_log_record_named_by_its_action_and_the_copy_verifies(
         body = "".join(r.body.string_value + "\n" for r in records)
         (folder / f"{number}.jsonl").write_text(body, encoding="utf-8")
     assert seqs == list(range(1, 22))
-    verified = CliRunner().invoke(app, ["verify", str(folder), "--db", fresh_url])
-    assert verified.exit_code == 0, verified.output
-    assert "tenant acme: seq 1-21" in verified.output
+    assert "tenant acme: seq 1-21" in verified(folder, fresh_url)

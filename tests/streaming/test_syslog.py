@@ -12,10 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from kansa.catalog import Catalog
-from kansa.cli import app
 from kansa.integrity.signing import Signer
 from kansa.store import Store
 from kansa.streaming import manage
@@ -25,7 +23,7 @@ from kansa.streaming.senders import probed
 from kansa.streaming.worker import Deliverer
 from tests.helpers import wait_for
 from tests.net import free_port
-from tests.streaming.conftest import Publish
+from tests.streaming.conftest import Publish, verified
 from tests.streaming.tls import make_certificates
 
 RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
@@ -137,9 +135,7 @@ def test_every_event_is_one_message_in_order_and_the_copy_verifies(
             (folder / f"{number}.jsonl").write_text(document, encoding="utf-8")
             document, number = "", number + 1
     assert number == 3
-    verified = CliRunner().invoke(app, ["verify", str(folder), "--db", fresh_url])
-    assert verified.exit_code == 0, verified.output
-    assert "tenant acme: seq 1-24" in verified.output
+    assert "tenant acme: seq 1-24" in verified(folder, fresh_url)
 
 
 def test_a_receiver_it_cannot_trust_is_refused(

@@ -20,7 +20,7 @@ from kansa.streaming.destinations import parse_spec, webhook_secret
 from kansa.streaming.worker import Deliverer
 from kansa.timeutil import utcnow
 from tests.helpers import wait_for
-from tests.streaming.conftest import Publish
+from tests.streaming.conftest import Publish, verified
 from tests.streaming.receivers import WebhookReceiver, webhook_receiver
 
 
@@ -64,9 +64,7 @@ def test_every_event_arrives_in_order_once_per_id_and_verifies(
     proofs = [r.proof for r in receiver.received]
     assert [p["previous_last_seq"] for p in proofs] == [0, *(p["last_seq"] for p in proofs[:-1])]
     folder = receiver.save(tmp_path / "received")
-    verified = CliRunner().invoke(app, ["verify", str(folder), "--db", fresh_url])
-    assert verified.exit_code == 0, verified.output
-    assert "tenant acme: seq 1-60" in verified.output
+    assert "tenant acme: seq 1-60" in verified(folder, fresh_url)
 
 
 def test_a_changed_or_missing_batch_fails_verify(
@@ -218,6 +216,4 @@ def test_a_filter_delivers_only_what_it_lets_through_and_says_so(
     folder.mkdir()
     for number, received in enumerate(filtered):
         (folder / f"{number}.jsonl").write_bytes(received.body)
-    verified = CliRunner().invoke(app, ["verify", str(folder), "--db", fresh_url])
-    assert verified.exit_code == 0, verified.output
-    assert "filtered: gaps cannot be told from events left out" in verified.output
+    assert "filtered: gaps cannot be told from events left out" in verified(folder, fresh_url)
