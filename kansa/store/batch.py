@@ -8,7 +8,6 @@ that moved. The engine then inserts the rows its own way and moves the heads.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 
 from kansa.events.prepare import PreparedEvent
@@ -35,10 +34,10 @@ class Batch:
                 self.receipts.append(self.known[key])
                 continue
             stored = self.chains.extend(event.tenant_id, event.core)
-            receipt = Receipt(event.id, event.client_id, event.tenant_id, stored.seq, stored.hash)
-            self.receipts.append(receipt)
+            made = (event.id, event.client_id, event.tenant_id, stored.seq, stored.hash)
+            self.receipts.append(Receipt(*made))
             if event.client_id is not None:
-                self.known[key] = dataclasses.replace(receipt, duplicate=True)
+                self.known[key] = Receipt(*made, duplicate=True)
                 self._keyed.append((event, stored))
             yield event_row(event, stored)
 

@@ -249,8 +249,12 @@ class PostgresStore(SQLEngine):
 
     def _append_once(self, events: Sequence[PreparedEvent], months: set[Month]) -> list[Receipt]:
         self.ensure_partitions(months)
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            return _append(cur, events)
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            try:
+                return _append(cur, events, commit=True)
+            except BaseException:
+                _roll_back(conn)
+                raise
 
     def chain(
         self, tenant_id: str, after_seq: int = 0, upto: int | None = None
@@ -405,30 +409,72 @@ def configure(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
 # -- one append, inside its transaction -------------------------------------------------
 
 
-def _append(cur: psycopg.Cursor[tuple[Any, ...]], events: Sequence[PreparedEvent]) -> list[Receipt]:
-    batch = Batch(_lock_heads(cur, events), _known_client_ids(cur, events))
-    copy_rows(cur, COPY_EVENTS, batch.rows(events))  # hashed as the server takes them
-    if keys := batch.keys():
-        copy_rows(cur, COPY_KEYS, keys)
-    if batch.moved:
-        cur.execute(
-            "UPDATE tenants AS t SET last_seq = h.seq, last_hash = h.hash"
-            " FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS h (id, seq, hash)"
-            " WHERE t.id = h.id",
-            (
-                list(batch.moved),
-                [head.seq for head in batch.moved.values()],
-                [head.hash for head in batch.moved.values()],
-            ),
+def _append(
+    cur: psycopg.Cursor[tuple[Any, ...]], events: Sequence[PreparedEvent], *, commit: bool = False
+) -> list[Receipt]:
+    """Append ``events`` inside the transaction ``cur``'s connection is in — or, with
+    ``commit``, in a transaction of their own, begun and committed here (the caller rolls it
+    back when this raises). Four waits for the server whatever the batch: the heads locked
+    and the client ids looked up (one pipeline, with the BEGIN); the rows copied (two); the
+    keys inserted and the heads moved (one pipeline, with the COMMIT)."""
+    conn = cur.connection
+    with conn.cursor() as heads, conn.cursor() as known:
+        with conn.pipeline():
+            if commit:
+                cur.execute("BEGIN")
+            _lock_heads(cur, heads, events)
+            asked = _ask_client_ids(known, events)
+        batch = Batch(
+            {row[0]: Head(int(row[1]), str(row[2])) for row in heads.fetchall()},
+            _known_client_ids(known) if asked else {},
         )
+    copy_rows(cur, COPY_EVENTS, batch.rows(events))  # hashed as the server takes them
+    with conn.pipeline():
+        if keys := batch.keys():
+            cur.execute(INSERT_KEYS, [list(column) for column in zip(*keys, strict=True)])
+        if batch.moved:
+            cur.execute(
+                "UPDATE tenants AS t SET last_seq = h.seq, last_hash = h.hash"
+                " FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS h (id, seq, hash)"
+                " WHERE t.id = h.id",
+                (
+                    list(batch.moved),
+                    [head.seq for head in batch.moved.values()],
+                    [head.hash for head in batch.moved.values()],
+                ),
+            )
+        if commit:
+            cur.execute("COMMIT")
     return batch.receipts
 
 
+INSERT_KEYS = (
+    f"INSERT INTO event_keys ({', '.join(EVENT_KEY_ROW)}) SELECT * FROM unnest("
+    + ", ".join(f"%b::{COPY_TYPES.get(column, 'text')}[]" for column in EVENT_KEY_ROW)
+    + ")"
+)
+"""The ``event_keys`` rows of one append, as one statement of arrays (it can then share the
+COMMIT's exchange with the server, which a COPY cannot)."""
+
+
+def _roll_back(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """End the transaction an append left open; a connection that cannot is closed (the pool
+    then drops it), which ends it too."""
+    if conn.closed or conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        return
+    try:
+        conn.rollback()
+    except psycopg.Error:
+        conn.close()
+
+
 def _lock_heads(
-    cur: psycopg.Cursor[tuple[Any, ...]], events: Sequence[PreparedEvent]
-) -> dict[str, Head]:
+    cur: psycopg.Cursor[tuple[Any, ...]],
+    heads: psycopg.Cursor[tuple[Any, ...]],
+    events: Sequence[PreparedEvent],
+) -> None:
     """Create the tenants first seen here and lock every tenant of ``events``, in id order;
-    return each one's chain head."""
+    ``heads`` is then to give each one's (id, last seq, last hash)."""
     first: dict[str, PreparedEvent] = {}
     for event in events:
         first.setdefault(event.tenant_id, event)
@@ -440,32 +486,37 @@ def _lock_heads(
         " %s::text[]) ORDER BY 1 ON CONFLICT (id) DO NOTHING",
         [list(column) for column in zip(*new, strict=True)],
     )
-    cur.execute(
+    heads.execute(
         "SELECT id, last_seq, last_hash FROM tenants WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
         (ids,),
     )
-    return {row[0]: Head(int(row[1]), str(row[2])) for row in cur.fetchall()}
 
 
-def _known_client_ids(
-    cur: psycopg.Cursor[tuple[Any, ...]], events: Sequence[PreparedEvent]
-) -> dict[tuple[str, str], Receipt]:
+def _ask_client_ids(
+    known: psycopg.Cursor[tuple[Any, ...]], events: Sequence[PreparedEvent]
+) -> bool:
+    """Look up which client ids of ``events`` are stored already (``known`` is then to give
+    them); False when no event has one."""
     tenants = [e.tenant_id for e in events if e.client_id is not None]
     client_ids = [e.client_id for e in events if e.client_id is not None]
     if not client_ids:
-        return {}
+        return False
     # One primary-key probe per id, whatever the statistics say: a plain join turns into a
     # hash join over all of event_keys while the table is young (not yet analysed).
-    cur.execute(
+    known.execute(
         "SELECT w.tenant_id, w.client_id, k.id, k.seq, k.hash"
         " FROM unnest(%b::text[], %b::text[]) AS w (tenant_id, client_id)"
         " CROSS JOIN LATERAL (SELECT id, seq, hash FROM event_keys"
         " WHERE tenant_id = w.tenant_id AND client_id = w.client_id LIMIT 1) AS k",
         (tenants, client_ids),  # %b: arrays of text cost far less to send in binary
     )
+    return True
+
+
+def _known_client_ids(known: psycopg.Cursor[tuple[Any, ...]]) -> dict[tuple[str, str], Receipt]:
     return {
         (tenant, client_id): Receipt(event_id, client_id, tenant, seq, hashed, duplicate=True)
-        for tenant, client_id, event_id, seq, hashed in cur.fetchall()
+        for tenant, client_id, event_id, seq, hashed in known.fetchall()
     }
 
 

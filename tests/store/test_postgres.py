@@ -443,3 +443,38 @@ def test_run_as_the_owner_alone_kansa_works_and_only_the_event_triggers_are_miss
         assert store.count_events(tenant_id) == 0
     finally:
         store.close()
+
+
+def test_an_append_failing_at_its_last_exchange_stores_nothing_and_frees_its_connection(
+    pg_url: str, catalog: Catalog, tenant_id: str
+) -> None:
+    """The append's own BEGIN and COMMIT share exchanges with its statements: an error in the
+    last one (the keys, the heads, the COMMIT) leaves no row, no moved head, no lock, and the
+    pool's one connection fit for the next append."""
+    boom = f"{tenant_id}-boom"
+    execute(
+        pg_url,
+        "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        f" IF NEW.client_id = '{boom}' THEN RAISE EXCEPTION 'refused'; END IF;"
+        " RETURN NEW; END $$",
+    )
+    execute(
+        pg_url,
+        "CREATE TRIGGER refuse_boom BEFORE INSERT ON event_keys"
+        " FOR EACH ROW EXECUTE FUNCTION refuse_boom()",
+    )
+    store = PostgresStore(pg_url, pool_size=1)
+    try:
+        store.append(prepare([pca_event(tenant_id, 1)], catalog))
+        before = store.get_tenant(tenant_id)
+        refused = [pca_event(tenant_id, 2), pca_event(tenant_id, 3) | {"id": boom}]
+        with pytest.raises(StoreError, match="refused"):
+            store.append(prepare(refused, catalog))
+        assert store.get_tenant(tenant_id) == before
+        assert store.count_events(tenant_id) == 1
+        (receipt,) = store.append(prepare([pca_event(tenant_id, 2)], catalog))
+        assert (receipt.seq, receipt.duplicate) == (2, False)
+    finally:
+        store.close()
+        execute(pg_url, "DROP TRIGGER refuse_boom ON event_keys")
+        execute(pg_url, "DROP FUNCTION refuse_boom()")

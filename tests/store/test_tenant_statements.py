@@ -31,8 +31,9 @@ ON_EVENTS = re.compile(r"\b(events|event_keys)\b")
 ONE_TENANT = re.compile(r"\btenant_id = \$\d+")
 EXCEPTIONS = {
     # The writer's group commit: one transaction for the requests queued meanwhile, of any
-    # tenants. A distributed PostgreSQL routes each copied row to its tenant's shard.
-    "group commit: the rows": re.compile(r"^COPY (events|event_keys) \("),
+    # tenants. A distributed PostgreSQL routes each copied or inserted row to its tenant's
+    # shard.
+    "group commit: the rows": re.compile(r"^(COPY events|INSERT INTO event_keys) \("),
     # ...and looks up its client ids, one primary-key probe per (tenant, id) pair.
     "per-tenant probes": re.compile(r"WHERE (tenant_id = [wc]\.(tenant_id|t))\b"),
 }
