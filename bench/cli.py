@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import resource
@@ -62,6 +63,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="seconds of wrk per HTTP ingest run (default 15; --quick: 5)",
     )
     parser.add_argument(
+        "--http-workers",
+        default=None,
+        help="`kansa serve --workers` counts of the HTTP ingest runs, comma-separated; the "
+        "targets are judged for 1 (default: 1 on SQLite, 1,2 on PostgreSQL)",
+    )
+    parser.add_argument(
         "--searches",
         type=int,
         default=None,
@@ -100,6 +107,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         args.purge_events = 100_000 if args.quick else 1_000_000
     if args.events < 1 or args.http_seconds <= 0 or args.searches < 1:
         parser.error("--events, --http-seconds and --searches must be positive")
+    try:
+        args.workers = (
+            None
+            if args.http_workers is None
+            else tuple(int(w) for w in args.http_workers.split(","))
+        )
+    except ValueError:
+        parser.error("--http-workers: comma-separated whole numbers, e.g. 1,2")
+    if args.workers is not None and min(args.workers) < 1:
+        parser.error("--http-workers: each count must be at least 1")
     args.parts = PARTS if args.only is None else tuple(p.strip() for p in args.only.split(","))
     if unknown := set(args.parts) - set(PARTS):
         parser.error(f"--only: unknown part(s) {', '.join(sorted(unknown))}")
@@ -203,12 +220,16 @@ def _run_engine(engine: Engine, args: argparse.Namespace, catalog: Catalog) -> p
         _part(
             report, "ingest", args, lambda: parts.run_ingest(report, engine, catalog, args.events)
         )
-        _part(
-            report,
-            "http",
-            args,
-            lambda: parts.run_http(report, engine, args.http_seconds, args.py_spy),
-        )
+        workers = args.workers or ((1,) if engine.dialect == "sqlite" else (1, 2))
+        for count in workers:
+            _part(
+                report,
+                "http",
+                args,
+                functools.partial(
+                    parts.run_http, report, engine, args.http_seconds, args.py_spy, count
+                ),
+            )
         if any(p in args.parts for p in ("search", "export", "verify")):
             url = parts.data_for(report, engine, catalog, args.events)
             _part(

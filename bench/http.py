@@ -1,4 +1,5 @@
-"""HTTP ingest: one ``kansa serve`` worker on a fresh database, driven by wrk."""
+"""HTTP ingest: ``kansa serve`` (one worker, or ``--workers N``) on a fresh database, driven
+by wrk."""
 
 from __future__ import annotations
 
@@ -137,25 +138,55 @@ class Server:
     key: str
     url: str
     log: Path
+    workers: int = 1
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def pids(self) -> list[int]:
+        """The server's process and, with workers, every process under it."""
+        return [self.process.pid, *descendants(self.process.pid)]
+
     def peak_rss_kib(self) -> int | None:
-        try:
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-        except OSError:
-            return None
+        """The largest peak RSS (VmHWM) of any of the server's processes."""
+        peaks = [peak for pid in self.pids() if (peak := peak_rss_kib(pid)) is not None]
+        return max(peaks, default=None)
+
+
+def peak_rss_kib(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
         return None
+    return None
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process whose parent, or parent's parent …, is ``pid`` (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat[1])
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, of in parents.items() if of == parent]
+        found.extend(children)
+        frontier.extend(children)
+    return found
 
 
 @contextmanager
-def server(db_url: str, workdir: Path) -> Iterator[Server]:
-    """``kansa init``, a publish key, then ``kansa serve`` on a free port until /healthz
-    answers; stopped (SIGINT, as Ctrl-C) on exit."""
+def server(db_url: str, workdir: Path, workers: int = 1) -> Iterator[Server]:
+    """``kansa init``, a publish key, then ``kansa serve [--workers N]`` on a free port until
+    /healthz answers; stopped (SIGINT, as Ctrl-C) on exit."""
     _kansa("init", "--db", db_url)
     made = json.loads(
         _kansa(
@@ -166,11 +197,11 @@ def server(db_url: str, workdir: Path) -> Iterator[Server]:
     log = workdir / "serve.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [*KANSA, "serve", "--db", db_url, "--port", str(port)],
+            [*KANSA, "serve", "--db", db_url, "--port", str(port), "--workers", str(workers)],
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-    running = Server(process, port, made["key"], db_url, log)
+    running = Server(process, port, made["key"], db_url, log, workers)
     try:
         _wait_healthy(running)
         yield running
@@ -221,10 +252,11 @@ def _settled_count(engine: Engine, running: Server, timeout: float = 120.0) -> i
     moved and the server has used no CPU for a full second (a server busy with a background
     job may commit nothing for seconds, so a steady count alone is not enough)."""
     deadline = time.monotonic() + timeout
-    last, cpu, quiet = -1, process_cpu(running.process.pid), 0
+    pids = running.pids()
+    last, cpu, quiet = -1, sum(map(process_cpu, pids)), 0
     while time.monotonic() < deadline:
         time.sleep(0.25)
-        count, now = engine.count_events(running.url), process_cpu(running.process.pid)
+        count, now = engine.count_events(running.url), sum(map(process_cpu, pids))
         quiet = quiet + 1 if count == last and now - cpu < 0.02 else 0
         if quiet >= 4:
             return count
@@ -257,10 +289,11 @@ def drive(
         spy = subprocess.Popen(
             [py_spy, "record", "--pid", str(running.process.pid), "--threads", "--format",
              "raw", "--rate", "100", "--duration", str(int(seconds)), "--output",
-             str(profile), "--nonblocking"],
+             str(profile), "--nonblocking", *(["--subprocesses"] if running.workers > 1 else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-    meter = Meter(lambda: [running.process.pid])
+    pids = running.pids()
+    meter = Meter(lambda: pids)
     started = time.perf_counter()
     out = subprocess.run(command, capture_output=True, text=True, errors="replace", check=False)
     elapsed = time.perf_counter() - started
@@ -279,9 +312,10 @@ def drive(
 
 
 def run_http(
-    engine: Engine, seconds: float, *, py_spy: bool = False
+    engine: Engine, seconds: float, *, py_spy: bool = False, workers: int = 1
 ) -> tuple[list[Run], int | None] | None:
-    """Both HTTP runs against one server; ``None`` when wrk is missing."""
+    """Both HTTP runs against one server of ``workers`` processes; ``None`` when wrk is
+    missing."""
     if wrk_path() is None:
         print(
             f"wrk is not installed: HTTP ingest skipped. Install it with `{WRK_INSTALL}` "
@@ -296,11 +330,12 @@ def run_http(
         template_file = workdir / "event.json"
         template = template_event()
         template_file.write_text(json.dumps(template, ensure_ascii=False), encoding="utf-8")
-        url = engine.fresh_url("http")
-        with server(url, workdir) as running:
+        url = engine.fresh_url("http" if workers == 1 else f"http{workers}")
+        suffix = "" if workers == 1 else f"-{workers}-workers"
+        with server(url, workdir, workers) as running:
             warm_up(running, template)
             runs = [
-                drive(engine, running, name=name, size=size, seconds=seconds,
+                drive(engine, running, name=name + suffix, size=size, seconds=seconds,
                       template_file=template_file, py_spy=spy, profile_dir=_keep_dir(spy))
                 for name, size in (("batch", 100), ("single", 1))
             ]  # fmt: skip
