@@ -15,6 +15,7 @@ compact JSON with the characters kept; true and false as words.
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -66,11 +67,16 @@ def local_time(value: str, tz: ZoneInfo) -> str:
 def local_times(tz: ZoneInfo) -> Callable[[str], str]:
     """:func:`local_time` for a run of times in order, as an export reads them: the zone's
     offset is looked up once per minute of UTC (offsets change on whole minutes), not per
-    value; a value that is not UTC takes the general path."""
-    minute, offset = "", timedelta(0)
+    value; a value that is not UTC takes the general path. A time as kansa stores it
+    (``2026-11-21T01:00:00.000000Z``) in the minute before it, in a zone a whole number of
+    minutes off UTC, is that minute's local ``yyyy/mm/dd hh:mm:`` and its own seconds."""
+    minute, offset, prefix = "", _ZERO, ""
 
     def convert(value: str) -> str:
-        nonlocal minute, offset
+        nonlocal minute, offset, prefix
+        stored = _STORED_UTC(value) is not None
+        if stored and prefix and value[:16] == minute:
+            return prefix + value[17:19]
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
@@ -78,13 +84,19 @@ def local_times(tz: ZoneInfo) -> Callable[[str], str]:
         if moment.tzinfo is not UTC:  # "Z" and "+00:00" are read as UTC itself
             return local_time(value, tz)
         if value[:16] != minute:
-            minute, offset = value[:16], moment.astimezone(tz).utcoffset() or _ZERO
+            minute, offset, prefix = value[:16], moment.astimezone(tz).utcoffset() or _ZERO, ""
         # "yyyy-mm-dd hh:mm:ss+00:00" (the year always in four digits), the date's "-" as "/"
-        return (moment + offset).isoformat(" ", "seconds")[:19].replace("-", "/")
+        local = (moment + offset).isoformat(" ", "seconds")[:19].replace("-", "/")
+        if stored and offset % _MINUTE == _ZERO:
+            prefix = local[:17]
+        return local
 
     return convert
 
 
+_STORED_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:[0-5]\d\.\d{6}Z", re.ASCII).fullmatch
+"""A time written as kansa stores it (:func:`kansa.timeutil.iso_utc`), seconds 00–59."""
+_MINUTE = timedelta(minutes=1)
 _ZERO = timedelta(0)
 
 
@@ -212,7 +224,7 @@ def cells_builder(columns: Sequence[Column], tz: ZoneInfo, lang: Lang) -> CellsB
                 if value is not None and type(value) is not str:
                     value = _plain(value, fmt)
             if type(value) is not str:
-                row.append(cell(value))
+                row.append("" if value is None else cell(value))
             elif value[:1] in suspect or not (value.isascii() or reorders(value) is None):
                 row.append(cell(value))
             else:

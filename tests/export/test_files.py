@@ -239,20 +239,24 @@ def test_cells_are_the_cells_of_row_builder_as_the_writer_takes_them() -> None:
             assert cells(event) == [cell(v) for v in build(event)], (zone, event)
 
 
-def test_local_times_agree_with_local_time_by_the_second_around_berlins_changes() -> None:
-    """Every second of the hours around both changes, in either UTC spelling."""
-    from datetime import UTC, datetime, timedelta
+def test_local_times_agree_with_local_time_by_the_second_around_offset_changes() -> None:
+    """Every second of an hour around Berlin's and St. John's changes, and in Amsterdam
+    when it was 19 min 32 s off UTC, in either UTC spelling."""
+    from datetime import timedelta
 
     from kansa.export.fields import local_times
     from kansa.timeutil import iso_utc
 
-    tz = ZoneInfo("Europe/Berlin")
-    convert = local_times(tz)
-    for start in (
-        datetime(2026, 3, 29, 0, 30, tzinfo=UTC),
-        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+    for zone, starts in (
+        ("Europe/Berlin", ["2026-03-29T00:30:00Z", "2026-10-25T00:30:00Z"]),
+        ("America/St_Johns", ["2026-03-08T05:00:00Z", "2026-11-01T04:00:00Z"]),
+        ("Europe/Amsterdam", ["1935-06-01T12:00:00Z"]),
     ):
-        for value in (iso_utc(start + timedelta(seconds=n, microseconds=n)) for n in range(3600)):
-            spelt = value[:19] + "+00:00"
-            assert convert(value) == local_time(value, tz), value
-            assert convert(spelt) == local_time(spelt, tz), spelt
+        tz = ZoneInfo(zone)
+        convert = local_times(tz)
+        for start in map(datetime.fromisoformat, starts):
+            for n in range(3600):
+                value = iso_utc(start + timedelta(seconds=n, microseconds=n))
+                spelt = value[:19] + "+00:00"
+                assert convert(spelt) == local_time(spelt, tz), spelt  # first: a new minute
+                assert convert(value) == local_time(value, tz), value
