@@ -17,7 +17,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -65,29 +65,30 @@ def local_time(value: str, tz: ZoneInfo) -> str:
 
 
 def local_times(tz: ZoneInfo) -> Callable[[str], str]:
-    """:func:`local_time` for a run of times in order, as an export reads them: the zone's
-    offset is looked up once per minute of UTC (offsets change on whole minutes), not per
-    value; a value that is not UTC takes the general path. A time as kansa stores it
-    (``2026-11-21T01:00:00.000000Z``) in the minute before it, in a zone a whole number of
-    minutes off UTC, is that minute's local ``yyyy/mm/dd hh:mm:`` and its own seconds."""
+    """:func:`local_time` for a run of times in order, as an export reads them. A time as
+    kansa stores it (``2026-11-21T01:00:00.000000Z``) is converted with the zone's offset
+    looked up once per minute of UTC (offsets change on whole minutes), not per value; in a
+    zone a whole number of minutes off UTC, the minute's local ``yyyy/mm/dd hh:mm:`` is kept
+    too, and a later time of that minute is it and its own seconds. Any other text takes
+    :func:`local_time` itself."""
     minute, offset, prefix = "", _ZERO, ""
 
     def convert(value: str) -> str:
         nonlocal minute, offset, prefix
-        stored = _STORED_UTC(value) is not None
-        if stored and prefix and value[:16] == minute:
+        if _STORED_UTC(value) is None:
+            return local_time(value, tz)
+        if prefix and value[:16] == minute:
             return prefix + value[17:19]
         try:
-            moment = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(value[:26])  # without its "Z": UTC, naive
         except ValueError:
             return value
-        if moment.tzinfo is not UTC:  # "Z" and "+00:00" are read as UTC itself
-            return local_time(value, tz)
         if value[:16] != minute:
-            minute, offset, prefix = value[:16], moment.astimezone(tz).utcoffset() or _ZERO, ""
-        # "yyyy-mm-dd hh:mm:ss+00:00" (the year always in four digits), the date's "-" as "/"
-        local = (moment + offset).isoformat(" ", "seconds")[:19].replace("-", "/")
-        if stored and offset % _MINUTE == _ZERO:
+            at = datetime.fromisoformat(value).astimezone(tz)  # cheaper than a replace()
+            minute, offset, prefix = value[:16], at.utcoffset() or _ZERO, ""
+        # "yyyy-mm-dd hh:mm:ss" (the year always in four digits), the date's "-" as "/"
+        local = (moment + offset).isoformat(" ", "seconds").replace("-", "/")
+        if offset % _MINUTE == _ZERO:
             prefix = local[:17]
         return local
 
