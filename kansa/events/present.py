@@ -76,8 +76,10 @@ def _times_in(
 ) -> Mapping[str, str]:
     """``messages`` with each time value (as published, ISO 8601) written in ``tz``."""
     product = catalog.products.get(str(event.get("product") or ""))
+    if product is None or not product.times:  # most products: no time in any message
+        return messages
     params = event.get("params") or {}
-    times = product.times & set(params) if product is not None else set()
+    times = product.times & set(params)
     if not times:
         return messages
     zone = ZoneInfo(tz)

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from kansa.visible import visible
+from kansa.visible import REORDERING, visible
 
 Cell = str | int | float | None
 
@@ -36,7 +37,10 @@ BLANK_LEAD = " \u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u200
     "\u200b\u200c\u200d\u2060\u3000\ufeff"
 )
 """Spaces, no-break, zero-width and ideographic spaces a spreadsheet may skip before ``=``."""
-_SUSPECT_FIRST = frozenset(FORMULA_STARTS) | FORMULA_CHARS | frozenset(BLANK_LEAD)
+SUSPECT_FIRST = frozenset(FORMULA_STARTS) | FORMULA_CHARS | frozenset(BLANK_LEAD)
+REORDERS = re.compile(f"[{REORDERING}]").search
+"""Finds a character :func:`kansa.visible.visible` writes out; a string starting outside
+:data:`SUSPECT_FIRST` without one is a cell as it is."""
 CHUNK_CHARS = 64 * 1024
 
 # Unicode code points with a Windows twin: what Windows' own converter produces for them.
@@ -66,7 +70,7 @@ class Tally:
 
 def is_formula(text: str) -> bool:
     """Whether a spreadsheet could take ``text`` for a formula."""
-    if text[:1] not in _SUSPECT_FIRST:
+    if text[:1] not in SUSPECT_FIRST:
         return False
     return text.startswith(FORMULA_STARTS) or text.lstrip(BLANK_LEAD)[:1] in FORMULA_CHARS
 
@@ -74,7 +78,7 @@ def is_formula(text: str) -> bool:
 def neutralise(text: str) -> str:
     """``text`` as a spreadsheet shows it: never as a formula, never reordered."""
     text = text if text.isascii() else visible(text)
-    return "'" + text if text[:1] in _SUSPECT_FIRST and is_formula(text) else text
+    return "'" + text if text[:1] in SUSPECT_FIRST and is_formula(text) else text
 
 
 def cell(value: Cell) -> str | int | float:
@@ -118,9 +122,12 @@ def csv_chunks(
     newline: str = "crlf",
     tally: Tally | None = None,
     chunk_chars: int = CHUNK_CHARS,
+    as_cells: bool = False,
 ) -> Iterator[bytes]:
     """The CSV file of ``header`` and ``rows`` as byte chunks of about ``chunk_chars``
-    characters. ``tally`` counts rows, bytes and unmappable characters as they are written."""
+    characters. ``tally`` counts rows, bytes and unmappable characters as they are written.
+    With ``as_cells``, every value of ``rows`` is already what :func:`cell` makes of it
+    (:func:`kansa.export.fields.cells_builder`) and is written as it is."""
     if newline not in NEWLINES:
         raise ValueError(f"newline must be one of {', '.join(NEWLINES)}")
     tally = tally if tally is not None else Tally()
@@ -129,12 +136,22 @@ def csv_chunks(
     writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator=NEWLINES[newline])
     writer.writerow([neutralise(h) for h in header])
     first = encoder.start()
-    suspect = _SUSPECT_FIRST
+    suspect, reorders = SUSPECT_FIRST, REORDERS
+    writerow = writer.writerow
     for row in rows:
-        # cell() inlined for the common case, a plain ASCII string that starts harmlessly
-        writer.writerow(
-            [v if type(v) is str and v[:1] not in suspect and v.isascii() else cell(v) for v in row]
-        )
+        if as_cells:
+            writerow(row)
+        else:  # cell() inlined for the common case, a string that starts harmlessly
+            writerow(
+                [
+                    v
+                    if type(v) is str
+                    and v[:1] not in suspect
+                    and (v.isascii() or reorders(v) is None)
+                    else cell(v)
+                    for v in row
+                ]
+            )
         tally.rows += 1
         if buffer.tell() >= chunk_chars:
             chunk = first + encoder.encode(buffer.getvalue())

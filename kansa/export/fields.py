@@ -15,6 +15,7 @@ compact JSON with the characters kept; true and false as words.
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from kansa.export.csv import Cell
+from kansa.export.csv import REORDERS, SUSPECT_FIRST, Cell, cell
 from kansa.export.files import Column
 from kansa.words import Lang
 
@@ -35,11 +36,16 @@ TIME_FORMAT = "%Y/%m/%d %H:%M:%S"
 
 Getter = Callable[[Mapping[str, Any]], Any]
 RowBuilder = Callable[[Mapping[str, Any]], list[Cell]]
+Written = str | int | float
+"""A cell as :func:`kansa.export.csv.cell` makes it, ready for the writer."""
+CellsBuilder = Callable[[Mapping[str, Any]], list[Written]]
 
 
 def error_info(event: Mapping[str, Any]) -> str | None:
     """``E1234: message``, or whichever of the two the event has."""
-    error = event.get("error") or {}
+    error = event.get("error")
+    if not error:  # most events: no error at all
+        return None
     parts = [str(error[k]) for k in ("code", "message") if error.get(k)]
     return ": ".join(parts) or None
 
@@ -59,27 +65,39 @@ def local_time(value: str, tz: ZoneInfo) -> str:
 
 
 def local_times(tz: ZoneInfo) -> Callable[[str], str]:
-    """:func:`local_time` for a run of times in order, as an export reads them: the zone's
-    offset is looked up once per minute of UTC (offsets change on whole minutes), not per
-    value; a value that is not UTC takes the general path."""
-    minute, offset = "", timedelta(0)
+    """:func:`local_time` for a run of times in order, as an export reads them. A time as
+    kansa stores it (``2026-11-21T01:00:00.000000Z``) is converted with the zone's offset
+    looked up once per minute of UTC (offsets change on whole minutes), not per value; in a
+    zone a whole number of minutes off UTC, the minute's local ``yyyy/mm/dd hh:mm:`` is kept
+    too, and a later time of that minute is it and its own seconds. Any other text takes
+    :func:`local_time` itself."""
+    minute, offset, prefix = "", _ZERO, ""
 
     def convert(value: str) -> str:
-        nonlocal minute, offset
+        nonlocal minute, offset, prefix
+        if _STORED_UTC(value) is None:
+            return local_time(value, tz)
+        if prefix and value[:16] == minute:
+            return prefix + value[17:19]
         try:
-            moment = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(value[:26])  # without its "Z": UTC, naive
         except ValueError:
             return value
-        if moment.tzinfo is None or moment.utcoffset() != _ZERO:
-            return local_time(value, tz)
         if value[:16] != minute:
-            minute, offset = value[:16], moment.astimezone(tz).utcoffset() or _ZERO
-        t = moment + offset
-        return f"{t.year:04d}/{t.month:02d}/{t.day:02d} {t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+            at = datetime.fromisoformat(value).astimezone(tz)  # cheaper than a replace()
+            minute, offset, prefix = value[:16], at.utcoffset() or _ZERO, ""
+        # "yyyy-mm-dd hh:mm:ss" (the year always in four digits), the date's "-" as "/"
+        local = (moment + offset).isoformat(" ", "seconds").replace("-", "/")
+        if offset % _MINUTE == _ZERO:
+            prefix = local[:17]
+        return local
 
     return convert
 
 
+_STORED_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:[0-5]\d\.\d{6}Z", re.ASCII).fullmatch
+"""A time written as kansa stores it (:func:`kansa.timeutil.iso_utc`), seconds 00–59."""
+_MINUTE = timedelta(minutes=1)
 _ZERO = timedelta(0)
 
 
@@ -91,6 +109,8 @@ def getter(path: str) -> Getter:
     parts = tuple(int(p) if p.isdigit() else p for p in path.split("."))
     if len(parts) == 1 and isinstance(parts[0], str):
         return operator.itemgetter(parts[0]) if path in _ALWAYS else _key(parts[0])
+    if len(parts) == 2 and isinstance(parts[0], str) and isinstance(parts[1], str):
+        return _keys(parts[0], parts[1])
 
     def get(event: Mapping[str, Any]) -> Any:
         value: Any = event
@@ -113,6 +133,16 @@ def _key(name: str) -> Getter:
     return get
 
 
+def _keys(outer: str, inner: str) -> Getter:
+    """``outer.inner``, the commonest path (``actor.login``, ``labels.level``)."""
+
+    def get(event: Mapping[str, Any]) -> Any:
+        value = event.get(outer)
+        return value.get(inner) if type(value) is dict else None
+
+    return get
+
+
 def column_reader(column: Column, tz: ZoneInfo, lang: Lang) -> Callable[[Mapping[str, Any]], Cell]:
     """The function giving ``column``'s cell of one presented event."""
     getters = [getter(p) for p in column.fields]
@@ -130,6 +160,8 @@ def column_reader(column: Column, tz: ZoneInfo, lang: Lang) -> Callable[[Mapping
             return None if value is None else _plain(value, fmt)
 
         return read_one
+    if len(getters) == 1:
+        return _read_single(getters[0], labels, fmt, to_local if is_time else None)
 
     def read(event: Mapping[str, Any]) -> Cell:
         value = None
@@ -146,6 +178,22 @@ def column_reader(column: Column, tz: ZoneInfo, lang: Lang) -> Callable[[Mapping
     return read
 
 
+def _read_single(
+    only: Getter, labels: Mapping[str, str], fmt: str, to_local: Callable[[str], str] | None
+) -> Callable[[Mapping[str, Any]], Cell]:
+    """:func:`column_reader`'s general reader for one field: a label or a time."""
+
+    def read(event: Mapping[str, Any]) -> Cell:
+        value = only(event)
+        if type(value) is str:
+            if labels:
+                return labels.get(value, value)
+            return to_local(value) if to_local is not None else value
+        return None if value is None else _plain(value, fmt)
+
+    return read
+
+
 def _plain(value: Any, fmt: str) -> Cell:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -154,6 +202,49 @@ def _plain(value: Any, fmt: str) -> Cell:
     if isinstance(value, int | float):
         return value
     return str(value)
+
+
+def cells_builder(columns: Sequence[Column], tz: ZoneInfo, lang: Lang) -> CellsBuilder:
+    """:func:`row_builder` with each cell as :func:`kansa.export.csv.cell` makes it, for
+    ``csv_chunks(..., as_cells=True)``: the same cells for fewer calls. A plain field one or
+    two keys deep (most columns) is read in the loop itself, any other column by its
+    :func:`column_reader`; a harmless string (see :data:`kansa.export.csv.REORDERS`) is kept
+    as it is, any other value goes through :func:`~kansa.export.csv.cell`."""
+    steps = [(_keys_of(c), c.format, column_reader(c, tz, lang)) for c in columns]
+    suspect, reorders = SUSPECT_FIRST, REORDERS
+
+    def build(event: Mapping[str, Any]) -> list[Written]:
+        row: list[Written] = []
+        for keys, fmt, read in steps:
+            if keys is None:
+                value = read(event)
+            else:
+                value = event.get(keys[0])
+                if len(keys) == 2:
+                    value = value.get(keys[1]) if type(value) is dict else None
+                if value is not None and type(value) is not str:
+                    value = _plain(value, fmt)
+            if type(value) is not str:
+                row.append("" if value is None else cell(value))
+            elif value[:1] in suspect or not (value.isascii() or reorders(value) is None):
+                row.append(cell(value))
+            else:
+                row.append(value)
+        return row
+
+    return build
+
+
+def _keys_of(column: Column) -> tuple[str] | tuple[str, str] | None:
+    """The keys of ``column``'s field when it is a plain one (no label, time, list index or
+    derived value, at most two keys deep) that :func:`cells_builder` reads in place."""
+    (path, *more), fmt = column.fields, column.format
+    if more or column.values or fmt == "time" or path in TIME_FIELDS or path in DERIVED:
+        return None
+    parts = path.split(".")
+    if path in _ALWAYS or len(parts) > 2 or any(p.isdigit() for p in parts):
+        return None
+    return (parts[0],) if len(parts) == 1 else (parts[0], parts[1])
 
 
 def row_builder(columns: Sequence[Column], tz: ZoneInfo, lang: Lang) -> RowBuilder:

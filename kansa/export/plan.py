@@ -24,7 +24,7 @@ from kansa.events.present import present
 from kansa.events.query import Filters, Query
 from kansa.events.stored import StoredEvent
 from kansa.export.csv import ENCODINGS, NEWLINES, Tally, csv_chunks
-from kansa.export.fields import needs_job, row_builder
+from kansa.export.fields import Written, cells_builder, needs_job
 from kansa.export.files import ExportFile
 from kansa.export.jsonl import jsonl_lines
 from kansa.integrity.checkpoints import manifest_line
@@ -135,11 +135,12 @@ class Export:
             encoding=self.options.encoding,
             newline=self.options.newline,
             tally=tally,
+            as_cells=True,
         )
 
-    def _rows(self, store: Store, catalog: Catalog) -> Iterator[list[Any]]:
+    def _rows(self, store: Store, catalog: Catalog) -> Iterator[list[Written]]:
         lang = self.options.language
-        build = row_builder(self.file.columns, ZoneInfo(self.tenant.tz), lang)
+        build = cells_builder(self.file.columns, ZoneInfo(self.tenant.tz), lang)
         jobs = needs_job(self.file.columns)
         events = store.stream(self.query)
         try:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from kansa.errors import Conflict, NotFound, StoreError
 from kansa.events.prepare import PreparedEvent
+from kansa.events.query import Query
 from kansa.events.stored import StoredEvent
 from kansa.integrity.signing import Checkpoint
 from kansa.records import (
@@ -42,6 +43,24 @@ Broken = Literal["unique", "reference"] | None
 """The integrity rule a failed write broke: a key already taken, or a row it names missing."""
 
 Execute = Callable[..., Iterable[Sequence[Any]]]
+
+
+def stream_sql(query: Query, dialect: str) -> tuple[str, list[Any], bool]:
+    """The SELECT of :meth:`stream` and its parameters: every row of ``query``, in its order
+    (:func:`kansa.store.search.build`). Without placeholders no pruned row can come, so only
+    each row's body and hash — its whole event — are read, not the columns of a placeholder
+    (a third of an export's reading); the third value says so."""
+    text, params = search_sql.build(query, dialect, paged=False)
+    if query.placeholders:
+        return text, params, False
+    way = "DESC" if query.descending else "ASC"
+    narrow = f"SELECT s.body, s.hash FROM ({text}) s ORDER BY s.sort_value {way}, s.seq {way}"
+    return narrow, params, True
+
+
+def streamed(row: Sequence[Any], narrow: bool) -> StoredEvent:
+    """A row of :func:`stream_sql` as its event."""
+    return search_sql.event_of(row[0], row[1]) if narrow else search_sql.row_event(row)
 
 
 class SQLEngine(ABC):

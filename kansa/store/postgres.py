@@ -52,7 +52,7 @@ from kansa.store import prune, rows
 from kansa.store import search as search_sql
 from kansa.store.base import Prune, Pruned, Receipt
 from kansa.store.batch import Batch
-from kansa.store.engine import Broken, SQLEngine
+from kansa.store.engine import Broken, SQLEngine, stream_sql, streamed
 from kansa.store.schema import (
     EVENT_KEY_ROW,
     EVENT_ROW,
@@ -277,7 +277,7 @@ class PostgresStore(SQLEngine):
         return search_sql.page(rows, query)
 
     def stream(self, query: Query, batch: int = 2000) -> Iterator[StoredEvent]:
-        text, params = search_sql.build(query, self.dialect, paged=False)
+        text, params, narrow = stream_sql(query, self.dialect)
         with (
             self._reads.connection() as conn,
             conn.transaction(),
@@ -286,7 +286,7 @@ class PostgresStore(SQLEngine):
             cur.itersize = batch
             cur.execute(text, params)
             for row in cur:
-                yield search_sql.row_event(row)
+                yield streamed(row, narrow)
 
     # -- retention and legal hold --------------------------------------------------------
 

@@ -26,7 +26,7 @@ from kansa.store import prune, rows
 from kansa.store import search as search_sql
 from kansa.store.base import Prune, Pruned, Receipt
 from kansa.store.batch import Batch
-from kansa.store.engine import Broken, SQLEngine
+from kansa.store.engine import Broken, SQLEngine, stream_sql, streamed
 from kansa.store.schema import EVENT_ROW
 from kansa.store.unavailable import translating
 
@@ -212,7 +212,7 @@ class SQLiteStore(SQLEngine):
         return search_sql.page(self.db.execute(text, params).fetchall(), query)
 
     def stream(self, query: Query, batch: int = 2000) -> Iterator[StoredEvent]:
-        text, params = search_sql.build(query, self.dialect, paged=False)
+        text, params, narrow = stream_sql(query, self.dialect)
         # A connection of its own: a long export must not hold the thread's connection.
         conn = sqlite3.connect(
             self.path, check_same_thread=False, timeout=30.0, factory=_Connection
@@ -221,7 +221,7 @@ class SQLiteStore(SQLEngine):
             cursor = conn.execute(text, params)
             while rows := cursor.fetchmany(batch):
                 for row in rows:
-                    yield search_sql.row_event(row)
+                    yield streamed(row, narrow)
         finally:
             conn.close()
 

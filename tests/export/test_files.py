@@ -196,3 +196,67 @@ def test_local_times_in_order_agree_with_local_time_across_offset_changes() -> N
             assert convert(value) == local_time(value, tz), (zone, value)
         assert convert("2026-11-21T10:00:00+09:00") == local_time("2026-11-21T10:00:00+09:00", tz)
         assert convert("not a time") == "not a time"
+
+
+def test_cells_are_the_cells_of_row_builder_as_the_writer_takes_them() -> None:
+    """cells_builder reads plain fields in place; every cell must be cell() of row_builder's."""
+    from kansa.export.csv import cell
+    from kansa.export.fields import cells_builder
+
+    paths = [
+        "occurred_at", "received_at", "message", "app", "ip", "actor.id", "actor.name",
+        "tenant.name", "targets.0.id", "params.n", "params.at", "details", "error_info",
+        "labels.level", "anonymous", "nothing.here", "actor.login.deeper",
+    ]  # fmt: skip
+    columns = [Column(header=_label(p), fields=(p,)) for p in paths] + [
+        Column(header=_label("t"), fields=("params.at",), format="time"),
+        Column(header=_label("j"), fields=("params.s",), format="json"),
+        Column(header=_label("or"), fields=("actor.login", "actor.id")),
+        Column(header=_label("v"), fields=("level",), values={"=x": _label("=label")}),
+    ]
+    hostile = ["", "=1+1", "＋1", " \u3000-x", "\tx", "@SUM(A1)", "漢字\u202eexe.fdp", "日本語",
+               "a\r\nb", '"q"', "'=x", "\u200b=x", "-", "plain"]  # fmt: skip
+    for zone in ("Europe/Berlin", "America/St_Johns"):
+        tz = ZoneInfo(zone)
+        build, cells = row_builder(columns, tz, "ja"), cells_builder(columns, tz, "ja")
+        for n, text in enumerate(hostile * 2):
+            event = {
+                "occurred_at": [  # Berlin's and St. John's spring changes, and no time
+                    "2026-03-29T00:59:59.999999Z", "2026-03-29T01:00:00.000000Z",
+                    "2026-03-08T05:29:59.000001Z", "2026-03-08T05:30:00.000000Z",
+                    "2026-03-29T00:60:00.000000Z",
+                ][n % 5],
+                "received_at": ["2026-10-25T01:00:00+00:00", "2026-11-01T03:30:00.5Z", text][n % 3],
+                "message": text, "app": text, "ip": None, "level": ["=x", text][n % 2],
+                "actor": [{"id": text, "name": text, "login": ""}, text, None][n % 3],
+                "tenant": {"name": text}, "targets": [{"id": text}][: n % 2],
+                "params": {"n": [3, 2.5, True, None][n % 4], "at": text, "s": text},
+                "details": [None, {"a": [text]}, [text], text][n % 4],
+                "error": [None, {"code": text, "message": text}][n % 2],
+                "labels": {"level": text},
+                "anonymous": [False, True, text][n % 3],
+            }  # fmt: skip
+            assert cells(event) == [cell(v) for v in build(event)], (zone, event)
+
+
+def test_local_times_agree_with_local_time_by_the_second_around_offset_changes() -> None:
+    """Every second of an hour around Berlin's and St. John's changes, and in Amsterdam
+    when it was 19 min 32 s off UTC, in either UTC spelling."""
+    from datetime import timedelta
+
+    from kansa.export.fields import local_times
+    from kansa.timeutil import iso_utc
+
+    for zone, starts in (
+        ("Europe/Berlin", ["2026-03-29T00:30:00Z", "2026-10-25T00:30:00Z"]),
+        ("America/St_Johns", ["2026-03-08T05:00:00Z", "2026-11-01T04:00:00Z"]),
+        ("Europe/Amsterdam", ["1935-06-01T12:00:00Z"]),
+    ):
+        tz = ZoneInfo(zone)
+        convert = local_times(tz)
+        for start in map(datetime.fromisoformat, starts):
+            for n in range(3600):
+                value = iso_utc(start + timedelta(seconds=n, microseconds=n))
+                spelt = value[:19] + "+00:00"
+                assert convert(spelt) == local_time(spelt, tz), spelt  # first: a new minute
+                assert convert(value) == local_time(value, tz), value

@@ -247,3 +247,25 @@ def test_stream_reads_every_selected_event_in_order_and_seq_range_finds_a_period
     until = datetime(2026, 11, 10, tzinfo=UTC)
     assert store.seq_range(tenant_id, since, until) == (5, 9)
     assert store.seq_range(tenant_id, until, since) is None
+
+
+def test_a_stream_reads_each_event_as_a_page_of_search_does_in_either_order(
+    store: Store, catalog: Catalog, tenant_id: str
+) -> None:
+    """A stream without placeholders reads only bodies and hashes; times tie in fours, so
+    seq decides the order of most rows."""
+    from dataclasses import replace
+
+    from kansa.events.query import Query
+
+    events = [
+        pca_event(tenant_id, n, occurred_at=f"2026-11-{n % 4 + 1:02d}T12:00:00+09:00")
+        for n in range(1, 17)
+    ]
+    store.append(prepare(events, catalog))
+    for descending in (False, True):
+        query = Query(tenant=tenant_id, limit=100, descending=descending)
+        paged = store.search(query).events
+        assert len(paged) == 16
+        assert list(store.stream(query, batch=5)) == paged
+        assert list(store.stream(replace(query, placeholders=True), batch=5)) == paged
