@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Annotated
 
@@ -182,7 +183,9 @@ def trusted_peer(peer: str | None, trusted: Sequence[Network]) -> bool:
     return address is not None and _trusted(address, trusted)
 
 
+@lru_cache(maxsize=4096)
 def _address(text: str | None) -> IPv4Address | IPv6Address | None:
+    """``text`` as an address (remembered: the same peers and proxies ask again and again)."""
     try:
         address = ip_address(text.strip()) if text else None
     except ValueError:

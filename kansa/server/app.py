@@ -28,7 +28,6 @@ from kansa.api import (
 )
 from kansa.events.prepare import EventIn
 from kansa.http import problems
-from kansa.http.headers import DefaultHeaders
 from kansa.http.limits import BodyLimit, NoNul, RateLimiter, rate_limit
 from kansa.server import docs
 from kansa.server.delivery import deliverer_for
@@ -86,8 +85,9 @@ def create_app(
     )
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
     app.add_middleware(NoNul)
-    app.add_middleware(DefaultHeaders)
-    app.add_middleware(Requests, metrics=rt.metrics, trusted=limits.trusted_proxies)  # outermost
+    app.add_middleware(  # outermost; adds the default headers (kansa.http.headers) too
+        Requests, metrics=rt.metrics, trusted=limits.trusted_proxies
+    )
     problems.install(app)
     limited = [Depends(rate_limit)]
     for api in (
