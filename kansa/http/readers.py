@@ -66,12 +66,25 @@ class Reading:
         )
 
 
+CHECKED_KEY = "kansa.api_key"
+"""Where a request keeps its API key once checked (in its ASGI scope, beside the header it
+was checked against), so the rate limit and the route check it once."""
+
+
 async def api_key(request: Request) -> ApiKey:
-    """The request's API key: from the cache on the loop, else read off it."""
-    runtime = runtime_of(request)
+    """The request's API key: from the cache on the loop, else read off it; checked once
+    per request."""
     header = request.headers.get("authorization")
-    key = runtime.keys.cached(header)
-    return key if key is not None else await runtime.read(lambda: runtime.keys.authenticate(header))
+    checked = request.scope.get(CHECKED_KEY)
+    if checked is not None and checked[0] == header:
+        key: ApiKey = checked[1]
+        return key
+    runtime = runtime_of(request)
+    found = runtime.keys.cached(header)
+    if found is None:
+        found = await runtime.read(lambda: runtime.keys.authenticate(header))
+    request.scope[CHECKED_KEY] = (header, found)
+    return found
 
 
 async def key_reader(request: Request, scope: str = "read") -> Reader:
