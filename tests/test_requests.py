@@ -107,8 +107,8 @@ def test_every_answer_carries_the_default_headers_and_its_id_once(client: TestCl
 def test_new_request_ids_are_unique_and_shaped_as_before() -> None:
     ids = RequestIds()
     made = [ids.new() for _ in range(1000)]
-    ids.restart()  # as in a forked child: another random half
+    ids.restart()  # as in a forked child: another key, so other ids from the same counts
     made += [ids.new() for _ in range(1000)]
     assert len(set(made)) == 2000
     assert all(re.fullmatch("[0-9a-f]{32}", made_id) for made_id in made)
-    assert made[0][:16] != made[1000][:16]
+    assert len({made_id[:8] for made_id in made}) > 1900  # no shared prefix, no visible count

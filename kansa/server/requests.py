@@ -2,8 +2,8 @@
 the log, its place in the metrics and the headers every reply carries.
 
 - **Request id**: a trusted proxy's ``X-Request-Id`` (letters, digits, ``.-_:``, at most 64)
-  is kept, else a new one is made (32 hex digits, unique: a random half drawn once per
-  process, then a counter); it is answered as ``X-Request-Id`` and logged.
+  is kept, else a new one is made (32 hex digits, unique and unpredictable, see
+  :class:`RequestIds`); it is answered as ``X-Request-Id`` and logged.
 - **Scheme**: a request a trusted proxy (``KANSA_TRUSTED_PROXIES``) forwarded with
   ``X-Forwarded-Proto: https`` is an HTTPS request to kansa, so its console cookies are
   ``Secure`` and the URLs it builds say ``https``. From any other peer the header is ignored.
@@ -21,6 +21,7 @@ record is made only when the line is written, without looking up its caller).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -45,18 +46,21 @@ LINE = "%s %s %d"
 
 
 class RequestIds:
-    """New request ids: 16 random hex digits drawn once per process (again in a forked
-    child), then a counter of 16 — no call for randomness on every request."""
+    """New request ids, 32 hex digits as a random UUID's, without asking the system for
+    randomness on every request: a counter hashed (BLAKE2b) with a key drawn once per process,
+    again in a forked child. Unique, and an id tells nothing of how many came before it."""
 
     def __init__(self) -> None:
         self.restart()
 
     def restart(self) -> None:
-        self._prefix = os.urandom(8).hex()
+        self._keyed = hashlib.blake2b(key=os.urandom(16), digest_size=16)
         self._counter = count()
 
     def new(self) -> str:
-        return f"{self._prefix}{next(self._counter):016x}"
+        made = self._keyed.copy()
+        made.update(next(self._counter).to_bytes(8, "little"))
+        return made.hexdigest()
 
 
 IDS = RequestIds()
