@@ -10,15 +10,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
+from starlette.routing import Route
 
 from kansa.access import tokens
 from kansa.access.accounts import hash_password
 from kansa.access.keys import split_token
 from kansa.events.query import Filters, Query
 from kansa.events.stored import StoredEvent
-from kansa.http.limits import RateLimiter, Throttle
+from kansa.http.limits import RateLimiter, Throttle, rate_limit
 from kansa.http.readers import client_address
 from kansa.integrity.keyfile import token_secret
+from kansa.server.app import create_app
 from kansa.settings import Settings
 from kansa.store import open_store
 from kansa.timeutil import utcnow
@@ -111,6 +114,16 @@ def key_of(served: Served, tenant: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {new_key(store, tenant=tenant, scopes=scopes)}"}
     finally:
         store.close()
+
+
+def test_every_api_route_of_the_app_runs_the_rate_limit_first(tmp_path: Path) -> None:
+    """The routers' routes are the app's own (matched by pattern, no router included), and
+    each API route still has the rate limit as its first dependency."""
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path}/kansa.db"))
+    assert all(isinstance(route, Route) for route in app.router.routes)
+    api = [r for r in app.router.routes if isinstance(r, APIRoute) and r.path.startswith("/api/")]
+    assert len(api) > 30
+    assert all(route.dependencies[0].dependency is rate_limit for route in api)
 
 
 def test_a_key_over_its_rate_gets_429_with_retry_after(edge: Served) -> None:

@@ -4,6 +4,7 @@ text; and the configuration the workers are given."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import orjson
 
@@ -42,3 +43,15 @@ def test_the_configuration_can_silence_request_lines() -> None:
             assert config["loggers"]["kansa.request"]["level"] == expected
             formatter = config["formatters"]["kansa"]["()"]
             assert formatter.endswith("JsonFormatter" if fmt == "json" else "TextFormatter")
+
+
+def test_the_time_is_written_as_datetime_writes_it_at_any_moment() -> None:
+    """The time's text is made once a second and the milliseconds added to it: the same text
+    as datetime's, at the edges of a second too."""
+    moments = [0.0, 1764998321.0, 1764998321.0004999, 1764998321.9995, 1764998321.9999996]
+    moments += [n * 7919.123457 + n / 1013 for n in range(2000)]
+    for moment in moments:
+        made = record("x")
+        made.created = moment
+        expected = datetime.fromtimestamp(moment, tz=UTC).isoformat(timespec="milliseconds")
+        assert orjson.loads(JsonFormatter().format(made))["time"] == expected[:-6] + "Z"

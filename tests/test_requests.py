@@ -5,6 +5,7 @@ client's address and the path with its credentials redacted."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from kansa.server.app import create_app
 from kansa.server.logs import fields_of
+from kansa.server.requests import RequestIds
 from kansa.server.runtime import Runtime
 from kansa.settings import Settings
 
@@ -79,3 +81,34 @@ def test_credentials_in_the_path_are_redacted_in_the_line(
     line = request_lines(caplog)[-1]
     assert line["path"] == "/console/enter?token=[redacted]&lang=en"
     assert "vt-SECRET-xyz" not in caplog.text
+
+
+DEFAULT_POLICY = "default-src 'none'; frame-ancestors 'none'"
+
+
+def test_every_answer_carries_the_default_headers_and_its_id_once(client: TestClient) -> None:
+    big = {"content-type": "application/json", "content-length": str(6 * 1024 * 1024)}
+    answers = {
+        "route": client.get("/healthz"),
+        "no route": client.get("/nowhere"),
+        "wrong method": client.put("/api/v1/events"),
+        "nul": client.get("/api/v1/events", params={"action": "a\x00"}),
+        "too large": client.post("/api/v1/events", content=b"{}", headers=big),
+    }
+    for why, answer in answers.items():
+        assert answer.headers.get_list("content-security-policy") == [DEFAULT_POLICY], why
+        assert answer.headers.get_list("x-content-type-options") == ["nosniff"], why
+        assert len(answer.headers.get_list("x-request-id")) == 1, why
+    assert [a.status_code for a in answers.values()] == [200, 404, 405, 400, 413]
+    docs = client.get("/docs").headers.get_list("content-security-policy")
+    assert len(docs) == 1 and docs != [DEFAULT_POLICY]  # a route's own policy is kept
+
+
+def test_new_request_ids_are_unique_and_shaped_as_before() -> None:
+    ids = RequestIds()
+    made = [ids.new() for _ in range(1000)]
+    ids.restart()  # as in a forked child: another key, so other ids from the same counts
+    made += [ids.new() for _ in range(1000)]
+    assert len(set(made)) == 2000
+    assert all(re.fullmatch("[0-9a-f]{32}", made_id) for made_id in made)
+    assert len({made_id[:8] for made_id in made}) > 1900  # no shared prefix, no visible count

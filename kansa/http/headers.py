@@ -1,10 +1,14 @@
 """Headers every reply carries unless its route set its own: a Content-Security-Policy that
 allows nothing (a JSON reply or a file needs no script, style or frame) and ``nosniff``. The
-console's pages and ``/docs`` set their own, narrower-than-nothing-but-enough policies."""
+console's pages and ``/docs`` set their own, narrower-than-nothing-but-enough policies.
+:func:`with_defaults` is applied to every reply's headers by the outermost middleware
+(``kansa.server.requests``), so the refusals of the edge limits carry them too."""
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from collections.abc import Iterable
+
+RawHeaders = list[tuple[bytes, bytes]]
 
 DEFAULTS = (
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
@@ -12,23 +16,9 @@ DEFAULTS = (
 )
 
 
-class DefaultHeaders:
-    """ASGI middleware adding :data:`DEFAULTS` to every HTTP reply that lacks them."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_defaults(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in DEFAULTS if h[0] not in present)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_defaults)
+def with_defaults(headers: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
+    """``headers`` and, after them, each of :data:`DEFAULTS` they lack."""
+    given = list(headers)
+    present = {name.lower() for name, _ in given}
+    given.extend(h for h in DEFAULTS if h[0] not in present)
+    return given

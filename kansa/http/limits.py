@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kansa.access import tokens
 from kansa.errors import AuthError, Problem
 from kansa.http.problems import BodyTooLarge, HTTPProblem, problem
+from kansa.http.readers import api_key
 from kansa.server.runtime import Runtime
 from kansa.timeutil import utcnow
 
@@ -157,7 +158,7 @@ def credential_key(authorization: str) -> bytes:
 
 async def bucket_of(request: Request, authorization: str) -> bytes:
     """The bucket a request is counted in: its API key's, once the credential is verified —
-    a key as the route checks it (from the key cache, or read off the loop into it), or a
+    a key as the route checks it (:func:`~kansa.http.readers.api_key`, once per request), or a
     viewer token by its signature and the key its claim names — else the credential's own
     (:func:`credential_key`)."""
     key_id = await _verified_key_id(request, authorization)
@@ -170,12 +171,9 @@ async def _verified_key_id(request: Request, authorization: str) -> str | None:
     try:
         if tokens.is_viewer_token(token):
             return tokens.verify(runtime.secret_key(), token, now=utcnow()).key
-        key = runtime.keys.cached(authorization)
-        if key is None:
-            key = await runtime.read(lambda: runtime.keys.authenticate(authorization))
+        return (await api_key(request)).id
     except AuthError:
         return None
-    return key.id
 
 
 def retry_after(seconds: float) -> str:

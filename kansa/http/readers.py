@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Annotated
 
@@ -65,12 +66,25 @@ class Reading:
         )
 
 
+CHECKED_KEY = "kansa.api_key"
+"""Where a request keeps its API key once checked (in its ASGI scope, beside the header it
+was checked against), so the rate limit and the route check it once."""
+
+
 async def api_key(request: Request) -> ApiKey:
-    """The request's API key: from the cache on the loop, else read off it."""
-    runtime = runtime_of(request)
+    """The request's API key: from the cache on the loop, else read off it; checked once
+    per request."""
     header = request.headers.get("authorization")
-    key = runtime.keys.cached(header)
-    return key if key is not None else await runtime.read(lambda: runtime.keys.authenticate(header))
+    checked = request.scope.get(CHECKED_KEY)
+    if checked is not None and checked[0] == header:
+        key: ApiKey = checked[1]
+        return key
+    runtime = runtime_of(request)
+    found = runtime.keys.cached(header)
+    if found is None:
+        found = await runtime.read(lambda: runtime.keys.authenticate(header))
+    request.scope[CHECKED_KEY] = (header, found)
+    return found
 
 
 async def key_reader(request: Request, scope: str = "read") -> Reader:
@@ -182,7 +196,9 @@ def trusted_peer(peer: str | None, trusted: Sequence[Network]) -> bool:
     return address is not None and _trusted(address, trusted)
 
 
+@lru_cache(maxsize=4096)
 def _address(text: str | None) -> IPv4Address | IPv6Address | None:
+    """``text`` as an address (remembered: the same peers and proxies ask again and again)."""
     try:
         address = ip_address(text.strip()) if text else None
     except ValueError:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, params
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from kansa import __version__, web
 from kansa.api import (
@@ -27,7 +28,6 @@ from kansa.api import (
 )
 from kansa.events.prepare import EventIn
 from kansa.http import problems
-from kansa.http.headers import DefaultHeaders
 from kansa.http.limits import BodyLimit, NoNul, RateLimiter, rate_limit
 from kansa.server import docs
 from kansa.server.delivery import deliverer_for
@@ -85,8 +85,9 @@ def create_app(
     )
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
     app.add_middleware(NoNul)
-    app.add_middleware(DefaultHeaders)
-    app.add_middleware(Requests, metrics=rt.metrics, trusted=limits.trusted_proxies)  # outermost
+    app.add_middleware(  # outermost; adds the default headers (kansa.http.headers) too
+        Requests, metrics=rt.metrics, trusted=limits.trusted_proxies
+    )
     problems.install(app)
     limited = [Depends(rate_limit)]
     for api in (
@@ -102,12 +103,53 @@ def create_app(
         destinations,
         stream,
     ):
-        app.include_router(api.router, dependencies=limited)
-    app.include_router(health.router)
-    app.include_router(docs.router)
-    app.include_router(web.router)
+        _include(app, api.router, limited)
+    for router in (health.router, docs.router, web.router):
+        _include(app, router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _include(app: FastAPI, router: APIRouter, dependencies: Sequence[params.Depends] = ()) -> None:
+    """``router``'s routes made the app's own, ``dependencies`` run first: what
+    ``app.include_router`` means, done once here. An included router is matched anew on
+    every request, through a context per inclusion and route, which cost more than all the
+    rest of a 404; the app's own routes are matched by their pattern alone. The OpenAPI
+    document and every route's behaviour are the same."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            raise TypeError(f"{route!r}: only API routes are made the app's own")
+        app.router.add_api_route(
+            route.path,
+            route.endpoint,
+            response_model=route.response_model,
+            status_code=route.status_code,
+            tags=route.tags,
+            dependencies=[*dependencies, *route.dependencies],
+            summary=route.summary,
+            description=route.description,
+            response_description=route.response_description,
+            responses=route.responses,
+            deprecated=route.deprecated,
+            methods=route.methods,
+            operation_id=route.operation_id,
+            response_model_include=route.response_model_include,
+            response_model_exclude=route.response_model_exclude,
+            response_model_by_alias=route.response_model_by_alias,
+            response_model_exclude_unset=route.response_model_exclude_unset,
+            response_model_exclude_defaults=route.response_model_exclude_defaults,
+            response_model_exclude_none=route.response_model_exclude_none,
+            include_in_schema=route.include_in_schema,
+            response_class=route.response_class,
+            name=route.name,
+            route_class_override=type(route),
+            callbacks=route.callbacks,
+            openapi_extra=route.openapi_extra,
+            generate_unique_id_function=route.generate_unique_id_function,
+            strict_content_type=route.strict_content_type,
+            max_body_size=route.max_body_size,
+            form_limits=route.form_limits,
+        )
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

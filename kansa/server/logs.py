@@ -11,7 +11,8 @@ The configuration is a ``logging.config.dictConfig`` mapping, so the worker proc
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+import math
+import time
 from typing import Any, Literal
 
 import orjson
@@ -27,9 +28,21 @@ def fields_of(record: logging.LogRecord) -> dict[str, Any]:
     return dict(found) if isinstance(found, dict) else {}
 
 
+_second: tuple[int, str] = (-1, "")
+"""The last whole second written, and its text: a busy process writes many lines a second."""
+
+
 def _timestamp(record: logging.LogRecord) -> str:
-    moment = datetime.fromtimestamp(record.created, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """``2026-11-21T01:00:00.123Z``: the record's time in UTC, to the millisecond (its
+    microseconds rounded as ``datetime.fromtimestamp`` rounds them, then cut)."""
+    global _second
+    fraction, whole = math.modf(record.created)
+    seconds, micros = int(whole), round(fraction * 1_000_000)
+    if micros == 1_000_000:
+        seconds, micros = seconds + 1, 0
+    if _second[0] != seconds:
+        _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{_second[1]}.{micros // 1000:03d}Z"
 
 
 class JsonFormatter(logging.Formatter):
