@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import select
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -342,10 +343,28 @@ def _open_pool(
         configure=configure,
         # a connection is checked as it is handed out: after a failover the pool drops those
         # to the old primary instead of failing one request with each
-        check=ConnectionPool.check_connection,
+        check=check_connection,
         timeout=timeout,
         max_lifetime=lifetime,
     )
+
+
+def check_connection(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """The pool's check of a connection it hands out: raise if it is dead. A server ends a
+    connection by closing it (a failover, a restart, an administrator's terminate): then its
+    socket has something to read, the server's last message or the end of the stream, which
+    a connection idle in the pool never has. Only such a connection pays psycopg's own check,
+    a round trip that finds it dead; a live one costs a poll of its socket, not two round
+    trips more for every search (the tenant's row, then the page)."""
+    if conn.closed or _readable(conn.fileno()):
+        ConnectionPool.check_connection(conn)
+
+
+def _readable(fd: int) -> bool:
+    """Whether the socket ``fd`` has something to read (or was closed) now, without waiting."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 def _unlock(conn: psycopg.Connection[tuple[Any, ...]], key: tuple[int, int]) -> None:

@@ -42,7 +42,10 @@ PLACEHOLDER_COLUMNS = (
     "e.pruned, e.id, e.tenant_id, e.app, e.product, e.action, e.category, e.history,"
     " e.result, e.level, e.occurred_at, e.received_at, e.prev_hash"
 )
-"""What a screen shows of a pruned event (:func:`row_event`), after the sort value."""
+"""What a screen shows of a pruned event (:func:`row_event`), after the sort value; selected
+only for a query that wants placeholders (any other reads no pruned row)."""
+PAIR_SEPARATOR = "\x1f"
+"""Between a product and an action in the keys of :meth:`_Sql.pairs` on PostgreSQL."""
 
 SEQ_RANGE = (
     "SELECT min(seq), max(seq) FROM events WHERE tenant_id = {mark} AND occurred_at >= {mark}"
@@ -84,8 +87,22 @@ class _Sql:
         return f"{fn}({haystack}, {self.mark(needle.lower())}) > 0"
 
     def pairs(self, pairs: Iterable[tuple[str, str]]) -> str:
-        rows = ", ".join(f"({self.mark(p)}, {self.mark(a)})" for p, a in sorted(pairs))
-        return f"(e.product, e.action) IN (VALUES {rows})" if rows else "1 = 0"
+        """The row's (product, action) is one of ``pairs``. On PostgreSQL, as one array
+        parameter of ``product<US>action`` keys, which the server hashes once: a list of
+        pairs (``VALUES``, 64 of them for a reader's visible types) is a join the planner
+        sorts the whole window for, and twice as many parameters to send and plan. A key
+        is exact when no pair holds the separator; the rare catalog where one does keeps
+        the list."""
+        ordered = sorted(pairs)
+        if not ordered:
+            return "1 = 0"
+        if self.dialect == "postgresql" and not any(
+            PAIR_SEPARATOR in product or PAIR_SEPARATOR in action for product, action in ordered
+        ):
+            keys = [f"{product}{PAIR_SEPARATOR}{action}" for product, action in ordered]
+            return f"(e.product || chr(31) || e.action) = ANY({self.mark(keys)})"
+        rows = ", ".join(f"({self.mark(p)}, {self.mark(a)})" for p, a in ordered)
+        return f"(e.product, e.action) IN (VALUES {rows})"
 
 
 def build(query: Query, dialect: str, paged: bool = True) -> tuple[str, list[Any]]:
@@ -122,8 +139,9 @@ def build(query: Query, dialect: str, paged: bool = True) -> tuple[str, list[Any
         sql.where.append(
             f"({sort}, e.seq) {op} ({sql.mark(query.after.value)}, {sql.mark(query.after.seq)})"
         )
+    shown = f", {PLACEHOLDER_COLUMNS}" if query.placeholders else ""
     text = (
-        f"SELECT {SELECT_COLUMNS}, {sort} AS sort_value, {PLACEHOLDER_COLUMNS} FROM events e"
+        f"SELECT {SELECT_COLUMNS}, {sort} AS sort_value{shown} FROM events e"
         f" WHERE {' AND '.join(sql.where)}"
         f" ORDER BY {sort} {direction}, e.seq {direction}"
     )
@@ -219,8 +237,9 @@ def page(rows: list[tuple[Any, ...]], query: Query) -> Page:
 
 
 def row_event(row: Sequence[Any]) -> StoredEvent:
-    """A row of :func:`build` as an event: as stored, or a pruned one's placeholder."""
-    if row[4] is None:
+    """A row of :func:`build` as an event: as stored, or a pruned one's placeholder (a row
+    of a query without placeholders has no columns for one)."""
+    if len(row) < 5 or row[4] is None:
         return event_of(row[0], row[1])
     return placeholder(
         pruned=row[4],

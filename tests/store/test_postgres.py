@@ -218,6 +218,24 @@ def test_connections_never_prepare_statements(pg_store: PostgresStore) -> None:
     assert pg_store._pool.max_size == 2
 
 
+def test_a_connection_the_server_ended_is_replaced_before_a_read_uses_it(pg_url: str) -> None:
+    """The pool checks a connection it hands out by polling its socket, not by a round trip;
+    one whose backend was terminated while idle must still be found and replaced."""
+    store = PostgresStore(pg_url, pool_size=1)
+    try:
+        with store._pool.connection() as conn:
+            row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert row is not None
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (row[0],))
+        assert store.get_tenant("nobody") is None  # no StoreUnavailable: a fresh connection
+        with store._pool.connection() as conn:
+            again = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert again is not None and again[0] != row[0]
+    finally:
+        store.close()
+
+
 # -- four `kansa serve` processes on one database ----------------------------------------
 
 TENANTS = ("conc-a", "conc-b", "conc-c")

@@ -1,0 +1,51 @@
+"""The (product, action) pairs a reader may see (and those of the groups asked for), on both
+engines: on PostgreSQL one array parameter of ``product<US>action`` keys, whatever their
+number, on SQLite a list of pairs — the same events found either way, and a pair holding
+the separator (no key could tell it apart) kept as a list on PostgreSQL too."""
+
+from __future__ import annotations
+
+from kansa.catalog import Catalog
+from kansa.events.prepare import prepare
+from kansa.events.query import Query
+from kansa.store.base import Store
+from kansa.store.search import PAIR_SEPARATOR, build
+from tests.helpers import pca_event
+
+ACTIONS = ("user.create", "user.disable", "auth.login")
+
+
+def test_a_readers_pairs_are_one_parameter_on_postgresql() -> None:
+    pairs = frozenset((f"product-{n % 4}", f"action.{n}") for n in range(64))
+    text, params = build(Query(tenant="t", visible=pairs), "postgresql")
+    assert "VALUES" not in text
+    (keys,) = [p for p in params if isinstance(p, list)]
+    assert keys == sorted(f"{p}{PAIR_SEPARATOR}{a}" for p, a in pairs)
+    assert len(params) < 10
+    text, params = build(Query(tenant="t", visible=pairs), "sqlite")
+    assert "VALUES" in text and len(params) > 128
+    held = pairs | {(f"product{PAIR_SEPARATOR}0", "action.0")}
+    text, params = build(Query(tenant="t", visible=held), "postgresql")
+    assert "VALUES" in text and len(params) > 128
+
+
+def test_the_pairs_find_the_same_events_as_a_list_would(
+    store: Store, catalog: Catalog, tenant_id: str
+) -> None:
+    events = [pca_event(tenant_id, n, action=a) for n, a in enumerate(ACTIONS, 1)]
+    store.append(prepare(events, catalog))
+    stored = store.search(Query(tenant=tenant_id)).events
+    product = str(stored[0]["product"])
+    created, login = (product, "user.create"), (product, "auth.login")
+    for visible, found in (
+        (frozenset({created}), {"user.create"}),
+        (frozenset({created, login, ("other", "user.disable")}), {"user.create", "auth.login"}),
+        (frozenset({(product, "user"), ("other", "x")}), set()),
+        (frozenset({created, (f"{product}{PAIR_SEPARATOR}user", "disable")}), {"user.create"}),
+        (frozenset(), set()),
+    ):
+        for query in (
+            Query(tenant=tenant_id, visible=visible),
+            Query(tenant=tenant_id, group_actions=visible),
+        ):
+            assert {e["action"] for e in store.search(query).events} == found, visible
