@@ -34,20 +34,38 @@ class IdFactory:
             else:
                 random = int.from_bytes(os.urandom(10), "big")
             self._last_ms, self._last_random = ms, random
-        return _encode((ms << 80) | random)
+        return _encode(ms, random)
 
 
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
 """Every two-character string, indexed by the 10 bits it encodes."""
 
 
-_SHIFTS = tuple(range(120, -10, -10))
+_LOW_40 = (1 << 40) - 1
 
 
-def _encode(value: int) -> str:
-    """130 bits (the top two always zero) as 26 characters, ten bits at a time."""
+def _encode(ms: int, random: int) -> str:
+    """``ms`` and ``random`` as 130 bits (the top two always zero), 26 characters, ten bits at
+    a time. (The random part in two halves of 40 bits: small integers, quick to shift.)"""
     pairs = _PAIRS
-    return "".join([pairs[(value >> shift) & 1023] for shift in _SHIFTS])
+    high, low = random >> 40, random & _LOW_40
+    return "".join(
+        (
+            pairs[(ms >> 40) & 1023],
+            pairs[(ms >> 30) & 1023],
+            pairs[(ms >> 20) & 1023],
+            pairs[(ms >> 10) & 1023],
+            pairs[ms & 1023],
+            pairs[high >> 30],
+            pairs[(high >> 20) & 1023],
+            pairs[(high >> 10) & 1023],
+            pairs[high & 1023],
+            pairs[low >> 30],
+            pairs[(low >> 20) & 1023],
+            pairs[(low >> 10) & 1023],
+            pairs[low & 1023],
+        )
+    )
 
 
 def timestamp_ms(event_id: str) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from kansa.errors import InvalidQuery, Problem
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -28,7 +30,9 @@ def iso_utc(moment: datetime) -> str:
     """``2026-11-21T01:00:00.000000Z``: fixed width, so text order is time order."""
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
-    return moment.isoformat(timespec="microseconds")[:26] + "Z"
+    # orjson writes it in a third of isoformat's time, the microseconds only when there are some
+    text = orjson.dumps(moment, option=orjson.OPT_UTC_Z)
+    return text[1:-1].decode() if len(text) == 29 else text[1:20].decode() + ".000000Z"
 
 
 def parse_iso(text: str) -> datetime:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kansa.words import Lang
 
@@ -54,25 +55,44 @@ class Template:
         along, so ``[{ip} {os?}]`` renders ``[1.2.3.4]`` without an OS; a required one
         that is missing renders as ``blank``."""
         text = self.ja if lang == "ja" else self.en
+        pieces, tail = _pieces(text)
         out: list[str] = []
-        last = 0
-        for match in _PLACEHOLDER.finditer(text):
-            out.append(text[last : match.start()])
-            last = match.end()
-            token = match.group(0)
-            if token in ("{{", "}}"):
-                out.append(token[0])
+        for literal, brace, name, optional in pieces:
+            out.append(literal)
+            if brace:
+                out.append(brace)
                 continue
-            value = values.get(match.group(1))
+            value = values.get(name)
             if value is None or value == "":
-                if match.group(2) and out and out[-1].endswith(" "):
+                if optional and out[-1].endswith(" "):
                     out[-1] = out[-1][:-1]
-                elif not match.group(2):
+                elif not optional:
                     out.append(blank)
                 continue
-            out.append(_text(value))
-        out.append(text[last:])
+            out.append(value if type(value) is str else _text(value))
+        out.append(tail)
         return "".join(out).strip()
+
+
+_Piece = tuple[str, str, str, bool]
+
+
+@lru_cache(maxsize=4096)
+def _pieces(text: str) -> tuple[tuple[_Piece, ...], str]:
+    """``text`` cut at its placeholders, once: each piece the literal text before one, then a
+    brace (``{{`` or ``}}``, as one character) or a value's name and whether it is optional;
+    and the text after the last."""
+    pieces: list[_Piece] = []
+    last = 0
+    for match in _PLACEHOLDER.finditer(text):
+        literal = text[last : match.start()]
+        last = match.end()
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            pieces.append((literal, token[0], "", False))
+        else:
+            pieces.append((literal, "", match.group(1), bool(match.group(2))))
+    return tuple(pieces), text[last:]
 
 
 def _text(value: object) -> str:
