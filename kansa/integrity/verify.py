@@ -12,12 +12,22 @@ import orjson
 
 from kansa.events.prepare import search_text
 from kansa.integrity.chain import Break, StoredLink, Walk, verify
+from kansa.integrity.rowwalk import PURGE_ACTION, Layout, search_text_of, walk_rows
 from kansa.integrity.signing import Checkpoint, PublicKey
 from kansa.records import Tenant
 from kansa.store import Store
+from kansa.store.rows import VERIFY_COLUMNS
+from kansa.store.schema import PRUNED_TO_EMPTY, PRUNED_TO_NULL
 
 DERIVED = {"search_text": search_text}
-PURGE_ACTION = ("kansa", "retention.purge")
+_NAMES = [column for column, _ in VERIFY_COLUMNS]
+ROW_LAYOUT = Layout(
+    paths=[path for _, path in VERIFY_COLUMNS],
+    derived={"search_text": search_text_of},
+    times=[_NAMES.index("occurred_at"), _NAMES.index("received_at")],
+    content=[_NAMES.index(column) for column in (*PRUNED_TO_NULL, *PRUNED_TO_EMPTY)],
+)
+"""Where :meth:`~kansa.store.Store.chain_rows` keeps what the row walk reads."""
 
 
 Keys = PublicKey | Sequence[PublicKey] | None
@@ -72,16 +82,27 @@ def verify_tenant(store: Store, tenant_id: str, key: Keys = None) -> Walk:
         return Walk(tenant.id, broken=before)
     start = tenant.chain_start_seq
     anchors = {c.seq: c.head_hash for c in signed if start <= c.seq <= tenant.last_seq}
-    purges = _Purges()
-    links = purges.watch(store.chain(tenant.id, start - 1, upto=tenant.last_seq))
-    walk = verify(
+    walked = walk_rows(
         tenant.id,
-        links,
+        store.chain_rows(tenant.id, start - 1, upto=tenant.last_seq),
+        ROW_LAYOUT,
         start_seq=start,
         start_hash=tenant.chain_start_hash,
-        derived=DERIVED,
         anchors=anchors,
     )
+    if walked is not None:
+        walk, purges = walked.walk, _Purges(walked.purge_claim)
+    else:  # a break, or a row the packed columns cannot vouch for: column by column
+        purges = _Purges()
+        links = purges.watch(store.chain(tenant.id, start - 1, upto=tenant.last_seq))
+        walk = verify(
+            tenant.id,
+            links,
+            start_seq=start,
+            start_hash=tenant.chain_start_hash,
+            derived=DERIVED,
+            anchors=anchors,
+        )
     if walk.broken is None:
         walk.broken = (
             _end_problem(tenant, walk, signed)
