@@ -1,7 +1,7 @@
 """The row walk ``kansa verify`` takes first only ever vouches for what the column-by-column
 walk finds intact too: the times the database writes are ``iso_utc``'s, the search text it
 recomputes is ``search_text``'s, a column changed beside the bytes (or given another type) is
-still named."""
+still named, and tenants walked by processes come back as one process walks them."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from kansa.integrity.checkpoints import sign_checkpoint
 from kansa.integrity.rowwalk import Layout, search_text_of, walk_rows
 from kansa.integrity.signing import Signer
 from kansa.integrity.verify import DERIVED, ROW_LAYOUT, _Purges, verify_store
-from kansa.store import Store
+from kansa.store import Store, open_store
 from kansa.store.rows import _iso_sql
 from kansa.timeutil import from_micros, iso_utc
 from tests.helpers import pca_event
@@ -172,3 +172,24 @@ def test_a_time_the_database_could_not_write_is_never_vouched_for() -> None:
     assert found is None
     stored = StoredLink(1, body, digest(body), GENESIS, {"occurred_at": "1969-12-31T23:59:59Z"})
     assert verify("t", [stored]).broken is not None
+
+
+def test_tenants_walked_by_processes_come_back_as_one_process_walks_them(
+    fresh_url: str, catalog: Catalog
+) -> None:
+    store = open_store(fresh_url)
+    try:
+        for tenant in ("a", "b", "c"):
+            store.append(prepare([pca_event(tenant, n) for n in range(1, 4)], catalog))
+        execute(
+            fresh_url,
+            "UPDATE events SET actor_name = 'someone else' WHERE tenant_id = 'b' AND seq = 2",
+            bypass_triggers=True,
+        )
+        one = list(verify_store(store, workers=1))
+        apart = list(verify_store(store, workers=2))
+    finally:
+        store.close()
+    assert [w.tenant for w in apart] == ["a", "b", "c"]
+    assert apart == one
+    assert apart[1].broken is not None and apart[1].broken.seq == 2
