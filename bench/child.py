@@ -167,9 +167,9 @@ def main(argv: list[str]) -> int:
     else:
         raise SystemExit(f"bench.child: unknown work {what!r}")
     result["hwm_kib"] = _peak_rss_kib()
-    if what == "kansa-verify":  # and its worker processes': the largest, once a core
+    if what == "kansa-verify":  # and its workers': the largest, once a core but one
         largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        result["hwm_kib"] += largest * (os.cpu_count() or 1)
+        result["hwm_kib"] += largest * max(1, (os.cpu_count() or 1) - 1)
     sys.stdout.write("BENCH-CHILD " + json.dumps(result) + "\n")
     return 0
 
