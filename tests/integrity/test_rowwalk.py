@@ -186,10 +186,13 @@ def test_tenants_walked_by_processes_come_back_as_one_process_walks_them(
             "UPDATE events SET actor_name = 'someone else' WHERE tenant_id = 'b' AND seq = 2",
             bypass_triggers=True,
         )
-        one = list(verify_store(store, workers=1))
-        apart = list(verify_store(store, workers=2))
+        signer = Signer.generate()
+        sign_checkpoint(store, signer, "a")
+        one = list(verify_store(store, key=signer.public_key, workers=1))
+        apart = list(verify_store(store, key=signer.public_key, workers=2))
     finally:
         store.close()
     assert [w.tenant for w in apart] == ["a", "b", "c"]
     assert apart == one
+    assert apart[0].anchors == 1  # the key reached the worker
     assert apart[1].broken is not None and apart[1].broken.seq == 2
