@@ -177,7 +177,7 @@ class _Readers(dict[str, Reader]):
 
     def __missing__(self, column: str) -> Reader:
         parts = tuple(column.split("."))
-        reader: Reader = functools.partial(_walk_path, parts=parts)
+        reader: Reader = functools.partial(walk_path, parts=parts)
         self[column] = reader
         return reader
 
@@ -191,7 +191,7 @@ def _check(row: StoredLink, expected_seq: int, prev: str, readers: _Readers) -> 
         )
         return f"event(s) missing: seq {missing}"
     if row.pruned is not None:
-        return _check_pruned(row, prev)
+        return check_pruned(row, prev)
     if digest(row.body) != row.hash:
         return "stored bytes do not match their hash (event changed)"
     try:
@@ -209,7 +209,7 @@ def _check(row: StoredLink, expected_seq: int, prev: str, readers: _Readers) -> 
     return ""
 
 
-def _check_pruned(row: StoredLink, prev: str) -> str:
+def check_pruned(row: StoredLink, prev: str) -> str:
     """A pruned event: its commitment, linked to the event before it, gives its hash."""
     if row.prev_hash != prev:
         return "previous-hash link does not match the event before it (inserted or moved)"
@@ -224,7 +224,7 @@ def _check_pruned(row: StoredLink, prev: str) -> str:
     return ""
 
 
-def _walk_path(event: Mapping[str, Any], parts: tuple[str, ...]) -> Any:
+def walk_path(event: Mapping[str, Any], parts: tuple[str, ...]) -> Any:
     value: Any = event
     for part in parts:
         if value is None:

@@ -5,19 +5,33 @@ idempotency keys of ``event_keys``."""
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.util
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 import orjson
 
 from kansa.events.prepare import search_text
 from kansa.integrity.chain import Break, StoredLink, Walk, verify
+from kansa.integrity.rowwalk import PURGE_ACTION, Layout, search_text_of, walk_rows
 from kansa.integrity.signing import Checkpoint, PublicKey
 from kansa.records import Tenant
 from kansa.store import Store
+from kansa.store.rows import VERIFY_COLUMNS
+from kansa.store.schema import PRUNED_TO_EMPTY, PRUNED_TO_NULL
 
 DERIVED = {"search_text": search_text}
-PURGE_ACTION = ("kansa", "retention.purge")
+_NAMES = [column for column, _ in VERIFY_COLUMNS]
+ROW_LAYOUT = Layout(
+    paths=[path for _, path in VERIFY_COLUMNS],
+    derived={"search_text": search_text_of},
+    times=[_NAMES.index("occurred_at"), _NAMES.index("received_at")],
+    content=[_NAMES.index(column) for column in (*PRUNED_TO_NULL, *PRUNED_TO_EMPTY)],
+)
+"""Where :meth:`~kansa.store.Store.chain_rows` keeps what the row walk reads."""
 
 
 Keys = PublicKey | Sequence[PublicKey] | None
@@ -25,7 +39,9 @@ Keys = PublicKey | Sequence[PublicKey] | None
 replaced), or none (checkpoints are then not checked at all)."""
 
 
-def verify_store(store: Store, tenant_id: str | None = None, key: Keys = None) -> Iterator[Walk]:
+def verify_store(
+    store: Store, tenant_id: str | None = None, key: Keys = None, *, workers: int | None = None
+) -> Iterator[Walk]:
     """Walk each tenant's chain (or one tenant's) from where it begins up to the head its
     tenant record held when the walk began — events appended meanwhile are left for the next
     walk. A chain that ends before that head has lost its tail.
@@ -37,21 +53,103 @@ def verify_store(store: Store, tenant_id: str | None = None, key: Keys = None) -
     skipped.
 
     Rows above the head the tenant records, a tenant's key rows that disagree with its
-    events, and events or checkpoints of a tenant that has no row (deleted) are breaks too."""
+    events, and events or checkpoints of a tenant that has no row (deleted) are breaks too.
+
+    Tenants are walked by ``workers`` processes of their own, each opening the store again
+    (default: one a core, once there are :data:`PARALLEL_FROM` events to walk and the store
+    is a file or a server); the walks come in tenant order all the same."""
     tenants = store.list_tenants()
     orphans = store.orphan_tenants()
     if tenant_id is not None:
         tenants = [t for t in tenants if t.id == tenant_id]
         orphans = [o for o in orphans if o == tenant_id]
-    for listed in tenants:
-        walk = verify_tenant(store, listed.id, key)
-        if walk.broken is not None:  # a purge may have moved the start under the walk
-            again = store.get_tenant(listed.id)
-            if again is not None and again.chain_start_seq != listed.chain_start_seq:
-                walk = verify_tenant(store, listed.id, key)
-        yield walk
+    url = _reopenable(store)
+    count = _workers(tenants, workers) if url is not None else 1
+    if count > 1 and url is not None:
+        yield from _walk_apart(store, url, tenants, key, count)
+    else:
+        for listed in tenants:
+            yield _walk_tenant(store, listed, key)
     for orphan in orphans:
         yield Walk(orphan, broken=Break(orphan, 1, ORPHANED))
+
+
+PARALLEL_FROM = 20_000
+"""Events to walk from which ``verify_store`` starts processes (each costs a second or so)."""
+
+
+def _walk_tenant(store: Store, listed: Tenant, key: Keys) -> Walk:
+    walk = verify_tenant(store, listed.id, key)
+    if walk.broken is not None:  # a purge may have moved the start under the walk
+        again = store.get_tenant(listed.id)
+        if again is not None and again.chain_start_seq != listed.chain_start_seq:
+            walk = verify_tenant(store, listed.id, key)
+    return walk
+
+
+def _reopenable(store: Store) -> str | None:
+    """The URL another process opens the same database by (None: an in-memory one)."""
+    url = getattr(store, "url", None)
+    if not isinstance(url, str) or url.startswith("sqlite") and ":memory:" in url:
+        return None
+    return url
+
+
+def _workers(tenants: Sequence[Tenant], asked: int | None) -> int:
+    if asked is not None:
+        return max(1, min(asked, len(tenants)))
+    events = sum(t.last_seq - t.chain_start_seq + 1 for t in tenants)
+    if events < PARALLEL_FROM:
+        return 1
+    return max(1, min(os.cpu_count() or 1, len(tenants)))
+
+
+def _walk_apart(
+    store: Store, url: str, tenants: Sequence[Tenant], key: Keys, count: int
+) -> Iterator[Walk]:
+    """The tenants' walks in tenant order, by this process and ``count - 1`` others: each
+    tenant in turn goes to a process while they have fewer than two a process under way, and
+    this one walks the next itself while the walk due next is not back. Walks done ahead
+    wait in memory, at most :data:`AHEAD` of them."""
+    pems = None if key is None else [k.pem() for k in trusted_keys(key).values()]
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding a pool
+    done: dict[int, Walk | Future[Walk]] = {}
+    given = due = 0
+    with ProcessPoolExecutor(count - 1, mp_context=context) as pool:
+        while due < len(tenants):
+            away = sum(isinstance(w, Future) and not w.done() for w in done.values())
+            if given < len(tenants) and given - due < AHEAD and away < 2 * (count - 1):
+                done[given] = pool.submit(_walk_in_worker, url, tenants[given], pems)
+                given += 1
+                continue
+            head = done[due]
+            if isinstance(head, Future) and not head.done() and given - due < AHEAD:
+                if given < len(tenants):
+                    done[given] = _walk_tenant(store, tenants[given], key)
+                    given += 1
+                    continue
+            walk = done.pop(due)
+            yield walk.result() if isinstance(walk, Future) else walk
+            due += 1
+
+
+AHEAD = 1000
+"""Walks done ahead of the one due next that ``verify_store`` keeps waiting at most."""
+
+
+_opened: dict[str, Store] = {}
+"""A worker process's store, opened at its first tenant and closed when it exits."""
+
+
+def _walk_in_worker(url: str, listed: Tenant, pems: list[str] | None) -> Walk:
+    store = _opened.get(url)
+    if store is None:
+        from kansa.store import open_store
+
+        store = _opened[url] = open_store(url)
+        multiprocessing.util.Finalize(None, store.close, exitpriority=10)
+    keys = None if pems is None else [PublicKey.from_pem(pem.encode()) for pem in pems]
+    return _walk_tenant(store, listed, keys)
 
 
 ORPHANED = (
@@ -72,16 +170,27 @@ def verify_tenant(store: Store, tenant_id: str, key: Keys = None) -> Walk:
         return Walk(tenant.id, broken=before)
     start = tenant.chain_start_seq
     anchors = {c.seq: c.head_hash for c in signed if start <= c.seq <= tenant.last_seq}
-    purges = _Purges()
-    links = purges.watch(store.chain(tenant.id, start - 1, upto=tenant.last_seq))
-    walk = verify(
+    walked = walk_rows(
         tenant.id,
-        links,
+        store.chain_rows(tenant.id, start - 1, upto=tenant.last_seq),
+        ROW_LAYOUT,
         start_seq=start,
         start_hash=tenant.chain_start_hash,
-        derived=DERIVED,
         anchors=anchors,
     )
+    if walked is not None:
+        walk, purges = walked.walk, _Purges(walked.purge_claim)
+    else:  # a break, or a row the packed columns cannot vouch for: column by column
+        purges = _Purges()
+        links = purges.watch(store.chain(tenant.id, start - 1, upto=tenant.last_seq))
+        walk = verify(
+            tenant.id,
+            links,
+            start_seq=start,
+            start_hash=tenant.chain_start_hash,
+            derived=DERIVED,
+            anchors=anchors,
+        )
     if walk.broken is None:
         walk.broken = (
             _end_problem(tenant, walk, signed)

@@ -13,6 +13,7 @@ from kansa.events.prepare import PreparedEvent
 from kansa.events.query import Query
 from kansa.events.stored import StoredEvent
 from kansa.integrity.chain import Pruning, StoredLink
+from kansa.integrity.rowwalk import ChainRow
 from kansa.integrity.signing import Checkpoint
 from kansa.records import (
     Account,
@@ -205,6 +206,13 @@ class Store(Protocol):
         self, tenant_id: str, after_seq: int = 0, upto: int | None = None
     ) -> Iterator[StoredLink]:
         """The tenant's stored links after ``after_seq`` (to ``upto``) in sequence order."""
+        ...
+
+    def chain_rows(
+        self, tenant_id: str, after_seq: int = 0, upto: int | None = None
+    ) -> Iterator[ChainRow]:
+        """The same links as rows (:func:`kansa.store.rows.chain_rows_query`): what ``kansa
+        verify`` reads first, as :func:`~kansa.integrity.rowwalk.walk_rows` takes them."""
         ...
 
     def count_events(self, tenant_id: str | None = None) -> int: ...

@@ -48,6 +48,7 @@ from kansa.events.prepare import PreparedEvent
 from kansa.events.query import Query
 from kansa.events.stored import StoredEvent
 from kansa.integrity.chain import Head, StoredLink
+from kansa.integrity.rowwalk import ChainRow
 from kansa.records import Tenant
 from kansa.store import prune, rows
 from kansa.store import search as search_sql
@@ -269,6 +270,18 @@ class PostgresStore(SQLEngine):
             cur.execute(*rows.chain_query(tenant_id, after_seq, upto, "%s"))
             for row in cur:
                 yield rows.link_of(row)
+
+    def chain_rows(
+        self, tenant_id: str, after_seq: int = 0, upto: int | None = None
+    ) -> Iterator[ChainRow]:
+        with (
+            self._pool.connection() as conn,
+            conn.transaction(),
+            conn.cursor(name="kansa_chain_rows", binary=True) as cur,
+        ):
+            cur.itersize = 2000
+            cur.execute(*rows.chain_rows_query(tenant_id, after_seq, upto, "postgresql"))
+            yield from cur
 
     def search(self, query: Query) -> search_sql.Page:
         text, params = search_sql.build(query, self.dialect)

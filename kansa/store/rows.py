@@ -387,6 +387,58 @@ def chain_query(tenant_id: str, after_seq: int, upto: int | None, mark: str) -> 
     )
 
 
+VERIFY_COLUMNS: tuple[tuple[str, str], ...] = (
+    *((c, path) for c, path in EVENT_COLUMNS if "." not in path and c != "search_text"),
+    *((c, path) for c, path in EVENT_COLUMNS if "." in path),
+    ("search_text", "search_text"),
+)
+""":data:`~kansa.store.schema.EVENT_COLUMNS` in the order :func:`chain_rows_query` reads
+them: those copied from one key of the event, those from deeper, then the derived search
+text (the order the verifier reads them from an event fastest in)."""
+_TIMES = ("occurred_at", "received_at")
+_LAST_MICROS = 253_402_300_799_999_999
+"""9999-12-31T23:59:59.999999Z: the database writes the times between the epoch and this."""
+
+
+def chain_rows_query(tenant_id: str, after_seq: int, upto: int | None, dialect: str) -> Bound:
+    """The tenant's rows after ``after_seq`` (to ``upto``) in seq order, each ``seq, body,
+    hash, prev_hash, pruned, commitment`` and then :data:`VERIFY_COLUMNS` — the two times
+    written by the database as :func:`~kansa.timeutil.iso_utc` writes them, or NULL where a
+    time is not what kansa stores (not an integer, or outside 1970-9999)."""
+    sqlite = dialect == "sqlite"
+    columns = []
+    for column, _ in VERIFY_COLUMNS:
+        if column in _TIMES:
+            kind = f"typeof({column}) = 'integer' AND " if sqlite else ""
+            column = (
+                f"CASE WHEN {kind}{column} BETWEEN 0 AND {_LAST_MICROS}"
+                f" THEN {_iso_sql(column, sqlite)} END"
+            )
+        columns.append(column)
+    mark = "?" if sqlite else "%s"
+    return (
+        f"SELECT seq, body, hash, prev_hash, pruned, commitment, {', '.join(columns)}"
+        f" FROM events WHERE tenant_id = {mark} AND seq > {mark} AND seq <= {mark}"
+        " ORDER BY seq",
+        (tenant_id, after_seq, upto if upto is not None else 2**63 - 1),
+    )
+
+
+def _iso_sql(column: str, sqlite: bool) -> str:
+    """Microseconds since the epoch (0 to :data:`_LAST_MICROS`) as
+    :func:`~kansa.timeutil.iso_utc` writes them."""
+    if sqlite:
+        return (
+            f"strftime('%Y-%m-%dT%H:%M:%S', {column} / 1000000, 'unixepoch')"
+            f" || printf('.%06dZ', {column} % 1000000)"
+        )
+    return (  # whole seconds and microseconds apart: every interval product stays exact
+        f"to_char(timestamp 'epoch' + ({column} / 1000000) * interval '1 second'"
+        f" + mod({column}, 1000000) * interval '1 microsecond',"
+        ' \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\')'
+    )
+
+
 def link_of(row: Sequence[Any]) -> StoredLink:
     """A stored link, with the columns kept beside its bytes, from a row of
     :func:`chain_query`. A pruned event's link holds its commitment, and as columns only

@@ -21,6 +21,7 @@ from kansa.events.prepare import PreparedEvent
 from kansa.events.query import Query
 from kansa.events.stored import StoredEvent
 from kansa.integrity.chain import Head, StoredLink
+from kansa.integrity.rowwalk import ChainRow
 from kansa.records import Tenant
 from kansa.store import prune, rows
 from kansa.store import search as search_sql
@@ -206,6 +207,11 @@ class SQLiteStore(SQLEngine):
     ) -> Iterator[StoredLink]:
         for row in self.db.execute(*rows.chain_query(tenant_id, after_seq, upto, "?")):
             yield rows.link_of(row)
+
+    def chain_rows(
+        self, tenant_id: str, after_seq: int = 0, upto: int | None = None
+    ) -> Iterator[ChainRow]:
+        yield from self.db.execute(*rows.chain_rows_query(tenant_id, after_seq, upto, "sqlite"))
 
     def search(self, query: Query) -> search_sql.Page:
         text, params = search_sql.build(query, self.dialect)

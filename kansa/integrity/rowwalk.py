@@ -1,0 +1,228 @@
+"""The walk ``kansa verify`` takes first: each stored row read as the tuple the driver gives,
+its columns compared at once with the same values read from the hashed bytes.
+
+:func:`~kansa.integrity.chain.verify` takes :class:`~kansa.integrity.chain.StoredLink` links,
+each with its columns in a dict and its times formatted by Python: building them cost more
+than hashing the row. Here a store gives each row as a tuple — ``seq, body, hash,
+prev_hash, pruned, commitment`` and the columns kept beside the bytes, in the order of the
+``paths`` the walk is given, its two times already written by the database as
+:func:`~kansa.timeutil.iso_utc` writes them — and the walk reads those paths from the
+decoded event into a tuple of its own: one comparison for the row, with ``==`` as
+:func:`~kansa.integrity.chain.verify` compares. It only ever vouches: at anything else — a
+difference, a row that is not as kansa writes it — it gives up (None) and the caller walks
+the chain the column-by-column way, which names the break exactly as it always has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from kansa.events.prepare import SEARCHED, search_text
+from kansa.integrity.chain import StoredLink, Walk, check_pruned, walk_path
+
+ChainRow = tuple[Any, ...]
+"""A stored event as a store reads it for :func:`walk_rows`: ``seq, body, hash, prev_hash,
+pruned, commitment``, then its columns."""
+
+PURGE_ACTION = ("kansa", "retention.purge")
+
+
+@dataclass(slots=True)
+class Walked:
+    """A chain :func:`walk_rows` vouches for, and the chain start its last
+    ``retention.purge`` event says it left (None: no such event)."""
+
+    walk: Walk
+    purge_claim: tuple[Any, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where a store's rows keep what :func:`walk_rows` reads: each column's path in the
+    event (or a ``derived`` one, computed from it), the columns that hold a time (None where
+    the database could not write it as kansa does), and those a pruned event empties."""
+
+    paths: Sequence[str]
+    derived: Mapping[str, Callable[[Mapping[str, Any]], Any]]
+    times: Sequence[int]
+    content: Sequence[int]
+
+
+def walk_rows(
+    tenant: str,
+    rows: Iterable[ChainRow],
+    layout: Layout,
+    *,
+    start_seq: int,
+    start_hash: str,
+    anchors: Mapping[int, str],
+) -> Walked | None:
+    """Walk ``rows`` as :func:`~kansa.integrity.chain.verify` would; None at the first row
+    it cannot vouch for (the rest of ``rows`` is left unread)."""
+    walk = Walk(tenant, head_seq=start_seq - 1, head_hash=start_hash)
+    expected, prev = start_seq, start_hash
+    values = _values(layout.paths, layout.derived)
+    claim: tuple[Any, Any] | None = None
+    sha256, loads = hashlib.sha256, orjson.loads
+    for row in rows:
+        seq, body, hashed = row[0], row[1], row[2]
+        if seq != expected or row[3] != prev:
+            return None
+        columns = row[6:]
+        if row[4] is not None:
+            if not _pruned_intact(row, [columns[n] for n in layout.content], prev):
+                return None
+            walk.pruned += 1
+        else:
+            if type(body) is not bytes or sha256(body).hexdigest() != hashed:
+                return None
+            try:
+                envelope = loads(body)
+            except orjson.JSONDecodeError:
+                return None
+            if type(envelope) is not dict or envelope.get("seq") != seq:
+                return None
+            if envelope.get("prev_hash") != prev:
+                return None
+            event = envelope.get("event") or {}
+            if type(event) is not dict or values(event) != columns:
+                return None
+            if any(columns[n] is None for n in layout.times):
+                return None  # not written as kansa writes a time: read the column itself
+            if (event.get("product"), event.get("action")) == PURGE_ACTION:
+                params = event.get("params", {})
+                if type(params) is not dict:
+                    return None
+                claim = (params.get("chain_start_seq"), params.get("chain_start_prev_hash"))
+        if seq in anchors:
+            if anchors[seq] != hashed:
+                return None
+            walk.anchors += 1
+        walk.checked += 1
+        expected, prev = seq + 1, hashed
+    if walk.checked:
+        walk.head_seq, walk.head_hash = expected - 1, prev
+    return Walked(walk, claim)
+
+
+def _pruned_intact(row: ChainRow, content: list[Any], prev: str) -> bool:
+    body, commitment = row[1], row[5]
+    stored = StoredLink(
+        row[0],
+        body.encode() if isinstance(body, str) else bytes(body),
+        row[2],
+        row[3],
+        {str(n): value for n, value in enumerate(content)},
+        "retention",
+        bytes(commitment) if commitment is not None else None,
+    )
+    return check_pruned(stored, prev) == ""
+
+
+def _values(
+    paths: Sequence[str], derived: Mapping[str, Callable[[Mapping[str, Any]], Any]]
+) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The function reading, from a hashed event (a dict), the value of each of ``paths`` —
+    as :func:`~kansa.integrity.chain.verify` reads it — in that order. It reads fastest with
+    the paths of one key first (taken by one ``itemgetter``), then the deeper ones, grouped by
+    their first key, then the derived ones."""
+    firsts: list[str] = []
+    groups: list[_Group] = []
+    computed: list[Callable[[Mapping[str, Any]], Any]] = []
+    for path in paths:
+        parts = tuple(path.split("."))
+        if path in derived:
+            computed.append(derived[path])
+        elif computed:
+            raise ValueError(f"{path!r} follows a derived column")
+        elif len(parts) == 1 and not groups:
+            firsts.append(path)
+        else:
+            _group(groups, parts)
+    take = operator.itemgetter(*firsts) if len(firsts) > 1 else None
+
+    def values(event: dict[str, Any]) -> tuple[Any, ...]:
+        get = event.get
+        out: list[Any]
+        try:
+            out = list(take(event)) if take is not None else [get(key) for key in firsts]
+        except KeyError:
+            out = [get(key) for key in firsts]
+        extend = out.extend
+        for top, at, keys, rests in groups:
+            value = get(top)
+            if at is not None and type(value) is list:
+                value = value[at] if at < len(value) else None
+            elif at is not None and value is not None:
+                extend([walk_path(value, (str(at), *rest)) for rest in rests])
+                continue
+            if type(value) is dict:
+                extend([value.get(key) for key in keys])
+            elif value is None:
+                extend([None] * len(keys))
+            else:
+                extend([walk_path(value, rest) for rest in rests])
+        for compute in computed:
+            out.append(compute(event))
+        return tuple(out)
+
+    return values
+
+
+_Group = tuple[str, int | None, tuple[str, ...], tuple[tuple[str, ...], ...]]
+"""Paths read under one key: the key, the list index taken first (``targets.0.id``) or
+None, and the last key and the rest of each path below the key (and index)."""
+
+
+def _group(groups: list[_Group], parts: tuple[str, ...]) -> None:
+    """Add the path ``parts`` to the group of its first key (and index), or a new one."""
+    top, *rest = parts
+    at = int(rest[0]) if len(rest) == 2 and rest[0].isdigit() else None
+    below = tuple(rest[1:] if at is not None else rest)
+    if len(below) != 1:
+        raise ValueError(f"{'.'.join(parts)!r} is not key.key nor key.index.key")
+    if groups and groups[-1][:2] == (top, at):
+        _, _, keys, rests = groups[-1]
+        groups[-1] = (top, at, (*keys, below[0]), (*rests, below))
+    else:
+        groups.append((top, at, below, (below,)))
+
+
+def search_text_of(event: Mapping[str, Any]) -> str:
+    """:func:`kansa.events.prepare.search_text` of a decoded JSON event, the same text at
+    fewer calls: strings and nulls, most of the values, taken where they are met."""
+    parts: list[str] = []
+    append = parts.append
+    for name in SEARCHED:
+        value = event.get(name)
+        if type(value) is str:
+            append(value)
+        elif value is not None and not _into(value, parts):
+            return search_text(event)
+    return "\x1f".join(parts).lower()
+
+
+def _into(value: Any, parts: list[str]) -> bool:
+    """Add the text of ``value`` to ``parts``; False at a type decoded JSON never holds."""
+    kind = type(value)
+    if kind is dict:
+        items = map(value.__getitem__, sorted(value))
+    elif kind is list:
+        items = value
+    elif kind is int or kind is float:
+        parts.append(str(value))
+        return True
+    else:
+        return kind is bool
+    for item in items:
+        if type(item) is str:
+            parts.append(item)
+        elif item is not None and not _into(item, parts):
+            return False
+    return True
