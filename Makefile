@@ -25,8 +25,11 @@ run: install
 	$(BIN)/kansa demo --db $(DB) --if-empty
 	$(BIN)/kansa serve --db $(DB) --host $(HOST) --port $(PORT)
 
+# The suite on TEST_WORKERS processes (pytest-xdist; each test file stays in one process, so
+# a file's servers and databases are made once). TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check kansa tests bench
