@@ -220,9 +220,21 @@ def run_http(
         )
 
 
+def _analyse(engine: Engine, url: str) -> None:
+    if engine.dialect == "postgresql":
+        conn = engine.connect(url)
+        try:
+            conn.execute("ANALYZE")
+        finally:
+            conn.close()
+
+
 def data_for(report: Report, engine: Engine, catalog: Catalog, events: int) -> str:
-    """The database the read parts use: the ingest part's, else a fresh one filled now."""
+    """The database the read parts use: the ingest part's, else a fresh one filled now;
+    on PostgreSQL analysed either way, as autovacuum does within a minute (where it runs:
+    without statistics the planner misjudges the searches)."""
     if report.data_url is not None:
+        _analyse(engine, report.data_url)
         return report.data_url
     url = engine.fresh_url("data")
     print(f"  filling {url} with {events:,} demo events (kansa.demo.fill, untimed) …", flush=True)
@@ -233,12 +245,7 @@ def data_for(report: Report, engine: Engine, catalog: Catalog, events: int) -> s
         fill(store, catalog, events, batch=1000)
     finally:
         store.close()
-    if engine.dialect == "postgresql":  # the statistics autovacuum gathers within a minute
-        conn = engine.connect(url)
-        try:
-            conn.execute("ANALYZE")
-        finally:
-            conn.close()
+    _analyse(engine, url)
     report.notes.append(
         f"read parts: {events:,} demo events stored with kansa.demo.fill in "
         f"{time.perf_counter() - started:.0f} s (untimed)"
