@@ -654,7 +654,43 @@ SEARCHED = (
 
 def search_text(event: Mapping[str, Any]) -> str:
     """The values free text is searched in — messages, names, ids, params, details — without
-    the JSON keys, so searching "login" finds a login and not every event with an actor."""
+    the JSON keys, so searching "login" finds a login and not every event with an actor.
+    Decoded JSON (what verify holds) is read at few calls, strings and nulls taken where they
+    are met; anything else goes through :func:`walked_search_text`, whose text it is."""
+    parts: list[str] = []
+    append = parts.append
+    for name in SEARCHED:
+        value = event.get(name)
+        if type(value) is str:
+            append(value)
+        elif value is not None and not _into(value, parts):
+            return walked_search_text(event)
+    return "\x1f".join(parts).lower()
+
+
+def _into(value: Any, parts: list[str]) -> bool:
+    """Add the text of ``value`` to ``parts``; False at a type decoded JSON never holds."""
+    kind = type(value)
+    if kind is dict:
+        items = map(value.__getitem__, sorted(value))
+    elif kind is list:
+        items = value
+    elif kind is int or kind is float:
+        parts.append(str(value))
+        return True
+    else:
+        return kind is bool
+    for item in items:
+        if type(item) is str:
+            parts.append(item)
+        elif item is not None and not _into(item, parts):
+            return False
+    return True
+
+
+def walked_search_text(event: Mapping[str, Any]) -> str:
+    """:func:`search_text` of any mapping, value by value (mappings, subclasses of str and
+    int, … as decoded JSON would hold them)."""
     parts: list[str] = []
     append = parts.append
     for name in SEARCHED:

@@ -23,7 +23,6 @@ from typing import Any
 
 import orjson
 
-from kansa.events.prepare import SEARCHED, search_text
 from kansa.integrity.chain import StoredLink, Walk, check_pruned, walk_path
 
 ChainRow = tuple[Any, ...]
@@ -192,37 +191,3 @@ def _group(groups: list[_Group], parts: tuple[str, ...]) -> None:
         groups[-1] = (top, at, (*keys, below[0]), (*rests, below))
     else:
         groups.append((top, at, below, (below,)))
-
-
-def search_text_of(event: Mapping[str, Any]) -> str:
-    """:func:`kansa.events.prepare.search_text` of a decoded JSON event, the same text at
-    fewer calls: strings and nulls, most of the values, taken where they are met."""
-    parts: list[str] = []
-    append = parts.append
-    for name in SEARCHED:
-        value = event.get(name)
-        if type(value) is str:
-            append(value)
-        elif value is not None and not _into(value, parts):
-            return search_text(event)
-    return "\x1f".join(parts).lower()
-
-
-def _into(value: Any, parts: list[str]) -> bool:
-    """Add the text of ``value`` to ``parts``; False at a type decoded JSON never holds."""
-    kind = type(value)
-    if kind is dict:
-        items = map(value.__getitem__, sorted(value))
-    elif kind is list:
-        items = value
-    elif kind is int or kind is float:
-        parts.append(str(value))
-        return True
-    else:
-        return kind is bool
-    for item in items:
-        if type(item) is str:
-            parts.append(item)
-        elif item is not None and not _into(item, parts):
-            return False
-    return True

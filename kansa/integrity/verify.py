@@ -16,7 +16,7 @@ import orjson
 
 from kansa.events.prepare import search_text
 from kansa.integrity.chain import Break, StoredLink, Walk, verify
-from kansa.integrity.rowwalk import PURGE_ACTION, Layout, search_text_of, walk_rows
+from kansa.integrity.rowwalk import PURGE_ACTION, Layout, walk_rows
 from kansa.integrity.signing import Checkpoint, PublicKey
 from kansa.records import Tenant
 from kansa.store import Store
@@ -27,7 +27,7 @@ DERIVED = {"search_text": search_text}
 _NAMES = [column for column, _ in VERIFY_COLUMNS]
 ROW_LAYOUT = Layout(
     paths=[path for _, path in VERIFY_COLUMNS],
-    derived={"search_text": search_text_of},
+    derived={"search_text": search_text},
     times=[_NAMES.index("occurred_at"), _NAMES.index("received_at")],
     content=[_NAMES.index(column) for column in (*PRUNED_TO_NULL, *PRUNED_TO_EMPTY)],
 )

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from kansa import demo, retention
 from kansa.catalog import Catalog
-from kansa.events.prepare import SEARCHED, prepare, search_text
+from kansa.events.prepare import SEARCHED, prepare, search_text, walked_search_text
 from kansa.integrity.chain import GENESIS, StoredLink, digest, link, verify
 from kansa.integrity.checkpoints import sign_checkpoint
-from kansa.integrity.rowwalk import Layout, search_text_of, walk_rows
+from kansa.integrity.rowwalk import Layout, walk_rows
 from kansa.integrity.signing import Signer
 from kansa.integrity.verify import DERIVED, ROW_LAYOUT, _Purges, verify_store
 from kansa.store import Store, open_store
@@ -44,13 +44,13 @@ json_values = st.recursive(
 @given(st.dictionaries(st.sampled_from([*SEARCHED, "x"]), json_values))
 def test_the_search_text_of_any_decoded_event_is_search_texts(event: dict[str, Any]) -> None:
     decoded = orjson.loads(orjson.dumps(event))  # as verify holds it: decoded JSON
-    assert search_text_of(decoded) == search_text(decoded)
+    assert search_text(decoded) == walked_search_text(decoded)
 
 
 def test_the_search_text_of_the_demo_events_is_search_texts(catalog: Catalog) -> None:
     for event in prepare(list(demo.generate(catalog, 400, seed=3)), catalog):
         decoded = orjson.loads(event.core)
-        assert search_text_of(decoded) == search_text(decoded) == event.search_text
+        assert search_text(decoded) == walked_search_text(decoded) == event.search_text
 
 
 def test_the_database_writes_a_time_as_iso_utc_does(store_url: str) -> None:
