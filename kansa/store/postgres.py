@@ -261,27 +261,15 @@ class PostgresStore(SQLEngine):
     def chain(
         self, tenant_id: str, after_seq: int = 0, upto: int | None = None
     ) -> Iterator[StoredLink]:
-        with (
-            self._pool.connection() as conn,
-            conn.transaction(),
-            conn.cursor(name="kansa_chain", binary=True) as cur,
-        ):
-            cur.itersize = 2000
-            cur.execute(*rows.chain_query(tenant_id, after_seq, upto, "%s"))
-            for row in cur:
-                yield rows.link_of(row)
+        query = rows.chain_query(tenant_id, after_seq, upto, "%s")
+        for row in _cursor_rows(self._pool, "kansa_chain", *query):
+            yield rows.link_of(row)
 
     def chain_rows(
         self, tenant_id: str, after_seq: int = 0, upto: int | None = None
     ) -> Iterator[ChainRow]:
-        with (
-            self._pool.connection() as conn,
-            conn.transaction(),
-            conn.cursor(name="kansa_chain_rows", binary=True) as cur,
-        ):
-            cur.itersize = 2000
-            cur.execute(*rows.chain_rows_query(tenant_id, after_seq, upto, "postgresql"))
-            yield from cur
+        query = rows.chain_rows_query(tenant_id, after_seq, upto, "postgresql")
+        yield from _cursor_rows(self._pool, "kansa_chain_rows", *query)
 
     def search(self, query: Query) -> search_sql.Page:
         text, params = search_sql.build(query, self.dialect)
@@ -292,15 +280,8 @@ class PostgresStore(SQLEngine):
 
     def stream(self, query: Query, batch: int = 2000) -> Iterator[StoredEvent]:
         text, params, narrow = stream_sql(query, self.dialect)
-        with (
-            self._reads.connection() as conn,
-            conn.transaction(),
-            conn.cursor(name="kansa_stream", binary=True) as cur,
-        ):
-            cur.itersize = batch
-            cur.execute(text, params)
-            for row in cur:
-                yield streamed(row, narrow)
+        for row in _cursor_rows(self._reads, "kansa_stream", text, params, batch):
+            yield streamed(row, narrow)
 
     # -- retention and legal hold --------------------------------------------------------
 
@@ -327,6 +308,21 @@ class PostgresStore(SQLEngine):
 
 
 Pool = ConnectionPool[psycopg.Connection[tuple[Any, ...]]]
+
+
+def _cursor_rows(
+    pool: Pool, name: str, text: str, params: Sequence[Any], batch: int = 2000
+) -> Iterator[Any]:
+    """The rows of a long read, ``batch`` at a time through a server-side cursor ``name``
+    (binary: the stored bytes as they are), in one transaction."""
+    with (
+        pool.connection() as conn,
+        conn.transaction(),
+        conn.cursor(name=name, binary=True) as cur,
+    ):
+        cur.itersize = batch
+        cur.execute(text, params)
+        yield from cur
 
 
 def _open_pool(
