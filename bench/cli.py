@@ -75,6 +75,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="sequential requests per search (default 200; --quick: 50)",
     )
     parser.add_argument(
+        "--search-events",
+        type=int,
+        default=None,
+        help="after the read parts, grow their database to this many events by copying its "
+        "rows in SQL (bench/scale.py) and run the searches again (e.g. 10000000)",
+    )
+    parser.add_argument(
         "--purge-events",
         type=int,
         default=None,
@@ -240,6 +247,15 @@ def _run_engine(engine: Engine, args: argparse.Namespace, catalog: Catalog) -> p
             )
             _part(report, "export", args, lambda: parts.run_export(report, engine, url))
             _part(report, "verify", args, lambda: parts.run_verify(report, engine, url))
+            if args.search_events and "search" in args.parts:
+                _part(
+                    report,
+                    "search",
+                    args,
+                    lambda: parts.run_grown_search(
+                        report, engine, url, catalog, args.searches, args.search_events
+                    ),
+                )
         _part(
             report,
             "purge",

@@ -184,9 +184,12 @@ def descendants(pid: int) -> list[int]:
 
 
 @contextmanager
-def server(db_url: str, workdir: Path, workers: int = 1) -> Iterator[Server]:
-    """``kansa init``, a publish key, then ``kansa serve [--workers N]`` on a free port until
-    /healthz answers; stopped (SIGINT, as Ctrl-C) on exit."""
+def server(
+    db_url: str, workdir: Path, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """``kansa init``, a publish key, then ``kansa serve [--workers N]`` (its environment
+    ours with ``env``) on a free port until /healthz answers; stopped (SIGINT, as Ctrl-C)
+    on exit."""
     _kansa("init", "--db", db_url)
     made = json.loads(
         _kansa(
@@ -200,6 +203,7 @@ def server(db_url: str, workdir: Path, workers: int = 1) -> Iterator[Server]:
             [*KANSA, "serve", "--db", db_url, "--port", str(port), "--workers", str(workers)],
             stdout=sink,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
     running = Server(process, port, made["key"], db_url, log, workers)
     try:

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import export, http, ingest, purge, search
+from bench import export, http, ingest, purge, scale, search
 from bench.engines import Engine
 from bench.noise import Meter
 from kansa.catalog import Catalog
@@ -23,7 +23,7 @@ TARGET_EXPORT_RSS_MIB = 150
 TARGET_VERIFY_RATIO = 0.50
 TARGET_PURGE_RATIO = 0.50
 TARGET_PAGE_RATIO = 1.2
-SEARCH_TARGETS_MS = {"admin": 10.0, "user": 5.0, "free": 50.0}
+SEARCH_TARGETS_MS = {"admin": 10.0, "user": 5.0, "free": 50.0, "free_grown": 100.0}
 
 
 def n(value: float) -> str:
@@ -258,36 +258,44 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f}"
 
 
-def run_search(report: Report, engine: Engine, url: str, catalog: Catalog, repeat: int) -> None:
+def run_search(
+    report: Report,
+    engine: Engine,
+    url: str,
+    catalog: Catalog,
+    repeat: int,
+    grown: scale.Grown | None = None,
+) -> None:
+    at = f" at {n(grown.after)}" if grown else ""
     print(
-        f"\n[{engine.name} search] kansa serve (1 worker), {repeat} sequential keep-alive "
+        f"\n[{engine.name} search{at}] kansa serve (1 worker), {repeat} sequential keep-alive "
         "requests per search, each beside its SQL run raw",
         flush=True,
     )
-    out = search.run_search(engine, url, catalog, repeat)
-    targets = {
-        0: SEARCH_TARGETS_MS["admin"],
-        1: SEARCH_TARGETS_MS["user"],
-        2: SEARCH_TARGETS_MS["free"],
-    }
+    out = search.run_search(engine, url, catalog, repeat, grown=grown is not None)
+    free_ms = SEARCH_TARGETS_MS["free_grown" if grown else "free"]
     first = out.cases[4]
     for number, case in enumerate(out.cases):
         h, r = case.http, case.raw
         target = ""
-        if number in targets:
-            limit = targets[number]
+        limit = (
+            free_ms
+            if "q" in case.params
+            else {0: SEARCH_TARGETS_MS["admin"], 1: SEARCH_TARGETS_MS["user"]}.get(number)
+        )
+        if limit is not None:
             met = report.judge(
-                f"{case.name.split(':')[0]} p95 < {limit:g} ms", h.p95 * 1000 < limit
+                f"{case.name.split(':')[0]}{at} p95 < {limit:g} ms", h.p95 * 1000 < limit
             )
             target = f"p95 < {limit:g} ms: {met}"
         elif number == 5:
             paged = h.p50 / first.http.p50
             met = report.judge(
-                f"page 100 ≤ {TARGET_PAGE_RATIO}× page 1", paged <= TARGET_PAGE_RATIO
+                f"page 100{at} ≤ {TARGET_PAGE_RATIO}× page 1", paged <= TARGET_PAGE_RATIO
             )
             target = f"p50 {paged:.2f}× page 1 (≤ {TARGET_PAGE_RATIO}): {met}"
         report.add(
-            f"search {case.name} ({case.rows} rows)",
+            f"search{at} {case.name} ({case.rows} rows)",
             n(len(h.samples)),
             f"{sum(h.samples):.1f}",
             f"p50 {_ms(h.p50)} / p95 {_ms(h.p95)} ms",
@@ -296,6 +304,14 @@ def run_search(report: Report, engine: Engine, url: str, catalog: Catalog, repea
             "",
             target,
         )
+    if grown:
+        report.notes.append(
+            f"search at {n(grown.after)}: the read parts' {n(grown.before)} events copied "
+            f"{grown.copies} times onto themselves in SQL ({grown.seconds:.0f} s, untimed; "
+            "bench/scale.py: the same texts and times, new seq and ids; not a chain, so "
+            "searched with the server's jobs off and nothing signed)"
+        )
+        return
     report.notes.append(
         f"search: tenant {out.tenant}, user = actor {out.actor} (viewer token, "
         f"role user); every head signed first with kansa checkpoint ({out.signing_seconds:.0f} s, "
@@ -476,3 +492,13 @@ def run_purge(report: Report, engine: Engine, catalog: Catalog, events: int) -> 
     if abs(run.pruned - run.raw_rows) > max(2, run.raw_rows // 1000):
         report.checks_ok = False
         report.notes.append(f"purge: kansa pruned {run.pruned:,}, the UPDATE {run.raw_rows:,}")
+
+
+def run_grown_search(
+    report: Report, engine: Engine, url: str, catalog: Catalog, repeat: int, total: int
+) -> None:
+    """The searches again once ``url`` is grown to ``total`` events (:mod:`bench.scale`):
+    the last part to read it."""
+    print(f"\n[{engine.name} grow] copying the events of {url} up to {total:,} …", flush=True)
+    grown = scale.grow(engine, url, total)
+    run_search(report, engine, url, catalog, repeat, grown)

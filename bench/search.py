@@ -266,7 +266,11 @@ def cases_for(tenant: str, actor: str, key: str, key_id: str, viewer: str, tz: s
     ]
 
 
-def run_search(engine: Engine, url: str, catalog: Catalog, repeat: int) -> Outcome:
+def run_search(
+    engine: Engine, url: str, catalog: Catalog, repeat: int, *, grown: bool = False
+) -> Outcome:
+    """The searches on ``url``; a ``grown`` database (:mod:`bench.scale`) holds copies that
+    are no chain, so nothing is signed first and the server runs without its jobs."""
     tenant, actor, actor_name = _pick(engine, url)
     workdir = Path(tempfile.mkdtemp(prefix="kansa-bench-search-"))
     try:
@@ -275,9 +279,11 @@ def run_search(engine: Engine, url: str, catalog: Catalog, repeat: int) -> Outco
         # one every tick, all through the searches.
         started = time.monotonic()
         bench_http._kansa("init", "--db", url)
-        bench_http._kansa("checkpoint", "--db", url)
+        if not grown:
+            bench_http._kansa("checkpoint", "--db", url)
         signing = time.monotonic() - started
-        with bench_http.server(url, workdir) as running:
+        jobs = {"KANSA_JOBS": "false"} if grown else {}
+        with bench_http.server(url, workdir, env=jobs) as running:
             made = json.loads(
                 bench_http._kansa(
                     "apikey", "create", "--app", "bench", "--scopes", "read", "--json", "--db", url
