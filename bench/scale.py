@@ -4,8 +4,8 @@ Storing ten million events through kansa (or even through the raw insert) takes 
 the rest of the benchmark together. The search part only needs the rows, so the database the
 ingest part filled is copied onto itself in SQL, ``copies`` times: each copy of a tenant's
 events follows its chain's end (``seq`` shifted by the tenant's head), with its own event id
-and client id, and the same texts, actors, types, times and free-text index terms. The tenants' heads are
-raised so readers are served the copies.
+and client id, and the same texts, actors, types, times and free-text index terms. The
+tenants' heads are raised so readers are served the copies.
 
 The copies are not a chain: each keeps its original's ``prev_hash`` and ``hash``, whose bytes
 name the original ``seq``. So a grown database is only ever searched — the server runs with
