@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from kansa.store import prune, rows
 from kansa.store import search as search_sql
 from kansa.store.base import Prune, Pruned, Receipt
 from kansa.store.batch import Batch
-from kansa.store.engine import Broken, SQLEngine, stream_sql, streamed
+from kansa.store.engine import Broken, SQLEngine
 from kansa.store.schema import EVENT_ROW
 from kansa.store.unavailable import translating
 
@@ -35,6 +36,8 @@ INSERT_EVENT = (
     f"INSERT INTO events ({', '.join(EVENT_ROW)}) VALUES ({', '.join('?' * len(EVENT_ROW))})"
 )
 """How this store inserts a row of :func:`kansa.store.rows.event_row` (``executemany``)."""
+SLICE = 2000
+"""Rows a long read (a chain walk, an export) takes at a time, a statement each."""
 
 
 class SQLiteStore(SQLEngine):
@@ -205,29 +208,65 @@ class SQLiteStore(SQLEngine):
     def chain(
         self, tenant_id: str, after_seq: int = 0, upto: int | None = None
     ) -> Iterator[StoredLink]:
-        for row in self.db.execute(*rows.chain_query(tenant_id, after_seq, upto, "?")):
+        for row in self._sliced(tenant_id, after_seq, upto, rows.chain_query):
             yield rows.link_of(row)
 
     def chain_rows(
         self, tenant_id: str, after_seq: int = 0, upto: int | None = None
     ) -> Iterator[ChainRow]:
-        yield from self.db.execute(*rows.chain_rows_query(tenant_id, after_seq, upto, "sqlite"))
+        yield from self._sliced(
+            tenant_id, after_seq, upto, lambda t, a, u, _: rows.chain_rows_query(t, a, u, "sqlite")
+        )
+
+    def _sliced(
+        self,
+        tenant_id: str,
+        after_seq: int,
+        upto: int | None,
+        query: Callable[[str, int, int | None, str], rows.Bound],
+    ) -> Iterator[Any]:
+        """The rows of a seq-ordered ``query`` of the tenant's events after ``after_seq`` to
+        ``upto`` (else to its last row now), :data:`SLICE` at a time, each slice read whole by
+        a statement of its own. One statement reading a chain of a million would hold one
+        read snapshot of the file the whole walk: every commit meanwhile would stay in the
+        WAL, and the writer's next commit after the walk would copy them all into the file
+        at once (seconds, with every append waiting)."""
+        if upto is None:
+            last = self.db.execute(
+                "SELECT max(seq) FROM events WHERE tenant_id = ?", (tenant_id,)
+            ).fetchone()
+            if last is None or last[0] is None:
+                return
+            upto = int(last[0])
+        while after_seq < upto:
+            text, params = query(tenant_id, after_seq, upto, "?")
+            batch = self.db.execute(f"{text} LIMIT {SLICE}", params).fetchall()
+            yield from batch
+            if len(batch) < SLICE:
+                return
+            after_seq = int(batch[-1][0])
 
     def search(self, query: Query) -> search_sql.Page:
         text, params = search_sql.build(query, self.dialect)
         return search_sql.page(self.db.execute(text, params).fetchall(), query)
 
     def stream(self, query: Query, batch: int = 2000) -> Iterator[StoredEvent]:
-        text, params, narrow = stream_sql(query, self.dialect)
+        """Every row of ``query`` in its order, ``batch`` at a time as keyset pages (the
+        search's own), each read whole by a statement of its own: as with :meth:`_sliced`,
+        a long export never holds one read snapshot of the file."""
         # A connection of its own: a long export must not hold the thread's connection.
         conn = sqlite3.connect(
             self.path, check_same_thread=False, timeout=30.0, factory=_Connection
         )
+        page_query = replace(query, limit=batch)
         try:
-            cursor = conn.execute(text, params)
-            while rows := cursor.fetchmany(batch):
-                for row in rows:
-                    yield streamed(row, narrow)
+            while True:
+                text, params = search_sql.build(page_query, self.dialect)
+                page = search_sql.page(conn.execute(text, params).fetchall(), page_query)
+                yield from page.events
+                if page.next_cursor is None:
+                    return
+                page_query = replace(page_query, after=page.next_cursor)
         finally:
             conn.close()
 
