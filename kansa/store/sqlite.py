@@ -262,11 +262,15 @@ class SQLiteStore(SQLEngine):
         try:
             while True:
                 text, params = search_sql.build(page_query, self.dialect)
-                page = search_sql.page(conn.execute(text, params).fetchall(), page_query)
-                yield from page.events
-                if page.next_cursor is None:
+                found = conn.execute(text, params).fetchall()
+                # each event made as it is taken: a page of them alive at once costs the
+                # garbage collector more than making them
+                for row in found[:batch]:
+                    yield search_sql.row_event(row)
+                after = search_sql.next_cursor(found, page_query)
+                if after is None:
                     return
-                page_query = replace(page_query, after=page.next_cursor)
+                page_query = replace(page_query, after=after)
         finally:
             conn.close()
 
