@@ -5,33 +5,32 @@ idempotency keys of ``event_keys``."""
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.util
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 import orjson
 
 from kansa.events.prepare import search_text
 from kansa.integrity.chain import Break, StoredLink, Walk, verify
-from kansa.integrity.rowwalk import PURGE_ACTION, Layout, walk_rows
+from kansa.integrity.rowwalk import PURGE_ACTION
 from kansa.integrity.signing import Checkpoint, PublicKey
+from kansa.integrity.slices import (
+    ROW_LAYOUT,
+    SLICE,
+    Slice,
+    Sliced,
+    joined,
+    keys_agree,
+    slices,
+    walk_apart,
+    walk_slice,
+)
 from kansa.records import Tenant
 from kansa.store import Store
-from kansa.store.rows import VERIFY_COLUMNS
-from kansa.store.schema import PRUNED_TO_EMPTY, PRUNED_TO_NULL
 
 DERIVED = {"search_text": search_text}
-_NAMES = [column for column, _ in VERIFY_COLUMNS]
-ROW_LAYOUT = Layout(
-    paths=[path for _, path in VERIFY_COLUMNS],
-    derived={"search_text": search_text},
-    times=[_NAMES.index("occurred_at"), _NAMES.index("received_at")],
-    content=[_NAMES.index(column) for column in (*PRUNED_TO_NULL, *PRUNED_TO_EMPTY)],
-)
-"""Where :meth:`~kansa.store.Store.chain_rows` keeps what the row walk reads."""
+__all__ = ["DERIVED", "ROW_LAYOUT", "trusted_keys", "verify_store", "verify_tenant"]
 
 
 Keys = PublicKey | Sequence[PublicKey] | None
@@ -55,9 +54,10 @@ def verify_store(
     Rows above the head the tenant records, a tenant's key rows that disagree with its
     events, and events or checkpoints of a tenant that has no row (deleted) are breaks too.
 
-    Tenants are walked by ``workers`` processes of their own, each opening the store again
+    Chains are walked by ``workers`` processes of their own, each opening the store again
     (default: one a core, once there are :data:`PARALLEL_FROM` events to walk and the store
-    is a file or a server); the walks come in tenant order all the same."""
+    is a file or a server), in slices of their seqs shared between the processes; the
+    walks come in tenant order all the same."""
     tenants = store.list_tenants()
     orphans = store.orphan_tenants()
     if tenant_id is not None:
@@ -79,8 +79,13 @@ PARALLEL_FROM = 20_000
 
 
 def _walk_tenant(store: Store, listed: Tenant, key: Keys) -> Walk:
-    walk = verify_tenant(store, listed.id, key)
-    if walk.broken is not None:  # a purge may have moved the start under the walk
+    return _again(store, listed, key, verify_tenant(store, listed.id, key))
+
+
+def _again(store: Store, listed: Tenant, key: Keys, walk: Walk) -> Walk:
+    """``walk`` of the tenant ``listed``, or a walk again if it broke while a purge moved
+    the chain's start under it."""
+    if walk.broken is not None:
         again = store.get_tenant(listed.id)
         if again is not None and again.chain_start_seq != listed.chain_start_seq:
             walk = verify_tenant(store, listed.id, key)
@@ -96,60 +101,29 @@ def _reopenable(store: Store) -> str | None:
 
 
 def _workers(tenants: Sequence[Tenant], asked: int | None) -> int:
-    if asked is not None:
-        return max(1, min(asked, len(tenants)))
-    events = sum(t.last_seq - t.chain_start_seq + 1 for t in tenants)
-    if events < PARALLEL_FROM:
+    """Processes to walk ``tenants`` by: as many as asked or one a core, at most one a
+    slice, and one below :data:`PARALLEL_FROM` events unless asked."""
+    events = [max(0, t.last_seq - t.chain_start_seq + 1) for t in tenants]
+    pieces = sum(max(1, -(-n // SLICE)) for n in events)
+    if asked is None and sum(events) < PARALLEL_FROM:
         return 1
-    return max(1, min(os.cpu_count() or 1, len(tenants)))
+    return max(1, min(asked if asked is not None else os.cpu_count() or 1, pieces))
 
 
 def _walk_apart(
     store: Store, url: str, tenants: Sequence[Tenant], key: Keys, count: int
 ) -> Iterator[Walk]:
-    """The tenants' walks in tenant order, by this process and ``count - 1`` others: each
-    tenant in turn goes to a process while they have fewer than two a process under way, and
-    this one walks the next itself while the walk due next is not back. Walks done ahead
-    wait in memory, at most :data:`AHEAD` of them."""
-    pems = None if key is None else [k.pem() for k in trusted_keys(key).values()]
-    context = multiprocessing.get_context("spawn")  # no fork of a process holding a pool
-    done: dict[int, Walk | Future[Walk]] = {}
-    given = due = 0
-    with ProcessPoolExecutor(count - 1, mp_context=context) as pool:
-        while due < len(tenants):
-            away = sum(isinstance(w, Future) and not w.done() for w in done.values())
-            if given < len(tenants) and given - due < AHEAD and away < 2 * (count - 1):
-                done[given] = pool.submit(_walk_in_worker, url, tenants[given], pems)
-                given += 1
-                continue
-            head = done[due]
-            if isinstance(head, Future) and not head.done() and given - due < AHEAD:
-                if given < len(tenants):
-                    done[given] = _walk_tenant(store, tenants[given], key)
-                    given += 1
-                    continue
-            walk = done.pop(due)
-            yield walk.result() if isinstance(walk, Future) else walk
-            due += 1
-
-
-AHEAD = 1000
-"""Walks done ahead of the one due next that ``verify_store`` keeps waiting at most."""
-
-
-_opened: dict[str, Store] = {}
-"""A worker process's store, opened at its first tenant and closed when it exits."""
-
-
-def _walk_in_worker(url: str, listed: Tenant, pems: list[str] | None) -> Walk:
-    store = _opened.get(url)
-    if store is None:
-        from kansa.store import open_store
-
-        store = _opened[url] = open_store(url)
-        multiprocessing.util.Finalize(None, store.close, exitpriority=10)
-    keys = None if pems is None else [PublicKey.from_pem(pem.encode()) for pem in pems]
-    return _walk_tenant(store, listed, keys)
+    """The tenants' walks in tenant order, their chains walked in slices by this process
+    and ``count - 1`` others (:func:`~kansa.integrity.slices.walk_apart`); each tenant's
+    checkpoints are checked here first, its slices joined and its end checked here after."""
+    planned = [_planned(store, listed.id, key) for listed in tenants]
+    parts = [part for plan in planned if isinstance(plan, _Plan) for part in plan.slices]
+    walks = walk_apart(store, url, parts, count)
+    for listed, plan in zip(tenants, planned, strict=True):
+        if isinstance(plan, Walk):
+            yield _again(store, listed, key, plan)
+            continue
+        yield _again(store, listed, key, _finished(store, plan, [next(walks) for _ in plan.slices]))
 
 
 ORPHANED = (
@@ -159,28 +133,48 @@ ORPHANED = (
 
 
 def verify_tenant(store: Store, tenant_id: str, key: Keys = None) -> Walk:
+    plan = _planned(store, tenant_id, key)
+    if isinstance(plan, Walk):
+        return plan
+    return _finished(store, plan, [walk_slice(store, part) for part in plan.slices])
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A tenant whose checkpoints hold, as read after them, and the slices of its chain."""
+
+    tenant: Tenant
+    signed: list[Checkpoint]
+    anchors: dict[int, str]
+    slices: list[Slice]
+
+
+def _planned(store: Store, tenant_id: str, key: Keys) -> _Plan | Walk:
+    """The tenant's plan; or its walk, broken, where its checkpoints already break it."""
     trusted = trusted_keys(key)
     checkpoints = store.checkpoints(tenant_id) if trusted else []
     tenant = store.get_tenant(tenant_id)  # after the checkpoints: none lies beyond its head
     if tenant is None:
         return Walk(tenant_id, broken=Break(tenant_id, 0, "no such tenant"))
-    signed = checkpoints
     before = _checkpoint_problem(tenant, checkpoints, trusted)
     if before is not None:
         return Walk(tenant.id, broken=before)
     start = tenant.chain_start_seq
-    anchors = {c.seq: c.head_hash for c in signed if start <= c.seq <= tenant.last_seq}
-    walked = walk_rows(
-        tenant.id,
-        store.chain_rows(tenant.id, start - 1, upto=tenant.last_seq),
-        ROW_LAYOUT,
-        start_seq=start,
-        start_hash=tenant.chain_start_hash,
-        anchors=anchors,
-    )
+    anchors = {c.seq: c.head_hash for c in checkpoints if start <= c.seq <= tenant.last_seq}
+    parts = slices(tenant.id, start, tenant.chain_start_hash, tenant.last_seq, anchors)
+    return _Plan(tenant, checkpoints, anchors, parts)
+
+
+def _finished(store: Store, plan: _Plan, walks: list[Sliced]) -> Walk:
+    """The tenant's walk from the row walks of its chain's slices, or, where they could not
+    vouch for it (a break, or a row the packed columns cannot vouch for), column by column;
+    then its end, purges, rows beyond its head and idempotency keys checked (the keys over
+    the whole chain again only where a slice found them disagreeing, to name the first)."""
+    tenant, start = plan.tenant, plan.tenant.chain_start_seq
+    walked = joined(walks)
     if walked is not None:
         walk, purges = walked.walk, _Purges(walked.purge_claim)
-    else:  # a break, or a row the packed columns cannot vouch for: column by column
+    else:
         purges = _Purges()
         links = purges.watch(store.chain(tenant.id, start - 1, upto=tenant.last_seq))
         walk = verify(
@@ -189,14 +183,14 @@ def verify_tenant(store: Store, tenant_id: str, key: Keys = None) -> Walk:
             start_seq=start,
             start_hash=tenant.chain_start_hash,
             derived=DERIVED,
-            anchors=anchors,
+            anchors=plan.anchors,
         )
     if walk.broken is None:
         walk.broken = (
-            _end_problem(tenant, walk, signed)
+            _end_problem(tenant, walk, plan.signed)
             or purges.problem(tenant)
             or _beyond_head(store, tenant)
-            or _key_problem(store, tenant, walk)
+            or (None if keys_agree(walks) else _key_problem(store, tenant, walk))
         )
     return walk
 
