@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.util
+from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -66,11 +67,21 @@ def slices(
     tenant: str, start: int, start_hash: str, head: int, anchors: Mapping[int, str]
 ) -> list[Slice]:
     """The slices of ``tenant``'s chain from seq ``start`` (linked to ``start_hash``) to
-    ``head``; one, empty, for an empty chain."""
+    ``head``, each with the ``anchors`` among its seqs; one, empty, for an empty chain."""
     cuts = list(range(start - 1, head, SLICE)) or [start - 1]
     ends = [*cuts[1:], head]
+    seqs = sorted(anchors)
     return [
-        Slice(tenant, after, upto, start_hash if n == 0 else None, anchors)
+        Slice(
+            tenant,
+            after,
+            upto,
+            start_hash if n == 0 else None,
+            {
+                seq: anchors[seq]
+                for seq in seqs[bisect_right(seqs, after) : bisect_right(seqs, upto)]
+            },
+        )
         for n, (after, upto) in enumerate(zip(cuts, ends, strict=True))
     ]
 

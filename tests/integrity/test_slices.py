@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import pytest
 
+from kansa import retention
 from kansa.catalog import Catalog
 from kansa.events.prepare import prepare
 from kansa.integrity import slices
-from kansa.integrity.chain import Walk, verify
+from kansa.integrity.chain import GENESIS, Walk, verify
+from kansa.integrity.checkpoints import sign_checkpoint
 from kansa.integrity.rowwalk import Walked
+from kansa.integrity.signing import Signer
 from kansa.integrity.slices import Slice, Sliced, joined, walk_slice
 from kansa.integrity.verify import DERIVED, _workers, verify_store
 from kansa.store import Store, open_store
 from kansa.store.rows import VERIFY_COLUMNS
 from tests.helpers import pca_event
 from tests.raw import execute
+from tests.test_retention import publish
 
 EVENTS = 7
 SMALL = 3
@@ -181,3 +185,26 @@ def test_a_large_tenant_is_shared_between_processes_and_walked_as_one_process_wa
         assert "column 'actor.name' differs" in apart[0].broken.reason
     finally:
         store.close()
+
+
+@pytest.mark.usefixtures("small_slices")
+def test_checkpoints_pruned_events_and_a_purge_across_slices_are_walked_as_one_walk(
+    store: Store, catalog: Catalog, tenant_id: str
+) -> None:
+    signer = Signer.generate()
+    publish(store, catalog, tenant_id, 800, 790, 780, 3, 2, 1, 1)
+    for seq in (2, 5, 7):
+        sign_checkpoint(store, signer, tenant_id, seq=seq)
+    retention.purge(store, catalog, tenant_id=tenant_id, key=signer.public_key)
+    found = store.get_tenant(tenant_id)
+    assert found is not None and found.last_seq == 8  # the purge's own event
+    anchors = {c.seq: c.head_hash for c in store.checkpoints(tenant_id)}
+    parts = slices.slices(tenant_id, 1, found.chain_start_hash, 8, anchors)
+    assert [sorted(p.anchors) for p in parts] == [[2], [5], [7]]
+    (walk,) = verify_store(store, tenant_id, signer.public_key, workers=1)
+    column = verify(tenant_id, store.chain(tenant_id, 0), derived=DERIVED, anchors=anchors)
+    assert walk == column
+    assert (walk.broken, walk.checked, walk.anchors, walk.pruned) == (None, 8, 3, 3)
+    walked = joined([walk_slice(store, part) for part in parts])
+    assert walked is not None and walked.walk == column
+    assert walked.purge_claim == (1, GENESIS)  # a purge that pruned in place
