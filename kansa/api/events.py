@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,6 +15,7 @@ from kansa.events.regions import check_regions, region_bound
 from kansa.http.problems import HTTPProblem
 from kansa.http.readers import api_key
 from kansa.http.responses import JSON
+from kansa.records import ApiKey
 from kansa.server.runtime import Runtime
 from kansa.tenants import check_not_retired
 
@@ -83,10 +84,20 @@ async def publish(request: Request) -> JSON:
     with its path. The reply is sent after the commit. An event whose ``id`` was stored
     before for the same tenant is not stored again: its original receipt comes back with
     ``duplicate: true``."""
-    runtime: Runtime = request.app.state.kansa
+    content_type = request.headers.get("content-type", "")
     key = await api_key(request)
+    return await accept(request.app.state.kansa, key, request.body, content_type)
+
+
+async def accept(
+    runtime: Runtime, key: ApiKey, body: Callable[[], Awaitable[bytes]], content_type: str
+) -> JSON:
+    """Every check of a publish and its answer, whoever serves the request: the route above
+    and :mod:`kansa.server.publishing` (which serves it without FastAPI's machinery). ``key``
+    is the request's checked key; ``body`` reads the body (at most KANSA_MAX_BODY_BYTES,
+    which the caller enforces) once the key may publish."""
     require_scope(key, "publish")
-    payload = _json(await request.body(), request)  # at most KANSA_MAX_BODY_BYTES (BodyLimit)
+    payload = _json(await body(), content_type)
     items, single = _items(payload, runtime.settings.max_batch)
     events = prepare(items, runtime.catalog, default_app=key.app, single=single)
     check_publish(key, events, single)
@@ -134,8 +145,8 @@ def _known_tenants(runtime: Runtime, events: list[PreparedEvent], single: bool) 
         raise InvalidInput(problems)
 
 
-def _json(body: bytes, request: Request) -> Any:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+def _json(body: bytes, content_type: str) -> Any:
+    media = content_type.split(";")[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
         raise HTTPProblem(
             415,

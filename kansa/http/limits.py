@@ -21,8 +21,9 @@ import hashlib
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import Request
@@ -31,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kansa.access import tokens
 from kansa.errors import AuthError, Problem
 from kansa.http.problems import BodyTooLarge, HTTPProblem, problem
-from kansa.http.readers import api_key
+from kansa.http.readers import checked_key
 from kansa.server.runtime import Runtime
 from kansa.timeutil import utcnow
 
@@ -156,22 +157,24 @@ def credential_key(authorization: str) -> bytes:
     return hashlib.sha256((token or authorization).strip().encode()).digest()
 
 
-async def bucket_of(request: Request, authorization: str) -> bytes:
-    """The bucket a request is counted in: its API key's, once the credential is verified —
-    a key as the route checks it (:func:`~kansa.http.readers.api_key`, once per request), or a
-    viewer token by its signature and the key its claim names — else the credential's own
+async def bucket_of(runtime: Runtime, scope: MutableMapping[str, Any], authorization: str) -> bytes:
+    """The bucket a request (its ASGI ``scope``) is counted in: its API key's, once the
+    credential is verified — a key as the route checks it
+    (:func:`~kansa.http.readers.checked_key`, once per request), or a viewer token by its
+    signature and the key its claim names — else the credential's own
     (:func:`credential_key`)."""
-    key_id = await _verified_key_id(request, authorization)
+    key_id = await _verified_key_id(runtime, scope, authorization)
     return b"key:" + key_id.encode() if key_id else credential_key(authorization)
 
 
-async def _verified_key_id(request: Request, authorization: str) -> str | None:
-    runtime: Runtime = request.app.state.kansa
+async def _verified_key_id(
+    runtime: Runtime, scope: MutableMapping[str, Any], authorization: str
+) -> str | None:
     token = authorization.partition(" ")[2].strip()
     try:
         if tokens.is_viewer_token(token):
             return tokens.verify(runtime.secret_key(), token, now=utcnow()).key
-        return (await api_key(request)).id
+        return (await checked_key(runtime, scope, authorization)).id
     except AuthError:
         return None
 
@@ -182,11 +185,26 @@ def retry_after(seconds: float) -> str:
 
 async def rate_limit(request: Request) -> None:
     """A dependency of every API route: 429 for a credential over its rate."""
-    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
-    header = request.headers.get("authorization")
+    await check_rate(
+        getattr(request.app.state, "rate_limiter", None),
+        request.app.state.kansa,
+        request.scope,
+        request.headers.get("authorization"),
+    )
+
+
+async def check_rate(
+    limiter: RateLimiter | None,
+    runtime: Runtime,
+    scope: MutableMapping[str, Any],
+    header: str | None,
+) -> None:
+    """HTTPProblem 429 when the credential of the request (its ASGI ``scope``, its
+    ``Authorization`` header ``header``) is over its rate; nothing without a limiter or a
+    credential."""
     if limiter is None or not header:
         return
-    wait = limiter.take(await bucket_of(request, header))
+    wait = limiter.take(await bucket_of(runtime, scope, header))
     if wait:
         raise HTTPProblem(
             429,

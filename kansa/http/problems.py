@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -92,6 +92,11 @@ def problem(
     )
 
 
+def too_large(exc: BodyTooLarge) -> JSON:
+    """413: the body passed the limit while it was read."""
+    return problem(413, str(exc.detail), exc.problems[0].message, exc.problems)
+
+
 def unavailable() -> JSON:
     """503: the database cannot be used now; the same request may be sent again later."""
     detail = f"the database is unavailable; retry after {RETRY_AFTER_SECONDS} s"
@@ -99,21 +104,27 @@ def unavailable() -> JSON:
     return problem(503, "Service unavailable", detail, [], headers)
 
 
+def answer(exc: KansaError, store_error: Callable[[BaseException], None]) -> JSON:
+    """The answer to ``exc``; ``store_error`` counts a failure of the store."""
+    if isinstance(exc, HTTPProblem):
+        return problem(exc.status, exc.title, str(exc), exc.problems, exc.headers)
+    if isinstance(exc, StoreUnavailable):  # the driver's words go to the log only
+        log.warning("database unavailable: %s", exc)
+        store_error(exc)
+        return unavailable()
+    for kind, status, title in STATUS:
+        if isinstance(exc, kind):
+            problems = exc.problems if isinstance(exc, InvalidInput) else []
+            return problem(status, title, str(exc), problems)
+    log.error("request failed: %s", exc)
+    store_error(exc)
+    return problem(503, "Service unavailable", "the store could not complete the request", [])
+
+
 def install(app: FastAPI) -> None:
     async def kansa_error(request: Request, exc: Exception) -> JSON:
-        if isinstance(exc, HTTPProblem):
-            return problem(exc.status, exc.title, str(exc), exc.problems, exc.headers)
-        if isinstance(exc, StoreUnavailable):  # the driver's words go to the log only
-            log.warning("database unavailable: %s", exc)
-            request.app.state.kansa.metrics.store_error(exc)
-            return unavailable()
-        for kind, status, title in STATUS:
-            if isinstance(exc, kind):
-                problems = exc.problems if isinstance(exc, InvalidInput) else []
-                return problem(status, title, str(exc), problems)
-        log.error("request failed: %s", exc)
-        request.app.state.kansa.metrics.store_error(exc)
-        return problem(503, "Service unavailable", "the store could not complete the request", [])
+        assert isinstance(exc, KansaError)
+        return answer(exc, request.app.state.kansa.metrics.store_error)
 
     async def validation_error(request: Request, exc: Exception) -> JSON:
         """A body that fails its model is invalid input (422); a bad query or path
@@ -140,7 +151,7 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> JSON:
         assert isinstance(exc, StarletteHTTPException)
         if isinstance(exc, BodyTooLarge):
-            return problem(413, str(exc.detail), exc.problems[0].message, exc.problems)
+            return too_large(exc)
         return problem(exc.status_code, str(exc.detail), str(exc.detail), [], exc.headers)
 
     app.add_exception_handler(KansaError, kansa_error)

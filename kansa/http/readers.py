@@ -8,12 +8,12 @@ query the reader is entitled to."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -74,16 +74,24 @@ was checked against), so the rate limit and the route check it once."""
 async def api_key(request: Request) -> ApiKey:
     """The request's API key: from the cache on the loop, else read off it; checked once
     per request."""
-    header = request.headers.get("authorization")
-    checked = request.scope.get(CHECKED_KEY)
+    return await checked_key(
+        runtime_of(request), request.scope, request.headers.get("authorization")
+    )
+
+
+async def checked_key(
+    runtime: Runtime, scope: MutableMapping[str, Any], header: str | None
+) -> ApiKey:
+    """The API key of the request whose ASGI ``scope`` this is, its ``Authorization`` header
+    being ``header``: as :func:`api_key`, for a caller that holds no :class:`Request`."""
+    checked = scope.get(CHECKED_KEY)
     if checked is not None and checked[0] == header:
         key: ApiKey = checked[1]
         return key
-    runtime = runtime_of(request)
     found = runtime.keys.cached(header)
     if found is None:
         found = await runtime.read(lambda: runtime.keys.authenticate(header))
-    request.scope[CHECKED_KEY] = (header, found)
+    scope[CHECKED_KEY] = (header, found)
     return found
 
 

@@ -32,19 +32,27 @@ from kansa.http.limits import BodyLimit, NoNul, RateLimiter, rate_limit
 from kansa.server import docs
 from kansa.server.delivery import deliverer_for
 from kansa.server.jobs import Jobs
+from kansa.server.publishing import FastPublish
 from kansa.server.requests import Requests
 from kansa.server.runtime import Runtime
 from kansa.settings import Settings, load_settings
 
 
 def create_app(
-    settings: Settings | None = None, runtime: Runtime | None = None, jobs: bool | None = None
+    settings: Settings | None = None,
+    runtime: Runtime | None = None,
+    jobs: bool | None = None,
+    *,
+    fast_publish: bool = True,
 ) -> FastAPI:
     """The kansa web application. Give it ``settings`` (a store is opened and closed with the
     app) or a ready ``runtime`` (the caller owns it); with neither, settings are read from
     the environment, so uvicorn can call it as a factory (``kansa.server.app:create_app``,
     as ``kansa serve --workers`` does). ``jobs`` (default: when the app owns its runtime and
-    ``KANSA_JOBS`` is on) runs checkpoints and purges in the background while the app is up."""
+    ``KANSA_JOBS`` is on) runs checkpoints and purges in the background while the app is up.
+    ``fast_publish`` (default on) serves a plain publish without FastAPI's machinery
+    (:mod:`kansa.server.publishing`); off, the FastAPI route serves every publish, with the
+    same answers."""
     owned = runtime is None
     rt = runtime or Runtime.from_settings(settings or load_settings())
 
@@ -83,11 +91,6 @@ def create_app(
         if limits.rate_limit_per_second > 0
         else None
     )
-    app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
-    app.add_middleware(NoNul)
-    app.add_middleware(  # outermost; adds the default headers (kansa.http.headers) too
-        Requests, metrics=rt.metrics, trusted=limits.trusted_proxies
-    )
     problems.install(app)
     limited = [Depends(rate_limit)]
     for api in (
@@ -107,7 +110,23 @@ def create_app(
     for router in (health.router, docs.router, web.router):
         _include(app, router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
+    app.add_middleware(NoNul)
+    if fast_publish:
+        app.add_middleware(
+            FastPublish, runtime=rt, limiter=app.state.rate_limiter, route=_publish_route(app)
+        )
+    app.add_middleware(  # outermost; adds the default headers (kansa.http.headers) too
+        Requests, metrics=rt.metrics, trusted=limits.trusted_proxies
+    )
     return app
+
+
+def _publish_route(app: FastAPI) -> APIRoute:
+    for route in app.router.routes:
+        if isinstance(route, APIRoute) and route.endpoint is events.publish:
+            return route
+    raise LookupError("the app has no publish route")
 
 
 def _include(app: FastAPI, router: APIRouter, dependencies: Sequence[params.Depends] = ()) -> None:

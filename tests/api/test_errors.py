@@ -163,6 +163,22 @@ def test_publishing_without_a_database_is_503_with_retry_after(outage: Outage) -
         assert_unavailable(outage.site.publish())
 
 
+def test_a_publish_without_a_database_is_answered_as_the_route_answers_it(
+    outage: Outage,
+) -> None:
+    """The fast path (kansa.server.publishing) and the FastAPI route give the same 503."""
+    site = outage.site
+    with TestClient(create_app(runtime=site.runtime, fast_publish=False)) as route:
+        answers = [
+            site.publish(),
+            route.post("/api/v1/events", json=pca_event(site.tenant, 99), headers=site.auth),
+        ]
+    for answer in answers:
+        assert_unavailable(answer)
+    fast, routed = ({k: v for k, v in a.headers.items() if k != "x-request-id"} for a in answers)
+    assert fast == routed and answers[0].content == answers[1].content
+
+
 def test_searching_without_a_database_is_503_with_retry_after(outage: Outage) -> None:
     for _ in range(2):
         answer = outage.site.search()
