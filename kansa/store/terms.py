@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from kansa.events.terms import Form, Needle, index_text, tenant_term
 from kansa.store.schema import TERMS_TABLE
@@ -32,11 +32,26 @@ SQLITE_INSERT = (
 ``OR REPLACE``: a row deleted behind kansa's back (its triggers taken away) may leave terms
 under a rowid SQLite gives the next row; they are that row's no longer."""
 
-SQLITE_SCAN_ABOVE = 4000
-"""SQLite: when the index holds more rows than this for a search's terms in its tenant, the
-search reads the window in time order instead (the terms are common: the newest matches come
-soon), rather than fetching every indexed row to sort them. PostgreSQL's planner makes the
-same choice from its statistics."""
+SQLITE_ROWS_UPTO = 500
+"""SQLite: when the index holds this many rows or fewer for a search's terms in its tenant,
+the search fetches them by rowid and sorts them (``rows``)."""
+SQLITE_SCAN_ABOVE = 20_000
+"""SQLite: up to this many, the search reads the window in time order and takes only the
+rows the index holds, tested by rowid before the row is read (``filter``); above it, the terms
+are common and the window read in time order finds the newest matches soon without the index.
+PostgreSQL's planner makes the same choices from its statistics."""
+
+Via = Literal["rows", "filter"] | None
+"""How a SQLite search uses the index: its rows only, the window filtered by them, or not."""
+
+
+def sqlite_via(held: int) -> Via:
+    """How a SQLite search uses the index that holds ``held`` rows (counted up to one more
+    than :data:`SQLITE_SCAN_ABOVE`) for its terms in its tenant."""
+    if held <= SQLITE_ROWS_UPTO:
+        return "rows"
+    return "filter" if held <= SQLITE_SCAN_ABOVE else None
+
 
 _BOUNDARY = "0123456789abcdefghijklmnopqrstuvwxyz"
 

@@ -24,6 +24,7 @@ from kansa.store.base import Prune
 from kansa.store.batch import Batch
 from kansa.store.schema import EVENT_ROW, MIGRATIONS, MIGRATIONS_TABLE, render
 from kansa.store.sqlite import SQLiteStore
+from kansa.store.terms import Via
 from tests import pg
 from tests.helpers import pca_event
 from tests.raw import execute
@@ -169,8 +170,8 @@ def test_a_sqlite_page_is_the_same_through_the_index_or_across_the_window(
     store.append(prepare(messages("t", texts), catalog))
     for q in ("変更", "削除", "suzuki", "suzuki1", "変更 ichiro"):
         query = Query(tenant="t", filters=parse_q(q), limit=7)
-        pages: dict[bool, list[list[int]]] = {}
-        for via in (True, False):
+        pages: dict[Via, list[list[int]]] = {}
+        for via in ("rows", "filter", None):
             monkeypatch.setattr(store, "via_index", lambda _, via=via: via)
             walked, current = [], query
             while True:
@@ -180,23 +181,26 @@ def test_a_sqlite_page_is_the_same_through_the_index_or_across_the_window(
                     break
                 current = Query(tenant="t", filters=query.filters, limit=7, after=page.next_cursor)
             pages[via] = walked
-        assert pages[True] == pages[False], q
-        assert sum(map(len, pages[True])) > 0, q
+        assert pages["rows"] == pages["filter"] == pages[None], q
+        assert sum(map(len, pages[None])) > 0, q
     store.close()
 
 
-def test_sqlite_reads_the_window_in_time_order_for_a_common_term(
+def test_sqlite_reads_few_rows_by_rowid_more_through_the_window_and_common_terms_without(
     tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from kansa.store import terms
 
     store = SQLiteStore(f"sqlite:///{tmp_path / 'common.db'}")
     store.migrate()
-    store.append(prepare(messages("t", ["変更"] * 6 + ["削除"]), catalog))
+    store.append(prepare(messages("t", ["変更"] * 6 + ["削除"] + ["権限"] * 3), catalog))
+    monkeypatch.setattr(terms, "SQLITE_ROWS_UPTO", 1)
     monkeypatch.setattr(terms, "SQLITE_SCAN_ABOVE", 5)
-    assert store.via_index(Query(tenant="t", filters=parse_q("削除")))
-    assert not store.via_index(Query(tenant="t", filters=parse_q("変更")))
-    assert not store.via_index(Query(tenant="t", filters=parse_q("削")))  # not indexed
+    assert store.via_index(Query(tenant="t", filters=parse_q("削除"))) == "rows"
+    assert store.via_index(Query(tenant="t", filters=parse_q("変更 削除"))) == "rows"
+    assert store.via_index(Query(tenant="t", filters=parse_q("変更"))) is None
+    assert store.via_index(Query(tenant="t", filters=parse_q("権限"))) == "filter"
+    assert store.via_index(Query(tenant="t", filters=parse_q("削"))) is None  # not indexed
     assert found(store, "t", "変更") == [1, 2, 3, 4, 5, 6]
     store.close()
 
