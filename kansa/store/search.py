@@ -254,11 +254,16 @@ def _holds(sql: _Sql, found: Needle) -> str:
     text and each word of that form starts a word there."""
     alternatives = []
     for form in found.forms:
-        tests = [sql.contains("e.search_text", form.text, lowered=True)]
+        holds = sql.contains("e.search_text", form.text, lowered=True)
+        starts = []
         for word in form.words:
             test, pattern = index.word_start(word, sql.dialect)
-            tests.append(test.format(mark=sql.mark(pattern)))
-        alternatives.append(" AND ".join(tests))
+            starts.append(test.format(mark=sql.mark(pattern)))
+        # the word starts (a pattern each) only where the substring is: CASE fixes the order,
+        # which PostgreSQL would otherwise choose by its own costs
+        alternatives.append(
+            f"(CASE WHEN {holds} THEN {' AND '.join(starts)} ELSE 1 = 0 END)" if starts else holds
+        )
     if len(alternatives) == 1:
         return alternatives[0]
     return "(" + " OR ".join(f"({a})" for a in alternatives) + ")"
