@@ -44,11 +44,12 @@ _NOT_ASCII = bytes(b if b >= 128 else 32 for b in range(256))
 """UTF-8 bytes with every ASCII byte made a space: the runs of other characters."""
 
 
-def index_text(tenant_id: str, text: str) -> str:
+def index_text(tenant_id: str | None, text: str) -> str:
     """The index terms of an event of ``tenant_id`` whose search text is ``text``, each once,
     separated by spaces: its words, the pairs of its other word characters, and
-    :func:`tenant_term`. Bytes and C-level methods, not a regular expression over the whole
-    text: a few microseconds an event."""
+    :func:`tenant_term` (none without a tenant: PostgreSQL's index has the tenant beside it).
+    Bytes and C-level methods, not a regular expression over the whole text: a few
+    microseconds an event."""
     data = text.encode()
     words = set(data.translate(_ASCII_WORDS).split())
     if max(map(len, words), default=0) > WORD_MAX:
@@ -58,6 +59,8 @@ def index_text(tenant_id: str, text: str) -> str:
         pairs = _pairs(b" ".join(data.translate(_NOT_ASCII).split()).decode())
         if pairs:
             joined += " " + " ".join(pairs)
+    if tenant_id is None:
+        return joined
     return f"{joined} {tenant_term(tenant_id)}" if joined else tenant_term(tenant_id)
 
 
@@ -76,7 +79,7 @@ def _pairs(others: str) -> set[str]:
 
 def terms(text: str) -> list[str]:
     """The index terms of a search text (lower-cased), without the tenant's."""
-    return index_text("", text).split()[:-1]
+    return index_text(None, text).split()
 
 
 @dataclass(frozen=True, slots=True)

@@ -462,9 +462,9 @@ class _TermsDumper(Dumper):
 
 
 def with_terms(made: Iterable[rows.Row]) -> Iterator[rows.Row]:
-    """Rows of ``events`` with their index terms (from tenant and search text) after them."""
+    """Rows of ``events`` with their index terms (of the search text) after them."""
     for row in made:
-        yield (*row, index_text(row[0], row[-1]))
+        yield (*row, index_text(None, row[-1]))
 
 
 # -- one append, inside its transaction -------------------------------------------------
