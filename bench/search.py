@@ -20,6 +20,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,8 +38,8 @@ from kansa.events.query import Filters, parse_q
 from kansa.integrity.keyfile import token_secret
 from kansa.settings import Settings
 from kansa.store import open_store
-from kansa.store.search import build, index_match, needles_of
-from kansa.store.terms import SQLITE_COUNT, SQLITE_SCAN_ABOVE, Via, sqlite_via
+from kansa.store.search import build, needles_of
+from kansa.store.terms import SQLITE_COUNT, Via, sqlite_choice
 from kansa.timeutil import parse_period_bound, utcnow
 
 PREFERRED_TENANT = "hikari-logistics"
@@ -194,9 +195,8 @@ def _query_of(case: Case, catalog: Catalog, url: str) -> Any:
 
 def _time_raw(engine: Engine, url: str, case: Case, catalog: Catalog, repeat: int) -> None:
     query = _query_of(case, catalog, url)
-    # SQLite: as the store, count the index's rows for the terms first (timed) and read
-    # through the index only when they are few
-    matched = index_match(query.tenant, needles_of(query), engine.dialect)
+    # SQLite: as the store, count the index's rows for the terms first (timed)
+    needles = needles_of(query)
     conn = engine.connect(url)
     # PostgreSQL's best read of the stored bytes is binary, as the store reads them
     extra: dict[str, Any] = {"binary": True} if engine.dialect == "postgresql" else {}
@@ -204,9 +204,8 @@ def _time_raw(engine: Engine, url: str, case: Case, catalog: Catalog, repeat: in
         for number in range(repeat + 5):
             started = time.perf_counter()
             via: Via = None
-            if matched is not None and engine.dialect == "sqlite":
-                (held,) = conn.execute(SQLITE_COUNT, (matched, SQLITE_SCAN_ABOVE + 1)).fetchone()
-                via = sqlite_via(held)
+            if engine.dialect == "sqlite":
+                via = sqlite_choice(query.tenant, needles, partial(_held, conn))
             text, params = build(query, engine.dialect, via_index=via)
             rows = conn.execute(text, params, **extra).fetchall()
             elapsed = time.perf_counter() - started
@@ -215,6 +214,11 @@ def _time_raw(engine: Engine, url: str, case: Case, catalog: Catalog, repeat: in
         case.rows = min(len(rows), query.limit)
     finally:
         conn.close()
+
+
+def _held(conn: Any, match: str, limit: int) -> int:
+    """The store's count of the index's rows for ``match`` (up to ``limit``)."""
+    return int(conn.execute(SQLITE_COUNT, (match, limit)).fetchone()[0])
 
 
 def _time_http(client: Client, case: Case, repeat: int) -> None:

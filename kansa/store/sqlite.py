@@ -264,14 +264,12 @@ class SQLiteStore(SQLEngine):
         return search_sql.page(self.db.execute(text, params).fetchall(), query)
 
     def via_index(self, query: Query) -> index.Via:
-        """Whether a search reads only the rows the free-text index holds for its terms:
-        when it holds few enough of the tenant's (:data:`~kansa.store.terms.SQLITE_SCAN_ABOVE`),
-        counted first; more, and the window read in time order finds the newest sooner."""
-        matched = search_sql.index_match(query.tenant, search_sql.needles_of(query), self.dialect)
-        if matched is None:
-            return None
-        row = self.db.execute(index.SQLITE_COUNT, (matched, index.SQLITE_SCAN_ABOVE + 1)).fetchone()
-        return index.sqlite_via(int(row[0]))
+        """How a search uses the free-text index (:func:`~kansa.store.terms.sqlite_choice`)."""
+        return index.sqlite_choice(query.tenant, search_sql.needles_of(query), self._held)
+
+    def _held(self, matched: str, limit: int) -> int:
+        row = self.db.execute(index.SQLITE_COUNT, (matched, limit)).fetchone()
+        return int(row[0])
 
     def stream(self, query: Query, batch: int = 2000) -> Iterator[StoredEvent]:
         """Every row of ``query`` in its order, ``batch`` at a time as keyset pages (the

@@ -35,7 +35,7 @@ under a rowid SQLite gives the next row; they are that row's no longer."""
 SQLITE_ROWS_UPTO = 500
 """SQLite: when the index holds this many rows or fewer for a search's terms in its tenant,
 the search fetches them by rowid and sorts them (``rows``)."""
-SQLITE_SCAN_ABOVE = 20_000
+SQLITE_SCAN_ABOVE = 5_000
 """SQLite: up to this many, the search reads the window in time order and takes only the
 rows the index holds, tested by rowid before the row is read (``filter``); above it, the terms
 are common and the window read in time order finds the newest matches soon without the index.
@@ -43,6 +43,21 @@ PostgreSQL's planner makes the same choices from its statistics."""
 
 Via = Literal["rows", "filter"] | None
 """How a SQLite search uses the index: its rows only, the window filtered by them, or not."""
+
+
+def sqlite_choice(tenant: str, needles: Sequence[Needle], held: Callable[[str, int], int]) -> Via:
+    """How a SQLite search of ``needles`` in ``tenant`` uses the index, from how many rows it
+    holds for them (``held(match, limit)``: :data:`SQLITE_COUNT` run, counting up to
+    ``limit``). Words whole first: when they alone are common, the rows of every word they
+    start are not gathered (FTS5 gathers them all, however few are asked for)."""
+    matched = fts_match(tenant, needles)
+    if matched is None:
+        return None
+    limit = SQLITE_SCAN_ABOVE + 1
+    whole = fts_match(tenant, needles, whole=True)
+    if whole is not None and whole != matched and held(whole, limit) > SQLITE_SCAN_ABOVE:
+        return None
+    return sqlite_via(held(matched, limit))
 
 
 def sqlite_via(held: int) -> Via:
@@ -94,14 +109,14 @@ def _form_query(form: Form, quote: Callable[[str], str], prefix: str, both: str)
     return "(" + both.join(parts) + ")"
 
 
-def _query(tenant: str, needles: Sequence[Needle], dialect: str) -> str | None:
+def _query(tenant: str, needles: Sequence[Needle], dialect: str, whole: bool = False) -> str | None:
     """The index query of the ``needles`` the index serves, with the tenant's term; None when
-    it serves none."""
+    it serves none. ``whole``: each word as a whole term, not as the start of terms."""
     served = [n for n in needles if n.indexed]
     if not served:
         return None
     if dialect == "sqlite":
-        quote, prefix, both, either = _fts, "*", " AND ", " OR "
+        quote, prefix, both, either = _fts, "" if whole else "*", " AND ", " OR "
     else:
         quote, prefix, both, either = _lexeme, ":*", " & ", " | "
     # SQLite's index is one for every tenant: each event carries its tenant's term. PostgreSQL
@@ -114,9 +129,12 @@ def _query(tenant: str, needles: Sequence[Needle], dialect: str) -> str | None:
     return both.join(parts)
 
 
-def fts_match(tenant: str, needles: Sequence[Needle]) -> str | None:
-    """SQLite: the FTS5 MATCH expression for ``needles`` in ``tenant``, or None."""
-    return _query(tenant, needles, "sqlite")
+def fts_match(tenant: str, needles: Sequence[Needle], whole: bool = False) -> str | None:
+    """SQLite: the FTS5 MATCH expression for ``needles`` in ``tenant``, or None; ``whole``:
+    the rows holding each word whole, some of those the expression finds. FTS5 gathers every
+    term a prefix starts before it returns a row, however few are asked for; a whole term it
+    reads only as far as asked."""
+    return _query(tenant, needles, "sqlite", whole)
 
 
 def tsquery(tenant: str, needles: Sequence[Needle]) -> str | None:

@@ -317,3 +317,31 @@ def test_a_search_returns_exactly_the_events_the_rule_matches(
     stored = execute(store_url, "SELECT seq, search_text FROM events WHERE tenant_id = ?", tenant)
     expected = sorted(int(seq) for seq, text in stored if matches(needle(needle_text), text))
     assert found(store, tenant, f'"{needle_text}"') == expected
+
+
+def test_sqlite_counts_a_common_word_whole_before_every_word_it_starts(
+    tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FTS5 gathers every term a prefix starts before it counts one row: a word common on its
+    own sends the search across the window without that."""
+    from kansa.store import terms
+
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'whole.db'}")
+    store.migrate()
+    store.append(prepare(messages("t", ["suzuki"] * 6 + ["suzuki7 suzukiX"]), catalog))
+    monkeypatch.setattr(terms, "SQLITE_SCAN_ABOVE", 5)
+    counted: list[str] = []
+    held = store._held
+
+    def counting(match: str, limit: int) -> int:
+        counted.append(match)
+        return held(match, limit)
+
+    monkeypatch.setattr(store, "_held", counting)
+    assert store.via_index(Query(tenant="t", filters=parse_q("suzuki"))) is None
+    assert counted == [terms.fts_match("t", [needle("suzuki")], whole=True)]
+    counted.clear()
+    assert store.via_index(Query(tenant="t", filters=parse_q("suzukix"))) == "rows"
+    assert len(counted) == 2 and counted[1] == terms.fts_match("t", [needle("suzukix")])
+    assert found(store, "t", "suzuki") == list(range(1, 8))
+    store.close()
