@@ -26,6 +26,7 @@ from kansa.integrity.chain import Chains, StoredLink
 from kansa.store import postgres as pg
 from kansa.store.rows import event_row, key_row
 from kansa.store.sqlite import INSERT_EVENT, SQLiteStore, path_of
+from kansa.store.terms import SQLITE_INSERT_AT, sqlite_rows_at
 from kansa.timeutil import utcnow
 
 Row = tuple[Any, ...]
@@ -110,9 +111,13 @@ class SQLiteInserter(RawInserter):
 
     def insert(self, rows: Sequence[Row]) -> float:
         conn = self._conn
+        # the index terms made untimed, as PostgreSQL's rows are; written as the store does
+        (before,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()
+        terms = sqlite_rows_at(rows, before + 1)
         started = time.perf_counter()
         conn.execute("BEGIN")
         conn.executemany(INSERT_EVENT, rows)
+        conn.executemany(SQLITE_INSERT_AT, terms)
         conn.execute("COMMIT")
         return time.perf_counter() - started
 
@@ -220,15 +225,16 @@ class SQLiteEngine(Engine):
 
 
 class PostgresRowMaker:
-    """The rows :class:`~kansa.store.postgres.PostgresStore` copies into ``events`` and
-    ``event_keys`` for successive batches, chained per tenant from genesis."""
+    """The rows :class:`~kansa.store.postgres.PostgresStore` copies into ``events`` (with
+    their index terms) and ``event_keys`` for successive batches, chained per tenant from
+    genesis."""
 
     def __init__(self) -> None:
         self.chains = Chains()
 
     def __call__(self, events: Sequence[PreparedEvent]) -> list[Row]:
         return [
-            (event_row(event, stored), key_row(event, stored))
+            (next(pg.with_terms([event_row(event, stored)])), key_row(event, stored))
             for event, stored in chained(self.chains, events)
         ]
 

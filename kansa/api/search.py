@@ -12,6 +12,7 @@ from kansa.access.scope import Asked, permits
 from kansa.errors import NotFound
 from kansa.events.present import present
 from kansa.events.query import Filters, parse_q
+from kansa.events.terms import matched_by
 from kansa.http.readers import AnyReading, client_ip
 from kansa.http.responses import JSON
 from kansa.records import Tenant
@@ -131,6 +132,7 @@ async def search(
             "next_cursor": page.next_cursor.encode() if page.next_cursor else None,
             "from": _iso(query.since),
             "to": _iso(query.until),
+            "text_match": [{"term": term, "by": by} for term, by in matched_by(query.filters.text)],
         }
     )
 

@@ -119,9 +119,10 @@ class SQLEngine(ABC):
                 raise NotFound(missing) from None
             raise StoreError(f"could not {what}: {exc}") from exc
 
-    def _apply_migrations(self, execute: Execute) -> list[str]:
+    def _apply_migrations(self, execute: Execute, fill: Callable[[str], object]) -> list[str]:
         """Apply, with ``execute`` inside the migrating transaction, the migrations not yet
-        applied; return their names."""
+        applied (``fill`` does a migration's fill, in the same transaction); return their
+        names."""
         execute(render(MIGRATIONS_TABLE, self.dialect))
         done = {row[0] for row in execute("SELECT version FROM schema_migrations")}
         applied: list[str] = []
@@ -129,6 +130,10 @@ class SQLEngine(ABC):
             if migration.version in done:
                 continue
             for statement in migration.statements_for(self.dialect):
+                execute(statement)
+            if migration.fill is not None:
+                fill(migration.fill)
+            for statement in migration.then_for(self.dialect):
                 execute(statement)
             execute(
                 f"INSERT INTO schema_migrations VALUES ({self.mark}, {self.mark}, {self.mark})",

@@ -38,20 +38,23 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.adapt import PyFormat
+from psycopg.adapt import Dumper, PyFormat
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.errors import CheckViolation, ForeignKeyViolation, UniqueViolation
+from psycopg.pq import Format
 from psycopg_pool import ConnectionPool
 
 from kansa.errors import ConfigError, NotFound, StoreError, StoreUnavailable
 from kansa.events.prepare import PreparedEvent
 from kansa.events.query import Query
 from kansa.events.stored import StoredEvent
+from kansa.events.terms import index_text
 from kansa.integrity.chain import Head, StoredLink
 from kansa.integrity.rowwalk import ChainRow
 from kansa.records import Tenant
 from kansa.store import prune, rows
 from kansa.store import search as search_sql
+from kansa.store import terms as index
 from kansa.store.base import Prune, Pruned, Receipt
 from kansa.store.batch import Batch
 from kansa.store.engine import Broken, SQLEngine, stream_sql, streamed
@@ -59,6 +62,7 @@ from kansa.store.schema import (
     EVENT_KEY_ROW,
     EVENT_ROW,
     PARTITION_TRUNCATE,
+    TERMS_ROW,
     partition_truncate_trigger,
 )
 from kansa.store.unavailable import first_line, translating
@@ -79,15 +83,24 @@ EVENT_TRIGGERS = {"kansa_refuse_drop": "sql_drop", "kansa_refuse_alter": "ddl_co
 """The event triggers :meth:`PostgresStore.migrate` makes when it runs as a superuser, each
 calling the function of its name (made by the migrations)."""
 
+TSVECTOR_OID = 3614
+"""PostgreSQL's built-in ``tsvector`` type (a fixed OID, as every built-in type's)."""
 _DDL_LOCK = 0x6B616E7361  # "kansa": the advisory lock every schema change takes
 _JOB_LOCKS = 0x6B6A6F62  # "kjob": the first half of a background job's advisory lock
 # Binary COPY (a quarter faster than text here) needs each column's type.
-COPY_TYPES = {"seq": "int8", "occurred_at": "int8", "received_at": "int8", "body": "bytea"}
+COPY_TYPES = {
+    "seq": "int8",
+    "occurred_at": "int8",
+    "received_at": "int8",
+    "body": "bytea",
+    "terms": "tsvector",
+}
 COPY_EVENTS = (
-    f"COPY events ({', '.join(EVENT_ROW)}) FROM STDIN (FORMAT BINARY)",
-    [COPY_TYPES.get(column, "text") for column in EVENT_ROW],
+    f"COPY events ({', '.join((*EVENT_ROW, *TERMS_ROW))}) FROM STDIN (FORMAT BINARY)",
+    [COPY_TYPES.get(column, "text") for column in (*EVENT_ROW, *TERMS_ROW)],
 )
-"""How this store copies rows of :func:`kansa.store.rows.event_row` (see :func:`copy_rows`)."""
+"""How this store copies rows of :func:`kansa.store.rows.event_row` with their index terms
+(see :func:`copy_rows` and :func:`with_terms`)."""
 COPY_KEYS = (
     f"COPY event_keys ({', '.join(EVENT_KEY_ROW)}) FROM STDIN (FORMAT BINARY)",
     [COPY_TYPES.get(column, "text") for column in EVENT_KEY_ROW],
@@ -174,7 +187,9 @@ class PostgresStore(SQLEngine):
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
             conn.execute("SELECT set_config('kansa.migrate', 'on', true)")  # may ALTER events
-            applied = self._apply_migrations(conn.execute)
+            applied = self._apply_migrations(
+                conn.execute, lambda _: index.fill_postgres(conn.execute)
+            )
             _make_event_triggers(conn)
         now = utcnow()
         self.ensure_partitions(_months_around(now.year, now.month))
@@ -432,6 +447,24 @@ def configure(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
     # Binary COPY picks a dumper by column type; for bytea psycopg's default is a pure-Python
     # one (kept for its DB-API ``Binary`` wrapper). Use the compiled one, as for parameters.
     conn.adapters.register_dumper(bytes, psycopg.adapters.get_dumper(bytes, PyFormat.BINARY))
+    conn.adapters.register_dumper(None, _TermsDumper)
+
+
+class _TermsDumper(Dumper):
+    """An index text (:func:`kansa.events.terms.index_text`) as a binary ``tsvector``, for
+    the COPY of :data:`COPY_EVENTS` (psycopg has no binary dumper of that type)."""
+
+    format = Format.BINARY
+    oid = TSVECTOR_OID
+
+    def dump(self, obj: str) -> bytes:
+        return index.tsvector_bytes(obj)
+
+
+def with_terms(made: Iterable[rows.Row]) -> Iterator[rows.Row]:
+    """Rows of ``events`` with their index terms (of the search text) after them."""
+    for row in made:
+        yield (*row, index_text(None, row[-1]))
 
 
 # -- one append, inside its transaction -------------------------------------------------
@@ -456,7 +489,7 @@ def _append(
             {row[0]: Head(int(row[1]), str(row[2])) for row in heads.fetchall()},
             _known_client_ids(known) if asked else {},
         )
-    copy_rows(cur, COPY_EVENTS, batch.rows(events))  # hashed as the server takes them
+    copy_rows(cur, COPY_EVENTS, with_terms(batch.rows(events)))  # hashed as the server takes them
     with conn.pipeline():
         if keys := batch.keys():
             cur.execute(INSERT_KEYS, [list(column) for column in zip(*keys, strict=True)])
@@ -591,6 +624,7 @@ def _prune(
             sql.SQL(
                 "UPDATE {} AS e SET "
                 + prune.assignments("%s", "u.commitment")
+                + ", terms = NULL"
                 + " FROM unnest(%s::bigint[], %s::bytea[]) AS u (seq, commitment)"
                 " WHERE e.tenant_id = %s AND e.seq = u.seq"
             ).format(sql.Identifier(name)),

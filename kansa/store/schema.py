@@ -63,10 +63,24 @@ class Migration:
     version: int
     name: str
     statements: tuple[Statement, ...]
+    fill: str | None = None
+    """What the store fills in Python after the statements (:data:`FILL_TERMS`), if anything."""
+    then: tuple[Statement, ...] = ()
+    """Statements run after the fill (an index built once its rows are there)."""
 
     def statements_for(self, dialect: str) -> list[str]:
-        """The statements ``dialect`` runs, in order, ready to execute."""
+        """The statements ``dialect`` runs before the fill, in order, ready to execute."""
         return [sql for sql in (render(s, dialect) for s in self.statements) if sql]
+
+    def then_for(self, dialect: str) -> list[str]:
+        """The statements ``dialect`` runs after the fill."""
+        return [sql for sql in (render(s, dialect) for s in self.then) if sql]
+
+
+FILL_TERMS = "terms"
+"""The fill that writes the free-text index terms of every stored, unpruned event."""
+TERMS_TABLE = "event_terms"
+"""SQLite's free-text index: an FTS5 table whose rowid is the ``events`` row's."""
 
 
 # -- append-only -----------------------------------------------------------------------
@@ -482,6 +496,34 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        14,
+        "free-text index: the terms of each event's search text (SQLite FTS5, PostgreSQL GIN)",
+        (
+            # detail=none: which rows hold a term, nothing more; columnsize=0: no sizes kept
+            # (nothing is ranked); the ascii tokenizer never splits a term kansa made (ASCII
+            # letters and digits, or other characters, which it keeps whole).
+            Only(
+                "sqlite",
+                f"CREATE VIRTUAL TABLE {TERMS_TABLE} USING fts5(terms, detail=none,"
+                " columnsize=0, tokenize='ascii')",
+            ),
+            Only(
+                "sqlite",
+                f"CREATE TRIGGER events_terms_delete AFTER DELETE ON events"
+                f" BEGIN DELETE FROM {TERMS_TABLE} WHERE rowid = OLD.rowid; END",
+            ),
+            Only(
+                "sqlite",
+                "CREATE TRIGGER events_terms_prune AFTER UPDATE OF pruned ON events"
+                f" WHEN NEW.pruned IS NOT NULL"
+                f" BEGIN DELETE FROM {TERMS_TABLE} WHERE rowid = OLD.rowid; END",
+            ),
+            Only("postgresql", "ALTER TABLE events ADD COLUMN terms tsvector"),
+        ),
+        fill=FILL_TERMS,
+        then=(Only("postgresql", "CREATE INDEX events_terms ON events USING gin (terms)"),),
+    ),
 )
 
 
@@ -576,6 +618,9 @@ EVENT_ROW: tuple[str, ...] = (
 # The columns of ``events`` an append leaves NULL and only a prune writes.
 PRUNE_ROW: tuple[str, ...] = ("pruned", "commitment")
 
+# PostgreSQL's column of index terms (a tsvector), written by the append after EVENT_ROW.
+TERMS_ROW: tuple[str, ...] = ("terms",)
+
 # Every column of ``checkpoints``, in the order the stores write a row.
 CHECKPOINT_ROW: tuple[str, ...] = (
     "tenant_id",
@@ -620,6 +665,9 @@ class Declared:
     indexes: dict[str, Index]
     triggers: dict[str, str] = field(default_factory=dict)
     """Trigger name → the table it guards."""
+    text_indexes: dict[str, str] = field(default_factory=dict)
+    """A table (or index) that is a free-text index → the table it indexes: keyed by the
+    indexed row, its terms carry the tenant (:func:`kansa.events.terms.tenant_term`)."""
 
 
 _TABLES: dict[str, tuple[str, ...]] = {
@@ -713,8 +761,9 @@ _EVENT_INDEXES: dict[str, Index] = {
 
 DECLARED: dict[str, Declared] = {
     "sqlite": Declared(
-        tables=_TABLES | {"purge_permits": ("tenant_id", "through_seq")},
-        primary_keys=_KEYS | {"events": ("tenant_id", "seq"), "purge_permits": ("tenant_id",)},
+        tables=_TABLES | {"purge_permits": ("tenant_id", "through_seq"), TERMS_TABLE: ("terms",)},
+        primary_keys=_KEYS
+        | {"events": ("tenant_id", "seq"), "purge_permits": ("tenant_id",), TERMS_TABLE: ()},
         indexes=_EVENT_INDEXES
         | {
             "events_client_id": Index("events", ("tenant_id", "client_id"), unique=True),
@@ -724,21 +773,26 @@ DECLARED: dict[str, Declared] = {
             f"{table}_refuse_{op}": table
             for table in ("events", "checkpoints")
             for op in ("update", "delete")
-        },
+        }
+        | {"events_terms_delete": "events", "events_terms_prune": "events"},
+        text_indexes={TERMS_TABLE: "events"},
     ),
     "postgresql": Declared(
-        tables=_TABLES | {"event_keys": EVENT_KEY_ROW},
+        tables=_TABLES
+        | {"event_keys": EVENT_KEY_ROW, "events": (*EVENT_ROW, *PRUNE_ROW, *TERMS_ROW)},
         primary_keys=_KEYS
         | {"events": ("tenant_id", "seq", "occurred_at"), "event_keys": ("tenant_id", "client_id")},
         indexes=_EVENT_INDEXES
         | {
             "events_tenant_id": Index("events", ("tenant_id", "id")),
             "event_keys_tenant_seq": Index("event_keys", ("tenant_id", "seq")),
+            "events_terms": Index("events", TERMS_ROW),
         },
         triggers={
             f"{table}_refuse_{op}": table
             for table in ("events", "event_keys", "checkpoints")
             for op in ("update", "delete", "truncate")
         },
+        text_indexes={"events_terms": "events"},
     ),
 }

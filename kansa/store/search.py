@@ -13,6 +13,8 @@ import orjson
 from kansa.events.pruned import placeholder
 from kansa.events.query import Cursor, Query
 from kansa.events.stored import StoredEvent
+from kansa.events.terms import Needle, needle
+from kansa.store import terms as index
 from kansa.timeutil import from_micros, iso_utc, to_micros
 
 _SORT_SQL = {
@@ -105,9 +107,13 @@ class _Sql:
         return f"(e.product, e.action) IN (VALUES {rows})"
 
 
-def build(query: Query, dialect: str, paged: bool = True) -> tuple[str, list[Any]]:
+def build(
+    query: Query, dialect: str, paged: bool = True, via_index: index.Via = None
+) -> tuple[str, list[Any]]:
     """The SELECT for one page of ``query`` (one row more than the limit, to know if there
-    is a next page) and its parameters; with ``paged=False``, every row (for exports)."""
+    is a next page) and its parameters; with ``paged=False``, every row (for exports). On
+    SQLite, ``via_index`` reads only the rows the free-text index holds for the query's
+    terms (:func:`index_match`); PostgreSQL always offers its planner the index."""
     sql = _Sql(dialect)
     sql.where.append(f"e.tenant_id = {sql.mark(query.tenant)}")
     # "+e.seq": a filter on each row the plan reads, never the index the plan reads by — an
@@ -125,7 +131,7 @@ def build(query: Query, dialect: str, paged: bool = True) -> tuple[str, list[Any
         sql.where.append(sql.pairs(query.visible))
     if query.group_actions is not None:
         sql.where.append(sql.pairs(query.group_actions))
-    _filters(sql, query)
+    _filters(sql, query, via_index)
     if query.jobs:
         sql.where.append(
             "(e.correlation_id IS NULL OR NOT EXISTS (SELECT 1 FROM events later"
@@ -140,8 +146,11 @@ def build(query: Query, dialect: str, paged: bool = True) -> tuple[str, list[Any
             f"({sort}, e.seq) {op} ({sql.mark(query.after.value)}, {sql.mark(query.after.seq)})"
         )
     shown = f", {PLACEHOLDER_COLUMNS}" if query.placeholders else ""
+    # Through the index, SQLite must fetch the index's rows by rowid and sort those few: left
+    # to itself it reads the whole window by time and tests each row against them.
+    table = "events e NOT INDEXED" if via_index == "rows" and dialect == "sqlite" else "events e"
     text = (
-        f"SELECT {SELECT_COLUMNS}, {sort} AS sort_value{shown} FROM events e"
+        f"SELECT {SELECT_COLUMNS}, {sort} AS sort_value{shown} FROM {table}"
         f" WHERE {' AND '.join(sql.where)}"
         f" ORDER BY {sort} {direction}, e.seq {direction}"
     )
@@ -166,7 +175,7 @@ def _literal(text: str) -> str:
     return "'" + text.replace("\x00", "").replace("'", "''") + "'"
 
 
-def _filters(sql: _Sql, query: Query) -> None:
+def _filters(sql: _Sql, query: Query, via_index: index.Via) -> None:
     f = query.filters
     if f.nothing:
         sql.where.append("1 = 0")
@@ -217,8 +226,50 @@ def _filters(sql: _Sql, query: Query) -> None:
         sql.where.append(f"e.trace_id = {sql.mark(f.trace_id)}")
     if f.correlation_id:
         sql.where.append(f"e.correlation_id = {sql.mark(f.correlation_id)}")
-    for term in f.text:
-        sql.where.append(sql.contains("e.search_text", term, lowered=True))
+    needles = needles_of(query)
+    for each in needles:
+        sql.where.append(_holds(sql, each))
+    if matched := index_match(query.tenant, needles, sql.dialect):
+        if sql.dialect == "postgresql":
+            sql.where.append(index.PG_ROWS.format(mark=sql.mark(matched)))
+        elif via_index:
+            sql.where.append(index.SQLITE_ROWS.format(mark=sql.mark(matched)))
+
+
+def needles_of(query: Query) -> list[Needle]:
+    """The free-text terms of ``query`` as the index and the exact rule see them."""
+    return [needle(term) for term in query.filters.text]
+
+
+def index_match(tenant: str, needles: list[Needle], dialect: str) -> str | None:
+    """The engine's index query for ``needles`` (FTS5 MATCH, or tsquery), or None when the
+    index serves none of them."""
+    if dialect == "sqlite":
+        return index.fts_match(tenant, needles)
+    return index.tsquery(tenant, needles)
+
+
+def _holds(sql: _Sql, found: Needle) -> str:
+    """The exact rule of one free-text term: one of its forms is a substring of the search
+    text and each word of that form starts a word there."""
+    alternatives = []
+    for form in found.forms:
+        holds = sql.contains("e.search_text", form.text, lowered=True)
+        starts = []
+        for word in form.words:
+            test, pattern = index.word_start(word, sql.dialect)
+            starts.append(test.format(mark=sql.mark(pattern)))
+        # the word starts (a pattern each) only where the substring is: CASE fixes the order,
+        # which PostgreSQL would otherwise choose by its own costs; and on PostgreSQL, the
+        # rule is a CASE even without them, so the planner does not count the term's
+        # selectivity twice (it has the index condition's, from the terms' statistics)
+        if starts or sql.dialect == "postgresql":
+            then = " AND ".join(starts) or "1 = 1"
+            holds = f"(CASE WHEN {holds} THEN {then} ELSE 1 = 0 END)"
+        alternatives.append(holds)
+    if len(alternatives) == 1:
+        return alternatives[0]
+    return "(" + " OR ".join(f"({a})" for a in alternatives) + ")"
 
 
 def like_prefix(text: str) -> str:

@@ -26,6 +26,7 @@ from kansa.integrity.rowwalk import ChainRow
 from kansa.records import Tenant
 from kansa.store import prune, rows
 from kansa.store import search as search_sql
+from kansa.store import terms as index
 from kansa.store.base import Prune, Pruned, Receipt
 from kansa.store.batch import Batch
 from kansa.store.engine import Broken, SQLEngine
@@ -138,7 +139,9 @@ class SQLiteStore(SQLEngine):
 
     def migrate(self) -> list[str]:
         with self._write() as conn:
-            return self._apply_migrations(conn.execute)
+            return self._apply_migrations(
+                conn.execute, lambda _: index.fill_sqlite(conn.execute, conn.executemany)
+            )
 
     def schema_version(self) -> int:
         try:
@@ -164,7 +167,17 @@ class SQLiteStore(SQLEngine):
             if event.tenant_id not in heads:
                 heads[event.tenant_id] = self._head(conn, event)
         batch = Batch(heads, self._known_client_ids(conn, events))
-        conn.executemany(INSERT_EVENT, batch.rows(events))
+        made = list(batch.rows(events))
+        (before,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()
+        conn.executemany(INSERT_EVENT, made)
+        # The index terms, in the same transaction, by the rowids the rows were given: one
+        # above the largest, each in turn (SQLite's rule while the write lock is held); else,
+        # should SQLite have picked others, looked up by key.
+        (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
+        if made and last == before + len(made):
+            conn.executemany(index.SQLITE_INSERT_AT, index.sqlite_rows_at(made, before + 1))
+        elif made:
+            conn.executemany(index.SQLITE_INSERT, index.sqlite_rows(made))
         conn.executemany(
             "UPDATE tenants SET last_seq = ?, last_hash = ? WHERE id = ?",
             [(head.seq, head.hash, tenant) for tenant, head in batch.moved.items()],
@@ -247,8 +260,16 @@ class SQLiteStore(SQLEngine):
             after_seq = int(batch[-1][0])
 
     def search(self, query: Query) -> search_sql.Page:
-        text, params = search_sql.build(query, self.dialect)
+        text, params = search_sql.build(query, self.dialect, via_index=self.via_index(query))
         return search_sql.page(self.db.execute(text, params).fetchall(), query)
+
+    def via_index(self, query: Query) -> index.Via:
+        """How a search uses the free-text index (:func:`~kansa.store.terms.sqlite_choice`)."""
+        return index.sqlite_choice(query.tenant, search_sql.needles_of(query), self._held)
+
+    def _held(self, matched: str, limit: int) -> int:
+        row = self.db.execute(index.SQLITE_COUNT, (matched, limit)).fetchone()
+        return int(row[0])
 
     def stream(self, query: Query, batch: int = 2000) -> Iterator[StoredEvent]:
         """Every row of ``query`` in its order, ``batch`` at a time as keyset pages (the

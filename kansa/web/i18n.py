@@ -112,6 +112,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "filter.history": ("履歴", "History"),
     "filter.text": ("キーワード", "Keywords"),
     "results.count": ("{count} 件表示", "{count} shown"),
+    "results.scanned": (
+        "「{terms}」は短いため索引を使わず、期間内のログを順に調べました。",
+        "“{terms}” is too short for the index: every event of the period was read for it.",
+    ),
     "results.none": (
         "条件に一致するログはありません。",
         "No log entries match these conditions.",

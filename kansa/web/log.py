@@ -21,6 +21,7 @@ from kansa.catalog.screens import Tab
 from kansa.errors import Forbidden, InvalidInput, InvalidQuery, NotFound, Problem
 from kansa.events.present import present
 from kansa.events.query import Query
+from kansa.events.terms import matched_by
 from kansa.http.readers import client_ip
 from kansa.store.base import Store
 from kansa.store.search import Page
@@ -58,6 +59,8 @@ class Found:
     page: Page
     chart: charts.Chart
     capped: bool
+    scanned: list[str]
+    """The free-text terms too short for the index, read across the period (said so)."""
 
 
 def columns_cookie(ctx: Context, tab: Tab) -> str:
@@ -137,7 +140,8 @@ async def _search(ctx: Context, tab: Tab, query: Query, period: Period) -> Found
         found = await runtime.read(lambda: _with_starts(runtime.store, query.tenant, found))
     first = query.since.astimezone(ZoneInfo(ctx.tenant.tz)).date() if query.since else None
     drawn = charts.build(points[:CHART_CAP], first, period.today, ctx.tenant.tz)
-    return Found(found, drawn, len(points) > CHART_CAP)
+    scanned = [term for term, by in matched_by(query.filters.text) if by == "scan"]
+    return Found(found, drawn, len(points) > CHART_CAP, scanned)
 
 
 @router.get("/log")

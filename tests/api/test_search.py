@@ -294,3 +294,24 @@ def test_recording_searches_is_a_tenant_choice(
     store.update_tenant(logged, TenantChanges(record_searches=True))
     ids(client, reader_auth, logged, q="ワンタイム")
     assert len(ids(client, reader_auth, logged, action="log.search", history="access")) >= 1
+
+
+def test_the_reply_says_how_each_free_text_term_was_matched(
+    client: TestClient, reader_auth: dict[str, str], logged: str
+) -> None:
+    """A term the index serves says ``index``; one too short for it (one Japanese character,
+    Latin words under three letters) is read across the window and says ``scan`` — both
+    find what they match."""
+    reply = client.get(
+        "/api/v1/events",
+        params={"tenant": logged, "q": "ワンタイム 証 result:success"},
+        headers=reader_auth,
+    )
+    assert reply.status_code == 200
+    assert reply.json()["text_match"] == [
+        {"term": "ワンタイム", "by": "index"},
+        {"term": "証", "by": "scan"},
+    ]
+    assert [e["client_id"] for e in reply.json()["events"]] == ["e2"]
+    plain = client.get("/api/v1/events", params={"tenant": logged}, headers=reader_auth)
+    assert plain.json()["text_match"] == []
