@@ -280,9 +280,10 @@ class SQLiteStore(SQLEngine):
             self.path, check_same_thread=False, timeout=30.0, factory=_Connection
         )
         page_query = replace(query, limit=batch)
+        via = self.via_index(query)  # the free-text index's way, chosen once for every page
         try:
             while True:
-                text, params = search_sql.build(page_query, self.dialect)
+                text, params = search_sql.build(page_query, self.dialect, via_index=via)
                 found = conn.execute(text, params).fetchall()
                 # each event made as it is taken: a page of them alive at once costs the
                 # garbage collector more than making them
