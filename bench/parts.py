@@ -288,7 +288,7 @@ def run_search(
                 f"{case.name.split(':')[0]}{at} p95 < {limit:g} ms", h.p95 * 1000 < limit
             )
             target = f"p95 < {limit:g} ms: {met}"
-        elif number == 5:
+        elif number == search.PAGED:
             paged = h.p50 / first.http.p50
             met = report.judge(
                 f"page 100{at} ≤ {TARGET_PAGE_RATIO}× page 1", paged <= TARGET_PAGE_RATIO
