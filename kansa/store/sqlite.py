@@ -11,7 +11,6 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from kansa.store import search as search_sql
 from kansa.store import terms as index
 from kansa.store.base import Prune, Pruned, Receipt
 from kansa.store.batch import Batch
-from kansa.store.engine import Broken, SQLEngine
+from kansa.store.engine import Broken, SQLEngine, stream_sql, streamed
 from kansa.store.schema import EVENT_ROW
 from kansa.store.unavailable import translating
 
@@ -272,27 +271,16 @@ class SQLiteStore(SQLEngine):
         return int(row[0])
 
     def stream(self, query: Query, batch: int = 2000) -> Iterator[StoredEvent]:
-        """Every row of ``query`` in its order, ``batch`` at a time as keyset pages (the
-        search's own), each read whole by a statement of its own: as with :meth:`_sliced`,
-        a long export never holds one read snapshot of the file."""
+        text, params, narrow = stream_sql(query, self.dialect)
         # A connection of its own: a long export must not hold the thread's connection.
         conn = sqlite3.connect(
             self.path, check_same_thread=False, timeout=30.0, factory=_Connection
         )
-        page_query = replace(query, limit=batch)
-        via = self.via_index(query)  # the free-text index's way, chosen once for every page
         try:
-            while True:
-                text, params = search_sql.build(page_query, self.dialect, via_index=via)
-                found = conn.execute(text, params).fetchall()
-                # each event made as it is taken: a page of them alive at once costs the
-                # garbage collector more than making them
-                for row in found[:batch]:
-                    yield search_sql.row_event(row)
-                after = search_sql.next_cursor(found, page_query)
-                if after is None:
-                    return
-                page_query = replace(page_query, after=after)
+            cursor = conn.execute(text, params)
+            while rows := cursor.fetchmany(batch):
+                for row in rows:
+                    yield streamed(row, narrow)
         finally:
             conn.close()
 
