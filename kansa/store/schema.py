@@ -144,20 +144,25 @@ def partition_truncate_trigger(partition: str) -> str:
     )
 
 
-_PG_GUARDS = (
-    Only("postgresql", f"CREATE TABLE {OLD_EVENTS} PARTITION OF events DEFAULT"),
-    Only(
+def each_partition(command: str) -> Only:
+    """A PostgreSQL statement running ``command`` on every partition of ``events`` there is
+    now, the partition's name in place of its ``%s`` (no other quote in it)."""
+    return Only(
         "postgresql",
         f"""DO $$
         DECLARE part regclass;
         BEGIN
             FOR part IN SELECT inhrelid::regclass FROM pg_inherits
                 WHERE inhparent = 'events'::regclass LOOP
-                EXECUTE format('CREATE TRIGGER {PARTITION_TRUNCATE} BEFORE TRUNCATE ON %s'
-                    ' FOR EACH STATEMENT EXECUTE FUNCTION kansa_refuse_change()', part);
+                EXECUTE format('{command}', part);
             END LOOP;
         END $$""",
-    ),
+    )
+
+
+_PG_GUARDS = (
+    Only("postgresql", f"CREATE TABLE {OLD_EVENTS} PARTITION OF events DEFAULT"),
+    each_partition(partition_truncate_trigger("%s")),
     Only(
         "postgresql",
         """CREATE FUNCTION kansa_refuse_drop() RETURNS event_trigger LANGUAGE plpgsql AS $$
@@ -533,19 +538,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         15,
         "rows of events kept whole up to 4,000 bytes (PostgreSQL partitions)",
-        (
-            Only(
-                "postgresql",
-                f"""DO $$
-                DECLARE part regclass;
-                BEGIN
-                    FOR part IN SELECT inhrelid::regclass FROM pg_inherits
-                                WHERE inhparent = 'events'::regclass LOOP
-                        EXECUTE format('ALTER TABLE %s SET ({PARTITION_STORAGE})', part);
-                    END LOOP;
-                END $$""",
-            ),
-        ),
+        (each_partition(f"ALTER TABLE %s SET ({PARTITION_STORAGE})"),),
     ),
 )
 
