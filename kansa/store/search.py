@@ -280,16 +280,11 @@ def like_prefix(text: str) -> str:
 
 def page(rows: list[tuple[Any, ...]], query: Query) -> Page:
     """Rows of :func:`build` as a page of events and the cursor of the next page."""
-    return Page([row_event(row) for row in rows[: query.limit]], next_cursor(rows, query))
-
-
-def next_cursor(rows: Sequence[Sequence[Any]], query: Query) -> Cursor | None:
-    """Where the page after ``rows`` (of :func:`build`, one more than the limit when there
-    is a next page) starts; None when there is none."""
-    if len(rows) <= query.limit or not query.limit:
-        return None
-    last = rows[query.limit - 1]
-    return Cursor(last[3], last[2])
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    events = [row_event(row) for row in rows]
+    cursor = Cursor(rows[-1][3], rows[-1][2]) if more and rows else None
+    return Page(events, cursor)
 
 
 def row_event(row: Sequence[Any]) -> StoredEvent:
