@@ -130,7 +130,14 @@ class SQLiteEngine(Engine):
     dialect = "sqlite"
     # What the store sets on each connection; the raw connection copies the values the
     # store's connection reports, so both run with the same settings.
-    PRAGMAS = ("journal_mode", "synchronous", "cache_size", "foreign_keys", "busy_timeout")
+    PRAGMAS = (
+        "journal_mode",
+        "synchronous",
+        "cache_size",
+        "foreign_keys",
+        "busy_timeout",
+        "wal_autocheckpoint",
+    )
 
     def __init__(self, url: str | None, *, keep: bool = False) -> None:
         self._keep = keep
@@ -189,7 +196,10 @@ class SQLiteEngine(Engine):
         )
         cache = pragmas["cache_size"]
         cache_text = f"{-cache // 1024} MiB" if cache < 0 else f"{cache} pages"
-        return f"journal_mode={pragmas['journal_mode']}, synchronous={sync}, cache {cache_text}"
+        return (
+            f"journal_mode={pragmas['journal_mode']}, synchronous={sync}, cache {cache_text}, "
+            f"wal_autocheckpoint={pragmas['wal_autocheckpoint']} pages"
+        )
 
     def row_maker(self) -> Callable[[Sequence[PreparedEvent]], list[Row]]:
         return SQLiteRowMaker()
