@@ -8,11 +8,14 @@ the store assigns the sequence number and the chain.
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from typing import Annotated, Any, NamedTuple
 
 import orjson
@@ -655,8 +658,13 @@ SEARCHED = (
 def search_text(event: Mapping[str, Any]) -> str:
     """The values free text is searched in — messages, names, ids, params, details — without
     the JSON keys, so searching "login" finds a login and not every event with an actor.
-    Decoded JSON (what verify holds) is read at few calls, strings and nulls taken where they
+    Decoded JSON (what verify holds) is read at few calls: an event whose searched values are
+    strings and nulls, alone or in objects (keys in order) and lists of them, is joined in one
+    go (:func:`_joined_text`); any other, value by value, strings and nulls taken where they
     are met; anything else goes through :func:`walked_search_text`, whose text it is."""
+    joined = _joined_text(event) if type(event) is dict else None
+    if joined is not None:
+        return joined
     parts: list[str] = []
     append = parts.append
     for name in SEARCHED:
@@ -666,6 +674,60 @@ def search_text(event: Mapping[str, Any]) -> str:
         elif value is not None and not _into(value, parts):
             return walked_search_text(event)
     return "\x1f".join(parts).lower()
+
+
+_searched = operator.itemgetter(*SEARCHED)
+_not_null = functools.partial(operator.is_not, None)
+_ORDERED_KEYS: set[tuple[str, ...]] = set()
+"""Key tuples found in sorted order, so that an object's keys are sorted once per shape."""
+_ORDERED_KEPT = 4096
+
+
+def _joined_text(event: dict[str, Any]) -> str | None:
+    """:func:`search_text` of a decoded event whose searched values are strings or nulls,
+    alone, in an object whose keys are in sorted order (decoded canonical JSON: its values
+    are then in the order :func:`_into` takes them) or in a list of such strings and
+    objects — every value joined by C loops rather than appended one by one. None for any
+    other event: a key missing, an object out of order, or anything but a string or null
+    met in the join (a number, a bool, an object in an object) makes ``join`` refuse it."""
+    try:
+        values = _searched(event)
+    except KeyError:
+        return None
+    ordered = _ORDERED_KEYS
+    pieces: list[Iterable[Any]] = []
+    add = pieces.append
+    for value in values:
+        kind = type(value)
+        if kind is dict:
+            if len(value) > 1 and tuple(value) not in ordered and not _ordered(value):
+                return None
+            add(value.values())
+        elif kind is list:
+            for item in value:
+                if type(item) is not dict:
+                    add((item,))
+                elif len(item) > 1 and tuple(item) not in ordered and not _ordered(item):
+                    return None
+                else:
+                    add(item.values())
+        else:
+            add((value,))
+    try:
+        return "\x1f".join(filter(_not_null, chain.from_iterable(pieces))).lower()
+    except TypeError:  # a value that is neither a string nor a null
+        return None
+
+
+def _ordered(value: dict[str, Any]) -> bool:
+    """Whether the keys of ``value`` come in sorted order (remembered for the next object of
+    the same keys, up to :data:`_ORDERED_KEPT` sets of keys)."""
+    keys = tuple(value)
+    if list(keys) != sorted(keys):
+        return False
+    if len(_ORDERED_KEYS) < _ORDERED_KEPT:
+        _ORDERED_KEYS.add(keys)
+    return True
 
 
 def _into(value: Any, parts: list[str]) -> bool:

@@ -15,6 +15,7 @@ the chain the column-by-column way, which names the break exactly as it always h
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -66,18 +67,20 @@ def walk_rows(
     it cannot vouch for (the rest of ``rows`` is left unread)."""
     walk = Walk(tenant, head_seq=start_seq - 1, head_hash=start_hash)
     expected, prev = start_seq, start_hash
-    values = _values(layout.paths, layout.derived)
+    values = reader(layout)
+    times = _taking([6 + n for n in layout.times])
     claim: tuple[Any, Any] | None = None
+    checked = pruned = 0
     sha256, loads = hashlib.sha256, orjson.loads
     for row in rows:
         seq, body, hashed = row[0], row[1], row[2]
         if seq != expected or row[3] != prev:
             return None
-        columns = row[6:]
         if row[4] is not None:
+            columns = row[6:]
             if not _pruned_intact(row, [columns[n] for n in layout.content], prev):
                 return None
-            walk.pruned += 1
+            pruned += 1
         else:
             if type(body) is not bytes or sha256(body).hexdigest() != hashed:
                 return None
@@ -90,11 +93,11 @@ def walk_rows(
             if envelope.get("prev_hash") != prev:
                 return None
             event = envelope.get("event") or {}
-            if type(event) is not dict or values(event) != columns:
+            if type(event) is not dict or values(event) != row[6:]:
                 return None
-            if any(columns[n] is None for n in layout.times):
+            if None in times(row):
                 return None  # not written as kansa writes a time: read the column itself
-            if (event.get("product"), event.get("action")) == PURGE_ACTION:
+            if event.get("action") == PURGE_ACTION[1] and event.get("product") == PURGE_ACTION[0]:
                 params = event.get("params", {})
                 if type(params) is not dict:
                     return None
@@ -103,11 +106,19 @@ def walk_rows(
             if anchors[seq] != hashed:
                 return None
             walk.anchors += 1
-        walk.checked += 1
+        checked += 1
         expected, prev = seq + 1, hashed
-    if walk.checked:
+    walk.checked, walk.pruned = checked, pruned
+    if checked:
         walk.head_seq, walk.head_hash = expected - 1, prev
     return Walked(walk, claim)
+
+
+def _taking(indexes: Sequence[int]) -> Callable[[ChainRow], tuple[Any, ...]]:
+    """The function taking the values at ``indexes`` from a row, as a tuple."""
+    if len(indexes) > 1:
+        return operator.itemgetter(*indexes)
+    return lambda row: tuple(row[n] for n in indexes)
 
 
 def _pruned_intact(row: ChainRow, content: list[Any], prev: str) -> bool:
@@ -124,13 +135,47 @@ def _pruned_intact(row: ChainRow, content: list[Any], prev: str) -> bool:
     return check_pruned(stored, prev) == ""
 
 
+def reader(layout: Layout) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The function reading ``layout``'s columns from a hashed event: :func:`_values`, made
+    once for a layout's paths."""
+    return _reader(tuple(layout.paths), tuple(layout.derived.items()))
+
+
+@functools.lru_cache(maxsize=16)
+def _reader(
+    paths: tuple[str, ...], derived: tuple[tuple[str, Callable[[Mapping[str, Any]], Any]], ...]
+) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    return _values(paths, dict(derived))
+
+
 def _values(
     paths: Sequence[str], derived: Mapping[str, Callable[[Mapping[str, Any]], Any]]
 ) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     """The function reading, from a hashed event (a dict), the value of each of ``paths`` —
     as :func:`~kansa.integrity.chain.verify` reads it — in that order. It reads fastest with
     the paths of one key first (taken by one ``itemgetter``), then the deeper ones, grouped by
-    their first key, then the derived ones."""
+    their first key, then the derived ones.
+
+    An event as kansa writes it — every key of one key's paths there, each group's key an
+    object (or null; a list, or null, where the path takes an index) — is read by
+    :func:`_straight`, one call with no loop; any other by :func:`_looped`, path by path."""
+    parsed = _parsed(paths, derived)
+    return _straight(parsed, _looped(parsed))
+
+
+@dataclass(frozen=True, slots=True)
+class _Paths:
+    """A layout's paths as the readers take them: those of one key, the deeper ones grouped
+    by their first key, and the derived columns' functions."""
+
+    firsts: Sequence[str]
+    groups: Sequence[_Group]
+    computed: Sequence[Callable[[Mapping[str, Any]], Any]]
+
+
+def _parsed(
+    paths: Sequence[str], derived: Mapping[str, Callable[[Mapping[str, Any]], Any]]
+) -> _Paths:
     firsts: list[str] = []
     groups: list[_Group] = []
     computed: list[Callable[[Mapping[str, Any]], Any]] = []
@@ -144,6 +189,12 @@ def _values(
             firsts.append(path)
         else:
             _group(groups, parts)
+    return _Paths(firsts, groups, computed)
+
+
+def _looped(paths: _Paths) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The reader of any event, path by path."""
+    firsts, groups, computed = paths.firsts, paths.groups, paths.computed
     take = operator.itemgetter(*firsts) if len(firsts) > 1 else None
 
     def values(event: dict[str, Any]) -> tuple[Any, ...]:
@@ -172,6 +223,69 @@ def _values(
         return tuple(out)
 
     return values
+
+
+def _straight(
+    paths: _Paths, otherwise: Callable[[dict[str, Any]], tuple[Any, ...]]
+) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The reader of ``paths`` written out as one function with no loop, which hands an
+    event it cannot read so to ``otherwise`` (:func:`_looped`, that reads it alike). For the
+    columns of :data:`~kansa.store.rows.VERIFY_COLUMNS` it reads::
+
+        def values(event):
+            try:
+                first = take(event)  # id, client_id, … trace_id
+            except KeyError:
+                return otherwise(event)
+            g0 = event.get('tenant')
+            if g0 is None:
+                g0 = EMPTY
+            …
+            g2 = event.get('targets')
+            if type(g2) is list:
+                g2 = g2[0] if len(g2) > 0 else EMPTY
+            elif g2 is None:
+                g2 = EMPTY
+            else:
+                return otherwise(event)
+            …
+            if type(g0) is not dict or … :
+                return otherwise(event)
+            return (*first, g0.get('id'), …, g4.get('service'), derived0(event))
+
+    where ``EMPTY`` is ``{}``: a null (or a list too short) reads as null at every key below,
+    as :func:`~kansa.integrity.chain.walk_path` reads it."""
+    firsts, groups, computed = paths.firsts, paths.groups, paths.computed
+    scope: dict[str, Any] = {
+        "take": operator.itemgetter(*firsts) if firsts else None,
+        "otherwise": otherwise,
+        "EMPTY": {},
+        **{f"derived{n}": compute for n, compute in enumerate(computed)},
+    }
+    lines = ["def values(event):"]
+    read = ["*first" if len(firsts) > 1 else "first"] if firsts else []
+    if firsts:
+        lines += ["    try:", "        first = take(event)", "    except KeyError:"]
+        lines += ["        return otherwise(event)"]
+    for n, (top, at, keys, _) in enumerate(groups):
+        name = f"g{n}"
+        lines.append(f"    {name} = event.get({top!r})")
+        if at is None:
+            lines += [f"    if {name} is None:", f"        {name} = EMPTY"]
+        else:
+            lines += [f"    if type({name}) is list:"]
+            lines += [f"        {name} = {name}[{at}] if len({name}) > {at} else EMPTY"]
+            lines += [f"    elif {name} is None:", f"        {name} = EMPTY"]
+            lines += ["    else:", "        return otherwise(event)"]
+        read += [f"{name}.get({key!r})" for key in keys]
+    if groups:
+        odd = " or ".join(f"type(g{n}) is not dict" for n in range(len(groups)))
+        lines += [f"    if {odd}:", "        return otherwise(event)"]
+    read += [f"derived{n}(event)" for n in range(len(computed))]
+    lines.append(f"    return ({', '.join(read)},)" if read else "    return ()")
+    exec("\n".join(lines), scope)  # noqa: S102 - source made above from the layout's paths
+    function: Callable[[dict[str, Any]], tuple[Any, ...]] = scope["values"]
+    return function
 
 
 _Group = tuple[str, int | None, tuple[str, ...], tuple[tuple[str, ...], ...]]

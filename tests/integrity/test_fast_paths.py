@@ -1,0 +1,162 @@
+"""The quicker paths of the row walk only ever vouch for what the column-by-column walk finds
+intact too: the search text joined in one go is ``search_text``'s, the columns read by the
+reader written out for the layout are those read path by path — and a row that takes these
+paths, changed in a column, its bytes or its link, is still named by verify as the column
+walk names it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kansa import demo
+from kansa.catalog import Catalog
+from kansa.events.prepare import SEARCHED, _joined_text, prepare, walked_search_text
+from kansa.integrity import rowwalk
+from kansa.integrity.chain import verify, walk_path
+from kansa.integrity.slices import ROW_LAYOUT, Slice, walk_slice
+from kansa.integrity.verify import DERIVED, verify_store
+from kansa.store import Store
+from tests.helpers import pca_event
+from tests.raw import execute
+
+texts = st.text(st.characters(blacklist_categories=["Cs"]), max_size=6)
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    max_leaves=12,
+)
+strings = st.none() | texts
+flat = (
+    strings
+    | st.dictionaries(texts, strings, max_size=4)
+    | st.lists(strings | st.dictionaries(texts, strings, max_size=4), max_size=3)
+)
+"""Values of the shape the joined text takes: strings and nulls, alone, in objects (keys in
+any order) and in lists of them."""
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.fixed_dictionaries({name: flat | json_values for name in SEARCHED}))
+def test_the_search_text_joined_in_one_go_is_search_texts(event: dict[str, Any]) -> None:
+    decoded = orjson.loads(orjson.dumps(event))  # as verify holds it: decoded JSON
+    joined = _joined_text(decoded)
+    assert joined is None or joined == walked_search_text(decoded)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.fixed_dictionaries({name: flat for name in SEARCHED}))
+def test_the_joined_text_takes_strings_and_nulls_in_sorted_objects(event: dict[str, Any]) -> None:
+    decoded = orjson.loads(orjson.dumps(event, option=orjson.OPT_SORT_KEYS))
+    assert _joined_text(decoded) == walked_search_text(decoded)
+
+
+def _strict(event: dict[str, Any]) -> tuple[Any, ...]:
+    raise AssertionError(f"the written-out reader gave up on {event!r}")
+
+
+_PARSED = rowwalk._parsed(ROW_LAYOUT.paths, ROW_LAYOUT.derived)
+_STRAIGHT_ONLY = rowwalk._straight(_PARSED, _strict)
+_LOOPED = rowwalk._looped(_PARSED)
+_STRAIGHT = rowwalk._straight(_PARSED, _LOOPED)
+
+
+def _read_by_path(event: dict[str, Any]) -> tuple[Any, ...]:
+    """The columns as the column walk reads them (chain._check: walk_path, or derived)."""
+    return tuple(
+        DERIVED[path](event) if path in DERIVED else walk_path(event, tuple(path.split(".")))
+        for path in ROW_LAYOUT.paths
+    )
+
+
+def test_the_demo_events_take_the_quick_paths_and_read_as_the_column_walk_reads(
+    catalog: Catalog,
+) -> None:
+    for prepared in prepare(list(demo.generate(catalog, 300, seed=5)), catalog):
+        event = orjson.loads(prepared.core)
+        assert _joined_text(event) == prepared.search_text
+        assert _STRAIGHT_ONLY(event) == _LOOPED(event) == _read_by_path(event)
+
+
+group = st.none() | st.dictionaries(st.sampled_from(["id", "login", "name", "x"]), strings)
+shaped = st.fixed_dictionaries(
+    {},
+    optional={
+        **{path: strings | st.integers(0, 9) for path in _PARSED.firsts},
+        "tenant": group | texts,
+        "actor": group | st.lists(group, max_size=2) | st.integers(0, 9),
+        "targets": st.lists(group | texts, max_size=2) | group | texts,
+        "message": st.none() | st.dictionaries(st.sampled_from(["ja", "en"]), strings),
+        "params": st.none() | st.dictionaries(st.sampled_from(["service", "os"]), json_values),
+    },
+)
+"""Events shaped around the layout's paths, each key there or not, of the type kansa
+writes or of another."""
+
+
+@settings(max_examples=400, deadline=None)
+@given(shaped)
+def test_the_written_out_reader_reads_any_event_as_the_paths_read_it(
+    event: dict[str, Any],
+) -> None:
+    decoded = orjson.loads(orjson.dumps(event))
+    assert _STRAIGHT(decoded) == _LOOPED(decoded) == _read_by_path(decoded)
+
+
+def test_a_layout_without_deeper_or_derived_paths_is_read_alike() -> None:
+    for paths in (("occurred_at",), ("id", "app"), ("actor.id",), ("targets.0.id", "x.y")):
+        parsed = rowwalk._parsed(paths, {})
+        looped = rowwalk._looped(parsed)
+        straight = rowwalk._straight(parsed, looped)
+        for event in ({}, {"occurred_at": "t", "id": 1, "actor": {"id": "a"}, "x": None}):
+            assert straight(event) == looped(event)
+
+
+def _publish_quick(store: Store, catalog: Catalog, tenant: str, count: int = 5) -> None:
+    """Events every quick path takes (details without a list in it)."""
+    events = [pca_event(tenant, n, details=None) for n in range(1, count + 1)]
+    store.append(prepare(events, catalog))
+    for row in store.chain_rows(tenant):
+        event = orjson.loads(row[1])["event"]
+        assert _joined_text(event) is not None
+        assert _STRAIGHT_ONLY(event) == row[6:]
+
+
+@pytest.mark.parametrize(
+    ("change", "found"),
+    [
+        ("actor_name = 'someone else'", "column 'actor.name' differs"),
+        ("search_text = search_text || 'x'", "column 'search_text' differs"),
+        ("message_en = upper(message_en)", "column 'message.en' differs"),
+        ("target_id = 'acc-9999'", "column 'targets.0.id' differs"),
+        ("body = CAST(replace(CAST(body AS TEXT), 'jiro', 'jirO') AS BLOB)", "bytes do not"),
+        ("prev_hash = hash", "previous-hash link"),
+        ("seq = 33", "event(s) missing: seq 3"),
+    ],
+)
+def test_a_row_the_quick_paths_read_changed_is_named_as_the_column_walk_names_it(
+    store: Store, store_url: str, catalog: Catalog, tenant_id: str, change: str, found: str
+) -> None:
+    _publish_quick(store, catalog, tenant_id)
+    if "body" in change and not store_url.startswith("sqlite"):
+        change = "body = convert_to(replace(convert_from(body, 'UTF8'), 'jiro', 'jirO'), 'UTF8')"
+    execute(
+        store_url,
+        f"UPDATE events SET {change} WHERE tenant_id = ? AND seq = 3",
+        tenant_id,
+        bypass_triggers=True,
+    )
+    expected = verify(tenant_id, store.chain(tenant_id, 0), derived=DERIVED).broken
+    assert expected is not None and expected.seq == 3 and found in expected.reason
+    found_slice = walk_slice(store, Slice(tenant_id, 0, 5, "0" * 64, {}))
+    assert found_slice.walked is None, "the row walk vouched for a changed row"
+    (walk,) = verify_store(store, tenant_id, workers=1)
+    assert walk.broken == expected
