@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.util
+import operator
 from bisect import bisect_right
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import compress, repeat
 
 from kansa.events.prepare import search_text
 from kansa.integrity.chain import Walk
-from kansa.integrity.rowwalk import Layout, Walked, walk_rows
+from kansa.integrity.rowwalk import ChainRow, Layout, Walked, walk_rows
 from kansa.store import Store
 from kansa.store.rows import VERIFY_COLUMNS
 from kansa.store.schema import PRUNED_TO_EMPTY, PRUNED_TO_NULL
@@ -87,17 +89,24 @@ def slices(
 
 
 def walk_slice(store: Store, part: Slice) -> Sliced:
-    """Walk ``part`` with the row walk."""
-    rows = iter(store.chain_rows(part.tenant, part.after - (part.start_hash is None), part.upto))
+    """Walk ``part`` with the row walk; where the engine keeps key rows apart (PostgreSQL),
+    hold them against the events the walk vouched for (:func:`_keys_held`)."""
+    held = store.key_rows(part.tenant, part.after + 1, part.upto)
+    rows: Iterable[ChainRow] = store.chain_rows(
+        part.tenant, part.after - (part.start_hash is None), part.upto
+    )
+    if held is not None:
+        rows = list(rows)  # read again below, for their keys
+    walked_rows = iter(rows)
     start_hash = part.start_hash
     if start_hash is None:
-        first = next(rows, None)
+        first = next(walked_rows, None)
         if first is None or first[0] != part.after:
             return Sliced(part, "", None)
         start_hash = str(first[2])
     walked = walk_rows(
         part.tenant,
-        rows,
+        walked_rows,
         ROW_LAYOUT,
         start_seq=part.after + 1,
         start_hash=start_hash,
@@ -105,8 +114,33 @@ def walk_slice(store: Store, part: Slice) -> Sliced:
     )
     if walked is None:
         return Sliced(part, start_hash, None)
-    agree = store.key_problem(part.tenant, part.after + 1, part.upto) is None
-    return Sliced(part, start_hash, walked, agree)
+    if held is None:
+        return Sliced(part, start_hash, walked, True)
+    assert isinstance(rows, list)
+    return Sliced(part, start_hash, walked, _keys_held(rows[part.start_hash is None :], held))
+
+
+_KEY_OF = operator.itemgetter(
+    6 + _NAMES.index("client_id"), 6 + _NAMES.index("id"), 0, 2, 6 + _NAMES.index("occurred_at")
+)
+"""A chain row's ``client_id, id, seq, hash, occurred_at``, as :meth:`~kansa.store.Store.
+key_rows` reads a key row."""
+_CLIENT_ID = operator.itemgetter(6 + _NAMES.index("client_id"))
+_TIME_OF = operator.itemgetter(4)
+
+
+def _keys_held(rows: list[ChainRow], held: list[ChainRow]) -> bool:
+    """Whether the key rows ``held`` of a slice (in seq order) agree with its events
+    ``rows`` as :meth:`~kansa.store.Store.key_problem` holds them: every event with a
+    client id has the key row of that client id, id, seq, hash and time, and no key row is
+    left over — the events with a client id, in seq order, are the key rows. A time is
+    compared as both are written, which tells every two times apart but those not written
+    (NULL): a key row whose time is not written is never taken to agree. False only sends
+    the tenant to :meth:`~kansa.store.Store.key_problem`, over its whole chain."""
+    if None in map(_TIME_OF, held):
+        return False
+    keyed = map(operator.is_not, map(_CLIENT_ID, rows), repeat(None))
+    return list(compress(map(_KEY_OF, rows), keyed)) == held
 
 
 def keys_agree(walks: Sequence[Sliced]) -> bool:

@@ -233,6 +233,14 @@ class Store(Protocol):
         what is wrong. None where the engine keeps the keys on the events themselves."""
         ...
 
+    def key_rows(self, tenant_id: str, first_seq: int, last_seq: int) -> list[ChainRow] | None:
+        """The idempotency key rows of seq ``first_seq``–``last_seq`` in seq order, each
+        ``client_id, id, seq, hash, occurred_at`` (the time written as :meth:`chain_rows`
+        writes it), for the walk to hold against the events it read
+        (:func:`~kansa.integrity.slices.walk_slice`); :meth:`key_problem` names what
+        disagrees. None where the engine keeps the keys on the events themselves."""
+        ...
+
     def get_event(self, tenant_id: str, event_id: str) -> StoredEvent | None:
         """One event as stored (the hashed event plus seq and hash); none above the
         tenant's recorded head (readers are served nothing beyond it)."""

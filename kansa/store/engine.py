@@ -20,6 +20,7 @@ from kansa.errors import Conflict, NotFound, StoreError
 from kansa.events.prepare import PreparedEvent
 from kansa.events.query import Query
 from kansa.events.stored import StoredEvent
+from kansa.integrity.rowwalk import ChainRow
 from kansa.integrity.signing import Checkpoint
 from kansa.records import (
     Account,
@@ -175,6 +176,9 @@ class SQLEngine(ABC):
 
     def key_problem(self, tenant_id: str, first_seq: int, last_seq: int) -> tuple[int, str] | None:
         return None  # the engine keeps client ids unique on events itself
+
+    def key_rows(self, tenant_id: str, first_seq: int, last_seq: int) -> list[ChainRow] | None:
+        return None
 
     def get_event(self, tenant_id: str, event_id: str) -> StoredEvent | None:
         row = self._read_one(

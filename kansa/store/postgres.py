@@ -249,6 +249,11 @@ class PostgresStore(SQLEngine):
         found = self._read_one(rows.KEY_PROBLEM, (tenant_id, first_seq, last_seq) * 2)
         return (int(found[0]), str(found[1])) if found else None
 
+    def key_rows(self, tenant_id: str, first_seq: int, last_seq: int) -> list[ChainRow] | None:
+        return [
+            tuple(row) for row in self._read_all(rows.KEY_ROWS, (tenant_id, first_seq, last_seq))
+        ]
+
     def append(self, events: Sequence[PreparedEvent]) -> list[Receipt]:
         if not events:
             return []

@@ -408,19 +408,23 @@ def chain_rows_query(tenant_id: str, after_seq: int, upto: int | None, dialect: 
     sqlite = dialect == "sqlite"
     columns = []
     for column, _ in VERIFY_COLUMNS:
-        if column in _TIMES:
-            kind = f"typeof({column}) = 'integer' AND " if sqlite else ""
-            column = (
-                f"CASE WHEN {kind}{column} BETWEEN 0 AND {_LAST_MICROS}"
-                f" THEN {_iso_sql(column, sqlite)} END"
-            )
-        columns.append(column)
+        columns.append(_written_time(column, sqlite) if column in _TIMES else column)
     mark = "?" if sqlite else "%s"
     return (
         f"SELECT seq, body, hash, prev_hash, pruned, commitment, {', '.join(columns)}"
         f" FROM events WHERE tenant_id = {mark} AND seq > {mark} AND seq <= {mark}"
         " ORDER BY seq",
         (tenant_id, after_seq, upto if upto is not None else 2**63 - 1),
+    )
+
+
+def _written_time(column: str, sqlite: bool) -> str:
+    """``column`` (microseconds since the epoch) as :func:`chain_rows_query` writes a time:
+    as :func:`~kansa.timeutil.iso_utc` writes it, or NULL where it is not what kansa stores
+    (not an integer, or outside 1970-9999)."""
+    kind = f"typeof({column}) = 'integer' AND " if sqlite else ""
+    return (
+        f"CASE WHEN {kind}{column} BETWEEN 0 AND {_LAST_MICROS} THEN {_iso_sql(column, sqlite)} END"
     )
 
 
@@ -437,6 +441,14 @@ def _iso_sql(column: str, sqlite: bool) -> str:
         f" + mod({column}, 1000000) * interval '1 microsecond',"
         ' \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\')'
     )
+
+
+KEY_ROWS = (
+    "SELECT client_id, id, seq, hash, "
+    + _written_time("occurred_at", False)
+    + " FROM event_keys WHERE tenant_id = %s AND seq BETWEEN %s AND %s ORDER BY seq"
+)
+"""PostgreSQL: the key rows of a run of seqs (:meth:`~kansa.store.Store.key_rows`)."""
 
 
 def link_of(row: Sequence[Any]) -> StoredLink:

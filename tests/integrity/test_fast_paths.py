@@ -1,8 +1,9 @@
 """The quicker paths of the row walk only ever vouch for what the column-by-column walk finds
 intact too: the search text joined in one go is ``search_text``'s, the columns read by the
-reader written out for the layout are those read path by path — and a row that takes these
-paths, changed in a column, its bytes or its link, is still named by verify as the column
-walk names it."""
+reader written out for the layout are those read path by path, the key rows held against
+the events in Python agree exactly where ``key_problem`` finds nothing — and a row that
+takes these paths, changed in a column, its bytes or its link, is still named by verify
+as the column walk names it."""
 
 from __future__ import annotations
 
@@ -160,3 +161,57 @@ def test_a_row_the_quick_paths_read_changed_is_named_as_the_column_walk_names_it
     assert found_slice.walked is None, "the row walk vouched for a changed row"
     (walk,) = verify_store(store, tenant_id, workers=1)
     assert walk.broken == expected
+
+
+KEY_CHANGES = [
+    "UPDATE event_keys SET id = 'evt-x' WHERE tenant_id = ? AND seq = 3",
+    "UPDATE event_keys SET occurred_at = occurred_at + 1 WHERE tenant_id = ? AND seq = 3",
+    "UPDATE event_keys SET occurred_at = -1 WHERE tenant_id = ? AND seq = 3",
+    "UPDATE event_keys SET client_id = 'other' WHERE tenant_id = ? AND seq = 3",
+    "UPDATE event_keys SET seq = 4 WHERE tenant_id = ? AND seq = 3",
+    "DELETE FROM event_keys WHERE tenant_id = ? AND seq = 3",
+    "INSERT INTO event_keys SELECT tenant_id, 'extra', id, seq, hash, occurred_at"
+    " FROM event_keys WHERE tenant_id = ? AND seq = 3",
+    "UPDATE events SET client_id = NULL WHERE tenant_id = ? AND seq = 3",
+    "UPDATE events SET occurred_at = -5 WHERE tenant_id = ? AND seq = 3",
+]
+
+
+@pytest.mark.parametrize("change", [None, *KEY_CHANGES])
+def test_key_rows_held_in_python_agree_exactly_where_key_problem_finds_nothing(
+    store: Store, store_url: str, catalog: Catalog, tenant_id: str, change: str | None
+) -> None:
+    if store_url.startswith("sqlite"):
+        pytest.skip("SQLite keeps the client id on the event row itself")
+    _publish_quick(store, catalog, tenant_id)
+    if change is not None:
+        execute(store_url, change, tenant_id, bypass_triggers=True)
+    problem = store.key_problem(tenant_id, 2, 5)
+    sliced = walk_slice(store, Slice(tenant_id, 1, 5, None, {}))
+    if sliced.walked is not None:
+        assert sliced.keys_agree == (problem is None)
+    else:
+        assert not sliced.keys_agree
+    assert (change is None) == (problem is None)
+
+
+def test_events_without_a_client_id_have_no_key_row_to_agree_with(
+    store: Store, store_url: str, catalog: Catalog, tenant_id: str
+) -> None:
+    if store_url.startswith("sqlite"):
+        pytest.skip("SQLite keeps the client id on the event row itself")
+    events = [pca_event(tenant_id, n, details=None) for n in range(1, 6)]
+    del events[3]["id"]  # seq 4: published without a client id, so without a key row
+    store.append(prepare(events, catalog))
+    keyed = execute(store_url, "SELECT seq FROM event_keys WHERE tenant_id = ?", tenant_id)
+    assert sorted(row[0] for row in keyed) == [1, 2, 3, 5]
+    assert store.key_problem(tenant_id, 1, 5) is None
+    sliced = walk_slice(store, Slice(tenant_id, 0, 5, "0" * 64, {}))
+    assert sliced.walked is not None and sliced.keys_agree
+    execute(
+        store_url,
+        "DELETE FROM event_keys WHERE tenant_id = ? AND seq = 5",
+        tenant_id,
+        bypass_triggers=True,
+    )
+    assert not walk_slice(store, Slice(tenant_id, 0, 5, "0" * 64, {})).keys_agree
