@@ -24,7 +24,9 @@ from typing import Any
 
 import orjson
 
+from kansa.integrity import shaped
 from kansa.integrity.chain import StoredLink, Walk, check_pruned, walk_path
+from kansa.integrity.shaped import Event, decode
 
 ChainRow = tuple[Any, ...]
 """A stored event as a store reads it for :func:`walk_rows`: ``seq, body, hash, prev_hash,
@@ -67,7 +69,7 @@ def walk_rows(
     it cannot vouch for (the rest of ``rows`` is left unread)."""
     walk = Walk(tenant, head_seq=start_seq - 1, head_hash=start_hash)
     expected, prev = start_seq, start_hash
-    values = reader(layout)
+    values, structs = reader(layout), struct_reader(layout)
     times = _taking([6 + n for n in layout.times])
     claim: tuple[Any, Any] | None = None
     checked = pruned = 0
@@ -84,24 +86,38 @@ def walk_rows(
         else:
             if type(body) is not bytes or sha256(body).hexdigest() != hashed:
                 return None
-            try:
-                envelope = loads(body)
-            except orjson.JSONDecodeError:
-                return None
-            if type(envelope) is not dict or envelope.get("seq") != seq:
-                return None
-            if envelope.get("prev_hash") != prev:
-                return None
-            event = envelope.get("event") or {}
-            if type(event) is not dict or values(event) != row[6:]:
-                return None
+            shape = decode(body) if structs is not None else None
+            if (
+                shape is not None
+                and structs is not None
+                and (
+                    shape.event.action != PURGE_ACTION[1] or shape.event.product != PURGE_ACTION[0]
+                )
+            ):
+                if shape.seq != seq or shape.prev_hash != prev or structs(shape.event) != row[6:]:
+                    return None
+            else:  # read as a dict: any other shape, and a purge (whose params it reads)
+                try:
+                    envelope = loads(body)
+                except orjson.JSONDecodeError:
+                    return None
+                if type(envelope) is not dict or envelope.get("seq") != seq:
+                    return None
+                if envelope.get("prev_hash") != prev:
+                    return None
+                event = envelope.get("event") or {}
+                if type(event) is not dict or values(event) != row[6:]:
+                    return None
+                if (
+                    event.get("action") == PURGE_ACTION[1]
+                    and event.get("product") == PURGE_ACTION[0]
+                ):
+                    params = event.get("params", {})
+                    if type(params) is not dict:
+                        return None
+                    claim = (params.get("chain_start_seq"), params.get("chain_start_prev_hash"))
             if None in times(row):
                 return None  # not written as kansa writes a time: read the column itself
-            if event.get("action") == PURGE_ACTION[1] and event.get("product") == PURGE_ACTION[0]:
-                params = event.get("params", {})
-                if type(params) is not dict:
-                    return None
-                claim = (params.get("chain_start_seq"), params.get("chain_start_prev_hash"))
         if seq in anchors:
             if anchors[seq] != hashed:
                 return None
@@ -139,6 +155,20 @@ def reader(layout: Layout) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     """The function reading ``layout``'s columns from a hashed event: :func:`_values`, made
     once for a layout's paths."""
     return _reader(tuple(layout.paths), tuple(layout.derived.items()))
+
+
+def struct_reader(layout: Layout) -> Callable[[Event], tuple[Any, ...]] | None:
+    """The function reading ``layout``'s columns from an event read into structs
+    (:func:`kansa.integrity.shaped.reader`), made once for a layout's paths; None where the
+    structs do not hold them all."""
+    return _struct_reader(tuple(layout.paths), tuple(layout.derived.items()))
+
+
+@functools.lru_cache(maxsize=16)
+def _struct_reader(
+    paths: tuple[str, ...], derived: tuple[tuple[str, Callable[[Mapping[str, Any]], Any]], ...]
+) -> Callable[[Event], tuple[Any, ...]] | None:
+    return shaped.reader(paths, dict(derived))
 
 
 @functools.lru_cache(maxsize=16)

@@ -1,9 +1,10 @@
 """The quicker paths of the row walk only ever vouch for what the column-by-column walk finds
 intact too: the search text joined in one go is ``search_text``'s, the columns read by the
 reader written out for the layout are those read path by path, the key rows held against
-the events in Python agree exactly where ``key_problem`` finds nothing — and a row that
-takes these paths, changed in a column, its bytes or its link, is still named by verify
-as the column walk names it."""
+the events in Python agree exactly where ``key_problem`` finds nothing, the structs msgspec
+reads a body into hold what orjson reads or nothing — and a row that takes these paths,
+changed in a column, its bytes or its link, is still named by verify as the column walk
+names it."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from hypothesis import strategies as st
 from kansa import demo
 from kansa.catalog import Catalog
 from kansa.events.prepare import SEARCHED, _joined_text, prepare, walked_search_text
-from kansa.integrity import rowwalk
-from kansa.integrity.chain import verify, walk_path
+from kansa.integrity import rowwalk, shaped
+from kansa.integrity.chain import GENESIS, link, verify, walk_path
 from kansa.integrity.slices import ROW_LAYOUT, Slice, walk_slice
 from kansa.integrity.verify import DERIVED, verify_store
 from kansa.store import Store
@@ -68,6 +69,9 @@ _PARSED = rowwalk._parsed(ROW_LAYOUT.paths, ROW_LAYOUT.derived)
 _STRAIGHT_ONLY = rowwalk._straight(_PARSED, _strict)
 _LOOPED = rowwalk._looped(_PARSED)
 _STRAIGHT = rowwalk._straight(_PARSED, _LOOPED)
+_structs = rowwalk.struct_reader(ROW_LAYOUT)
+assert _structs is not None
+_STRUCTS = _structs
 
 
 def _read_by_path(event: dict[str, Any]) -> tuple[Any, ...]:
@@ -85,10 +89,13 @@ def test_the_demo_events_take_the_quick_paths_and_read_as_the_column_walk_reads(
         event = orjson.loads(prepared.core)
         assert _joined_text(event) == prepared.search_text
         assert _STRAIGHT_ONLY(event) == _LOOPED(event) == _read_by_path(event)
+        envelope = shaped.decode(link(prepared.core, GENESIS, 7))
+        assert envelope is not None and (envelope.seq, envelope.prev_hash) == (7, GENESIS)
+        assert _STRUCTS(envelope.event) == _read_by_path(event)
 
 
 group = st.none() | st.dictionaries(st.sampled_from(["id", "login", "name", "x"]), strings)
-shaped = st.fixed_dictionaries(
+shaped_events = st.fixed_dictionaries(
     {},
     optional={
         **{path: strings | st.integers(0, 9) for path in _PARSED.firsts},
@@ -104,7 +111,7 @@ writes or of another."""
 
 
 @settings(max_examples=400, deadline=None)
-@given(shaped)
+@given(shaped_events)
 def test_the_written_out_reader_reads_any_event_as_the_paths_read_it(
     event: dict[str, Any],
 ) -> None:
@@ -121,6 +128,149 @@ def test_a_layout_without_deeper_or_derived_paths_is_read_alike() -> None:
             assert straight(event) == looped(event)
 
 
+def test_the_structs_fields_are_in_sorted_order() -> None:
+    """An object's values are taken in its fields' order, as search_text takes a dict's."""
+    for struct in (shaped.Tenant, shaped.Actor, shaped.Target, shaped.Message, shaped.Event):
+        fields = list(struct.__struct_fields__)
+        assert fields == sorted(fields)
+    assert list(shaped.ErrorInfo.__struct_fields__) == ["code", "message"]
+
+
+def _both(body: bytes) -> tuple[Any, Any]:
+    """What the dict path reads from ``body`` (seq, prev_hash, columns) or the error, and
+    what the struct path reads (None where it refuses the body)."""
+    try:
+        envelope = orjson.loads(body)
+        event = envelope.get("event") or {}
+        read: Any = (envelope.get("seq"), envelope.get("prev_hash"), _LOOPED(event))
+    except (orjson.JSONDecodeError, AttributeError) as error:
+        read = type(error)
+    structs = shaped.decode(body)
+    if structs is None:
+        return read, None
+    return read, (structs.seq, structs.prev_hash, _STRUCTS(structs.event))
+
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**65), 2**65)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | texts
+)
+event_values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["id", "login", "name", "ja", "en", "x"]) | texts, inner, max_size=3
+        )
+    ),
+    max_leaves=10,
+)
+events = st.dictionaries(
+    st.sampled_from([*shaped.Event.__struct_fields__, "x"]), event_values, max_size=12
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(events, st.integers(0, 2**65) | st.floats(0, 9) | texts, texts | st.none())
+def test_the_structs_read_what_orjson_reads_or_nothing(
+    event: dict[str, Any], seq: Any, prev_hash: Any
+) -> None:
+    try:
+        body = orjson.dumps({"event": event, "prev_hash": prev_hash, "seq": seq})
+    except orjson.JSONEncodeError:  # an int past 64 bits
+        return
+    read, structs = _both(body)
+    assert structs is None or structs == read
+
+
+def _object(struct: type[Any]) -> st.SearchStrategy[dict[str, Any] | None]:
+    """An object of ``struct``'s fields (any of them there or not), or null."""
+    fields = {name: strings for name in struct.__struct_fields__}
+    return st.none() | st.fixed_dictionaries({}, optional=fields)
+
+
+params = st.none() | st.dictionaries(
+    texts, strings | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.lists(strings)
+)
+of_the_shape = st.fixed_dictionaries(
+    {},
+    optional={
+        **{name: strings for name in ("ip", "user_agent", "trace_id", "correlation_id", "app")},
+        "message": _object(shaped.Message),
+        "actor": _object(shaped.Actor),
+        "error": _object(shaped.ErrorInfo),
+        "targets": st.none() | st.lists(_object(shaped.Target).filter(bool), max_size=3),
+        "params": params,
+        "details": params,
+    },
+)
+"""The searched values of an event of the shape the structs read, in any key order."""
+
+
+@settings(max_examples=300, deadline=None)
+@given(of_the_shape)
+def test_the_structs_take_the_search_text_of_what_they_read(event: dict[str, Any]) -> None:
+    body = link(orjson.dumps(event), GENESIS, 1)
+    structs = shaped.decode(body)
+    assert structs is not None
+    assert shaped.event_text(structs.event) == walked_search_text(orjson.loads(body)["event"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    of_the_shape,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            **{name: strings for name in _PARSED.firsts},
+            "tenant": _object(shaped.Tenant),
+            "anonymous": st.booleans(),
+            "v": st.integers(0, 9),
+        },
+    ),
+)
+def test_the_structs_read_an_event_of_their_shape_as_orjson_reads_it(
+    searched: dict[str, Any], scalars: dict[str, Any]
+) -> None:
+    read, structs = _both(link(orjson.dumps({**searched, **scalars}), GENESIS, 3))
+    assert structs is not None and structs == read
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"event":{"id":"a","id":"b"},"prev_hash":"h","seq":1}',  # the last of a key given twice
+        b'{"event":{"actor":{"id":"a"},"actor":null},"prev_hash":"h","seq":1}',
+        b'{"event":{"params":{"k":"1","k":"2"}},"prev_hash":"h","seq":1,"seq":2}',
+        b'{"event":{"id":"\\u0041\\/"},"prev_hash":"h","seq":1}',
+        b'{"event":{"id":"\\ud83d\\ude00"},"prev_hash":"h","seq":1} \n',
+        b'{"event":{"id":"\\ud800"},"prev_hash":"h","seq":1}',  # a lone surrogate
+        b'{"event":{"id":"\xff"},"prev_hash":"h","seq":1}',  # not UTF-8
+        b'{"event":{"id":"\xed\xa0\x80"},"prev_hash":"h","seq":1}',  # a surrogate in UTF-8
+        b'{"event":{"id":"a\tb"},"prev_hash":"h","seq":1}',  # a control character
+        b'{"event":{"id":"\\x41"},"prev_hash":"h","seq":1}',  # a bad escape
+        b'{"event":{"v":01},"prev_hash":"h","seq":1}',
+        b'{"event":{"v":1.0},"prev_hash":"h","seq":1}',
+        b'{"event":{"v":18446744073709551616},"prev_hash":"h","seq":1}',
+        b'{"event":{"params":{"n":9223372036854775808}},"prev_hash":"h","seq":1}',
+        b'{"event":{"v":NaN},"prev_hash":"h","seq":1}',
+        b'{"event":{},"prev_hash":"h","seq":1,}',
+        b'{"event":{},"prev_hash":"h","seq":1} x',
+        b'\xef\xbb\xbf{"event":{},"prev_hash":"h","seq":1}',  # a byte order mark
+        b'{"event":null,"prev_hash":"h","seq":1}',
+        b'{"event":{"details":{"a":{"b":"c"}}},"prev_hash":"h","seq":1}',
+        b'{"event":{"\\u0069d":"a"},"prev_hash":"h","seq":1}',  # a key escaped
+        b'{"event":{"id":"a","\\u0069d":"b"},"prev_hash":"h","seq":1}',
+    ],
+)
+def test_the_structs_read_odd_bytes_as_orjson_reads_them_or_not_at_all(body: bytes) -> None:
+    read, structs = _both(body)
+    assert structs is None or structs == read
+
+
 def _publish_quick(store: Store, catalog: Catalog, tenant: str, count: int = 5) -> None:
     """Events every quick path takes (details without a list in it)."""
     events = [pca_event(tenant, n, details=None) for n in range(1, count + 1)]
@@ -129,6 +279,8 @@ def _publish_quick(store: Store, catalog: Catalog, tenant: str, count: int = 5) 
         event = orjson.loads(row[1])["event"]
         assert _joined_text(event) is not None
         assert _STRAIGHT_ONLY(event) == row[6:]
+        envelope = shaped.decode(row[1])
+        assert envelope is not None and _STRUCTS(envelope.event) == row[6:]
 
 
 @pytest.mark.parametrize(
