@@ -120,33 +120,50 @@ _OBJECTS: dict[str, type[_Object]] = {
 _MAPS = ("params", "details")
 
 
+_TAKEN = (
+    "message",
+    "actor",
+    "targets",
+    "params",
+    "details",
+    "ip",
+    "user_agent",
+    "trace_id",
+    "error",
+    "correlation_id",
+    "app",
+)
+"""The searched keys :func:`event_text` takes, in this order: those of search_text."""
+if _TAKEN != SEARCHED:  # pragma: no cover - a key searched since: event_text must take it
+    raise ImportError("kansa.integrity.shaped.event_text does not take the keys SEARCHED lists")
+
+
 def event_text(event: Event) -> str:
     """:func:`~kansa.events.prepare.search_text` of the event read into ``event``: the same
     values taken in the same order (an object's values in the order of its sorted keys —
     the fields' order here —, a number as ``str`` writes it, bools left out)."""
     parts: list[Any] = []
-    add, extend = parts.append, parts.extend
-    for name in SEARCHED:
-        value = getattr(event, name)
-        if value is None:
-            continue
-        kind = type(value)
-        if kind is str:
-            add(value)
-        elif kind is list:
-            for target in value:
-                extend(astuple(target))
-        elif kind is dict:
-            for key in sorted(value):
-                item = value[key]
-                if type(item) is str:
-                    add(item)
-                elif type(item) is int:
-                    add(str(item))
-                elif type(item) is list:
-                    extend(item)
-        else:
-            extend(astuple(value))
+    extend = parts.extend
+    if event.message is not None:
+        extend(astuple(event.message))
+    if event.actor is not None:
+        extend(astuple(event.actor))
+    for target in event.targets or ():
+        extend(astuple(target))
+    for values in (event.params, event.details):
+        if values:
+            for key in sorted(values):
+                value = values[key]
+                if type(value) is str:
+                    parts.append(value)
+                elif type(value) is int:
+                    parts.append(str(value))
+                elif type(value) is list:
+                    extend(value)
+    extend((event.ip, event.user_agent, event.trace_id))
+    if event.error is not None:
+        extend(astuple(event.error))
+    extend((event.correlation_id, event.app))
     return "\x1f".join([part for part in parts if part is not None]).lower()
 
 
