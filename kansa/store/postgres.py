@@ -335,15 +335,19 @@ def _cursor_rows(
     pool: Pool, name: str, text: str, params: Sequence[Any], batch: int = 2000
 ) -> Iterator[Any]:
     """The rows of a long read, ``batch`` at a time through a server-side cursor ``name``
-    (binary: the stored bytes as they are), in one transaction."""
+    (binary: the stored bytes as they are), in one transaction; each batch taken whole
+    (the cursor's own iteration costs a Python step a row)."""
     with (
         pool.connection() as conn,
         conn.transaction(),
         conn.cursor(name=name, binary=True) as cur,
     ):
-        cur.itersize = batch
         cur.execute(text, params)
-        yield from cur
+        while True:
+            rows = cur.fetchmany(batch)
+            yield from rows
+            if len(rows) < batch:
+                return
 
 
 def _open_pool(
