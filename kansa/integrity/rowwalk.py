@@ -8,7 +8,9 @@ prev_hash, pruned, commitment`` and the columns kept beside the bytes, in the or
 ``paths`` the walk is given, its two times already written by the database as
 :func:`~kansa.timeutil.iso_utc` writes them — and the walk reads those paths from the
 decoded event into a tuple of its own: one comparison for the row, with ``==`` as
-:func:`~kansa.integrity.chain.verify` compares. It only ever vouches: at anything else — a
+:func:`~kansa.integrity.chain.verify` compares. A body of the shape kansa writes is decoded
+into msgspec structs (:mod:`kansa.integrity.shaped`, which reads what orjson reads or
+nothing), any other into dicts by orjson. It only ever vouches: at anything else — a
 difference, a row that is not as kansa writes it — it gives up (None) and the caller walks
 the chain the column-by-column way, which names the break exactly as it always has.
 """
