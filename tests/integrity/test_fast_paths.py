@@ -24,18 +24,9 @@ from kansa.integrity.slices import ROW_LAYOUT, Slice, walk_slice
 from kansa.integrity.verify import DERIVED, verify_store
 from kansa.store import Store
 from tests.helpers import pca_event
+from tests.integrity.test_rowwalk import json_values, texts
 from tests.raw import execute
 
-texts = st.text(st.characters(blacklist_categories=["Cs"]), max_size=6)
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**63), 2**64 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | texts,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
-    max_leaves=12,
-)
 strings = st.none() | texts
 flat = (
     strings
