@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Most events the writer commits in one transaction when requests queue up.",
     )
+    writer_process: bool = Field(
+        default=True,
+        description="Commit events in a process of its own, off the event loop's interpreter "
+        "lock (false: in a thread of the serving process). An in-memory SQLite database is "
+        "always written in a thread.",
+    )
     rate_limit_per_second: float = Field(
         default=5000,
         ge=0,

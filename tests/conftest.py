@@ -131,7 +131,10 @@ def tenant_id() -> str:
 
 @pytest.fixture
 def settings(store_url: str) -> Settings:
-    return Settings(database_url=store_url)
+    """The settings of the runtime the API tests share. Its writer commits in a thread:
+    a writer process costs ~0.3 s to start, once per test. The writer process is tested in
+    tests/test_writer.py, and every test that starts ``kansa serve`` runs with it."""
+    return Settings(database_url=store_url, writer_process=False)
 
 
 @pytest.fixture

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import pytest
 
 from kansa.server.accesslog import redact
 from tests.helpers import pca_event
+from tests.net import free_port
 from tests.served import KANSA, serve
 
 
@@ -73,3 +77,57 @@ def test_the_access_log_never_holds_a_viewer_token(tmp_path: Path) -> None:
 )
 def test_credentials_are_redacted_however_their_names_are_spelled(path: str, logged: str) -> None:
     assert redact(path) == logged
+
+
+def _spawned(pid: int) -> list[int]:
+    """The processes ``pid`` started through multiprocessing (not its resource tracker)."""
+    found = [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return [c for c in found if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_kansa_serve_and_its_writer_process_after_the_last_commit(
+    tmp_path: Path,
+) -> None:
+    """The writer's commits are made by a child process; Ctrl-C reaches the whole process
+    group, the child waits for the server to close it, and nothing is left running."""
+    db = f"sqlite:///{tmp_path / 'served.db'}"
+    assert run("init", "--db", db).returncode == 0
+    key = json.loads(run("apikey", "create", "--app", "PCA Hub", "--json", "--db", db).stdout)
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [KANSA, "serve", "--db", db, "--port", str(port)],
+            stdout=sink,
+            stderr=sink,
+            env={**os.environ, "KANSA_PURGE_AT": "off"},
+            start_new_session=True,  # a process group of its own, as a terminal gives it
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.05)
+        (writer,) = _spawned(server.pid)
+        headers = {"Authorization": f"Bearer {key['key']}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
+            for n in range(1, 21):
+                assert http.post("/api/v1/events", json=pca_event("org-c", n)).status_code == 201
+        os.killpg(server.pid, signal.SIGINT)
+        assert server.wait(timeout=30) == 0, log.read_text(errors="replace")
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{writer}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{writer}").exists()
+    verify = run("verify", "--db", db)
+    assert verify.returncode == 0 and "org-c: 20 events" in verify.stdout

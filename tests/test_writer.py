@@ -1,9 +1,13 @@
-"""The writer (kansa/server/writer.py) on every engine: requests that queue while a commit is
+"""The writer on every engine, in a thread (kansa/server/writer.py) and with its commits in a
+process of its own (kansa/server/writer_process.py): requests that queue while a commit is
 held up share the next commit; a bad one among them fails alone; a request made while the
-writer is not running is refused at once."""
+writer is not running is refused at once. The process: killed in the middle of a commit, its
+requests get a 503 and the next request starts a new one; Ctrl-C does not stop it."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -12,18 +16,29 @@ from dataclasses import replace
 import pytest
 
 from kansa.catalog import Catalog
-from kansa.errors import StoreError
+from kansa.errors import ConfigError, StoreError, StoreUnavailable
 from kansa.events.prepare import PreparedEvent, prepare
 from kansa.integrity.verify import verify_store
+from kansa.server.runtime import Runtime
 from kansa.server.writer import Writer
+from kansa.server.writer_process import ProcessWriter, sendable
+from kansa.settings import Settings
 from kansa.store import Receipt, Store
 from tests.helpers import pca_event
 from tests.locks import chain_held
 
 
+@pytest.fixture(params=["thread", "process"])
+def writer(request: pytest.FixtureRequest, store: Store, store_url: str) -> Iterator[Writer]:
+    running = Writer(store) if request.param == "thread" else ProcessWriter(store, store_url)
+    running.start()
+    yield running
+    running.close()
+
+
 @pytest.fixture
-def writer(store: Store) -> Iterator[Writer]:
-    running = Writer(store)
+def process_writer(store: Store, store_url: str) -> Iterator[ProcessWriter]:
+    running = ProcessWriter(store, store_url)
     running.start()
     yield running
     running.close()
@@ -75,12 +90,84 @@ def test_a_bad_request_in_a_shared_commit_fails_alone(
     assert walk.broken is None and walk.head_seq == 5
 
 
-def test_a_writer_not_running_refuses_at_once(store: Store, catalog: Catalog) -> None:
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_a_writer_not_running_refuses_at_once(
+    kind: str, store: Store, store_url: str, catalog: Catalog
+) -> None:
     events = one(catalog, "org-w", 1)
-    idle = Writer(store)
+    idle = Writer(store) if kind == "thread" else ProcessWriter(store, store_url)
     with pytest.raises(StoreError, match="not running"):
         idle.submit(events)
     idle.start()
     idle.close()
     with pytest.raises(StoreError, match="not running"):
         idle.submit(events)
+
+
+def test_a_writer_process_killed_mid_commit_fails_its_requests_and_the_next_starts_anew(
+    process_writer: ProcessWriter, store: Store, store_url: str, catalog: Catalog, tenant_id: str
+) -> None:
+    store.append(one(catalog, tenant_id, 0))
+    first = process_writer.child_pid
+    assert first is not None
+    with chain_held(store_url, tenant_id):
+        held = process_writer.submit(one(catalog, tenant_id, 1))
+        time.sleep(0.3)  # the child has taken it and waits for the lock
+        os.kill(first, signal.SIGKILL)
+        error = held.exception(timeout=30)
+    assert isinstance(error, StoreUnavailable)
+    assert "retry with the same client ids" in str(error)
+    retried = process_writer.submit(one(catalog, tenant_id, 1)).result(timeout=30)
+    assert retried[0].seq == 2 and not retried[0].duplicate  # the killed commit stored nothing
+    assert process_writer.child_pid not in (None, first)
+    assert store.count_events(tenant_id) == 2
+    (walk,) = verify_store(store, tenant_id)
+    assert walk.broken is None and walk.head_seq == 2
+
+
+def test_a_writer_process_is_not_stopped_by_ctrl_c(
+    process_writer: ProcessWriter, store: Store, catalog: Catalog, tenant_id: str
+) -> None:
+    child = process_writer.child_pid
+    assert child is not None
+    os.kill(child, signal.SIGINT)  # what a terminal sends the whole process group
+    os.kill(child, signal.SIGTERM)  # and a service manager
+    time.sleep(0.2)
+    receipts = process_writer.submit(one(catalog, tenant_id, 1)).result(timeout=30)
+    assert receipts[0].seq == 1
+    assert process_writer.child_pid == child
+    process_writer.close()  # the writer ends it
+    assert process_writer.child_pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
+
+
+def test_a_writer_process_that_cannot_open_its_database_fails_the_start(store: Store) -> None:
+    idle = ProcessWriter(store, "mysql://kansa:hunter2@db.example/kansa")
+    with pytest.raises(ConfigError, match="unsupported database URL") as raised:
+        idle.start()
+    assert "hunter2" not in str(raised.value)
+    assert idle.child_pid is None
+    with pytest.raises(StoreError, match="not running"):
+        idle.submit([])
+
+
+class _TwoArguments(Exception):
+    def __init__(self, what: str, where: str) -> None:
+        super().__init__(f"{what} at {where}")
+
+
+def test_an_error_that_cannot_cross_to_the_writer_says_what_it_was() -> None:
+    plain = StoreUnavailable("the database is away")
+    assert sendable(plain) is plain
+    odd = sendable(_TwoArguments("bad", "here"))
+    assert type(odd) is StoreError
+    assert str(odd) == "could not store events: _TwoArguments: bad at here"
+
+
+def test_the_runtime_commits_in_a_process_unless_told_or_in_memory(store_url: str) -> None:
+    assert isinstance(Runtime.from_settings(Settings(database_url=store_url)).writer, ProcessWriter)
+    off = Settings(database_url=store_url, writer_process=False)
+    assert type(Runtime.from_settings(off).writer) is Writer
+    memory = Settings(database_url="sqlite:///:memory:")
+    assert type(Runtime.from_settings(memory).writer) is Writer

@@ -21,6 +21,7 @@ from kansa.catalog.screens import (
     screen_for,
     with_log_access,
 )
+from kansa.dburl import path_of
 from kansa.errors import ConfigError, NotFound
 from kansa.events.own import own_event
 from kansa.integrity.keyfile import load_signer, token_secret
@@ -29,6 +30,7 @@ from kansa.integrity.signing import Signer
 from kansa.records import Tenant
 from kansa.server.metrics import Metrics
 from kansa.server.writer import Writer
+from kansa.server.writer_process import ProcessWriter
 from kansa.settings import Settings
 from kansa.store import Receipt, Store, open_store
 
@@ -72,9 +74,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(jobs=self.settings.jobs)
-        self.writer = Writer(
-            self.store, max_events=self.settings.commit_max_events, metrics=self.metrics
-        )
+        self.writer = self._writer()
         self.keys = KeyCache(self.store, ttl=self.settings.key_cache_seconds)
         self.exports = ThreadPoolExecutor(EXPORT_THREADS, thread_name_prefix="kansa-export")
         self.passwords = ThreadPoolExecutor(PASSWORD_THREADS, thread_name_prefix="kansa-password")
@@ -84,6 +84,14 @@ class Runtime:
         self._signer: Signer | None = None
         self._retired: frozenset[str] = frozenset()
         self._retired_until = 0.0
+
+    def _writer(self) -> Writer:
+        url, most = self.settings.database_url, self.settings.commit_max_events
+        if self.settings.writer_process and not (
+            url.startswith("sqlite") and path_of(url) == ":memory:"
+        ):
+            return ProcessWriter(self.store, url, max_events=most, metrics=self.metrics)
+        return Writer(self.store, max_events=most, metrics=self.metrics)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:

@@ -101,7 +101,8 @@ def _supervisor(settings: Settings) -> Iterator[tuple[Runtime, str]]:
     unused = "KANSA_DATABASE_URL" if settings.database_url_file else "KANSA_DATABASE_URL_FILE"
     os.environ.pop(unused, None)  # the workers must not find both
     try:
-        runtime = Runtime.from_settings(settings)
+        # the workers append; this process's writer is not used, so no process of its own
+        runtime = Runtime.from_settings(settings.model_copy(update={"writer_process": False}))
     except BaseException:
         shutil.rmtree(worker_dir, ignore_errors=True)
         raise

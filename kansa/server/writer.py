@@ -116,24 +116,52 @@ class Writer:
                 return
 
     def _commit(self, group: list[_Item]) -> None:
-        if len(group) > 1:
-            everything = [event for events, _ in group for event in events]
-            try:
-                receipts = self._store.append(everything)
-            except Exception:  # noqa: BLE001 - each request is retried alone below
-                pass
-            else:
-                self._committed(receipts)
-                start = 0
-                for events, future in group:
-                    future.set_result(receipts[start : start + len(events)])
-                    start += len(events)
-                return
-        for events, future in group:
-            try:
-                receipts = self._store.append(events)
-            except Exception as exc:  # noqa: BLE001 - handed to the waiting request
-                future.set_exception(exc)
-            else:
-                self._committed(receipts)
-                future.set_result(receipts)
+        outcomes, shared = self._outcomes([events for events, _ in group])
+        if shared:
+            self._committed(
+                [r for outcome in outcomes if isinstance(outcome, list) for r in outcome]
+            )
+        for (_, future), outcome in zip(group, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+                continue
+            if not shared:
+                self._committed(outcome)
+            future.set_result(outcome)
+
+    def _outcomes(self, requests: list[Sequence[PreparedEvent]]) -> tuple[list[Outcome], bool]:
+        """What became of each request (:func:`commit_group`); a subclass may commit them
+        elsewhere."""
+        return commit_group(self._store, requests)
+
+
+Outcome = list[Receipt] | BaseException
+"""What became of one request: its receipts once committed, or why it was not."""
+
+
+def commit_group(
+    store: Store, requests: Sequence[Sequence[PreparedEvent]]
+) -> tuple[list[Outcome], bool]:
+    """Append ``requests`` in one transaction; if that fails (or there is one request),
+    each in a transaction of its own, so one bad request fails alone. The outcome of each
+    request in order, and whether they were committed together."""
+    if len(requests) > 1:
+        everything = [event for events in requests for event in events]
+        try:
+            receipts = store.append(everything)
+        except Exception:  # noqa: BLE001 - each request is retried alone below
+            pass
+        else:
+            outcomes: list[Outcome] = []
+            start = 0
+            for events in requests:
+                outcomes.append(receipts[start : start + len(events)])
+                start += len(events)
+            return outcomes, True
+    alone: list[Outcome] = []
+    for events in requests:
+        try:
+            alone.append(store.append(events))
+        except Exception as exc:  # noqa: BLE001 - handed to the waiting request
+            alone.append(exc)
+    return alone, False
