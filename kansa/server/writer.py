@@ -6,6 +6,9 @@ durable commit is shared. Each request's future is resolved only after its commi
 shared transaction fails, each request is retried alone so one bad request fails alone.
 A request made while the writer is not running (before ``start``, after ``close``) is refused
 at once rather than left waiting for a thread that will never take it.
+
+:class:`~kansa.server.writer_process.ProcessWriter` (what ``kansa serve`` runs) groups the
+requests here too, and has each group committed by a child process of its own.
 """
 
 from __future__ import annotations
