@@ -45,6 +45,8 @@ class Served:
     url: str
     """The database the server runs on."""
     stderr: Path
+    process: subprocess.Popen[bytes]
+    """``kansa serve`` itself."""
 
     def client(self, source: str = "127.0.0.1", **options: object) -> httpx.Client:
         """An HTTP client whose connections come from ``source``."""
@@ -54,11 +56,17 @@ class Served:
 
 @contextmanager
 def serve(
-    url: str, workdir: Path, env: Mapping[str, str], args: Iterable[str] = ()
+    url: str,
+    workdir: Path,
+    env: Mapping[str, str],
+    args: Iterable[str] = (),
+    *,
+    own_group: bool = False,
 ) -> Iterator[Served]:
     """``kansa serve --db url [args]`` with extra ``env`` (without ``--db`` when ``env`` names
-    KANSA_DATABASE_URL_FILE); stops it afterwards. What it writes
-    (stdout and stderr) is kept in a file for the tests that read what it logged."""
+    KANSA_DATABASE_URL_FILE); stops it afterwards (if it still runs). What it writes
+    (stdout and stderr) is kept in a file for the tests that read what it logged.
+    ``own_group``: in a process group of its own, as a terminal starts it."""
     port = free_port()
     stderr = workdir / f"serve-{port}.stderr"
     where = () if "KANSA_DATABASE_URL_FILE" in env else ("--db", url)  # the URL from its file
@@ -69,6 +77,7 @@ def serve(
             stderr=sink,
             env={**os.environ, "KANSA_PURGE_AT": "off", **env},
             cwd=workdir,
+            start_new_session=own_group,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -82,9 +91,10 @@ def serve(
             assert server.poll() is None, stderr.read_text(errors="replace")
             assert time.monotonic() < deadline, "kansa serve did not come up"
             time.sleep(0.05)
-        yield Served(base, port, url, stderr)
+        yield Served(base, port, url, stderr, server)
     finally:
-        server.send_signal(signal.SIGTERM)
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
         try:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:

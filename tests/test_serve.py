@@ -15,7 +15,6 @@ import pytest
 
 from kansa.server.accesslog import redact
 from tests.helpers import pca_event
-from tests.net import free_port
 from tests.served import KANSA, serve
 
 
@@ -94,37 +93,14 @@ def test_ctrl_c_ends_kansa_serve_and_its_writer_process_after_the_last_commit(
     db = f"sqlite:///{tmp_path / 'served.db'}"
     assert run("init", "--db", db).returncode == 0
     key = json.loads(run("apikey", "create", "--app", "PCA Hub", "--json", "--db", db).stdout)
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with log.open("wb") as sink:
-        server = subprocess.Popen(
-            [KANSA, "serve", "--db", db, "--port", str(port)],
-            stdout=sink,
-            stderr=sink,
-            env={**os.environ, "KANSA_PURGE_AT": "off"},
-            start_new_session=True,  # a process group of its own, as a terminal gives it
-        )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and server.poll() is None
-                time.sleep(0.05)
-        (writer,) = _spawned(server.pid)
+    with serve(db, tmp_path, {}, own_group=True) as server:
+        (writer,) = _spawned(server.process.pid)
         headers = {"Authorization": f"Bearer {key['key']}"}
-        with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
+        with httpx.Client(base_url=server.base, headers=headers, timeout=10) as http:
             for n in range(1, 21):
                 assert http.post("/api/v1/events", json=pca_event("org-c", n)).status_code == 201
-        os.killpg(server.pid, signal.SIGINT)
-        assert server.wait(timeout=30) == 0, log.read_text(errors="replace")
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        os.killpg(server.process.pid, signal.SIGINT)
+        assert server.process.wait(timeout=30) == 0, server.stderr.read_text(errors="replace")
     deadline = time.monotonic() + 10
     while Path(f"/proc/{writer}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
