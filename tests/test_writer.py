@@ -165,9 +165,13 @@ def test_an_error_that_cannot_cross_to_the_writer_says_what_it_was() -> None:
     assert str(odd) == "could not store events: _TwoArguments: bad at here"
 
 
+def _writer_of(settings: Settings) -> type[Writer]:
+    runtime = Runtime.from_settings(settings)
+    runtime.close()
+    return type(runtime.writer)
+
+
 def test_the_runtime_commits_in_a_process_unless_told_or_in_memory(store_url: str) -> None:
-    assert isinstance(Runtime.from_settings(Settings(database_url=store_url)).writer, ProcessWriter)
-    off = Settings(database_url=store_url, writer_process=False)
-    assert type(Runtime.from_settings(off).writer) is Writer
-    memory = Settings(database_url="sqlite:///:memory:")
-    assert type(Runtime.from_settings(memory).writer) is Writer
+    assert _writer_of(Settings(database_url=store_url)) is ProcessWriter
+    assert _writer_of(Settings(database_url=store_url, writer_process=False)) is Writer
+    assert _writer_of(Settings(database_url="sqlite:///:memory:")) is Writer
