@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -131,7 +133,6 @@ def test_a_writer_process_is_not_stopped_by_ctrl_c(
     child = process_writer.child_pid
     assert child is not None
     os.kill(child, signal.SIGINT)  # what a terminal sends the whole process group
-    os.kill(child, signal.SIGTERM)  # and a service manager
     time.sleep(0.2)
     receipts = process_writer.submit(one(catalog, tenant_id, 1)).result(timeout=30)
     assert receipts[0].seq == 1
@@ -175,3 +176,22 @@ def test_the_runtime_commits_in_a_process_unless_told_or_in_memory(store_url: st
     assert _writer_of(Settings(database_url=store_url)) is ProcessWriter
     assert _writer_of(Settings(database_url=store_url, writer_process=False)) is Writer
     assert _writer_of(Settings(database_url="sqlite:///:memory:")) is Writer
+
+
+def test_a_process_that_never_closes_its_writer_still_exits(store_url: str) -> None:
+    """multiprocessing's exit handler ends a daemon child with SIGTERM and waits for it: a
+    child that ignored SIGTERM would keep such a process (a crash before the writer's close)
+    from ever ending."""
+    script = (
+        "import sys\n"
+        "from kansa.store import open_store\n"
+        "from kansa.server.writer_process import ProcessWriter\n"
+        "store = open_store(sys.argv[1])\n"
+        "ProcessWriter(store, sys.argv[1]).start()\n"
+        "print('started', flush=True)\n"
+    )
+    ended = subprocess.run(
+        [sys.executable, "-c", script, store_url], capture_output=True, text=True, timeout=60
+    )
+    assert ended.returncode == 0, ended.stderr
+    assert ended.stdout == "started\n"

@@ -13,9 +13,13 @@ after its commit, as before.
 If the child stops (killed, out of memory), the requests of the group it held get
 :class:`~kansa.errors.StoreUnavailable` (a 503: they may or may not have been stored, and a
 retry with the same client id is answered as a duplicate), and the next group starts a new
-child. The child ignores SIGINT and SIGTERM, which a terminal or a service manager sends to
-the whole process group: it finishes what it was given and ends when the writer closes it
-(or when this process is gone and its end of the pipe closes).
+child. The child ignores SIGINT, which a terminal sends the whole process group on Ctrl-C:
+it finishes what it was given and ends when the writer closes it (or when this process is
+gone and its end of the pipe closes). SIGTERM ends it at once, as it ends any process; a
+service manager stopping kansa signals the serving process alone (deploy/kansa.service:
+``KillMode=mixed``), which then closes the writer. Were the child to ignore SIGTERM too,
+``multiprocessing``'s exit handler, which ends a daemon child with SIGTERM and waits for it,
+could wait for ever.
 """
 
 from __future__ import annotations
@@ -126,7 +130,6 @@ def commit_groups(url: str, pipe: Connection) -> None:
     """The child: open the store at ``url``, say so (or why not), then commit each group of
     requests it is sent and send back the outcomes, until told to stop or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from kansa.store import open_store
 
     try:
