@@ -186,19 +186,22 @@ def _object(struct: type[Any]) -> st.SearchStrategy[dict[str, Any] | None]:
 params = st.none() | st.dictionaries(
     texts, strings | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.lists(strings)
 )
-of_the_shape = st.fixed_dictionaries(
-    {},
-    optional={
-        **{name: strings for name in ("ip", "user_agent", "trace_id", "correlation_id", "app")},
-        "message": _object(shaped.Message),
-        "actor": _object(shaped.Actor),
-        "error": _object(shaped.ErrorInfo),
-        "targets": st.none() | st.lists(_object(shaped.Target).filter(bool), max_size=3),
-        "params": params,
-        "details": params,
-    },
-)
+searched_values = {
+    **{name: strings for name in ("ip", "user_agent", "trace_id", "correlation_id", "app")},
+    "message": _object(shaped.Message),
+    "actor": _object(shaped.Actor),
+    "error": _object(shaped.ErrorInfo),
+    "targets": st.none() | st.lists(_object(shaped.Target).filter(bool), max_size=3),
+    "params": params,
+    "details": params,
+}
+of_the_shape = st.fixed_dictionaries({}, optional=searched_values)
 """The searched values of an event of the shape the structs read, in any key order."""
+
+
+def test_the_search_text_of_the_structs_is_tried_on_every_searched_key() -> None:
+    """A key searched since must be drawn below, and :func:`shaped.event_text` take it."""
+    assert set(searched_values) == set(SEARCHED)
 
 
 @settings(max_examples=300, deadline=None)
