@@ -149,9 +149,16 @@ class Server:
         return [self.process.pid, *descendants(self.process.pid)]
 
     def peak_rss_kib(self) -> int | None:
-        """The largest peak RSS (VmHWM) of any of the server's processes."""
-        peaks = [peak for pid in self.pids() if (peak := peak_rss_kib(pid)) is not None]
-        return max(peaks, default=None)
+        """The peak RSS of a serving process with the processes it started (its writer
+        process, multiprocessing's resource tracker): their peaks (VmHWM) added up, which
+        bounds their peak together from above. With workers, the largest worker's."""
+        workers = [self.process.pid] if self.workers == 1 else children(self.process.pid)
+        totals = [
+            sum(peaks)
+            for worker in workers
+            if (peaks := [p for pid in (worker, *descendants(worker)) if (p := peak_rss_kib(pid))])
+        ]
+        return max(totals, default=None)
 
 
 def peak_rss_kib(pid: int) -> int | None:
@@ -164,8 +171,25 @@ def peak_rss_kib(pid: int) -> int | None:
     return None
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    return [child for child, parent in _parents().items() if parent == pid]
+
+
 def descendants(pid: int) -> list[int]:
     """Every process whose parent, or parent's parent …, is ``pid`` (from /proc)."""
+    parents = _parents()
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        below = [child for child, of in parents.items() if of == parent]
+        found.extend(below)
+        frontier.extend(below)
+    return found
+
+
+def _parents() -> dict[int, int]:
+    """Each process's parent (from /proc)."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -174,13 +198,7 @@ def descendants(pid: int) -> list[int]:
             except OSError:
                 continue
             parents[int(entry.name)] = int(stat[1])
-    found, frontier = [], [pid]
-    while frontier:
-        parent = frontier.pop()
-        children = [child for child, of in parents.items() if of == parent]
-        found.extend(children)
-        frontier.extend(children)
-    return found
+    return parents
 
 
 @contextmanager

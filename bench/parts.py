@@ -215,7 +215,8 @@ def run_http(
             rss / 1024 < TARGET_SERVE_RSS_MIB,
         )
         report.notes.append(
-            f"kansa serve peak RSS (VmHWM, the largest process), HTTP ingest{label}: "
+            f"kansa serve peak RSS (VmHWM of the serving process and its writer process added"
+            f" up; with workers, the largest worker's), HTTP ingest{label}: "
             f"{rss / 1024:,.0f} MiB (< {TARGET_SERVE_RSS_MIB} MiB: {met})"
         )
 
@@ -341,7 +342,8 @@ def run_search(
             out.rss_kib / 1024 < TARGET_SERVE_RSS_MIB,
         )
         report.notes.append(
-            f"kansa serve peak RSS (VmHWM), searches: {out.rss_kib / 1024:,.0f} MiB"
+            f"kansa serve peak RSS (VmHWM of the serving process and its writer process added"
+            f" up), searches: {out.rss_kib / 1024:,.0f} MiB"
             f" (< {TARGET_SERVE_RSS_MIB} MiB: {met})"
         )
 
