@@ -1,11 +1,13 @@
 """The writer on every engine, in a thread (kansa/server/writer.py) and with its commits in a
 process of its own (kansa/server/writer_process.py): requests that queue while a commit is
 held up share the next commit; a bad one among them fails alone; a request made while the
-writer is not running is refused at once. The process: killed in the middle of a commit, its
-requests get a 503 and the next request starts a new one; Ctrl-C does not stop it."""
+writer is not running is refused at once. The process: it commits together what it was sent
+while it committed the last, up to the most a commit takes; killed in the middle of a commit,
+its requests get a 503 and the next request starts a new one; Ctrl-C does not stop it."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -23,7 +25,7 @@ from kansa.events.prepare import PreparedEvent, prepare
 from kansa.integrity.verify import verify_store
 from kansa.server.runtime import Runtime
 from kansa.server.writer import Writer
-from kansa.server.writer_process import ProcessWriter, sendable
+from kansa.server.writer_process import ProcessWriter, commit_groups, sendable
 from kansa.settings import Settings
 from kansa.store import Receipt, Store
 from tests.helpers import pca_event
@@ -104,6 +106,56 @@ def test_a_writer_not_running_refuses_at_once(
     idle.close()
     with pytest.raises(StoreError, match="not running"):
         idle.submit(events)
+
+
+def test_the_child_commits_together_what_was_sent_while_it_committed(
+    store: Store, store_url: str, catalog: Catalog, tenant_id: str
+) -> None:
+    """The writer sends each request on as it comes; the child does not wait for this process
+    between commits, and takes every list sent meanwhile (here at most three events)."""
+    store.append(one(catalog, tenant_id, 0))
+    context = multiprocessing.get_context("spawn")
+    child_reads, we_send = context.Pipe(duplex=False)
+    we_read, child_sends = context.Pipe(duplex=False)
+    child = context.Process(target=commit_groups, args=(store_url, 3, child_reads, child_sends))
+    child.start()
+    try:
+        assert we_read.recv() is None  # the store is open
+        with chain_held(store_url, tenant_id):
+            we_send.send([one(catalog, tenant_id, 1)])
+            time.sleep(0.3)  # the child has taken it and waits for the lock
+            for n in range(2, 6):
+                we_send.send([one(catalog, tenant_id, n)])
+        answers = [we_read.recv() for _ in range(3)]
+        we_send.send(None)
+        child.join(30)
+    finally:
+        if child.is_alive():
+            child.kill()
+    assert child.exitcode == 0
+    assert [(len(outcomes), shared, lists) for outcomes, shared, lists in answers] == [
+        (1, False, 1),
+        (3, True, 3),  # sent during the held commit: one commit, up to three events
+        (1, False, 1),
+    ]
+    seqs = [
+        receipt.seq for outcomes, _, _ in answers for outcome in outcomes for receipt in outcome
+    ]
+    assert seqs == [2, 3, 4, 5, 6]
+    (walk,) = verify_store(store, tenant_id)
+    assert walk.broken is None and walk.head_seq == 6
+
+
+def test_a_request_that_cannot_be_sent_to_the_child_fails_alone(
+    process_writer: ProcessWriter, store: Store, catalog: Catalog, tenant_id: str
+) -> None:
+    odd = [replace(one(catalog, tenant_id, 9)[0], message_ja=lambda: "x")]  # type: ignore[arg-type]
+    refused = process_writer.submit(odd).exception(timeout=30)
+    assert isinstance(refused, StoreError) and not isinstance(refused, StoreUnavailable)
+    assert "could not hand the events to the writer process" in str(refused)
+    receipts = process_writer.submit(one(catalog, tenant_id, 1)).result(timeout=30)
+    assert receipts[0].seq == 1  # the same child goes on
+    assert store.count_events(tenant_id) == 1
 
 
 def test_a_writer_process_killed_mid_commit_fails_its_requests_and_the_next_starts_anew(

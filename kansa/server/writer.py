@@ -8,7 +8,8 @@ A request made while the writer is not running (before ``start``, after ``close`
 at once rather than left waiting for a thread that will never take it.
 
 :class:`~kansa.server.writer_process.ProcessWriter` (what ``kansa serve`` runs) groups the
-requests here too, and has each group committed by a child process of its own.
+requests here too, and sends them to a child process of its own, which commits what it was
+sent while it committed the last, together.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from kansa.events.prepare import PreparedEvent
 from kansa.server.metrics import Metrics
 from kansa.store import Receipt, Store
 
-_Item = tuple[Sequence[PreparedEvent], "Future[list[Receipt]]"]
+Queued = tuple[Sequence[PreparedEvent], "Future[list[Receipt]]"]
+"""A request waiting for its commit: its events, and the future its receipts are set on."""
 
 
 class Writer:
@@ -36,7 +38,7 @@ class Writer:
         self._store = store
         self._metrics = metrics
         self._max = max_events
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Queued | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="kansa-writer", daemon=True)
         self._started = False
         self._running = threading.Lock()
@@ -118,8 +120,14 @@ class Writer:
             if stop:
                 return
 
-    def _commit(self, group: list[_Item]) -> None:
-        outcomes, shared = self._outcomes([events for events, _ in group])
+    def _commit(self, group: list[Queued]) -> None:
+        """Commit ``group`` and answer its requests; a subclass may commit elsewhere."""
+        outcomes, shared = commit_group(self._store, [events for events, _ in group])
+        self._resolve(group, outcomes, shared)
+
+    def _resolve(self, group: Sequence[Queued], outcomes: Sequence[Outcome], shared: bool) -> None:
+        """Answer each request of ``group`` with its outcome; ``shared``: they were committed
+        together, as one commit."""
         if shared:
             self._committed(
                 [r for outcome in outcomes if isinstance(outcome, list) for r in outcome]
@@ -131,11 +139,6 @@ class Writer:
             if not shared:
                 self._committed(outcome)
             future.set_result(outcome)
-
-    def _outcomes(self, requests: list[Sequence[PreparedEvent]]) -> tuple[list[Outcome], bool]:
-        """What became of each request (:func:`commit_group`); a subclass may commit them
-        elsewhere."""
-        return commit_group(self._store, requests)
 
 
 Outcome = list[Receipt] | BaseException

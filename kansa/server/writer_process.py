@@ -4,41 +4,50 @@ The writer thread (:class:`~kansa.server.writer.Writer`) shares the interpreter 
 the event loop. Under load the loop holds it most of the time, and each time the writer
 comes back from the database it waits for its turn: measured on PostgreSQL with one event
 per request, a commit of eight events took 6.4–6.8 ms inside ``kansa serve`` against 3.1–3.5
-ms for the same append alone (docs/benchmarks.md). Here the thread still groups the queued
-requests exactly as before, but hands each group to a child process that owns its own
-connection to the database and commits it (:func:`~kansa.server.writer.commit_group`, the
-same code), and waits for the outcome without holding the lock. A request is answered only
-after its commit, as before.
+ms for the same append alone (docs/benchmarks.md). Here the thread still takes the queued
+requests as before, but sends them straight on to a child process that owns its own
+connection to the database, and does not wait for their commit. The child commits, in one
+transaction, every request it was sent while it committed the last
+(:func:`~kansa.server.writer.commit_group`, the same code as the thread's), so it goes from
+one commit to the next without waiting for this process. A second thread here reads its
+answers and answers each request, only after its commit, as before.
 
-If the child stops (killed, out of memory), the requests of the group it held get
-:class:`~kansa.errors.StoreUnavailable` (a 503: they may or may not have been stored, and a
-retry with the same client id is answered as a duplicate), and the next group starts a new
-child. The child ignores SIGINT, which a terminal sends the whole process group on Ctrl-C:
-it finishes what it was given and ends when the writer closes it (or when this process is
-gone and its end of the pipe closes). SIGTERM ends it at once, as it ends any process; a
-service manager stopping kansa signals the serving process alone (deploy/kansa.service:
-``KillMode=mixed``), which then closes the writer. Were the child to ignore SIGTERM too,
-``multiprocessing``'s exit handler, which ends a daemon child with SIGTERM and waits for it,
-could wait for ever.
+If the child stops (killed, out of memory), the requests it was sent and had not answered
+get :class:`~kansa.errors.StoreUnavailable` (a 503: they may or may not have been stored,
+and a retry with the same client id is answered as a duplicate), and the next request starts
+a new child. The child ignores SIGINT, which a terminal sends the whole process group on
+Ctrl-C: it finishes what it was given and ends when the writer closes it (or when this
+process is gone and its end of the pipe closes). SIGTERM ends it at once, as it ends any
+process; a service manager stopping kansa signals the serving process alone
+(deploy/kansa.service: ``KillMode=mixed``), which then closes the writer. Were the child to
+ignore SIGTERM too, ``multiprocessing``'s exit handler, which ends a daemon child with
+SIGTERM and waits for it, could wait for ever.
 """
 
 from __future__ import annotations
 
+import collections
 import multiprocessing
 import pickle
 import signal
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 
 from kansa.errors import StoreError, StoreUnavailable
 from kansa.events.prepare import PreparedEvent
 from kansa.server.metrics import Metrics
-from kansa.server.writer import Outcome, Writer, commit_group
+from kansa.server.writer import Outcome, Queued, Writer, commit_group
 from kansa.store import Store
 
 STOP_SECONDS = 30.0
 """How long closing waits for the child to end once told to, before it is killed."""
+
+Requests = list[Sequence[PreparedEvent]]
+Answer = tuple[list[Outcome], bool, int]
+"""What the child sends after each commit: the outcome of each request it committed, whether
+they were committed together, and how many of the lists of requests it was sent they were."""
+Resolve = Callable[[Sequence[Queued], Sequence[Outcome], bool], None]
 
 
 class ProcessWriter(Writer):
@@ -55,100 +64,190 @@ class ProcessWriter(Writer):
     ) -> None:
         super().__init__(store, max_events=max_events, metrics=metrics)
         self._url = url
-        self._child: BaseProcess | None = None
-        self._pipe: Connection | None = None
+        self._committer: _Committer | None = None
 
     def start(self) -> None:
         with self._running:
             if self._started:
                 return
-            self._spawn()  # started before the first request: a bad URL fails here
+            # a database that cannot be opened fails here, not at the first request
+            self._committer = _Committer(self._url, self._max, self._resolve)
         super().start()
 
     def close(self) -> None:
-        super().close()  # the thread commits what was queued, then ends
-        self._stop_child()
+        super().close()  # the thread has sent on everything queued, then ended
+        if self._committer is not None:
+            self._committer.close()  # answered once committed
+            self._committer = None
 
     @property
     def child_pid(self) -> int | None:
         """The committing process's id (None before the first start, or once stopped)."""
-        return self._child.pid if self._child is not None else None
+        return self._committer.pid if self._committer is not None else None
 
-    def _outcomes(self, requests: list[Sequence[PreparedEvent]]) -> tuple[list[Outcome], bool]:
-        try:
-            if self._pipe is None or self._child is None or not self._child.is_alive():
-                self._stop_child()
-                self._spawn()
-            assert self._pipe is not None
-            self._pipe.send(requests)
-            outcomes, shared = self._pipe.recv()
-        except Exception as exc:  # noqa: BLE001 - the child is gone or could not start
-            self._stop_child()
-            gone: Outcome = StoreUnavailable(
-                f"the writer process stopped before answering ({type(exc).__name__});"
-                " the events may or may not be stored: retry with the same client ids"
-            )
-            return [gone] * len(requests), False
-        return outcomes, shared
+    def _commit(self, group: list[Queued]) -> None:
+        committer = self._committer
+        if committer is None or committer.broken:
+            if committer is not None:
+                committer.close()
+            self._committer = None
+            try:
+                committer = self._committer = _Committer(self._url, self._max, self._resolve)
+            except Exception as exc:  # noqa: BLE001 - answered as the child's loss is
+                _gone(self._resolve, [group], exc)
+                return
+        committer.send(group)
 
-    def _spawn(self) -> None:
+
+class _Committer:
+    """One child process committing what it is sent, in order, and the thread here that
+    reads its answers and resolves the requests of each."""
+
+    def __init__(self, url: str, max_events: int, resolve: Resolve) -> None:
         context = multiprocessing.get_context("spawn")  # no fork of a process with threads
-        ours, theirs = context.Pipe()
+        child_reads, we_send = context.Pipe(duplex=False)
+        we_read, child_sends = context.Pipe(duplex=False)
         child = context.Process(
-            target=commit_groups, args=(self._url, theirs), name="kansa-writer", daemon=True
+            target=commit_groups,
+            args=(url, max_events, child_reads, child_sends),
+            name="kansa-writer",
+            daemon=True,
         )
         child.start()
-        theirs.close()
+        child_reads.close()  # the child holds these ends: with it gone, reads here end
+        child_sends.close()
         try:
-            ready = ours.recv()
+            ready = we_read.recv()
         except EOFError:
             ready = StoreError("the writer process ended as it started")
         if isinstance(ready, BaseException):
             child.join(STOP_SECONDS)
-            ours.close()
+            we_send.close()
+            we_read.close()
             raise ready
-        self._child, self._pipe = child, ours
+        self._child, self._requests, self._answers = child, we_send, we_read
+        self._resolve = resolve
+        self._lock = threading.Lock()
+        self._sent: collections.deque[list[Queued]] = collections.deque()
+        """The groups sent and not yet answered, in the order sent."""
+        self.broken = False
+        """Set once the child is gone or its pipe failed: nothing more is sent to it."""
+        self._reader = threading.Thread(target=self._read, name="kansa-writer-answers", daemon=True)
+        self._reader.start()
 
-    def _stop_child(self) -> None:
-        child, pipe = self._child, self._pipe
-        self._child = self._pipe = None
-        if pipe is not None:
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid
+
+    def send(self, group: list[Queued]) -> None:
+        """Send ``group`` on to the child; its requests are answered once it has committed
+        them (or with a 503 if it is gone first)."""
+        try:
+            payload = pickle.dumps([events for events, _ in group], pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001 - these requests fail, the others go on
+            error = StoreError(f"could not hand the events to the writer process: {exc}")
+            self._resolve(group, [error] * len(group), False)
+            return
+        with self._lock:
+            broken = self.broken
+            if not broken:
+                self._sent.append(group)
+        if broken:
+            _gone(self._resolve, [group], StoreUnavailable("the writer process is gone"))
+            return
+        try:
+            self._requests.send_bytes(payload)
+        except OSError as exc:  # the child is gone
+            self._fail(exc)
+
+    def close(self) -> None:
+        """Tell the child to stop once it has committed what it was sent; wait for its
+        answers, then for it to end (killed if it does not)."""
+        try:
+            self._requests.send(None)
+        except OSError:
+            pass  # gone already
+        self._reader.join(STOP_SECONDS)
+        self._child.join(STOP_SECONDS)
+        if self._child.is_alive():
+            self._child.kill()
+            self._child.join()
+        self._reader.join()
+        self._fail(StoreUnavailable("the writer process stopped"))  # anything unanswered
+        self._requests.close()
+        self._answers.close()
+
+    def _read(self) -> None:
+        while True:
             try:
-                pipe.send(None)
-            except OSError:
-                pass  # gone already
-        if child is not None:
-            child.join(STOP_SECONDS)
-            if child.is_alive():
-                child.kill()
-                child.join()
-        if pipe is not None:
-            pipe.close()
+                outcomes, shared, count = self._answers.recv()
+            except Exception as exc:  # noqa: BLE001 - EOF: the child is gone
+                self._fail(exc)
+                return
+            with self._lock:
+                if self.broken:  # every request sent was answered when it broke
+                    continue
+                groups = [self._sent.popleft() for _ in range(count)]
+            self._resolve([item for group in groups for item in group], outcomes, shared)
+
+    def _fail(self, cause: BaseException) -> None:
+        with self._lock:
+            self.broken = True
+            groups = list(self._sent)
+            self._sent.clear()
+        _gone(self._resolve, groups, cause)
 
 
-def commit_groups(url: str, pipe: Connection) -> None:
-    """The child: open the store at ``url``, say so (or why not), then commit each group of
-    requests it is sent and send back the outcomes, until told to stop or the pipe closes."""
+def _gone(resolve: Resolve, groups: Sequence[list[Queued]], cause: BaseException) -> None:
+    """Answer the requests of ``groups``, which the child may or may not have committed."""
+    if not groups:
+        return
+    gone = StoreUnavailable(
+        f"the writer process stopped before answering ({type(cause).__name__});"
+        " the events may or may not be stored: retry with the same client ids"
+    )
+    group = [item for each in groups for item in each]
+    resolve(group, [gone] * len(group), False)
+
+
+def commit_groups(url: str, max_events: int, requests: Connection, answers: Connection) -> None:
+    """The child: open the store at ``url``, say so (or why not), then, until told to stop
+    or the pipe closes, commit together every list of requests sent while it committed the
+    last (up to ``max_events`` events), and send back their outcomes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from kansa.store import open_store
 
     try:
         store = open_store(url)
     except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
-        pipe.send(sendable(exc))
+        answers.send(sendable(exc))
         return
-    pipe.send(None)
+    answers.send(None)
     try:
-        while True:
+        stop = False
+        while not stop:
             try:
-                requests = pipe.recv()
+                first = requests.recv()
             except EOFError:
                 return
-            if requests is None:
+            if first is None:
                 return
-            outcomes, shared = commit_group(store, requests)
+            taken: Requests = list(first)
+            count, lists = sum(map(len, first)), 1
+            while count < max_events and requests.poll():
+                try:
+                    more = requests.recv()
+                except EOFError:
+                    more = None
+                if more is None:
+                    stop = True
+                    break
+                taken += more
+                count += sum(map(len, more))
+                lists += 1
+            outcomes, shared = commit_group(store, taken)
             sent = [sendable(o) if isinstance(o, BaseException) else o for o in outcomes]
-            pipe.send((sent, shared))
+            answers.send((sent, shared, lists))
     finally:
         store.close()
 
