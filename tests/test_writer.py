@@ -23,6 +23,7 @@ from kansa.catalog import Catalog
 from kansa.errors import ConfigError, StoreError, StoreUnavailable
 from kansa.events.prepare import PreparedEvent, prepare
 from kansa.integrity.verify import verify_store
+from kansa.server.metrics import Metrics
 from kansa.server.runtime import Runtime
 from kansa.server.writer import Writer
 from kansa.server.writer_process import ProcessWriter, commit_groups, sendable
@@ -75,6 +76,31 @@ def test_requests_queued_during_a_commit_share_the_next_one(
     futures = queued_behind_a_held_commit(writer, store_url, tenant_id, batches)
     assert [f.result()[0].seq for f in futures] == [2, 3, 4, 5, 6, 7]
     assert writer.commits - before <= 2  # six requests, one commit after the held one
+
+
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_the_queue_depth_counts_requests_until_their_commit(
+    kind: str, store: Store, store_url: str, catalog: Catalog, tenant_id: str
+) -> None:
+    """Sent on to the writer process, a request still waits: it counts until answered."""
+    metrics = Metrics()
+    running = (
+        Writer(store, metrics=metrics)
+        if kind == "thread"
+        else ProcessWriter(store, store_url, metrics=metrics)
+    )
+    running.start()
+    try:
+        store.append(one(catalog, tenant_id, 0))
+        with chain_held(store_url, tenant_id):
+            futures = [running.submit(one(catalog, tenant_id, n)) for n in range(1, 4)]
+            time.sleep(0.3)  # the first waits for the lock, the others behind it
+            assert metrics.registry.get_sample_value("kansa_writer_queue_depth") == 3
+        for future in futures:
+            future.result(timeout=30)
+        assert metrics.registry.get_sample_value("kansa_writer_queue_depth") == 0
+    finally:
+        running.close()
 
 
 def test_a_bad_request_in_a_shared_commit_fails_alone(

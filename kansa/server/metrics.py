@@ -117,7 +117,7 @@ class Metrics:
         )
         self.queue_depth = Gauge(
             "kansa_writer_queue_depth",
-            "Append requests waiting for the writer.",
+            "Append requests waiting for their commit.",
             multiprocess_mode="livesum",
             registry=r,
         )

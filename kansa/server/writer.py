@@ -114,8 +114,6 @@ class Writer:
                     break
                 group.append(more)
                 count += len(more[0])
-            if self._metrics is not None:
-                self._metrics.queue_depth.dec(len(group))
             self._commit(group)
             if stop:
                 return
@@ -128,6 +126,8 @@ class Writer:
     def _resolve(self, group: Sequence[Queued], outcomes: Sequence[Outcome], shared: bool) -> None:
         """Answer each request of ``group`` with its outcome; ``shared``: they were committed
         together, as one commit."""
+        if self._metrics is not None:
+            self._metrics.queue_depth.dec(len(group))
         if shared:
             self._committed(
                 [r for outcome in outcomes if isinstance(outcome, list) for r in outcome]

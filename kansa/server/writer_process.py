@@ -180,10 +180,11 @@ class _Committer:
     def _read(self) -> None:
         while True:
             try:
-                outcomes, shared, count = self._answers.recv()
+                answer: Answer = self._answers.recv()
             except Exception as exc:  # noqa: BLE001 - EOF: the child is gone
                 self._fail(exc)
                 return
+            outcomes, shared, count = answer
             with self._lock:
                 if self.broken:  # every request sent was answered when it broke
                     continue
