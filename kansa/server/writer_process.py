@@ -225,32 +225,35 @@ def commit_groups(url: str, max_events: int, requests: Connection, answers: Conn
         return
     answers.send(None)
     try:
-        stop = False
-        while not stop:
-            try:
-                first = requests.recv()
-            except EOFError:
-                return
-            if first is None:
-                return
+        while (first := _received(requests)) is not None:
             taken: Requests = list(first)
-            count, lists = sum(map(len, first)), 1
+            count, lists, stop = sum(map(len, first)), 1, False
             while count < max_events and requests.poll():
-                try:
-                    more = requests.recv()
-                except EOFError:
-                    more = None
-                if more is None:
-                    stop = True
+                if (more := _received(requests)) is None:
+                    stop = True  # after this commit
                     break
                 taken += more
                 count += sum(map(len, more))
                 lists += 1
             outcomes, shared = commit_group(store, taken)
             sent = [sendable(o) if isinstance(o, BaseException) else o for o in outcomes]
-            answers.send((sent, shared, lists))
+            try:
+                answers.send((sent, shared, lists))
+            except OSError:
+                return  # the serving process is gone
+            if stop:
+                return
     finally:
         store.close()
+
+
+def _received(requests: Connection) -> Requests | None:
+    """The next list of requests, or None when told to stop or the serving process is gone."""
+    try:
+        received: Requests | None = requests.recv()
+    except EOFError:
+        return None
+    return received
 
 
 def sendable(error: BaseException) -> BaseException:
