@@ -150,8 +150,8 @@ class Server:
 
     def peak_rss_kib(self) -> int | None:
         """The peak RSS of a serving process with the processes it started (its writer
-        process, multiprocessing's resource tracker): their peaks (VmHWM) added up, which
-        bounds their peak together from above. With workers, the largest worker's."""
+        process): their peaks (VmHWM) added up, which bounds their peak together from
+        above. With workers, the largest worker's."""
         workers = [self.process.pid] if self.workers == 1 else children(self.process.pid)
         totals = [
             sum(peaks)

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from kansa.server.accesslog import redact
+from kansa.server.writer_process import CHILD
 from tests.helpers import pca_event
 from tests.served import KANSA, serve
 
@@ -78,10 +79,9 @@ def test_credentials_are_redacted_however_their_names_are_spelled(path: str, log
     assert redact(path) == logged
 
 
-def _spawned(pid: int) -> list[int]:
-    """The processes ``pid`` started through multiprocessing (not its resource tracker)."""
-    found = [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    return [c for c in found if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started."""
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 @pytest.mark.slow
@@ -94,7 +94,8 @@ def test_ctrl_c_ends_kansa_serve_and_its_writer_process_after_the_last_commit(
     assert run("init", "--db", db).returncode == 0
     key = json.loads(run("apikey", "create", "--app", "PCA Hub", "--json", "--db", db).stdout)
     with serve(db, tmp_path, {}, own_group=True) as server:
-        (writer,) = _spawned(server.process.pid)
+        (writer,) = _children(server.process.pid)  # the writer process, and nothing else
+        assert CHILD.encode() in Path(f"/proc/{writer}/cmdline").read_bytes()
         headers = {"Authorization": f"Bearer {key['key']}"}
         with httpx.Client(base_url=server.base, headers=headers, timeout=10) as http:
             for n in range(1, 21):

@@ -15,21 +15,22 @@ answers and answers each request, only after its commit, as before.
 If the child stops (killed, out of memory), the requests it was sent and had not answered
 get :class:`~kansa.errors.StoreUnavailable` (a 503: they may or may not have been stored,
 and a retry with the same client id is answered as a duplicate), and the next request starts
-a new child. The child ignores SIGINT, which a terminal sends the whole process group on
-Ctrl-C: it finishes what it was given and ends when the writer closes it (or when this
-process is gone and its end of the pipe closes). SIGTERM ends it at once, as it ends any
-process; a service manager stopping kansa signals the serving process alone
-(deploy/kansa.service: ``KillMode=mixed``), which then closes the writer. Were the child to
-ignore SIGTERM too, ``multiprocessing``'s exit handler, which ends a daemon child with
-SIGTERM and waits for it, could wait for ever.
+a new child. The child is a plain ``python -c`` process (:data:`CHILD`), so no
+``multiprocessing`` resource tracker runs beside it. It ignores SIGINT, which a terminal
+sends the whole process group on Ctrl-C: it commits what it was sent and ends when the
+writer closes it, or when this process is gone and its end of the pipe closes. SIGTERM ends
+it at once, as it ends any process; a service manager stopping kansa signals the serving
+process alone (deploy/kansa.service: ``KillMode=mixed``), which then closes the writer.
 """
 
 from __future__ import annotations
 
 import collections
-import multiprocessing
+import os
 import pickle
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
@@ -104,28 +105,14 @@ class _Committer:
     reads its answers and resolves the requests of each."""
 
     def __init__(self, url: str, max_events: int, resolve: Resolve) -> None:
-        context = multiprocessing.get_context("spawn")  # no fork of a process with threads
-        child_reads, we_send = context.Pipe(duplex=False)
-        we_read, child_sends = context.Pipe(duplex=False)
-        child = context.Process(
-            target=commit_groups,
-            args=(url, max_events, child_reads, child_sends),
-            name="kansa-writer",
-            daemon=True,
-        )
-        child.start()
-        child_reads.close()  # the child holds these ends: with it gone, reads here end
-        child_sends.close()
+        self._child, self._requests, self._answers = _start(url, max_events)
         try:
-            ready = we_read.recv()
+            ready = self._answers.recv()
         except EOFError:
             ready = StoreError("the writer process ended as it started")
         if isinstance(ready, BaseException):
-            child.join(STOP_SECONDS)
-            we_send.close()
-            we_read.close()
+            self._stop()
             raise ready
-        self._child, self._requests, self._answers = child, we_send, we_read
         self._resolve = resolve
         self._lock = threading.Lock()
         self._sent: collections.deque[list[Queued]] = collections.deque()
@@ -136,7 +123,7 @@ class _Committer:
         self._reader.start()
 
     @property
-    def pid(self) -> int | None:
+    def pid(self) -> int:
         return self._child.pid
 
     def send(self, group: list[Queued]) -> None:
@@ -163,17 +150,23 @@ class _Committer:
     def close(self) -> None:
         """Tell the child to stop once it has committed what it was sent; wait for its
         answers, then for it to end (killed if it does not)."""
+        self._stop(self._reader)
+        self._fail(StoreUnavailable("the writer process stopped"))  # anything unanswered
+
+    def _stop(self, reader: threading.Thread | None = None) -> None:
         try:
             self._requests.send(None)
         except OSError:
             pass  # gone already
-        self._reader.join(STOP_SECONDS)
-        self._child.join(STOP_SECONDS)
-        if self._child.is_alive():
+        if reader is not None:
+            reader.join(STOP_SECONDS)
+        try:
+            self._child.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:
             self._child.kill()
-            self._child.join()
-        self._reader.join()
-        self._fail(StoreUnavailable("the writer process stopped"))  # anything unanswered
+            self._child.wait()
+        if reader is not None:
+            reader.join()
         self._requests.close()
         self._answers.close()
 
@@ -211,11 +204,50 @@ def _gone(resolve: Resolve, groups: Sequence[list[Queued]], cause: BaseException
     resolve(group, [gone] * len(group), False)
 
 
+CHILD = "from kansa.server.writer_process import main; main()"
+"""What the writer process runs (``python -c``), the two ends of its pipes as arguments."""
+
+
+def _start(url: str, max_events: int) -> tuple[subprocess.Popen[bytes], Connection, Connection]:
+    """The writer process, started, and the ends of its two pipes this process keeps. Its
+    database URL goes through the pipe, never on its command line, where ``ps`` shows it."""
+    child_reads, we_send = os.pipe()
+    we_read, child_sends = os.pipe()
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(child_reads), str(child_sends)],
+            pass_fds=(child_reads, child_sends),
+            stdin=subprocess.DEVNULL,
+        )
+    except BaseException:
+        for end in (we_send, we_read):
+            os.close(end)
+        raise
+    finally:
+        for end in (child_reads, child_sends):  # the child's: with it gone, reads here end
+            os.close(end)
+    requests = Connection(we_send, readable=False)
+    requests.send((url, max_events))
+    return child, requests, Connection(we_read, writable=False)
+
+
+def main() -> None:
+    """The writer process (:data:`CHILD`): its settings from the pipe, then
+    :func:`commit_groups`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    requests = Connection(int(sys.argv[1]), writable=False)
+    answers = Connection(int(sys.argv[2]), readable=False)
+    try:
+        url, max_events = requests.recv()
+    except EOFError:
+        return  # the serving process is gone already
+    commit_groups(url, max_events, requests, answers)
+
+
 def commit_groups(url: str, max_events: int, requests: Connection, answers: Connection) -> None:
     """The child: open the store at ``url``, say so (or why not), then, until told to stop
     or the pipe closes, commit together every list of requests sent while it committed the
     last (up to ``max_events`` events), and send back their outcomes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from kansa.store import open_store
 
     try:
