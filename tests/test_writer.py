@@ -27,9 +27,10 @@ from kansa.integrity.verify import verify_store
 from kansa.server.metrics import Metrics
 from kansa.server.runtime import Runtime
 from kansa.server.writer import Writer
-from kansa.server.writer_process import ProcessWriter, commit_groups, sendable
+from kansa.server.writer_process import WRITER_CACHE_MIB, ProcessWriter, commit_groups, sendable
 from kansa.settings import Settings
-from kansa.store import Receipt, Store
+from kansa.store import Receipt, Store, open_store
+from kansa.store.sqlite import SQLiteStore
 from tests.helpers import pca_event
 from tests.locks import chain_held
 
@@ -171,6 +172,19 @@ def test_the_child_commits_together_what_was_sent_while_it_committed(
     assert seqs == [2, 3, 4, 5, 6]
     (walk,) = verify_store(store, tenant_id)
     assert walk.broken is None and walk.head_seq == 6
+
+
+def test_a_store_opened_for_the_writer_process_keeps_a_smaller_sqlite_cache(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cache.db'}"
+    for store, mib in (
+        (open_store(url, sqlite_cache_mib=WRITER_CACHE_MIB), 32),
+        (open_store(url), 64),
+    ):
+        assert isinstance(store, SQLiteStore)
+        try:
+            assert store.db.execute("PRAGMA cache_size").fetchone()[0] == -mib * 1024
+        finally:
+            store.close()
 
 
 def test_a_request_that_cannot_be_sent_to_the_child_fails_alone(

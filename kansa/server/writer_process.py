@@ -41,6 +41,11 @@ from kansa.server.metrics import Metrics
 from kansa.server.writer import Outcome, Queued, Writer, commit_group
 from kansa.store import Store
 
+WRITER_CACHE_MIB = 32
+"""SQLite: the writer process's page cache, half a serving connection's. Appending 100,000
+events in batches of 100 to a copy of a store of a million took the same time with 32 MiB and
+64 (4,914 / 5,047 against 4,953 / 5,042 events/s), and the process holds 32 MiB less."""
+
 STOP_SECONDS = 30.0
 """How long closing waits for the child to end once told to, before it is killed."""
 
@@ -251,7 +256,7 @@ def commit_groups(url: str, max_events: int, requests: Connection, answers: Conn
     from kansa.store import open_store
 
     try:
-        store = open_store(url)
+        store = open_store(url, sqlite_cache_mib=WRITER_CACHE_MIB)
     except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
         answers.send(sendable(exc))
         return
