@@ -1,5 +1,5 @@
-"""kansa.server.protocol: what one turn of the event loop writes to a connection reaches the
-socket as one write, the same bytes in the same order; a large or closing write is not held."""
+"""kansa.server.protocol: a reply's head and body reach the socket as one write, the same
+bytes in the same order; a write with none after it waits no longer than the turn."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import httpx
 import uvicorn
 import uvloop
 
-from kansa.server.protocol import SEND_AT, TurnHttpToolsProtocol, TurnWrites
+from kansa.server.protocol import TurnHttpToolsProtocol, TurnWrites
 
 
 class Recording:
-    """A socket transport, with the writes it was handed kept for the test to read."""
+    """A socket transport, with each write it was handed (one per call) kept for the test."""
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self.transport = transport
@@ -25,6 +25,10 @@ class Recording:
     def write(self, data: bytes) -> None:
         self.writes.append(bytes(data))
         self.transport.write(data)
+
+    def writelines(self, chunks: tuple[bytes, ...]) -> None:  # one call: one write
+        self.writes.append(b"".join(bytes(chunk) for chunk in chunks))
+        self.transport.writelines(chunks)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.transport, name)
@@ -56,35 +60,33 @@ def _on_a_socket(check: Check) -> list[dict[str, Any]]:
     return errors
 
 
-def test_the_writes_of_one_turn_go_out_as_one_in_their_order() -> None:
+def test_a_head_and_its_body_go_out_as_one_write_when_the_body_is_written() -> None:
     async def check(turn: TurnWrites, sent: Recording, reader: asyncio.StreamReader) -> None:
-        turn.write(b"HTTP/1.1 201 Created\r\ncontent-length: 4\r\n\r\n")
-        turn.write(bytearray(b"ab"))
+        head = b"HTTP/1.1 201 Created\r\ncontent-length: 4\r\n\r\n"
+        turn.write(head)
         turn.write(b"")
-        turn.writelines([b"c", memoryview(b"d")])
-        assert sent.writes == []  # nothing before the turn ends
-        await asyncio.sleep(0)
-        assert sent.writes == [b"HTTP/1.1 201 Created\r\ncontent-length: 4\r\n\r\nabcd"]
-        turn.write(b"next turn")
-        await asyncio.sleep(0)
-        assert sent.writes[1:] == [b"next turn"]
-        want = sent.writes[0] + b"next turn"
-        assert await reader.readexactly(len(want)) == want
+        assert sent.writes == []  # kept for the next write
+        turn.write(bytearray(b"abcd"))
+        assert sent.writes == [head + b"abcd"]  # at once, with it: not a turn later
+        assert await reader.readexactly(len(head) + 4) == head + b"abcd"
 
     assert _on_a_socket(check) == []
 
 
-def test_a_large_write_is_sent_at_once_and_what_follows_keeps_its_place() -> None:
+def test_a_write_with_none_after_it_goes_at_the_end_of_the_turn_in_its_place() -> None:
     async def check(turn: TurnWrites, sent: Recording, reader: asyncio.StreamReader) -> None:
-        turn.write(b"h" * 10)
-        turn.write(b"x" * SEND_AT)
-        assert sent.writes == [b"h" * 10 + b"x" * SEND_AT]  # not held to the turn's end
-        turn.write(b"tail")
-        assert len(sent.writes) == 1
+        turn.write(b"one")
+        turn.write(b"two")
+        turn.writelines([b"thr", memoryview(b"ee")])
+        assert sent.writes == [b"onetwo"]
         await asyncio.sleep(0)
-        assert sent.writes[1:] == [b"tail"]
-        data = await reader.readexactly(10 + SEND_AT + 4)
-        assert data == b"h" * 10 + b"x" * SEND_AT + b"tail"
+        assert sent.writes == [b"onetwo", b"three"]
+        big = b"x" * (1 << 20)
+        turn.write(big)
+        turn.write(b"tail")
+        await asyncio.sleep(0)
+        assert sent.writes[2:] == [big + b"tail"]
+        assert await reader.readexactly(11 + len(big) + 4) == b"onetwothree" + big + b"tail"
 
     assert _on_a_socket(check) == []
 
