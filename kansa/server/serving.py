@@ -30,7 +30,6 @@ from kansa.server.app import create_app
 from kansa.server.jobs import Jobs
 from kansa.server.logs import LogFormat, log_config
 from kansa.server.metrics import MetricsServer, exposed
-from kansa.server.protocol import TurnHttpToolsProtocol
 from kansa.server.runtime import Runtime
 from kansa.settings import Settings
 
@@ -56,7 +55,7 @@ def serve(
         "proxy_headers": False,  # X-Forwarded-* are kansa's to judge (KANSA_TRUSTED_PROXIES)
         "log_config": log_config(log_format, requests_log),
         "loop": "auto",
-        "http": TurnHttpToolsProtocol,  # a reply in one write (kansa.server.protocol)
+        "http": "auto",
     }
     if workers == 1:
         application = create_app(settings)
