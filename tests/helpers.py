@@ -14,6 +14,8 @@ from kansa.access import tokens
 from kansa.access.keys import make_key
 from kansa.access.tokens import ViewerToken
 from kansa.events.stored import ActorOf, StoredEvent
+from kansa.integrity.chain import Walk
+from kansa.integrity.verify import Keys, verify_store
 from kansa.server.runtime import Runtime
 from kansa.store import Store
 from kansa.timeutil import utcnow
@@ -59,6 +61,14 @@ def pca_event(tenant_id: str, number: int = 1, **overrides: Any) -> dict[str, An
     }
     event.update(overrides)
     return event
+
+
+def intact(store: Store, tenant_id: str, key: Keys = None) -> Walk:
+    """The walk of one tenant's chain by ``verify_store`` (with ``key``, its checkpoints
+    too), asserted unbroken — the break named when it is not — for a test to check more."""
+    (walk,) = verify_store(store, tenant_id, key)
+    assert walk.broken is None, walk.broken
+    return walk
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:

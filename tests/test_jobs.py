@@ -13,12 +13,11 @@ from fastapi.testclient import TestClient
 
 from kansa.catalog import Catalog
 from kansa.events.prepare import prepare
-from kansa.integrity.verify import verify_store
 from kansa.server.app import create_app
 from kansa.server.jobs import Jobs, next_run
 from kansa.server.runtime import Runtime
 from kansa.settings import Settings
-from tests.helpers import pca_event
+from tests.helpers import intact, pca_event
 
 
 @pytest.fixture
@@ -58,8 +57,8 @@ def test_checkpoints_are_signed_every_n_events_or_t_minutes(
     store.append(prepare([pca_event("org-a", n) for n in range(4, 7)], catalog))
     assert jobs.sign_due(now + timedelta(minutes=12)) == 1  # N events
     assert [c.seq for c in store.checkpoints("org-a")] == [2, 3, 6]
-    (walk,) = verify_store(store, "org-a", fresh_runtime.signer().public_key)
-    assert walk.broken is None and walk.anchors == 3
+    walk = intact(store, "org-a", fresh_runtime.signer().public_key)
+    assert walk.anchors == 3
 
 
 def test_the_job_signs_the_head_its_own_writer_committed(
@@ -74,8 +73,8 @@ def test_the_job_signs_the_head_its_own_writer_committed(
     assert Jobs(fresh_runtime, clock=lambda: now).sign_due(now) == 1
     (checkpoint,) = fresh_runtime.store.checkpoints("org-w")
     assert (checkpoint.seq, checkpoint.head_hash) == (4, receipts[-1].hash)
-    (walk,) = verify_store(fresh_runtime.store, "org-w", fresh_runtime.signer().public_key)
-    assert walk.broken is None and walk.anchors == 1
+    walk = intact(fresh_runtime.store, "org-w", fresh_runtime.signer().public_key)
+    assert walk.anchors == 1
 
 
 def test_the_purge_runs_once_a_day_at_its_time(fresh_runtime: Runtime, catalog: Catalog) -> None:

@@ -21,7 +21,7 @@ from kansa.integrity.verify import verify_store
 from kansa.records import TenantChanges
 from kansa.store import Store, open_store
 from kansa.timeutil import utcnow
-from tests.helpers import actor_of, details_of, pca_event
+from tests.helpers import actor_of, details_of, intact, pca_event
 from tests.raw import execute, rewrite_from
 
 OPERATOR = {"id": "operator:test", "name": "test", "type": "operator"}
@@ -106,8 +106,8 @@ def test_a_purge_prunes_every_expired_event_wherever_it_sits_and_records_it(
     }
     assert details_of(event)["retention_days"]["operation"] == 730
     assert event["message"]["en"] == "Purged 3 expired events (seq 1–4)"
-    (walk,) = verify_store(store, tenant_id)
-    assert walk.broken is None and (walk.checked, walk.pruned) == (6, 3)
+    walk = intact(store, tenant_id)
+    assert (walk.checked, walk.pruned) == (6, 3)
     (again,) = retention.purge(store, catalog, tenant_id=tenant_id)
     assert again.count == 0 and again.purged is None
     assert len(recorded(store, tenant_id, "retention.purge")) == 1
@@ -124,8 +124,8 @@ def test_a_long_purge_goes_a_stretch_per_transaction_and_records_it_once(
     assert pruned == [1, 2, 4, 6]
     (event,) = recorded(store, tenant_id, "retention.purge")
     assert (event["seq"], event["params"]["count"]) == (8, 4)
-    (walk,) = verify_store(store, tenant_id)
-    assert walk.broken is None and walk.pruned == 4
+    walk = intact(store, tenant_id)
+    assert walk.pruned == 4
 
 
 def actor_of_seq(links: list[StoredLink], seq: int) -> str:
@@ -166,8 +166,8 @@ def test_a_pruned_event_changed_is_found_by_verify(
             tenant_id,
             bypass_triggers=True,
         )
-    (walk,) = verify_store(store, tenant_id)
-    assert walk.broken is None and walk.pruned == 2
+    walk = intact(store, tenant_id)
+    assert walk.pruned == 2
 
 
 def test_after_a_purge_the_signed_checkpoints_still_agree(
@@ -179,11 +179,11 @@ def test_after_a_purge_the_signed_checkpoints_still_agree(
         sign_checkpoint(store, signer, tenant_id, seq=seq)
     (done,) = retention.purge(store, catalog, tenant_id=tenant_id, key=signer.public_key)
     assert done.purged is not None and done.purged.count == 3
-    (walk,) = verify_store(store, tenant_id, signer.public_key)
-    assert walk.broken is None and walk.anchors == 3 and walk.pruned == 3
+    walk = intact(store, tenant_id, signer.public_key)
+    assert walk.anchors == 3 and walk.pruned == 3
     sign_checkpoint(store, signer, tenant_id)  # a pruned chain is signed on from its head
-    (walk,) = verify_store(store, tenant_id, signer.public_key)
-    assert walk.broken is None and walk.anchors == 4
+    walk = intact(store, tenant_id, signer.public_key)
+    assert walk.anchors == 4
 
 
 def test_a_chain_whose_every_event_expired_still_verifies(
@@ -194,8 +194,8 @@ def test_a_chain_whose_every_event_expired_still_verifies(
     (done,) = retention.purge(store, catalog, tenant_id=tenant_id)
     assert done.purged is not None and done.purged.count == 2
     assert [link.pruned for link in store.chain(tenant_id)] == ["retention", "retention", None]
-    (walk,) = verify_store(store, tenant_id)
-    assert walk.broken is None and walk.checked == 3
+    walk = intact(store, tenant_id)
+    assert walk.checked == 3
 
 
 def test_keep_forever_and_unlimited_products_purge_nothing(
@@ -232,8 +232,7 @@ def test_a_legal_hold_stops_purging_and_is_recorded(
     assert (
         release["params"]["reason"] == "case closed" and actor_of(release)["id"] == "operator:test"
     )
-    (walk,) = verify_store(store, tenant_id)
-    assert walk.broken is None
+    intact(store, tenant_id)
 
 
 def test_a_purge_never_removes_events_that_do_not_verify(
@@ -324,8 +323,7 @@ def test_a_purge_prunes_each_month_in_one_statement_and_keeps_the_partitions(
         (done,) = retention.purge(store, catalog)
         assert done.purged is not None and (done.purged.first_seq, done.purged.last_seq) == (1, 5)
         assert [link.seq for link in store.chain("b") if link.pruned] == [1, 2, 3, 5]
-        (walk,) = verify_store(store, "b")
-        assert walk.broken is None, walk.broken
+        intact(store, "b")
         (receipt,) = store.append(prepare([events[0]], catalog))
         assert receipt.duplicate and receipt.seq == 1
         if fresh_url.startswith("postgresql"):

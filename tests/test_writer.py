@@ -23,7 +23,6 @@ import pytest
 from kansa.catalog import Catalog
 from kansa.errors import ConfigError, StoreError, StoreUnavailable
 from kansa.events.prepare import PreparedEvent, prepare
-from kansa.integrity.verify import verify_store
 from kansa.server.metrics import Metrics
 from kansa.server.runtime import Runtime
 from kansa.server.writer import Writer
@@ -31,7 +30,7 @@ from kansa.server.writer_process import WRITER_CACHE_MIB, ProcessWriter, commit_
 from kansa.settings import Settings
 from kansa.store import Receipt, Store, open_store
 from kansa.store.sqlite import SQLiteStore
-from tests.helpers import pca_event
+from tests.helpers import intact, pca_event
 from tests.locks import chain_held
 
 
@@ -118,8 +117,8 @@ def test_a_bad_request_in_a_shared_commit_fails_alone(
     stored = [f.result()[0] for i, f in enumerate(futures) if i != 2]
     assert sorted(r.seq for r in stored) == [2, 3, 4, 5]
     assert store.count_events(tenant_id) == 5
-    (walk,) = verify_store(store, tenant_id)
-    assert walk.broken is None and walk.head_seq == 5
+    walk = intact(store, tenant_id)
+    assert walk.head_seq == 5
 
 
 @pytest.mark.parametrize("kind", ["thread", "process"])
@@ -170,8 +169,8 @@ def test_the_child_commits_together_what_was_sent_while_it_committed(
         receipt.seq for outcomes, _, _ in answers for outcome in outcomes for receipt in outcome
     ]
     assert seqs == [2, 3, 4, 5, 6]
-    (walk,) = verify_store(store, tenant_id)
-    assert walk.broken is None and walk.head_seq == 6
+    walk = intact(store, tenant_id)
+    assert walk.head_seq == 6
 
 
 def test_a_store_opened_for_the_writer_process_keeps_a_smaller_sqlite_cache(tmp_path: Path) -> None:
@@ -216,8 +215,8 @@ def test_a_writer_process_killed_mid_commit_fails_its_requests_and_the_next_star
     assert retried[0].seq == 2 and not retried[0].duplicate  # the killed commit stored nothing
     assert process_writer.child_pid not in (None, first)
     assert store.count_events(tenant_id) == 2
-    (walk,) = verify_store(store, tenant_id)
-    assert walk.broken is None and walk.head_seq == 2
+    walk = intact(store, tenant_id)
+    assert walk.head_seq == 2
 
 
 def test_a_writer_process_is_not_stopped_by_ctrl_c(

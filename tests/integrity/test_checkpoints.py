@@ -18,7 +18,7 @@ from kansa.integrity.signing import Signer
 from kansa.integrity.verify import verify_store
 from kansa.records import Tenant
 from kansa.store import Store
-from tests.helpers import pca_event
+from tests.helpers import intact, pca_event
 from tests.raw import execute, rewrite_from
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -46,8 +46,8 @@ def test_a_checkpoint_signs_the_head_once_and_verify_checks_it(
     assert sign_checkpoint(store, signer, tenant_id).seq == 6
     assert [c.seq for c in store.checkpoints(tenant_id)] == [5, 6]
     assert [c.seq for c in store.checkpoints(tenant_id, newest_first=True, limit=1)] == [6]
-    (walk,) = verify_store(store, tenant_id, signer.public_key)
-    assert walk.broken is None and walk.checked == 6 and walk.anchors == 2
+    walk = intact(store, tenant_id, signer.public_key)
+    assert walk.checked == 6 and walk.anchors == 2
 
 
 def test_kansa_refuses_to_sign_a_chain_that_does_not_verify(
@@ -74,8 +74,7 @@ def test_a_rewritten_chain_contradicts_its_signed_checkpoint(
     sign_checkpoint(store, signer, tenant_id, seq=2)
     sign_checkpoint(store, signer, tenant_id, seq=5)
     rewrite_from(store, store_url, tenant_id, 3)
-    (unsigned,) = verify_store(store, tenant_id)
-    assert unsigned.broken is None, "the chain alone cannot tell"
+    intact(store, tenant_id)  # the chain alone cannot tell
     (walk,) = verify_store(store, tenant_id, signer.public_key)
     assert walk.broken is not None and walk.broken.seq == 5, walk.broken
     assert "signed checkpoint at seq 5: an event of seq 3-5 was changed" in walk.broken.reason
@@ -99,8 +98,7 @@ def test_a_tail_cut_off_with_the_head_record_is_found_by_the_checkpoint(
         third.hash,
         tenant_id,
     )
-    (unsigned,) = verify_store(store, tenant_id)
-    assert unsigned.broken is None, "the chain alone cannot tell"
+    intact(store, tenant_id)  # the chain alone cannot tell
     (walk,) = verify_store(store, tenant_id, signer.public_key)
     assert walk.broken is not None and walk.broken.seq == 4
     assert "signed checkpoint is at seq 5 (events cut off the end)" in walk.broken.reason
@@ -118,8 +116,8 @@ def test_a_forged_checkpoint_is_found_and_another_keys_is_reported_not_skipped(
     assert f"signed by key id {other.key_id}, a key this database does not know" in (
         walk.broken.reason
     )
-    (walk,) = verify_store(store, tenant_id, [signer.public_key, other.public_key])
-    assert walk.broken is None and walk.anchors == 1, "trusted when given"
+    walk = intact(store, tenant_id, [signer.public_key, other.public_key])
+    assert walk.anchors == 1, "trusted when given"
     real = signer.checkpoint(tenant_id, 4, head[3].hash, NOW)
     store.add_checkpoint(dataclasses.replace(real, head_hash="1" * 64))
     (walk,) = verify_store(store, tenant_id, [signer.public_key, other.public_key])
@@ -198,8 +196,8 @@ def test_a_long_unsigned_tail_is_walked_and_signed_in_steps(
         for _ in range(4)
     ]
     assert rounds == [[3], [6], [7], []]
-    (walk,) = verify_store(store, tenant_id, signer.public_key)
-    assert walk.broken is None and walk.anchors == 3
+    walk = intact(store, tenant_id, signer.public_key)
+    assert walk.anchors == 3
 
 
 def test_a_seq_below_a_break_is_not_signed_nor_exported(

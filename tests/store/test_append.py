@@ -14,7 +14,7 @@ from kansa.events.prepare import prepare
 from kansa.integrity.chain import GENESIS
 from kansa.integrity.verify import verify_store
 from kansa.store import Store, open_store
-from tests.helpers import actor_of, pca_event
+from tests.helpers import actor_of, intact, pca_event
 from tests.raw import execute
 
 
@@ -29,8 +29,8 @@ def test_append_returns_receipts_in_order_and_chains_them(
     links = list(store.chain(tenant_id))
     assert links[0].prev_hash == GENESIS
     assert [link.prev_hash for link in links[1:]] == [r.hash for r in receipts[:-1]]
-    (walk,) = verify_store(store, tenant_id)
-    assert walk.broken is None and walk.checked == 5
+    walk = intact(store, tenant_id)
+    assert walk.checked == 5
 
 
 def test_a_tenant_made_by_its_first_event_gets_the_layout_its_catalog_declares(
@@ -175,8 +175,7 @@ def test_concurrent_writers_keep_one_chain_per_tenant(
     reader = open_store(store_url)
     try:
         for tenant in tenants:
-            (walk,) = verify_store(reader, tenant)
-            assert walk.broken is None
+            walk = intact(reader, tenant)
             assert walk.checked == reader.count_events(tenant)
         assert sum(reader.count_events(t) for t in tenants) == 4 * 15 * 5
     finally:
