@@ -152,11 +152,17 @@ class Server:
         """The peak RSS of a serving process with the processes it started (its writer
         process): their peaks (VmHWM) added up, which bounds their peak together from
         above. With workers, the largest worker's."""
-        workers = [self.process.pid] if self.workers == 1 else children(self.process.pid)
+        parents = _parents()  # one read of /proc for every worker
+        top = self.process.pid
+        workers = [top] if self.workers == 1 else [c for c, of in parents.items() if of == top]
         totals = [
             sum(peaks)
             for worker in workers
-            if (peaks := [p for pid in (worker, *descendants(worker)) if (p := peak_rss_kib(pid))])
+            if (
+                peaks := [
+                    p for pid in (worker, *descendants(worker, parents)) if (p := peak_rss_kib(pid))
+                ]
+            )
         ]
         return max(totals, default=None)
 
@@ -171,14 +177,10 @@ def peak_rss_kib(pid: int) -> int | None:
     return None
 
 
-def children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid``."""
-    return [child for child, parent in _parents().items() if parent == pid]
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process whose parent, or parent's parent …, is ``pid`` (from /proc)."""
-    parents = _parents()
+def descendants(pid: int, parents: dict[int, int] | None = None) -> list[int]:
+    """Every process whose parent, or parent's parent …, is ``pid`` (from /proc, or from
+    ``parents`` when given, read by :func:`_parents`)."""
+    parents = _parents() if parents is None else parents
     found, frontier = [], [pid]
     while frontier:
         parent = frontier.pop()

@@ -7,7 +7,6 @@ its requests get a 503 and the next request starts a new one; Ctrl-C does not st
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -26,11 +25,11 @@ from kansa.events.prepare import PreparedEvent, prepare
 from kansa.server.metrics import Metrics
 from kansa.server.runtime import Runtime
 from kansa.server.writer import Writer
-from kansa.server.writer_process import WRITER_CACHE_MIB, ProcessWriter, commit_groups, sendable
+from kansa.server.writer_process import WRITER_CACHE_MIB, ProcessWriter, _start, sendable
 from kansa.settings import Settings
 from kansa.store import Receipt, Store, open_store
 from kansa.store.sqlite import SQLiteStore
-from tests.helpers import intact, pca_event
+from tests.helpers import intact, pca_event, wait_for
 from tests.locks import chain_held
 
 
@@ -141,11 +140,7 @@ def test_the_child_commits_together_what_was_sent_while_it_committed(
     """The writer sends each request on as it comes; the child does not wait for this process
     between commits, and takes every list sent meanwhile (here at most three events)."""
     store.append(one(catalog, tenant_id, 0))
-    context = multiprocessing.get_context("spawn")
-    child_reads, we_send = context.Pipe(duplex=False)
-    we_read, child_sends = context.Pipe(duplex=False)
-    child = context.Process(target=commit_groups, args=(store_url, 3, child_reads, child_sends))
-    child.start()
+    child, we_send, we_read = _start(store_url, 3)  # as the writer starts it: python -c
     try:
         assert we_read.recv() is None  # the store is open
         with chain_held(store_url, tenant_id):
@@ -155,11 +150,13 @@ def test_the_child_commits_together_what_was_sent_while_it_committed(
                 we_send.send([one(catalog, tenant_id, n)])
         answers = [we_read.recv() for _ in range(3)]
         we_send.send(None)
-        child.join(30)
+        assert child.wait(30) == 0
     finally:
-        if child.is_alive():
+        if child.poll() is None:
             child.kill()
-    assert child.exitcode == 0
+            child.wait()
+        we_send.close()
+        we_read.close()
     assert [(len(outcomes), shared, lists) for outcomes, shared, lists in answers] == [
         (1, False, 1),
         (3, True, 3),  # sent during the held commit: one commit, up to three events
@@ -297,7 +294,4 @@ def test_a_process_that_never_closes_its_writer_still_exits_and_so_does_the_chil
     )
     assert ended.returncode == 0, ended.stderr
     child = int(ended.stdout)
-    deadline = time.monotonic() + 10
-    while not _ended(child) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _ended(child)
+    wait_for(lambda: _ended(child), what="the writer process to end")
