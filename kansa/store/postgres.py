@@ -2,7 +2,10 @@
 
 Writers serialise per tenant on the tenant's row: each append locks the rows of the tenants
 it touches (``SELECT … FOR UPDATE``, in id order so two appends cannot deadlock) before it
-reads the chain heads, so any number of threads or processes keep one chain per tenant.
+reads the chain heads, so any number of threads or processes keep one chain per tenant. A
+small append first tries the heads the store's last append left, unread, in one statement
+that locks them the same way and writes only if each still stands there (one wait for the
+server instead of four); any other outcome stores nothing and the append goes the long way.
 
 ``events`` is partitioned by month of ``occurred_at`` (microseconds since the epoch, UTC
 month bounds). Partitions are made ahead on :meth:`PostgresStore.migrate` and on demand when a
@@ -30,6 +33,7 @@ import calendar
 import re
 import select
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -75,6 +79,15 @@ READ_LIFETIME = 300.0
 """Seconds a connection of the read pool is kept before it is made anew: after a failover
 and a rejoin the searches move back to the standby within this time."""
 
+GUESSED_MOST = 32
+"""Most events an append chains onto the heads its store last left without reading them
+(:func:`_append_on`): one wait for the server instead of four, but its rows go in by an
+``INSERT`` of arrays, no faster than the ``COPY`` of :func:`_append` once the rows outweigh
+the waits (24 events a commit: a fifth less CPU; 40: no clear difference)."""
+HEADS_KEPT = 10_000
+"""Most tenants whose heads a store keeps as guesses; those moved longest ago are let go."""
+GUESS_PAUSE = 1.0
+"""Seconds a tenant whose guessed head was wrong is appended to the long way only."""
 MONTHS_BACK, MONTHS_AHEAD = 2, 3
 """Partitions :meth:`PostgresStore.migrate` makes around the current month."""
 MONTHS_OWN = 12
@@ -143,6 +156,7 @@ class PostgresStore(SQLEngine):
                 raise
         self._months: set[Month] = set()
         self._months_lock = threading.Lock()
+        self._heads = Heads()
 
     def close(self) -> None:
         if self._reads is not self._pool:
@@ -274,10 +288,23 @@ class PostgresStore(SQLEngine):
         self.ensure_partitions(months)
         with self._pool.connection() as conn, conn.cursor() as cur:
             try:
-                return _append(cur, events, commit=True)
+                batch = None
+                guessed = (
+                    self._heads.of(event.tenant_id for event in events)
+                    if len(events) <= GUESSED_MOST
+                    else None
+                )
+                if guessed is not None:
+                    batch = _append_on(cur, events, guessed)
+                    if batch is None:
+                        self._heads.missed(guessed)
+                if batch is None:
+                    batch = _append(cur, events, commit=True)
             except BaseException:
                 _roll_back(conn)
                 raise
+            self._heads.moved(batch.moved)
+            return batch.receipts
 
     def chain(
         self, tenant_id: str, after_seq: int = 0, upto: int | None = None
@@ -458,6 +485,7 @@ def configure(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
     # one (kept for its DB-API ``Binary`` wrapper). Use the compiled one, as for parameters.
     conn.adapters.register_dumper(bytes, psycopg.adapters.get_dumper(bytes, PyFormat.BINARY))
     conn.adapters.register_dumper(None, _TermsDumper)
+    conn.adapters.register_dumper(Terms, _TermsDumper)
 
 
 class _TermsDumper(Dumper):
@@ -482,7 +510,7 @@ def with_terms(made: Iterable[rows.Row]) -> Iterator[rows.Row]:
 
 def _append(
     cur: psycopg.Cursor[tuple[Any, ...]], events: Sequence[PreparedEvent], *, commit: bool = False
-) -> list[Receipt]:
+) -> Batch:
     """Append ``events`` inside the transaction ``cur``'s connection is in — or, with
     ``commit``, in a transaction of their own, begun and committed here (the caller rolls it
     back when this raises). Four waits for the server whatever the batch: the heads locked
@@ -516,7 +544,124 @@ def _append(
             )
         if commit:
             cur.execute("COMMIT")
-    return batch.receipts
+    return batch
+
+
+def _append_on(
+    cur: psycopg.Cursor[tuple[Any, ...]], events: Sequence[PreparedEvent], heads: dict[str, Head]
+) -> Batch | None:
+    """Append ``events`` chained onto ``heads`` as this store last left them, in one statement
+    (:data:`APPEND_ON`) that is its own transaction: one wait for the server instead of
+    :func:`_append`'s four, and one statement instead of nine. Nothing is read first, so
+    the database checks the guess: the statement locks the heads and writes nothing unless
+    each stands where ``heads`` has it, and a client id stored before breaks
+    ``event_keys``' primary key. On a wrong guess, or any other refusal, nothing is stored
+    and this gives None: :func:`_append` is what the caller does next (and raises what it
+    must). The connection is in autocommit and no transaction is open."""
+    batch = Batch(heads, {})
+    made = list(with_terms(batch.rows(events)))
+    moved, keys = batch.moved, batch.keys()
+    columns = [list(column) for column in zip(*made, strict=True)]
+    columns[-1] = [Terms(terms) for terms in columns[-1]]
+    params: list[Any] = [
+        list(moved),
+        len(moved),
+        list(moved),
+        [heads[tenant].seq for tenant in moved],
+        [heads[tenant].hash for tenant in moved],
+        list(moved),
+        [head.seq for head in moved.values()],
+        [head.hash for head in moved.values()],
+        *([list(column) for column in zip(*keys, strict=True)] or [[]] * len(EVENT_KEY_ROW)),
+        *columns,
+    ]
+    try:
+        found = cur.execute(APPEND_ON, params).fetchone()
+    except psycopg.Error:  # a client id stored before, or anything else: the long way
+        return None  # finds out, and raises what it must
+    return batch if found is not None and found[0] else None
+
+
+def _arrays(columns: Sequence[str]) -> str:
+    return ", ".join(f"%b::{COPY_TYPES.get(column, 'text')}[]" for column in columns)
+
+
+APPEND_ON = (
+    "WITH seen AS (SELECT id, last_seq, last_hash FROM tenants WHERE id = ANY(%s::text[])"
+    " ORDER BY id FOR UPDATE),"  # locked in id order, as every append locks
+    " whole AS (SELECT count(*) = %s AS yes FROM seen"
+    " JOIN unnest(%s::text[], %s::bigint[], %s::text[]) AS w (id, seq, hash)"
+    " ON seen.id = w.id AND seen.last_seq = w.seq AND seen.last_hash = w.hash),"
+    " moved AS (UPDATE tenants AS t SET last_seq = h.seq, last_hash = h.hash"
+    " FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS h (id, seq, hash), whole"
+    " WHERE whole.yes AND t.id = h.id),"
+    f" keyed AS (INSERT INTO event_keys ({', '.join(EVENT_KEY_ROW)})"
+    f" SELECT k.* FROM unnest({_arrays(EVENT_KEY_ROW)}) AS k, whole WHERE whole.yes),"
+    f" stored AS (INSERT INTO events ({', '.join((*EVENT_ROW, *TERMS_ROW))})"
+    f" SELECT e.* FROM unnest({_arrays((*EVENT_ROW, *TERMS_ROW))}) AS e, whole"
+    " WHERE whole.yes)"
+    " SELECT yes FROM whole"
+)
+"""One append onto guessed heads: the heads locked (their latest committed values, whatever
+the statement's snapshot), and only if every one stands where the appender saw it (``whole``)
+moved, the keys inserted and the rows. FOR UPDATE returns the row as it is once locked, so a
+head another transaction moved since the snapshot fails the guess rather than being missed."""
+
+
+class Terms(str):
+    """An index text to be sent as a ``tsvector`` (see :class:`_TermsDumper`), in an array."""
+
+    __slots__ = ()
+
+
+class Heads:
+    """The heads this store's appends last left, per tenant: a guess that spares reading
+    them (:func:`_append_on`), never trusted — another process, or another thread of this one,
+    may have moved them since. A tenant whose guess missed is not guessed for
+    :data:`GUESS_PAUSE` seconds: where several processes append to the same tenants, most
+    guesses would miss, and each miss costs a rolled-back try."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._heads: dict[str, Head] = {}
+        self._paused: dict[str, float] = {}
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def of(self, tenants: Iterable[str]) -> dict[str, Head] | None:
+        """The heads of ``tenants``; None unless all are known and none is paused."""
+        with self._lock:
+            known = self._heads
+            try:
+                heads = {tenant: known[tenant] for tenant in tenants}
+            except KeyError:
+                return None
+            if self._paused:
+                now = self._clock()
+                if any(self._paused.get(tenant, now) > now for tenant in heads):
+                    return None
+            return heads
+
+    def moved(self, heads: dict[str, Head]) -> None:
+        with self._lock:
+            _keep(self._heads, heads)
+
+    def missed(self, heads: dict[str, Head]) -> None:
+        """The guess of ``heads`` was wrong: let them go, and pause guessing them."""
+        with self._lock:
+            until = self._clock() + GUESS_PAUSE
+            for tenant in heads:
+                self._heads.pop(tenant, None)
+            _keep(self._paused, dict.fromkeys(heads, until))
+
+
+def _keep(kept: dict[str, Any], news: dict[str, Any]) -> None:
+    """Put ``news`` into ``kept`` as the most recent, and let the least recent go beyond
+    :data:`HEADS_KEPT`."""
+    for key, value in news.items():
+        kept.pop(key, None)  # to the end: the first are the least recent
+        kept[key] = value
+    while len(kept) > HEADS_KEPT:
+        del kept[next(iter(kept))]
 
 
 INSERT_KEYS = (

@@ -25,6 +25,8 @@ import pytest
 from kansa.catalog import Catalog
 from kansa.errors import StoreError
 from kansa.events.prepare import prepare
+from kansa.integrity.chain import Head
+from kansa.store import postgres
 from kansa.store.postgres import (
     MONTHS_AHEAD,
     MONTHS_BACK,
@@ -34,7 +36,7 @@ from kansa.store.postgres import (
     partition_name,
 )
 from tests import pg
-from tests.helpers import pca_event
+from tests.helpers import intact, pca_event, wait_for
 from tests.net import free_port
 from tests.raw import execute
 
@@ -461,6 +463,169 @@ def test_run_as_the_owner_alone_kansa_works_and_only_the_event_triggers_are_miss
         assert store.count_events(tenant_id) == 0
     finally:
         store.close()
+
+
+@pytest.fixture
+def guesses(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each append that guessed its heads (two waits instead of four) had them right."""
+    made: list[bool] = []
+    guess = postgres._append_on
+
+    def counted(*args: Any) -> Any:
+        batch = guess(*args)
+        made.append(batch is not None)
+        return batch
+
+    monkeypatch.setattr(postgres, "_append_on", counted)
+    return made
+
+
+def test_a_head_another_store_moved_since_is_caught_and_the_append_chains_onto_it(
+    pg_url: str,
+    catalog: Catalog,
+    tenant_id: str,
+    guesses: list[bool],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A store guesses each tenant's head from its own last append. Another store (another
+    `kansa serve` process) moving it in between must not fork the chain: the database refuses
+    the guess, nothing of it is kept, and the append reads the head and links onto it."""
+    monkeypatch.setattr(postgres, "GUESS_PAUSE", 0.0)
+    one, two = PostgresStore(pg_url, pool_size=1), PostgresStore(pg_url, pool_size=1)
+    try:
+        one.append(prepare([pca_event(tenant_id, 1)], catalog))  # no guess yet: read
+        one.append(prepare([pca_event(tenant_id, 2)], catalog))
+        assert guesses == [True]
+        two.append(prepare([pca_event(tenant_id, 3), pca_event(tenant_id, 4)], catalog))
+        (moved_on,) = one.append(prepare([pca_event(tenant_id, 5)], catalog))
+        assert guesses == [True, False]
+        assert (moved_on.seq, moved_on.duplicate) == (5, False)
+        (again,) = one.append(prepare([pca_event(tenant_id, 6)], catalog))
+        assert guesses == [True, False, True] and again.seq == 6  # the head it read since
+        assert intact(one, tenant_id).checked == 6
+        assert one.get_tenant(tenant_id).last_seq == 6  # type: ignore[union-attr]
+    finally:
+        one.close()
+        two.close()
+
+
+def test_a_head_moved_while_the_guess_waited_for_its_lock_fails_the_guess(
+    pg_url: str, catalog: Catalog, tenant_id: str, guesses: list[bool]
+) -> None:
+    """The race the guess must lose: another append holds the tenant's row, moves its head
+    and commits while the guessing statement waits for that lock — after the statement's
+    snapshot was taken. The lock gives the head as committed, so the guess fails and the
+    append chains after the other one's events."""
+
+    def event(number: int) -> dict[str, Any]:  # each its own time, as in life
+        return pca_event(tenant_id, number, occurred_at=f"2026-11-21T10:00:0{number}+09:00")
+
+    store = PostgresStore(pg_url, pool_size=1)
+    try:
+        store.append(prepare([event(1)], catalog))
+        answered: list[list[Any]] = []
+        with psycopg.connect(pg_url) as other:  # a transaction, left open below
+            postgres.configure(other)
+            postgres._append(other.cursor(), prepare([event(n) for n in (2, 3)], catalog))
+            late = threading.Thread(
+                target=lambda: answered.append(store.append(prepare([event(4)], catalog)))
+            )
+            late.start()
+            wait_for(lambda: _waiting_for_a_lock(pg_url), what="the guess waiting for the lock")
+            other.commit()
+            late.join(timeout=10)
+        ((receipt,),) = answered
+        assert guesses == [False] and (receipt.seq, receipt.duplicate) == (4, False)
+        assert intact(store, tenant_id).checked == 4
+    finally:
+        store.close()
+
+
+def _waiting_for_a_lock(url: str) -> bool:
+    rows = execute(
+        url,
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        " AND datname = current_database() AND application_name = 'kansa'",
+    )
+    return bool(rows[0][0])
+
+
+def test_stores_taking_turns_on_a_tenant_stop_guessing_its_head(
+    pg_url: str, catalog: Catalog, tenant_id: str, guesses: list[bool]
+) -> None:
+    """Two `kansa serve` processes on the same tenants would miss almost every guess, each
+    miss a rolled-back try: after one, a store appends to that tenant the long way for a
+    while."""
+    one, two = PostgresStore(pg_url, pool_size=1), PostgresStore(pg_url, pool_size=1)
+    try:
+        for n in range(1, 21):
+            (one if n % 2 else two).append(prepare([pca_event(tenant_id, n)], catalog))
+        assert guesses.count(False) <= 2, guesses  # one miss each at most, in well under 1 s
+        assert intact(one, tenant_id).checked == 20
+    finally:
+        one.close()
+        two.close()
+
+
+def test_guessed_heads_pause_after_a_miss_and_are_kept_for_the_latest_tenants(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]
+    heads = postgres.Heads(clock=lambda: now[0])
+    assert heads.of(["a", "b"]) is None  # nothing known yet
+    heads.moved({"a": Head(3, "h3"), "b": Head(1, "h1")})
+    assert heads.of(["a", "b", "a"]) == {"a": Head(3, "h3"), "b": Head(1, "h1")}
+    heads.missed({"a": Head(3, "h3")})
+    heads.moved({"a": Head(5, "h5")})  # read the long way
+    assert heads.of(["a", "b"]) is None and heads.of(["b"]) == {"b": Head(1, "h1")}
+    now[0] += postgres.GUESS_PAUSE + 0.01
+    assert heads.of(["a", "b"]) == {"a": Head(5, "h5"), "b": Head(1, "h1")}
+    monkeypatch.setattr(postgres, "HEADS_KEPT", 2)
+    heads.moved({"c": Head(1, "c1")})
+    assert heads.of(["b"]) is None  # moved longest ago: let go
+    assert heads.of(["a", "c"]) == {"a": Head(5, "h5"), "c": Head(1, "c1")}
+
+
+def test_a_head_moved_by_the_same_store_outside_an_append_is_caught_too(
+    pg_store: PostgresStore, catalog: Catalog, tenant_id: str, guesses: list[bool]
+) -> None:
+    pg_store.append(prepare([pca_event(tenant_id, 1)], catalog))
+    pg_store.set_legal_hold(tenant_id, "監査", prepare([pca_event(tenant_id, 2)], catalog)[0])
+    (receipt,) = pg_store.append(prepare([pca_event(tenant_id, 3)], catalog))
+    assert guesses == [False] and receipt.seq == 3
+    assert intact(pg_store, tenant_id).checked == 3
+
+
+def test_a_client_id_stored_before_fails_the_guess_quietly_and_is_a_duplicate(
+    pg_store: PostgresStore,
+    catalog: Catalog,
+    tenant_id: str,
+    guesses: list[bool],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Resent events are common (a publisher retrying): the guessed append meets the stored
+    key, is rolled back without a word in the log, and the long way answers with the
+    original receipts."""
+    (first,) = pg_store.append(prepare([pca_event(tenant_id, 1)], catalog))
+    pg_store.append(prepare([pca_event(tenant_id, 2)], catalog))
+    again = prepare([pca_event(tenant_id, 1), pca_event(tenant_id, 3)], catalog)
+    with caplog.at_level("WARNING"):
+        resent = pg_store.append(again)
+    assert caplog.records == []
+    assert guesses == [True, False]
+    assert resent[0].duplicate and (resent[0].id, resent[0].seq) == (first.id, 1)
+    assert (resent[1].seq, resent[1].duplicate) == (3, False)
+    assert pg_store.count_events(tenant_id) == 3
+    assert intact(pg_store, tenant_id).checked == 3
+
+
+def test_a_batch_above_the_guessed_size_goes_the_long_way(
+    pg_store: PostgresStore, catalog: Catalog, tenant_id: str, guesses: list[bool]
+) -> None:
+    pg_store.append(prepare([pca_event(tenant_id, 1)], catalog))
+    many = [pca_event(tenant_id, n) for n in range(2, postgres.GUESSED_MOST + 3)]
+    receipts = pg_store.append(prepare(many, catalog))
+    assert guesses == [] and receipts[-1].seq == postgres.GUESSED_MOST + 2
 
 
 def test_an_append_failing_at_its_last_exchange_stores_nothing_and_frees_its_connection(
