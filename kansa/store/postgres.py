@@ -552,7 +552,7 @@ def _append_on(
 ) -> Batch | None:
     """Append ``events`` chained onto ``heads`` as this store last left them, in one statement
     (:data:`APPEND_ON`) that is its own transaction: one wait for the server instead of
-    :func:`_append`'s four, and one statement instead of nine. Nothing is read first, so
+    :func:`_append`'s four, and one statement instead of eight. Nothing is read first, so
     the database checks the guess: the statement locks the heads and writes nothing unless
     each stands where ``heads`` has it, and a client id stored before breaks
     ``event_keys``' primary key. On a wrong guess, or any other refusal, nothing is stored
