@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from psycopg.conninfo import conninfo_to_dict
+
 from bench.engines import Engine
-from bench.noise import Meter, process_cpu
+from bench.noise import CpuSplit, Meter, backends_of, process_cpu
 
 SCRIPT = Path(__file__).with_name("publish.lua")
 CONNECTIONS = 16
@@ -78,6 +80,7 @@ class Run:
     rows_before: int
     profile: Path | None = None
     noise: str = ""
+    cpu: str = ""
 
     @property
     def events(self) -> int:
@@ -147,6 +150,15 @@ class Server:
     def pids(self) -> list[int]:
         """The server's process and, with workers, every process under it."""
         return [self.process.pid, *descendants(self.process.pid)]
+
+    def serving_and_started(self) -> tuple[list[int], list[int]]:
+        """The serving processes (the one, or each worker) and the processes they started
+        (their writer processes)."""
+        parents = _parents()
+        top = self.process.pid
+        serving = [top] if self.workers == 1 else [c for c, of in parents.items() if of == top]
+        started = [p for pid in serving for p in descendants(pid, parents)]
+        return serving, started
 
     def peak_rss_kib(self) -> int | None:
         """The peak RSS of a serving process with the processes it started (its writer
@@ -318,6 +330,7 @@ def drive(
         )  # fmt: skip
     pids = running.pids()
     meter = Meter(lambda: pids)
+    split = CpuSplit(*running.serving_and_started(), lambda: _backends(running.url))
     started = time.perf_counter()
     out = subprocess.run(command, capture_output=True, text=True, errors="replace", check=False)
     elapsed = time.perf_counter() - started
@@ -332,7 +345,15 @@ def drive(
         raise SystemExit(f"bench: wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
     stored = _settled_count(engine, running) - before
     wrk_seconds = result["duration_us"] / 1e6 or elapsed
-    return Run(name, size, wrk_seconds, result, stored, before, profile, noise)
+    cpu = split.text(int(result["created"]))
+    return Run(name, size, wrk_seconds, result, stored, before, profile, noise, cpu)
+
+
+def _backends(url: str) -> list[int]:
+    """PostgreSQL's processes serving the database of ``url`` (none for SQLite)."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        return []
+    return backends_of(str(conninfo_to_dict(url).get("dbname") or ""))
 
 
 def run_http(

@@ -23,12 +23,30 @@ def machine_busy() -> float | None:
     return (sum(fields[:8]) - fields[3] - fields[4]) / _tick()
 
 
-def process_cpu(pid: int) -> float:
+def process_cpu(pid: int, thread: int | None = None) -> float:
+    """CPU-seconds of process ``pid`` (or of its ``thread`` alone) so far; 0 once it is gone."""
+    where = f"/proc/{pid}/task/{thread}/stat" if thread is not None else f"/proc/{pid}/stat"
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(where).read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / _tick()
+
+
+def backends_of(database: str) -> list[int]:
+    """The PostgreSQL server processes serving connections to ``database`` on this machine
+    (their command lines read ``postgres: user database host …``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            words = (entry / "cmdline").read_bytes().decode(errors="replace").split()
+        except OSError:
+            continue
+        if len(words) > 2 and words[0] == "postgres:" and words[2] == database:
+            found.append(int(entry.name))
+    return found
 
 
 def own_cpu() -> float:
@@ -37,6 +55,37 @@ def own_cpu() -> float:
         usage = resource.getrusage(who)
         total += usage.ru_utime + usage.ru_stime
     return total
+
+
+class CpuSplit:
+    """Where a server's CPU went during a run, per request: the event loop's thread (each
+    serving process's main thread), the rest of the serving processes (their other
+    threads), the processes they started (the writer processes), and the database's own
+    processes (``backends``: PostgreSQL's for the server's database; none on SQLite)."""
+
+    def __init__(self, serving: list[int], started: list[int], backends: Callable[[], list[int]]):
+        self._serving, self._started, self._backends = serving, started, backends
+        self._at = self._read()
+
+    def _read(self) -> dict[str, float]:
+        loop = sum(process_cpu(pid, pid) for pid in self._serving)
+        return {
+            "event loop": loop,
+            "other threads": sum(process_cpu(pid) for pid in self._serving) - loop,
+            "writer processes": sum(process_cpu(pid) for pid in self._started),
+            "database": sum(process_cpu(pid) for pid in self._backends()),
+        }
+
+    def text(self, requests: int) -> str:
+        if not requests:
+            return ""
+        now = self._read()
+        parts = [
+            f"{name} {(now[name] - self._at[name]) / requests * 1e6:,.0f}"
+            for name in now
+            if now[name] > 0
+        ]
+        return "CPU a request (µs): " + ", ".join(parts)
 
 
 class Meter:

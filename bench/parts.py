@@ -204,6 +204,8 @@ def run_http(
         )
         if run.noise:
             report.notes.append(f"noise during HTTP {run.name}: {run.noise}")
+        if run.cpu:
+            report.notes.append(f"HTTP {run.name} {run.cpu}")
         passed, text = run.check()
         report.checks_ok &= passed
         report.notes.append(f"HTTP {run.name} check {'OK' if passed else 'FAILED'}: {text}")
