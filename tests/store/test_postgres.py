@@ -619,6 +619,22 @@ def test_a_client_id_stored_before_fails_the_guess_quietly_and_is_a_duplicate(
     assert intact(pg_store, tenant_id).checked == 3
 
 
+def test_events_without_a_client_id_take_the_guess_too(
+    pg_store: PostgresStore, catalog: Catalog, tenant_id: str, guesses: list[bool]
+) -> None:
+    """kansa's own records carry no client id: the guess inserts no key for them (a failure
+    here would only show as the long way taken, so the guesses are counted)."""
+    pg_store.append(prepare([pca_event(tenant_id, 1)], catalog))
+    anonymous = [pca_event(tenant_id, n) for n in (2, 3)]
+    for event in anonymous:
+        del event["id"]
+    receipts = pg_store.append(prepare(anonymous, catalog))
+    assert guesses == [True] and [r.seq for r in receipts] == [2, 3]
+    rows = execute(pg_store.url, "SELECT count(*) FROM event_keys WHERE tenant_id = ?", tenant_id)
+    assert rows == [(1,)]
+    assert intact(pg_store, tenant_id).checked == 3
+
+
 def test_a_batch_above_the_guessed_size_goes_the_long_way(
     pg_store: PostgresStore, catalog: Catalog, tenant_id: str, guesses: list[bool]
 ) -> None:
