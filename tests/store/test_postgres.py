@@ -467,7 +467,8 @@ def test_run_as_the_owner_alone_kansa_works_and_only_the_event_triggers_are_miss
 
 @pytest.fixture
 def guesses(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Whether each append that guessed its heads (two waits instead of four) had them right."""
+    """Whether each append that guessed its heads (one wait for the server, not four) had
+    them right."""
     made: list[bool] = []
     guess = postgres._append_on
 
