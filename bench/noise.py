@@ -35,7 +35,7 @@ def process_cpu(pid: int, thread: int | None = None) -> float:
 
 def backends_of(database: str) -> list[int]:
     """The PostgreSQL server processes serving connections to ``database`` on this machine
-    (their command lines read ``postgres: user database host …``)."""
+    (their command lines read ``postgres: [cluster name:] user database host …``)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -44,7 +44,10 @@ def backends_of(database: str) -> list[int]:
             words = (entry / "cmdline").read_bytes().decode(errors="replace").split()
         except OSError:
             continue
-        if len(words) > 2 and words[0] == "postgres:" and words[2] == database:
+        if words[:1] != ["postgres:"]:
+            continue
+        named = words[2:] if len(words) > 1 and words[1].endswith(":") else words[1:]
+        if len(named) > 1 and named[1] == database:
             found.append(int(entry.name))
     return found
 
