@@ -64,30 +64,31 @@ class CpuSplit:
     """Where a server's CPU went during a run, per request: the event loop's thread (each
     serving process's main thread), the rest of the serving processes (their other
     threads), the processes they started (the writer processes), and the database's own
-    processes (``backends``: PostgreSQL's for the server's database; none on SQLite)."""
+    processes (``backends``: PostgreSQL's for the server's database; none on SQLite). Each
+    process counts from the start of the run, or from its own start if later; one that ended
+    during the run is not counted."""
 
     def __init__(self, serving: list[int], started: list[int], backends: Callable[[], list[int]]):
         self._serving, self._started, self._backends = serving, started, backends
         self._at = self._read()
 
-    def _read(self) -> dict[str, float]:
-        loop = sum(process_cpu(pid, pid) for pid in self._serving)
+    def _read(self) -> dict[str, dict[int, float]]:
+        loops = {pid: process_cpu(pid, pid) for pid in self._serving}
         return {
-            "event loop": loop,
-            "other threads": sum(process_cpu(pid) for pid in self._serving) - loop,
-            "writer processes": sum(process_cpu(pid) for pid in self._started),
-            "database": sum(process_cpu(pid) for pid in self._backends()),
+            "event loop": loops,
+            "other threads": {pid: process_cpu(pid) - loops[pid] for pid in self._serving},
+            "writer processes": {pid: process_cpu(pid) for pid in self._started},
+            "database": {pid: process_cpu(pid) for pid in self._backends()},
         }
 
     def text(self, requests: int) -> str:
         if not requests:
             return ""
-        now = self._read()
-        parts = [
-            f"{name} {(now[name] - self._at[name]) / requests * 1e6:,.0f}"
-            for name in now
-            if now[name] > 0
-        ]
+        spent = {
+            name: sum(cpu - self._at[name].get(pid, 0.0) for pid, cpu in now.items())
+            for name, now in self._read().items()
+        }
+        parts = [f"{name} {cpu / requests * 1e6:,.0f}" for name, cpu in spent.items() if cpu > 0]
         return "CPU a request (µs): " + ", ".join(parts)
 
 
