@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from kansa.access.accounts import hash_password
 from kansa.store import Store
 from tests.access.test_manage import PASSWORD, own_actions
-from tests.helpers import new_key, pca_event, wait_for
+from tests.helpers import new_key, pca_event
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -150,13 +150,13 @@ def test_the_viewer_tokens_of_a_revoked_key_stop_within_a_second(
     )
     assert revoked.status_code == 200
     started = time.monotonic()
-    wait_for(
-        lambda: (
-            client.get("/api/v1/events", headers=bearer(token), params=search).status_code == 401
-        ),
-        timeout=2,
-        what="the token of a revoked key refused",
-    )
-    assert time.monotonic() - started < 1.0
+    refused_at = None  # when the first request that was refused was sent
+    while refused_at is None and time.monotonic() - started < 2:
+        sent = time.monotonic()
+        if client.get("/api/v1/events", headers=bearer(token), params=search).status_code == 401:
+            refused_at = sent
+        time.sleep(0.02)
+    assert refused_at is not None, "the token of a revoked key was never refused"
+    assert refused_at - started < 1.0  # the time a request takes on a busy machine not counted
     entered = client.get(f"/console/enter?token={token}", follow_redirects=False)
     assert entered.status_code in (302, 303) and "signin" in entered.headers["location"]
