@@ -151,25 +151,26 @@ class Server:
         """The server's process and, with workers, every process under it."""
         return [self.process.pid, *descendants(self.process.pid)]
 
-    def serving_and_started(self) -> tuple[list[int], list[int]]:
-        """The serving processes (the one, or each worker) and the processes they started
-        (their writer processes)."""
-        parents = _parents()
+    def serving(self, parents: dict[int, int]) -> list[int]:
+        """The serving processes: the one, or each worker (``parents`` read by
+        :func:`_parents`)."""
         top = self.process.pid
-        serving = [top] if self.workers == 1 else [c for c, of in parents.items() if of == top]
-        started = [p for pid in serving for p in descendants(pid, parents)]
-        return serving, started
+        return [top] if self.workers == 1 else [c for c, of in parents.items() if of == top]
+
+    def serving_and_started(self) -> tuple[list[int], list[int]]:
+        """The serving processes and the processes they started (their writer processes)."""
+        parents = _parents()
+        serving = self.serving(parents)
+        return serving, [p for pid in serving for p in descendants(pid, parents)]
 
     def peak_rss_kib(self) -> int | None:
         """The peak RSS of a serving process with the processes it started (its writer
         process): their peaks (VmHWM) added up, which bounds their peak together from
         above. With workers, the largest worker's."""
         parents = _parents()  # one read of /proc for every worker
-        top = self.process.pid
-        workers = [top] if self.workers == 1 else [c for c, of in parents.items() if of == top]
         totals = [
             sum(peaks)
-            for worker in workers
+            for worker in self.serving(parents)
             if (
                 peaks := [
                     p for pid in (worker, *descendants(worker, parents)) if (p := peak_rss_kib(pid))
