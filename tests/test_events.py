@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
+from dataclasses import astuple
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -30,6 +33,24 @@ def test_a_valid_event_is_prepared_with_rendered_messages(catalog: Catalog) -> N
     assert record["occurred_at"] == "2026-11-21T01:00:00.000000Z"  # stored as UTC
     assert record["actor"]["name"] == "飯田橋 一郎"
     assert record["message"] == {"ja": "ユーザー[jiro]を作成", "en": "Created user [jiro]"}
+
+
+def test_a_prepared_event_goes_to_the_writer_process_and_back_the_same(catalog: Catalog) -> None:
+    # pickled, as the serving process sends events to its writer process: every field, in
+    # its own place, and the times in UTC (one zone for every event, pickled once)
+    items = [
+        pca_event("org-42", id="c-1", correlation_id="corr-1", trace_id="t-1"),
+        pca_event("org-43", occurred_at="2026-11-21T10:00:00-05:00"),
+        {**pca_event("org-44"), "actor": None, "anonymous": True, "targets": []},
+    ]
+    events = prepare(items, catalog)
+    for event in events:
+        back = pickle.loads(pickle.dumps(event, pickle.HIGHEST_PROTOCOL))
+        assert back == event
+        assert astuple(back) == astuple(event)
+    assert events[1].occurred_at == datetime(2026, 11, 21, 15, tzinfo=UTC)
+    assert all(event.occurred_at.tzinfo is UTC for event in events)  # the one object
+    assert events[0].occurred_at == datetime(2026, 11, 21, 10, tzinfo=timezone(timedelta(hours=9)))
 
 
 def test_canonical_bytes_have_sorted_keys_and_no_spaces(catalog: Catalog) -> None:
