@@ -170,6 +170,27 @@ def test_the_child_commits_together_what_was_sent_while_it_committed(
     assert walk.head_seq == 6
 
 
+def test_the_writer_processs_receipts_are_the_stores_field_by_field(
+    process_writer: ProcessWriter, store: Store, catalog: Catalog, tenant_id: str
+) -> None:
+    """Receipts come back from the child pickled: each says what was stored, a resent client
+    id included (``duplicate``), and one without a client id says so."""
+    sent = [pca_event(tenant_id, 1), {**pca_event(tenant_id, 2), "id": None}]
+    first = process_writer.submit(prepare(sent, catalog)).result(timeout=30)
+    again = process_writer.submit(prepare(sent[:1], catalog)).result(timeout=30)
+    for receipt in first:
+        stored = store.get_event(tenant_id, receipt.id)
+        assert stored is not None
+        assert receipt == Receipt(
+            stored["id"], stored["client_id"], tenant_id, stored["seq"], stored["hash"]
+        )
+    assert [(r.client_id, r.seq, r.duplicate) for r in first] == [
+        ("evt-1", 1, False),
+        (None, 2, False),
+    ]
+    assert again == [replace(first[0], duplicate=True)]
+
+
 def test_a_store_opened_for_the_writer_process_keeps_a_smaller_sqlite_cache(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cache.db'}"
     for store, mib in (
