@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -35,6 +35,7 @@ from kansa.server.jobs import Jobs
 from kansa.server.publishing import FastPublish
 from kansa.server.requests import Requests
 from kansa.server.runtime import Runtime
+from kansa.server.searching import FastSearch
 from kansa.settings import Settings, load_settings
 
 
@@ -44,6 +45,7 @@ def create_app(
     jobs: bool | None = None,
     *,
     fast_publish: bool = True,
+    fast_search: bool = True,
 ) -> FastAPI:
     """The kansa web application. Give it ``settings`` (a store is opened and closed with the
     app) or a ready ``runtime`` (the caller owns it); with neither, settings are read from
@@ -52,7 +54,8 @@ def create_app(
     ``KANSA_JOBS`` is on) runs checkpoints and purges in the background while the app is up.
     ``fast_publish`` (default on) serves a plain publish without FastAPI's machinery
     (:mod:`kansa.server.publishing`); off, the FastAPI route serves every publish, with the
-    same answers."""
+    same answers. ``fast_search`` (default on) likewise serves a plain search
+    (:mod:`kansa.server.searching`)."""
     owned = runtime is None
     rt = runtime or Runtime.from_settings(settings or load_settings())
 
@@ -110,6 +113,10 @@ def create_app(
     for router in (health.router, docs.router, web.router):
         _include(app, router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    if fast_search:  # innermost: the NUL check and the body limit come first
+        app.add_middleware(
+            FastSearch, runtime=rt, limiter=app.state.rate_limiter, route=_search_route(app)
+        )
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
     app.add_middleware(NoNul)
     if fast_publish:
@@ -123,10 +130,18 @@ def create_app(
 
 
 def _publish_route(app: FastAPI) -> APIRoute:
+    return _route_of(app, events.publish)
+
+
+def _search_route(app: FastAPI) -> APIRoute:
+    return _route_of(app, search.search)
+
+
+def _route_of(app: FastAPI, endpoint: Callable[..., Any]) -> APIRoute:
     for route in app.router.routes:
-        if isinstance(route, APIRoute) and route.endpoint is events.publish:
+        if isinstance(route, APIRoute) and route.endpoint is endpoint:
             return route
-    raise LookupError("the app has no publish route")
+    raise LookupError(f"the app has no route for {endpoint.__name__}")
 
 
 def _include(app: FastAPI, router: APIRouter, dependencies: Sequence[params.Depends] = ()) -> None:
