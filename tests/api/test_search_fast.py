@@ -27,7 +27,7 @@ from kansa.records import TenantChanges
 from kansa.server.app import create_app
 from kansa.server.logs import fields_of
 from kansa.server.runtime import Runtime
-from kansa.server.searching import FastSearch
+from kansa.server.searching import MANY, ONCE, FastSearch
 from kansa.settings import Settings
 from kansa.timeutil import utcnow
 from tests.helpers import new_key, viewer_token
@@ -370,3 +370,17 @@ def test_a_plain_search_never_reaches_the_app_and_anything_else_does(
     for request in handed_on:
         with pytest.raises(AssertionError, match="handed on"):
             request()
+
+
+def test_the_fast_path_takes_the_parameters_the_route_takes(runtime: Runtime) -> None:
+    """Its lists (MANY) and the rest (ONCE) are the route's query parameters as documented:
+    a parameter added to the route goes to the route until the fast path takes it too."""
+    document = create_app(runtime=runtime).openapi()
+    parameters = document["paths"][URL]["get"]["parameters"]
+    lists = {
+        p["name"]
+        for p in parameters
+        if any(kind.get("type") == "array" for kind in p["schema"].get("anyOf", [p["schema"]]))
+    }
+    assert {p["name"] for p in parameters if p["in"] == "query"} == MANY | ONCE
+    assert lists == MANY
