@@ -1,7 +1,7 @@
 """``GET /api/v1/events`` served without FastAPI's machinery: the read kansa gets most.
 
 FastAPI reads the search route's query parameters through its dependencies on every request
-(twenty-two of them, each looked up and validated, the reader and the rate limit solved
+(twenty-one of them, each looked up and validated, the reader and the rate limit solved
 around them): measured at 0.6–0.9 ms of a 4–5 ms search on PostgreSQL, more than the
 reading of the tenant. :class:`FastSearch` answers a plain search itself, through the very
 functions the route's dependencies and the route are: the rate limit
