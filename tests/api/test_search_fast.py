@@ -83,8 +83,10 @@ class Both:
     route: TestClient
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def both(store_url: str, catalog: Catalog) -> Iterator[Both]:
+    """One runtime and its two apps for the module's tests on an engine: each case runs on
+    tenants and keys of its own, and compares the counts it moved."""
     settings = Settings(database_url=store_url, rate_limit_per_second=0.001, rate_limit_burst=BURST)
     runtime = Runtime.from_settings(settings)
     runtime.start()
