@@ -51,8 +51,10 @@ class Both:
     route: TestClient
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def both(store_url: str) -> Iterator[Both]:
+    """One runtime and its two apps for the module's tests on an engine: each case runs on a
+    tenant and keys of its own, and compares the counts it moved."""
     settings = Settings(
         database_url=store_url,
         max_body_bytes=LIMIT,
