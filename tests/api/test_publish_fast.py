@@ -7,7 +7,6 @@ must be the same. On every engine."""
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,15 +16,14 @@ import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from starlette.types import Receive, Scope, Send
 
 from kansa.access.keys import make_key
 from kansa.server.app import create_app
-from kansa.server.logs import fields_of
 from kansa.server.publishing import FastPublish
 from kansa.server.runtime import Runtime
 from kansa.settings import Settings
 from kansa.timeutil import utcnow
+from tests.api.alike import Seen, answer_of, assert_alike, bearer, seen, unreachable
 from tests.helpers import new_key, pca_event
 
 URL = "/api/v1/events"
@@ -71,10 +69,6 @@ def both(store_url: str) -> Iterator[Both]:
             yield Both(runtime, fast, route)
     finally:
         runtime.close()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 Send_ = Callable[[TestClient, Runtime, str], list[httpx.Response]]
@@ -223,47 +217,21 @@ def new_tenant() -> str:
 
 
 def comparable(answer: httpx.Response, tenant: str) -> dict[str, Any]:
-    """The answer with what differs between two runs by design made alike: the tenant's id,
-    the ids and hashes of receipts, the request id (its shape is checked)."""
-    text = answer.text.replace(tenant, "TENANT")
-    body: Any = orjson.loads(text) if text.startswith(("{", "[")) else text
+    """As :func:`answer_of`, with the ids and hashes of receipts made alike too."""
+    made = answer_of(answer, tenant)
+    body = made["body"]
     if isinstance(body, dict) and isinstance(body.get("events"), list):
         for receipt in body["events"]:
             receipt["id"], receipt["hash"] = "ID", "HASH"
-    headers = dict(answer.headers)
-    assert re.fullmatch(r"[0-9a-f]{32}", headers.pop("x-request-id"))
-    assert int(headers.pop("content-length", len(answer.content))) == len(answer.content)
-    if "location" in headers:
-        headers["location"] = headers["location"].replace(tenant, "TENANT")
-    return {"status": answer.status_code, "headers": headers, "body": body}
-
-
-def counted(runtime: Runtime) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in runtime.metrics.registry.collect()
-        for sample in family.samples
-        if sample.name in COUNTED
-    }
+    return made
 
 
 def run(
     client: TestClient, runtime: Runtime, send: Send_, caplog: pytest.LogCaptureFixture
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[Any, float]]:
+) -> Seen:
     """The answers, the log lines and the counts of ``send`` on a new tenant."""
     tenant = new_tenant()
-    before = counted(runtime)
-    caplog.clear()
-    answers = [comparable(a, tenant) for a in send(client, runtime, tenant)]
-    lines = [
-        {k: v for k, v in fields_of(r).items() if k not in ("ms", "request_id")}
-        | {"path": str(fields_of(r)["path"]).replace(tenant, "TENANT")}
-        for r in caplog.records
-        if r.name == "kansa.request"
-    ]
-    after = counted(runtime)
-    moved = {k: v - before.get(k, 0.0) for k, v in after.items() if v != before.get(k, 0.0)}
-    return answers, lines, moved
+    return seen(runtime, COUNTED, caplog, tenant, lambda: send(client, runtime, tenant), comparable)
 
 
 @pytest.mark.parametrize("case", CORPUS)
@@ -271,11 +239,10 @@ def test_the_fast_path_answers_as_the_route_does(
     both: Both, case: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="kansa.request")
-    fast = run(both.fast, both.runtime, CORPUS[case], caplog)
-    route = run(both.route, both.runtime, CORPUS[case], caplog)
-    assert fast[0] == route[0]
-    assert fast[1] == route[1] and len(fast[1]) == len(fast[0])
-    assert fast[2] == route[2]
+    assert_alike(
+        run(both.fast, both.runtime, CORPUS[case], caplog),
+        run(both.route, both.runtime, CORPUS[case], caplog),
+    )
 
 
 def test_the_corpus_holds_every_answer_a_publish_can_get(
@@ -286,13 +253,9 @@ def test_the_corpus_holds_every_answer_a_publish_can_get(
     statuses = {
         answer["status"]
         for send in CORPUS.values()
-        for answer in run(both.fast, both.runtime, send, caplog)[0]
+        for answer in run(both.fast, both.runtime, send, caplog).answers
     }
     assert {200, 201, 400, 401, 403, 413, 415, 422, 429} <= statuses
-
-
-async def unreachable(scope: Scope, receive: Receive, send: Send) -> None:
-    raise AssertionError(f"handed on: {scope['method']} {scope['path']}?{scope['query_string']!r}")
 
 
 def test_a_plain_publish_never_reaches_the_app_and_anything_else_does(

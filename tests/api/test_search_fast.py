@@ -7,7 +7,6 @@ line and what it counted must be the same. On every engine."""
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
@@ -25,11 +23,11 @@ from kansa.catalog import Catalog
 from kansa.events.prepare import prepare
 from kansa.records import TenantChanges
 from kansa.server.app import create_app
-from kansa.server.logs import fields_of
 from kansa.server.runtime import Runtime
 from kansa.server.searching import MANY, ONCE, FastSearch
 from kansa.settings import Settings
 from kansa.timeutil import utcnow
+from tests.api.alike import Seen, answer_of, assert_alike, bearer, seen, unreachable
 from tests.helpers import new_key, viewer_token
 
 URL = "/api/v1/events"
@@ -98,10 +96,6 @@ def both(store_url: str, catalog: Catalog) -> Iterator[Both]:
             yield Both(runtime, catalog, fast, route)
     finally:
         runtime.close()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def read_key(rt: Runtime, tenant: str | None = None) -> dict[str, str]:
@@ -265,52 +259,29 @@ def new_tenant(rt: Runtime, catalog: Catalog) -> str:
 
 
 def comparable(answer: httpx.Response, tenant: str) -> dict[str, Any]:
-    """The answer with what differs between two tenants by design made alike: the tenant's id,
-    the events' ids, hashes and times received, the request id (its shape is checked)."""
-    text = answer.text.replace(tenant, "TENANT")
-    body: Any = orjson.loads(text) if text.startswith(("{", "[")) else text
+    """As :func:`answer_of`, with the events' ids, hashes and times received made alike too,
+    and of ``next_cursor`` only whether there is one."""
+    made = answer_of(answer, tenant)
+    body = made["body"]
     if isinstance(body, dict) and isinstance(body.get("events"), list):
         for event in body["events"]:
             for name in ("id", "hash", "prev_hash", "received_at"):
                 event[name] = name.upper()
         body["next_cursor"] = body.get("next_cursor") is not None
-    headers = dict(answer.headers)
-    assert re.fullmatch(r"[0-9a-f]{32}", headers.pop("x-request-id"))
-    if "content-length" in headers:
-        headers["content-length"] = "N"  # ids of other lengths
-    if "location" in headers:
-        headers["location"] = headers["location"].replace(tenant, "TENANT")
-    return {"status": answer.status_code, "headers": headers, "body": body}
+    return made
 
 
-def counted(runtime: Runtime) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in runtime.metrics.registry.collect()
-        for sample in family.samples
-        if sample.name in COUNTED
-    }
-
-
-def run(
-    both: Both, client: TestClient, send: Send_, caplog: pytest.LogCaptureFixture
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[Any, float]]:
+def run(both: Both, client: TestClient, send: Send_, caplog: pytest.LogCaptureFixture) -> Seen:
     """The answers, the log lines and the counts of ``send`` on a new tenant."""
     tenant = new_tenant(both.runtime, both.catalog)
-    before = counted(both.runtime)
-    caplog.clear()
-    answers = [comparable(a, tenant) for a in send(client, both.runtime, tenant)]
-    lines = [
-        {k: v for k, v in fields_of(r).items() if k not in ("ms", "request_id")}
-        | {"path": re.sub(r"cursor=[^&]*", "cursor=C", str(fields_of(r)["path"]))}
-        for r in caplog.records
-        if r.name == "kansa.request"
-    ]
-    for line in lines:
-        line["path"] = line["path"].replace(tenant, "TENANT")
-    after = counted(both.runtime)
-    moved = {k: v - before.get(k, 0.0) for k, v in after.items() if v != before.get(k, 0.0)}
-    return answers, lines, moved
+    return seen(
+        both.runtime,
+        COUNTED,
+        caplog,
+        tenant,
+        lambda: send(client, both.runtime, tenant),
+        comparable,
+    )
 
 
 @pytest.mark.parametrize("case", CORPUS)
@@ -318,11 +289,9 @@ def test_the_fast_path_answers_as_the_route_does(
     both: Both, case: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="kansa.request")
-    fast = run(both, both.fast, CORPUS[case], caplog)
-    route = run(both, both.route, CORPUS[case], caplog)
-    assert fast[0] == route[0]
-    assert fast[1] == route[1] and len(fast[1]) == len(fast[0])
-    assert fast[2] == route[2]
+    assert_alike(
+        run(both, both.fast, CORPUS[case], caplog), run(both, both.route, CORPUS[case], caplog)
+    )
 
 
 def test_the_corpus_holds_every_answer_a_search_can_get(
@@ -333,13 +302,9 @@ def test_the_corpus_holds_every_answer_a_search_can_get(
     statuses = {
         answer["status"]
         for send in CORPUS.values()
-        for answer in run(both, both.fast, send, caplog)[0]
+        for answer in run(both, both.fast, send, caplog).answers
     }
     assert {200, 400, 401, 403, 404, 405, 429} <= statuses
-
-
-async def unreachable(scope: Scope, receive: Receive, send: Send) -> None:
-    raise AssertionError(f"handed on: {scope['method']} {scope['path']}?{scope['query_string']!r}")
 
 
 def test_a_plain_search_never_reaches_the_app_and_anything_else_does(
