@@ -565,11 +565,8 @@ def _append_on(
     columns[-1] = [Terms(terms) for terms in columns[-1]]
     params: list[Any] = [
         list(moved),
-        len(moved),
-        list(moved),
         [heads[tenant].seq for tenant in moved],
         [heads[tenant].hash for tenant in moved],
-        list(moved),
         [head.seq for head in moved.values()],
         [head.hash for head in moved.values()],
         *([list(column) for column in zip(*keys, strict=True)] or [[]] * len(EVENT_KEY_ROW)),
@@ -587,14 +584,15 @@ def _arrays(columns: Sequence[str]) -> str:
 
 
 APPEND_ON = (
-    "WITH seen AS (SELECT id, last_seq, last_hash FROM tenants WHERE id = ANY(%s::text[])"
+    "WITH guess AS (SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::bigint[],"
+    " %s::text[]) AS g (id, seq, hash, new_seq, new_hash)),"
+    " seen AS (SELECT id, last_seq, last_hash FROM tenants WHERE id IN (SELECT id FROM guess)"
     " ORDER BY id FOR UPDATE),"  # locked in id order, as every append locks
-    " whole AS (SELECT count(*) = %s AS yes FROM seen"
-    " JOIN unnest(%s::text[], %s::bigint[], %s::text[]) AS w (id, seq, hash)"
+    " whole AS (SELECT count(*) = (SELECT count(*) FROM guess) AS yes FROM seen"
+    " JOIN guess AS w"
     " ON seen.id = w.id AND seen.last_seq = w.seq AND seen.last_hash = w.hash),"
-    " moved AS (UPDATE tenants AS t SET last_seq = h.seq, last_hash = h.hash"
-    " FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS h (id, seq, hash), whole"
-    " WHERE whole.yes AND t.id = h.id),"
+    " moved AS (UPDATE tenants AS t SET last_seq = h.new_seq, last_hash = h.new_hash"
+    " FROM guess AS h, whole WHERE whole.yes AND t.id = h.id),"
     f" keyed AS (INSERT INTO event_keys ({', '.join(EVENT_KEY_ROW)})"
     f" SELECT k.* FROM unnest({_arrays(EVENT_KEY_ROW)}) AS k, whole WHERE whole.yes),"
     f" stored AS (INSERT INTO events ({', '.join((*EVENT_ROW, *TERMS_ROW))})"
@@ -602,8 +600,9 @@ APPEND_ON = (
     " WHERE whole.yes)"
     " SELECT yes FROM whole"
 )
-"""One append onto guessed heads: the heads locked (their latest committed values, whatever
-the statement's snapshot), and only if every one stands where the appender saw it (``whole``)
+"""One append onto guessed heads: each tenant's guessed head and the head it moves to
+(``guess``), the heads locked (their latest committed values, whatever the statement's
+snapshot), and only if every one stands where the appender saw it (``whole``)
 moved, the keys inserted and the rows. FOR UPDATE returns the row as it is once locked, so a
 head another transaction moved since the snapshot fails the guess rather than being missed."""
 

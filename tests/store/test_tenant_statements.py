@@ -36,7 +36,7 @@ EXCEPTIONS = {
     "group commit: the rows": re.compile(r"^(COPY events|INSERT INTO event_keys) \("),
     # ...or, for a small group onto heads the writer guessed, one statement that locks the
     # heads, moves them and inserts the keys and rows.
-    "group commit in one statement": re.compile(r"^WITH seen AS \(SELECT id, last_seq"),
+    "group commit in one statement": re.compile(r"^WITH guess AS \(SELECT \* FROM unnest\("),
     # ...and looks up its client ids, one primary-key probe per (tenant, id) pair.
     "per-tenant probes": re.compile(r"WHERE (tenant_id = [wc]\.(tenant_id|t))\b"),
 }
