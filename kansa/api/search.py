@@ -8,16 +8,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from kansa.access.scope import Asked, permits
+from kansa.access.scope import Asked, permits, tenant_for
 from kansa.errors import NotFound
 from kansa.events.present import present
 from kansa.events.query import Filters, parse_q
+from kansa.events.query import Query as EventQuery
 from kansa.events.terms import matched_by
-from kansa.http.readers import AnyReading, client_ip
+from kansa.http.readers import AnyReader, AnyReading, Reading, client_ip, read_reading, runtime_of
 from kansa.http.responses import JSON
 from kansa.records import Tenant
+from kansa.store.search import Page
 from kansa.timeutil import parse_period_bound
-from kansa.words import lang_of
+from kansa.words import Lang, lang_of
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
@@ -101,8 +103,8 @@ def log_query(
 async def search(
     request: Request,
     wanted: Annotated[LogQuery, Depends(log_query)],
-    reading: AnyReading,
-    tenant: str | None = None,  # read by the reading dependency; declared here for /docs
+    who: AnyReader,
+    tenant: str | None = None,
     sort: str = "occurred_at",
     order: str = "desc",
     limit: int = 50,
@@ -113,14 +115,23 @@ async def search(
     message in ``lang``. ``from``/``to`` take a date (the tenant's zone) or an ISO time with
     an offset; they default to the layout's window. ``next_cursor`` fetches the next page.
     ``q`` takes free text and ``field:value`` terms (see docs/api.md)."""
-    runtime, record = reading.runtime, reading.tenant
-    language = lang_of(lang, record.lang)
+    runtime = runtime_of(request)
+    asked = tenant_for(who, tenant or None)  # an empty ?tenant= asks for none, as elsewhere
     paging = {"sort": sort, "order": order, "limit": limit, "cursor": cursor}
-    query = reading.scope(wanted.asked(record, **paging, lang=language))
-    page = await runtime.read(lambda: runtime.store.search(query))
+
+    def read() -> tuple[Reading, Lang, EventQuery, Page]:
+        # The tenant, the query the reader may have, and its page in one trip off the loop:
+        # each trip is a thread's wake-up and the loop's, ~0.2 ms of a search.
+        reading = read_reading(runtime, who, asked)
+        language = lang_of(lang, reading.tenant.lang)
+        query = reading.scope(wanted.asked(reading.tenant, **paging, lang=language))
+        return reading, language, query, runtime.store.search(query)
+
+    reading, language, query, page = await runtime.read(read)
+    record = reading.tenant
     if record.record_searches:
         await runtime.record(
-            reading.reader,
+            who,
             record.id,
             "log.search",
             {"query": f"（{wanted.q}）" if wanted.q else None},

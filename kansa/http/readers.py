@@ -129,7 +129,13 @@ async def reading_of(request: Request, who: Reader, tenant: str | None) -> Readi
     """``who`` reading ``tenant`` (their own when None), the tenant read off the loop."""
     runtime = runtime_of(request)
     asked = tenant_for(who, tenant)
-    return Reading(runtime, who, await runtime.read(lambda: runtime.tenant(asked)))
+    return await runtime.read(lambda: read_reading(runtime, who, asked))
+
+
+def read_reading(runtime: Runtime, who: Reader, tenant: str) -> Reading:
+    """``who`` reading ``tenant`` (as :func:`~kansa.access.scope.tenant_for` gave it), the
+    tenant read from the store here: blocking, for a caller already off the loop."""
+    return Reading(runtime, who, runtime.tenant(tenant))
 
 
 async def reading(request: Request) -> Reading:
@@ -154,6 +160,8 @@ def _tenant_asked(request: Request) -> str | None:
     return str(asked) if asked else None
 
 
+AnyReader = Annotated[Reader, Depends(reader)]
+"""A route's parameter: a viewer token or a read key (the route reads the tenant itself)."""
 AnyReading = Annotated[Reading, Depends(reading)]
 """A route's parameter: a viewer token or a read key, and the tenant it reads."""
 KeyReading = Annotated[Reading, Depends(key_reading)]

@@ -6,7 +6,7 @@ around them): measured at 0.6–0.9 ms of a 4–5 ms search on PostgreSQL, more 
 reading of the tenant. :class:`FastSearch` answers a plain search itself, through the very
 functions the route's dependencies and the route are: the rate limit
 (:func:`~kansa.http.limits.check_rate`), the query (:func:`kansa.api.search.log_query`), the
-reader and the tenant (:func:`~kansa.http.readers.reading`), the search and its answer
+reader (:func:`~kansa.http.readers.reader`), the tenant, the search and its answer
 (:func:`kansa.api.search.search`), every refusal as the app renders it
 (:func:`kansa.http.problems.answer`). No rule is written here; the query string is read by
 the same class that reads it for FastAPI (Starlette's ``QueryParams``).
@@ -31,7 +31,7 @@ from kansa.api.search import log_query, search
 from kansa.errors import KansaError
 from kansa.http.limits import RateLimiter, check_rate
 from kansa.http.problems import answer
-from kansa.http.readers import reading
+from kansa.http.readers import reader
 from kansa.server.runtime import Runtime
 
 PATH = "/api/v1/events"
@@ -87,11 +87,11 @@ class FastSearch:
                 service=one("service"),
                 q=one("q"),
             )
-            reader = await reading(request)
+            who = await reader(request)
             return await search(
                 request,
                 wanted,
-                reader,
+                who,
                 tenant=one("tenant"),
                 sort=one("sort", "occurred_at"),
                 order=one("order", "desc"),

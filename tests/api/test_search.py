@@ -315,3 +315,16 @@ def test_the_reply_says_how_each_free_text_term_was_matched(
     assert [e["client_id"] for e in reply.json()["events"]] == ["e2"]
     plain = client.get("/api/v1/events", params={"tenant": logged}, headers=reader_auth)
     assert plain.json()["text_match"] == []
+
+
+def test_an_empty_tenant_parameter_asks_for_the_readers_own(
+    client: TestClient, store: Store, reader_auth: dict[str, str], logged: str
+) -> None:
+    bound = {"Authorization": f"Bearer {new_key(store, app=APP, tenant=logged)}"}
+    own = client.get("/api/v1/events", headers=bound)
+    empty = client.get("/api/v1/events", params={"tenant": ""}, headers=bound)
+    assert own.status_code == empty.status_code == 200, empty.json()
+    assert empty.json()["events"] == own.json()["events"] != []
+    unbound = client.get("/api/v1/events", params={"tenant": ""}, headers=reader_auth)
+    assert unbound.status_code == 400
+    assert unbound.json()["problems"][0]["path"] == "tenant"
