@@ -68,6 +68,7 @@ from kansa.store.schema import (
     PARTITION_STORAGE,
     PARTITION_TRUNCATE,
     TERMS_ROW,
+    partition_statistics,
     partition_truncate_trigger,
 )
 from kansa.store.unavailable import first_line, translating
@@ -838,6 +839,12 @@ def _make_partition(
             ).fetchone()
             if guarded and not guarded[0]:
                 conn.execute(partition_truncate_trigger(sql.Identifier(name).as_string(conn)))
+            conn.execute(
+                partition_statistics(
+                    sql.Identifier(name).as_string(conn),
+                    sql.Identifier(f"{name}_kinds").as_string(conn),
+                )
+            )
     except CheckViolation:
         return False
     return True

@@ -83,6 +83,22 @@ once it passes the target, its largest value first — the body, which every sea
 with the index terms the average row is ~2,470 bytes, past the default ~2,000, and a search
 then read each body it returned a second time, out of line (newest 50 of 100,000 events:
 p50 0.44 ms, 0.29 ms with the rows whole). New rows only: rows stored before stay as they are."""
+
+
+def partition_statistics(partition: str, statistics: str) -> str:
+    """The statement making PostgreSQL keep, for one partition, how often the kinds searched
+    together (history, category, result, level) occur in each combination: ``statistics``
+    (``<partition>_kinds``), both named safely by the caller. Without it the planner multiplies
+    each column's share: ``category = 'login' AND result = 'failure'`` was estimated at 45 rows
+    of a month where 581 were, and it read every login event of the window to sort them rather
+    than the index newest first until 50 matched (30 → 4 ms at 400,000 events). Taken again by
+    each ANALYZE, autovacuum's among them."""
+    return (
+        f"CREATE STATISTICS IF NOT EXISTS {statistics} (mcv, dependencies)"
+        f" ON history, category, result, level FROM {partition}"
+    )
+
+
 FILL_TERMS = "terms"
 """The fill that writes the free-text index terms of every stored, unpruned event."""
 TERMS_TABLE = "event_terms"
@@ -146,7 +162,7 @@ def partition_truncate_trigger(partition: str) -> str:
 
 def each_partition(command: str) -> Only:
     """A PostgreSQL statement running ``command`` on every partition of ``events`` there is
-    now, the partition's name in place of its ``%s`` (no other quote in it)."""
+    now, the partition's name in place of its ``%s`` (or of each ``%1$s``; no other quote in it)."""
     return Only(
         "postgresql",
         f"""DO $$
@@ -539,6 +555,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         15,
         "rows of events kept whole up to 4,000 bytes (PostgreSQL partitions)",
         (each_partition(f"ALTER TABLE %s SET ({PARTITION_STORAGE})"),),
+    ),
+    Migration(
+        16,
+        "statistics of the kinds searched together (history, category, result, level)",
+        (
+            each_partition(partition_statistics("%1$s", "%1$s_kinds")),
+            each_partition("ANALYZE %s"),  # the statistics exist from their first ANALYZE
+        ),
     ),
 )
 

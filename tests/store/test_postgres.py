@@ -720,3 +720,75 @@ def test_every_partition_keeps_rows_whole_up_to_4000_bytes(
 def _months_back(count: int) -> str:
     year, month = months_ago(count)
     return f"{year}-{month:02d}-15T12:00:00+09:00"
+
+
+KINDS = ["category", "history", "level", "result"]
+
+
+def kinds_statistics(url: str) -> dict[str, tuple[list[str], list[str], bool]]:
+    """Each partition of ``events``: the columns and kinds of its ``<partition>_kinds``
+    statistics, and whether an ANALYZE has taken them."""
+    rows = execute(
+        url,
+        "SELECT c.relname, s.stxkind::text[], ARRAY(SELECT a.attname::text FROM pg_attribute a"
+        "  WHERE a.attrelid = s.stxrelid AND a.attnum = ANY (s.stxkeys::int2[]) ORDER BY 1),"
+        " EXISTS (SELECT 1 FROM pg_statistic_ext_data d WHERE d.stxoid = s.oid"
+        "  AND d.stxdmcv IS NOT NULL)"
+        " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " LEFT JOIN pg_statistic_ext s ON s.stxrelid = c.oid AND s.stxname = c.relname || '_kinds'"
+        " WHERE i.inhparent = 'events'::regclass",
+    )
+    return {name: (kinds, columns, taken) for name, kinds, columns, taken in rows}
+
+
+def test_the_planner_knows_which_kinds_of_event_occur_together(
+    pg_store: PostgresStore, catalog: Catalog, tenant_id: str, pg_url: str
+) -> None:
+    """One event in ten a failed login, every other a user made: taken column by column, the
+    planner would expect 1% of the month to be failed logins (10 of 1,000), and read all of a
+    window's logins to sort them rather than the newest first (30 -> 4 ms measured at 400,000
+    demo events)."""
+    at = _months_back(10)
+    failed = {"action": "auth.login_failed", "result": "failure", "occurred_at": at}
+    events = [pca_event(tenant_id, n, **failed) for n in range(100)]
+    events += [pca_event(tenant_id, n, occurred_at=at) for n in range(100, 1000)]
+    receipts = pg_store.append(prepare(events, catalog))
+    name = partition_of(pg_url, tenant_id, receipts[0].id)
+    assert kinds_statistics(pg_url)[name] == (["f", "m"], KINDS, False)  # made with the month
+    execute(pg_url, f"ANALYZE {name}")  # as autovacuum does once enough rows have come
+    where = f"FROM {name} WHERE tenant_id = ? AND category = 'auth' AND result = 'failure'"
+    ((actual,),) = execute(pg_url, f"SELECT count(*) {where}", tenant_id)
+    ((plan,),) = execute(pg_url, f"EXPLAIN (FORMAT JSON) SELECT 1 {where}", tenant_id)
+    assert actual == 100
+    assert plan[0]["Plan"]["Plan Rows"] >= 50, plan
+
+
+def test_every_partition_has_the_kinds_statistics_and_the_migration_makes_them(
+    postgres_server: str, catalog: Catalog
+) -> None:
+    url = pg.create_database(postgres_server)
+    try:
+        store = PostgresStore(url, pool_size=1)
+        try:
+            store.migrate()
+            made = kinds_statistics(url)
+            assert len(made) > 2 and "events_old" in made
+            assert all(found[:2] == (["f", "m"], KINDS) for found in made.values()), made
+            # a database of the schema before the statistics, holding events
+            receipts = store.append(prepare([pca_event("t-kinds", n) for n in range(50)], catalog))
+            holding = partition_of(url, "t-kinds", receipts[0].id)
+            for name in made:
+                execute(url, f"DROP STATISTICS {name}_kinds")
+            execute(url, "DELETE FROM schema_migrations WHERE version = 16")
+            assert all(found == (None, [], False) for found in kinds_statistics(url).values())
+            assert store.migrate() == [
+                "16: statistics of the kinds searched together (history, category, result, level)"
+            ]
+            again = kinds_statistics(url)
+            assert again.keys() == made.keys()
+            assert all(found[:2] == (["f", "m"], KINDS) for found in again.values()), again
+            assert again[holding][2], "taken by the migration's ANALYZE"
+        finally:
+            store.close()
+    finally:
+        pg.drop_database(postgres_server, url)
