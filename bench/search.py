@@ -175,7 +175,11 @@ def _query_of(case: Case, catalog: Catalog, url: str) -> Any:
     assert record is not None
     layouts = load_layouts(default_layout_paths())
     p = case.params
-    filters = Filters(categories=tuple(p.get("category", ())), results=tuple(p.get("result", ())))
+    filters = Filters(
+        categories=tuple(p.get("category", ())),
+        results=tuple(p.get("result", ())),
+        levels=tuple(p.get("level", ())),
+    )
     if p.get("q"):
         filters = filters.merge(parse_q(p["q"]))
     asked = Asked(
@@ -280,6 +284,10 @@ def cases_for(tenant: str, actor: str, key: str, key_id: str, viewer: str, tz: s
         Case("free text q=削除 (two characters), newest 50", window | {"q": "削除"}, key, admin),
         Case("free text q=変更 (two characters), newest 50", window | {"q": "変更"}, key, admin),
         Case("free text q=削 (one character: scanned)", window | {"q": "削"}, key, admin),
+        # a kind no event of the window has: every row's kinds tested, the worst case
+        Case(
+            "30 days, a level no event has (level=error)", window | {"level": ["error"]}, key, admin
+        ),
     ]
 
 

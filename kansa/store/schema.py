@@ -99,6 +99,10 @@ def partition_statistics(partition: str, statistics: str) -> str:
     )
 
 
+WINDOW_INDEX = "events_tenant_time_kinds"
+WINDOW_COLUMNS = ("tenant_id", "occurred_at", "history", "category", "result", "level", "action")
+"""The index a search reads a tenant's window by, newest (or oldest) first: the time, then the
+kinds a search filters by, tested in the index before a row is read (migration 17)."""
 FILL_TERMS = "terms"
 """The fill that writes the free-text index terms of every stored, unpruned event."""
 TERMS_TABLE = "event_terms"
@@ -564,6 +568,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             each_partition("ANALYZE %s"),  # the statistics exist from their first ANALYZE
         ),
     ),
+    Migration(
+        17,
+        "one index for a tenant's window and the kinds of its events, for two",
+        (
+            # A search by result, level, action or history read every row of the window to
+            # test it; with the kinds in the index beside the time, a row that does not match
+            # is never read. The category, newest first, reads it as well as its own index.
+            f"CREATE INDEX {WINDOW_INDEX} ON events ({', '.join(WINDOW_COLUMNS)})",
+            "DROP INDEX events_tenant_time",
+            "DROP INDEX events_tenant_category",
+        ),
+    ),
 )
 
 
@@ -791,9 +807,8 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "stream_cursors": ("tenant_id", "destination_id"),
 }
 _EVENT_INDEXES: dict[str, Index] = {
-    "events_tenant_time": Index("events", ("tenant_id", "occurred_at")),
+    WINDOW_INDEX: Index("events", WINDOW_COLUMNS),
     "events_tenant_actor": Index("events", ("tenant_id", "actor_id", "occurred_at")),
-    "events_tenant_category": Index("events", ("tenant_id", "category", "occurred_at")),
     "events_tenant_job": Index("events", ("tenant_id", "correlation_id", "seq")),
     "api_keys_changed": Index("api_keys", ("changed_at",)),
     "destinations_tenant": Index("destinations", ("tenant_id",)),

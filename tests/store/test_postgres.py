@@ -25,6 +25,7 @@ import pytest
 from kansa.catalog import Catalog
 from kansa.errors import StoreError
 from kansa.events.prepare import prepare
+from kansa.events.query import Filters, Query
 from kansa.integrity.chain import Head
 from kansa.store import postgres
 from kansa.store.postgres import (
@@ -35,6 +36,7 @@ from kansa.store.postgres import (
     month_bounds,
     partition_name,
 )
+from kansa.store.search import build
 from tests import pg
 from tests.helpers import intact, pca_event, wait_for
 from tests.net import free_port
@@ -725,7 +727,7 @@ def _months_back(count: int) -> str:
 KINDS = ["category", "history", "level", "result"]
 
 
-def kinds_statistics(url: str) -> dict[str, tuple[list[str], list[str], bool]]:
+def kinds_statistics(url: str) -> dict[str, tuple[list[str] | None, list[str], bool]]:
     """Each partition of ``events``: the columns and kinds of its ``<partition>_kinds``
     statistics, and whether an ANALYZE has taken them."""
     rows = execute(
@@ -792,3 +794,16 @@ def test_every_partition_has_the_kinds_statistics_and_the_migration_makes_them(
             store.close()
     finally:
         pg.drop_database(postgres_server, url)
+
+
+def test_a_kind_is_an_index_condition_of_the_window(pg_url: str) -> None:
+    """PostgreSQL tests the kinds of a search in the window's index too: each is a condition
+    of the index scan, so a row of another kind is never read."""
+    text, params = build(Query(tenant="t", filters=Filters(levels=("error",))), "postgresql")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SET enable_bitmapscan = off")
+        plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN (COSTS OFF) {text}", params))
+    scans = re.findall(r"Index Scan (?:Backward )?using (\w+) on (events_\w+)", plan)
+    assert scans and all(i.startswith(f"{part}_tenant_id_occurred_at_") for i, part in scans)
+    assert "Index Cond: ((tenant_id = 't'::text) AND (level = 'error'::text))" in plan, plan

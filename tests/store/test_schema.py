@@ -5,11 +5,17 @@ stores write are the columns the table has."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from kansa.store import schema, sqlite
+from kansa.catalog import Catalog
+from kansa.events.prepare import prepare
+from kansa.events.query import Filters, Query
+from kansa.store import open_store, schema, sqlite
 from kansa.store.schema import Index
+from tests import pg
+from tests.helpers import pca_event
 from tests.raw import execute
 
 
@@ -214,3 +220,52 @@ def test_keys_made_before_the_scopes_split_keep_what_read_let_them_do(fresh_url:
         "k-both": "checkpoint,hold,mint,publish,read",
         "k-pub": "publish",
     }
+
+
+def test_the_window_index_replaces_two_on_a_database_that_had_them(
+    store_url: str, catalog: Catalog, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Migration 17 on a database of the schema before it, holding events: the (tenant, time)
+    and (tenant, category, time) indexes give way to the window's, and every search finds
+    what it found before."""
+    if engine(store_url) == "sqlite":
+        url, server = f"sqlite:///{tmp_path / 'before.db'}", None
+    else:
+        server = request.getfixturevalue("postgres_server")
+        url = pg.create_database(server)
+    store = open_store(url)
+    try:
+        store.migrate()
+        for statement in (
+            "CREATE INDEX events_tenant_time ON events (tenant_id, occurred_at)",
+            "CREATE INDEX events_tenant_category ON events (tenant_id, category, occurred_at)",
+            f"DROP INDEX {schema.WINDOW_INDEX}",
+            "DELETE FROM schema_migrations WHERE version = 17",
+        ):
+            execute(url, statement)
+        failed = {"action": "auth.login_failed", "result": "failure"}
+        events = [pca_event("t-w", n, **(failed if n % 3 else {})) for n in range(30)]
+        store.append(prepare(events, catalog))
+        searches = [
+            Filters(),
+            Filters(levels=("warning",)),
+            Filters(results=("failure",), categories=("auth",)),
+            Filters(actions=("user.*",)),
+            Filters(histories=("operation",)),
+        ]
+        before = [[e["id"] for e in store.search(Query("t-w", filters=f)).events] for f in searches]
+        assert "events_tenant_category" in indexes_of(url, "events")
+        assert store.migrate() == [
+            "17: one index for a tenant's window and the kinds of its events, for two"
+        ]
+        assert indexes_of(url, "events") == {
+            name: index
+            for name, index in schema.DECLARED[engine(url)].indexes.items()
+            if index.table == "events"
+        }
+        after = [[e["id"] for e in store.search(Query("t-w", filters=f)).events] for f in searches]
+        assert after == before and [len(ids) for ids in after] == [30, 20, 20, 10, 10]
+    finally:
+        store.close()
+        if server is not None:
+            pg.drop_database(server, url)

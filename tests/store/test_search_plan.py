@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kansa.events.query import Filters, Query
 from kansa.store import open_store
+from kansa.store.schema import WINDOW_COLUMNS, WINDOW_INDEX
 from kansa.store.search import build
 
 
@@ -24,10 +25,43 @@ def test_the_newest_page_reads_the_time_index_and_sorts_nothing_whole(tmp_path: 
             Query(tenant="t"),
             Query(tenant="t", filters=Filters(histories=("login",))),
             Query(tenant="t", descending=False),
+            # the kinds are tested in the index: a row of another kind is never read
+            Query(tenant="t", filters=Filters(levels=("error",))),
+            Query(tenant="t", filters=Filters(results=("ng", "failure"), categories=("login",))),
+            Query(tenant="t", filters=Filters(actions=("login.failed.password",))),
         ):
             text, params = build(query, "sqlite")
             plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + text, params)]
-            assert any("USING INDEX events_tenant_time" in step for step in plan), plan
+            assert any("USING INDEX events_tenant_time_kinds" in step for step in plan), plan
             assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
+    finally:
+        conn.close()
+
+
+def test_a_kind_is_tested_in_the_index_before_the_row_is_read(tmp_path: Path) -> None:
+    """A search for a rare kind (no event at level error in a window of 23,000) read each row
+    of the window to test it: 115 ms at 400,000 events. In SQLite's program the level is now
+    read from the window's index, and a row of another level skipped, before any column of
+    the row itself."""
+    url = f"sqlite:///{tmp_path / 'plan.db'}"
+    store = open_store(url)
+    store.migrate()
+    store.close()
+    conn = sqlite3.connect(tmp_path / "plan.db")
+    try:
+        roots = dict(conn.execute("SELECT name, rootpage FROM sqlite_master"))
+        for column, kinds in (
+            ("level", Filters(levels=("error",))),
+            ("result", Filters(results=("ng",))),
+        ):
+            text, params = build(Query(tenant="t", filters=kinds), "sqlite")
+            program = conn.execute("EXPLAIN " + text, params).fetchall()
+            opened = {row[3]: row[2] for row in program if row[1] == "OpenRead"}  # root: cursor
+            index, table = opened[roots[WINDOW_INDEX]], opened[roots["events"]]
+            reads = [(n, row[2], row[3]) for n, row in enumerate(program) if row[1] == "Column"]
+            kind = WINDOW_COLUMNS.index(column)
+            first_kind = min(n for n, cursor, at in reads if cursor == index and at == kind)
+            first_row = min(n for n, cursor, _ in reads if cursor == table)
+            assert first_kind < first_row, program
     finally:
         conn.close()
