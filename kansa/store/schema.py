@@ -103,6 +103,7 @@ WINDOW_INDEX = "events_tenant_time_kinds"
 WINDOW_COLUMNS = ("tenant_id", "occurred_at", "history", "category", "result", "level", "action")
 """The index a search reads a tenant's window by, newest (or oldest) first: the time, then the
 kinds a search filters by, tested in the index before a row is read (migration 17)."""
+
 FILL_TERMS = "terms"
 """The fill that writes the free-text index terms of every stored, unpruned event."""
 TERMS_TABLE = "event_terms"
@@ -574,7 +575,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         (
             # A search by result, level, action or history read every row of the window to
             # test it; with the kinds in the index beside the time, a row that does not match
-            # is never read. The category, newest first, reads it as well as its own index.
+            # is never read. A category is tested there too: newest first, as its own index
+            # read it, though a rare one now passes over the window's other entries.
             f"CREATE INDEX {WINDOW_INDEX} ON events ({', '.join(WINDOW_COLUMNS)})",
             "DROP INDEX events_tenant_time",
             "DROP INDEX events_tenant_category",
