@@ -150,13 +150,20 @@ def test_the_viewer_tokens_of_a_revoked_key_stop_within_a_second(
     )
     assert revoked.status_code == 200
     started = time.monotonic()
-    refused_at = None  # when the first request that was refused was sent
-    while refused_at is None and time.monotonic() - started < 2:
+    refused = False
+    answered_at = started  # when the last request that was still answered was sent
+    while not refused and time.monotonic() - started < 2:
         sent = time.monotonic()
-        if client.get("/api/v1/events", headers=bearer(token), params=search).status_code == 401:
-            refused_at = sent
+        status = client.get("/api/v1/events", headers=bearer(token), params=search).status_code
+        if status == 401:
+            refused = True
+        else:
+            assert status == 200
+            answered_at = sent
         time.sleep(0.02)
-    assert refused_at is not None, "the token of a revoked key was never refused"
-    assert refused_at - started < 1.0  # the time a request takes on a busy machine not counted
+    assert refused, "the token of a revoked key was never refused"
+    # no request sent a second or more after the revocation was answered (the first refused
+    # may be sent later than that on a busy machine, where each request takes long)
+    assert answered_at - started < 1.0
     entered = client.get(f"/console/enter?token={token}", follow_redirects=False)
     assert entered.status_code in (302, 303) and "signin" in entered.headers["location"]
