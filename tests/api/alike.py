@@ -5,19 +5,47 @@ own, must get the same answers, the same request log lines and the same counts."
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
+from kansa.server.app import create_app
 from kansa.server.logs import fields_of
 from kansa.server.runtime import Runtime
+from kansa.settings import Settings
 
 Counts = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+@contextmanager
+def two_apps(
+    settings: Settings, without: Literal["fast_search", "fast_publish"]
+) -> Iterator[tuple[Runtime, TestClient, TestClient]]:
+    """One started runtime of ``settings`` and two apps on it: one with its fast paths, one
+    with the fast path ``without`` (``"fast_search"``, ``"fast_publish"``) turned off."""
+    runtime = Runtime.from_settings(settings)
+    runtime.start()
+    try:
+        with (
+            TestClient(create_app(runtime=runtime)) as fast,
+            TestClient(
+                create_app(
+                    runtime=runtime,
+                    fast_search=without != "fast_search",
+                    fast_publish=without != "fast_publish",
+                )
+            ) as route,
+        ):
+            yield runtime, fast, route
+    finally:
+        runtime.close()
 
 
 def bearer(token: str) -> dict[str, str]:

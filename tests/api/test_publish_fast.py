@@ -23,7 +23,15 @@ from kansa.server.publishing import FastPublish
 from kansa.server.runtime import Runtime
 from kansa.settings import Settings
 from kansa.timeutil import utcnow
-from tests.api.alike import Seen, answer_of, assert_alike, bearer, seen, unreachable
+from tests.api.alike import (
+    Seen,
+    answer_of,
+    assert_alike,
+    bearer,
+    seen,
+    two_apps,
+    unreachable,
+)
 from tests.helpers import new_key, pca_event
 
 URL = "/api/v1/events"
@@ -59,16 +67,8 @@ def both(store_url: str) -> Iterator[Both]:
         rate_limit_per_second=0.001,
         rate_limit_burst=BURST,
     )
-    runtime = Runtime.from_settings(settings)
-    runtime.start()
-    try:
-        with (
-            TestClient(create_app(runtime=runtime)) as fast,
-            TestClient(create_app(runtime=runtime, fast_publish=False)) as route,
-        ):
-            yield Both(runtime, fast, route)
-    finally:
-        runtime.close()
+    with two_apps(settings, "fast_publish") as (runtime, fast, route):
+        yield Both(runtime, fast, route)
 
 
 Send_ = Callable[[TestClient, Runtime, str], list[httpx.Response]]

@@ -27,7 +27,15 @@ from kansa.server.runtime import Runtime
 from kansa.server.searching import MANY, ONCE, FastSearch
 from kansa.settings import Settings
 from kansa.timeutil import utcnow
-from tests.api.alike import Seen, answer_of, assert_alike, bearer, seen, unreachable
+from tests.api.alike import (
+    Seen,
+    answer_of,
+    assert_alike,
+    bearer,
+    seen,
+    two_apps,
+    unreachable,
+)
 from tests.helpers import new_key, viewer_token
 
 URL = "/api/v1/events"
@@ -86,16 +94,8 @@ def both(store_url: str, catalog: Catalog) -> Iterator[Both]:
     """One runtime and its two apps for the module's tests on an engine: each case runs on
     tenants and keys of its own, and compares the counts it moved."""
     settings = Settings(database_url=store_url, rate_limit_per_second=0.001, rate_limit_burst=BURST)
-    runtime = Runtime.from_settings(settings)
-    runtime.start()
-    try:
-        with (
-            TestClient(create_app(runtime=runtime)) as fast,
-            TestClient(create_app(runtime=runtime, fast_search=False)) as route,
-        ):
-            yield Both(runtime, catalog, fast, route)
-    finally:
-        runtime.close()
+    with two_apps(settings, "fast_search") as (runtime, fast, route):
+        yield Both(runtime, catalog, fast, route)
 
 
 def read_key(rt: Runtime, tenant: str | None = None) -> dict[str, str]:
