@@ -18,7 +18,9 @@ from starlette.types import Receive, Scope, Send
 
 from kansa.server.app import create_app
 from kansa.server.logs import fields_of
+from kansa.server.publishing import FastPublish
 from kansa.server.runtime import Runtime
+from kansa.server.searching import FastSearch
 from kansa.settings import Settings
 
 Counts = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -33,16 +35,17 @@ def two_apps(
     runtime = Runtime.from_settings(settings)
     runtime.start()
     try:
-        with (
-            TestClient(create_app(runtime=runtime)) as fast,
-            TestClient(
-                create_app(
-                    runtime=runtime,
-                    fast_search=without != "fast_search",
-                    fast_publish=without != "fast_publish",
-                )
-            ) as route,
-        ):
+        with_it = create_app(runtime=runtime)
+        without_it = create_app(
+            runtime=runtime,
+            fast_search=without != "fast_search",
+            fast_publish=without != "fast_publish",
+        )
+        # the comparison means nothing unless exactly one of the two apps has the fast path
+        fast_path: object = {"fast_search": FastSearch, "fast_publish": FastPublish}[without]
+        assert [m.cls == fast_path for m in with_it.user_middleware].count(True) == 1
+        assert not any(m.cls == fast_path for m in without_it.user_middleware)
+        with TestClient(with_it) as fast, TestClient(without_it) as route:
             yield runtime, fast, route
     finally:
         runtime.close()
