@@ -4,7 +4,7 @@
 and — on ``KANSA_METRICS_ADDRESS`` — its metrics, all in the process that was started.
 
 **N workers**: uvicorn starts N fresh processes that each build the app from the
-environment (``kansa.server.app:create_app`` as a factory) and share the listening socket.
+environment (:func:`worker_app`, a factory) and share the listening socket.
 The process that was started serves no request itself. It
 
 - runs the background jobs, once for all workers: the workers get ``KANSA_JOBS=false``;
@@ -24,8 +24,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from kansa.server import heap
 from kansa.server.app import create_app
 from kansa.server.jobs import Jobs
 from kansa.server.logs import LogFormat, log_config
@@ -33,7 +35,7 @@ from kansa.server.metrics import MetricsServer, exposed
 from kansa.server.runtime import Runtime
 from kansa.settings import Settings
 
-FACTORY = "kansa.server.app:create_app"
+FACTORY = "kansa.server.serving:worker_app"
 
 
 def serve(
@@ -59,6 +61,7 @@ def serve(
     }
     if workers == 1:
         application = create_app(settings)
+        heap.settle()
         runtime: Runtime = application.state.kansa
         registry = exposed(
             runtime.metrics.registry, None, runtime.store, settings.metrics_max_tenants
@@ -74,6 +77,14 @@ def serve(
         announce()
         with _metrics(settings, registry):
             uvicorn.run(FACTORY, factory=True, workers=workers, **options)
+
+
+def worker_app() -> FastAPI:
+    """A worker's app (uvicorn's factory): :func:`~kansa.server.app.create_app` from the
+    environment, what it built set aside from the cycle collector (:mod:`kansa.server.heap`)."""
+    application = create_app()
+    heap.settle()
+    return application
 
 
 def worker_environment(settings: Settings, worker_dir: str) -> dict[str, str]:

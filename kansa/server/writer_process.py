@@ -37,6 +37,7 @@ from multiprocessing.connection import Connection
 
 from kansa.errors import StoreError, StoreUnavailable
 from kansa.events.prepare import PreparedEvent
+from kansa.server import heap
 from kansa.server.metrics import Metrics
 from kansa.server.writer import Outcome, Queued, Writer, commit_group
 from kansa.store import Store
@@ -261,6 +262,7 @@ def commit_groups(url: str, max_events: int, requests: Connection, answers: Conn
         answers.send(sendable(exc))
         return
     answers.send(None)
+    heap.settle()
     try:
         while (first := _received(requests)) is not None:
             taken: Requests = list(first)
