@@ -47,9 +47,9 @@ PREFERRED_TENANT = "hikari-logistics"
 WRK_SECONDS = 5.0
 WRK_CONNECTIONS = 4
 PAGE = 100
+"""The page reached by cursor (fewer when the window holds fewer)."""
 PAGED = 5
 """Where :func:`cases_for` puts the page reached by cursor."""
-"""The page reached by cursor (fewer when the window holds fewer)."""
 
 
 @dataclass
