@@ -261,8 +261,8 @@ def commit_groups(url: str, max_events: int, requests: Connection, answers: Conn
     except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
         answers.send(sendable(exc))
         return
+    heap.settle()  # before saying it is ready: the first commit does not wait for it
     answers.send(None)
-    heap.settle()
     try:
         while (first := _received(requests)) is not None:
             taken: Requests = list(first)
