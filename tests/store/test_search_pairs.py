@@ -9,8 +9,9 @@ from kansa.catalog import Catalog
 from kansa.events.prepare import prepare
 from kansa.events.query import Query
 from kansa.store.base import Store
-from kansa.store.search import PAIR_SEPARATOR, build
+from kansa.store.search import PAIR_SEPARATOR, build, pair_keys
 from tests.helpers import pca_event
+from tests.raw import execute
 
 ACTIONS = ("user.create", "user.disable", "auth.login")
 
@@ -19,8 +20,8 @@ def test_a_readers_pairs_are_one_parameter_on_postgresql() -> None:
     pairs = frozenset((f"product-{n % 4}", f"action.{n}") for n in range(64))
     text, params = build(Query(tenant="t", visible=pairs), "postgresql")
     assert "VALUES" not in text
-    (keys,) = [p for p in params if isinstance(p, list)]
-    assert keys == sorted(f"{p}{PAIR_SEPARATOR}{a}" for p, a in pairs)
+    (keys,) = [p for p in params if isinstance(p, str) and p.startswith("{")]
+    assert keys == pair_keys(pairs)
     assert len(params) < 10
     text, params = build(Query(tenant="t", visible=pairs), "sqlite")
     assert "VALUES" in text and len(params) > 128
@@ -49,3 +50,24 @@ def test_the_pairs_find_the_same_events_as_a_list_would(
             Query(tenant=tenant_id, group_actions=visible),
         ):
             assert {e["action"] for e in store.search(query).events} == found, visible
+
+
+def test_the_keys_reach_postgresql_as_they_are_whatever_they_hold(postgres_server: str) -> None:
+    """The keys are sent as the text of an array, made once: quotes, backslashes, commas,
+    braces, spaces, a name spelled NULL and Japanese reach the server unchanged, in order."""
+    pairs = frozenset(
+        {
+            ("say", 'he said "hi"'),
+            ("back\\slash", "a\\"),
+            ("list", "a,b"),
+            ("set", "{x}"),
+            ("NULL", "NULL"),
+            ("space", " padded "),
+            ("人事", "ユーザー削除"),
+            ("empty", ""),
+        }
+    )
+    keys = pair_keys(pairs)
+    assert keys is not None and pair_keys(pairs) is keys  # made once
+    ((read,),) = execute(postgres_server, "SELECT CAST(? AS text[])", keys)
+    assert read == sorted(f"{p}{PAIR_SEPARATOR}{a}" for p, a in pairs)
