@@ -253,7 +253,7 @@ class PostgresInserter(RawInserter):
     """Binary ``COPY`` of the events and their client-id keys, one transaction per batch."""
 
     def __init__(self, url: str) -> None:
-        self._conn = psycopg.connect(url, autocommit=True, prepare_threshold=None)
+        self._conn = psycopg.connect(url, autocommit=True)
         pg.configure(self._conn)
 
     def insert(self, rows: Sequence[Row]) -> float:
@@ -312,10 +312,12 @@ class PostgresEngine(Engine):
                 for n in ("shared_buffers", "synchronous_commit", "wal_level", "max_wal_size")
             ]
         values = [f"{n}={row[0] if row else '?'}" for n, row in shown]
-        return ", ".join(values) + "; store and raw connections: prepare_threshold=None"
+        return ", ".join(values) + (
+            "; store and raw connections: searches without free text prepared, generic plans"
+        )
 
     def connect(self, url: str) -> psycopg.Connection[tuple[Any, ...]]:
-        conn = psycopg.connect(url, autocommit=True, prepare_threshold=None)
+        conn = psycopg.connect(url, autocommit=True)
         pg.configure(conn)
         return conn
 

@@ -4,6 +4,7 @@ idempotency across partitions, and many `kansa serve` processes on one database.
 from __future__ import annotations
 
 import calendar
+import itertools
 import json
 import queue
 import random
@@ -216,10 +217,75 @@ def test_an_unreachable_server_is_one_clear_error() -> None:
         PostgresStore(f"postgresql://kansa@127.0.0.1:{free_port()}/kansa", connect_timeout=2)
 
 
-def test_connections_never_prepare_statements(pg_store: PostgresStore) -> None:
+def test_psycopg_prepares_nothing_by_itself(pg_store: PostgresStore) -> None:
     with pg_store._pool.connection() as conn:
-        assert conn.prepare_threshold is None
+        assert conn.prepare_threshold == postgres.ON_REQUEST_ONLY
+        for _ in range(10):  # psycopg's own threshold is 5 runs
+            conn.execute("SELECT count(*) FROM tenants WHERE id = %s", ("nobody",))
+        assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
     assert pg_store._pool.max_size == 2
+
+
+def _prepared(store: PostgresStore) -> list[tuple[str, int, int]]:
+    """(statement, generic plans, custom plans) prepared on the store's one connection."""
+    with store._reads.connection() as conn:
+        rows = conn.execute(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+        ).fetchall()
+    return [(str(text), int(generic), int(custom)) for text, generic, custom in rows]
+
+
+def test_a_search_without_free_text_is_planned_once_and_one_with_it_for_its_words(
+    pg_url: str, catalog: Catalog, tenant_id: str
+) -> None:
+    store = PostgresStore(pg_url, pool_size=1)
+    try:
+        store.append(prepare([pca_event(tenant_id, n) for n in range(1, 4)], catalog))
+        plain = Query(tenant=tenant_id, filters=Filters(results=("success",)))
+        for _ in range(8):
+            assert len(store.search(plain).events) == 3
+        ((statement, generic, custom),) = _prepared(store)
+        marks = itertools.count(1)
+        sent = re.sub("%s", lambda _: f"${next(marks)}", build(plain, "postgresql")[0])
+        assert statement == sent
+        assert (custom, generic) == (5, 3)  # five plans for the values, then one for any
+        other = Query(tenant="t-nobody", filters=Filters(results=("success",)))
+        assert store.search(other).events == []  # another tenant: the same statement
+        assert _prepared(store)[0][1:] == (4, 5)
+        worded = Query(tenant=tenant_id, filters=Filters(text=("pca",)))
+        for _ in range(3):
+            store.search(worded)
+        assert len(_prepared(store)) == 1  # free text: planned for its words each time
+    finally:
+        store.close()
+
+
+def test_a_prepared_search_finds_an_event_in_a_month_partitioned_after_it_was_planned(
+    postgres_server: str, catalog: Catalog, tenant_id: str
+) -> None:
+    """A cached generic plan lists the partitions of its time; one made later (a back-dated
+    event of a month without one) must be read by the same statement at once."""
+    url = pg.create_database(postgres_server)
+    store = PostgresStore(url, pool_size=1)
+    try:
+        store.migrate()
+        late = months_ago(9)
+        assert partition_name(late) not in partitions(url)
+        store.append(prepare([pca_event(tenant_id, 1)], catalog))
+        since = datetime(*months_ago(11), 1, tzinfo=UTC)
+        wanted = Query(tenant=tenant_id, since=since)
+        for _ in range(6):
+            assert len(store.search(wanted).events) == 1
+        assert _prepared(store)[0][1:] == (1, 5)  # the generic plan, chosen after five
+        at = f"{late[0]}-{late[1]:02d}-15T12:00:00Z"
+        (receipt,) = store.append(prepare([pca_event(tenant_id, 2, occurred_at=at)], catalog))
+        assert partition_of(url, tenant_id, receipt.id) == partition_name(late)
+        found = store.search(wanted).events
+        assert [e["id"] for e in found][-1] == receipt.id and len(found) == 2
+        assert _prepared(store)[0][1:] == (2, 5)  # the generic plan, made again
+    finally:
+        store.close()
+        pg.drop_database(postgres_server, url)
 
 
 def test_a_connection_the_server_ended_is_replaced_before_a_read_uses_it(pg_url: str) -> None:
