@@ -75,8 +75,11 @@ class SQLEngine(ABC):
     driver_error: type[Exception]
 
     @abstractmethod
-    def _read_one(self, text: str, params: Sequence[Any] = ()) -> Sequence[Any] | None:
-        """The first row ``text`` reads, or None."""
+    def _read_one(
+        self, text: str, params: Sequence[Any] = (), *, often: bool = False
+    ) -> Sequence[Any] | None:
+        """The first row ``text`` reads, or None. ``often``: a statement of one shape read on
+        most requests, which the engine may keep prepared."""
 
     @abstractmethod
     def _read_all(self, text: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
@@ -222,7 +225,9 @@ class SQLEngine(ABC):
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         row = self._read_one(
-            f"SELECT {rows.TENANT_COLUMNS} FROM tenants WHERE id = {self.mark}", (tenant_id,)
+            f"SELECT {rows.TENANT_COLUMNS} FROM tenants WHERE id = {self.mark}",
+            (tenant_id,),
+            often=True,  # every read of a log reads its tenant first
         )
         return rows.tenant_of(row) if row else None
 

@@ -113,7 +113,10 @@ class SQLiteStore(SQLEngine):
                 conn.execute("ROLLBACK")
             raise
 
-    def _read_one(self, text: str, params: Sequence[Any] = ()) -> Sequence[Any] | None:
+    def _read_one(
+        self, text: str, params: Sequence[Any] = (), *, often: bool = False
+    ) -> Sequence[Any] | None:
+        # ``often`` needs nothing here: sqlite3 keeps the statements a connection ran prepared
         row: Sequence[Any] | None = self.db.execute(text, params).fetchone()
         return row
 

@@ -260,6 +260,24 @@ def test_a_search_without_free_text_is_planned_once_and_one_with_it_for_its_word
         store.close()
 
 
+def test_the_tenants_row_is_read_by_one_prepared_statement(
+    pg_url: str, catalog: Catalog, tenant_id: str
+) -> None:
+    store = PostgresStore(pg_url, pool_size=1)
+    try:
+        store.append(prepare([pca_event(tenant_id, 1)], catalog))
+        before = {text for text, _, _ in _prepared(store)}
+        for _ in range(3):
+            found = store.get_tenant(tenant_id)
+            assert found is not None and found.id == tenant_id
+        assert store.get_tenant("t-nobody") is None  # the same statement, another id
+        (read,) = [row for row in _prepared(store) if row[0] not in before]
+        assert read[0].startswith("SELECT ") and read[0].endswith("FROM tenants WHERE id = $1")
+        assert read[1] + read[2] == 4  # run four times, parsed once
+    finally:
+        store.close()
+
+
 def test_a_prepared_search_finds_an_event_in_a_month_partitioned_after_it_was_planned(
     postgres_server: str, catalog: Catalog, tenant_id: str
 ) -> None:
