@@ -309,11 +309,17 @@ class PostgresEngine(Engine):
         with psycopg.connect(self._admin, autocommit=True) as conn:
             shown = [
                 (n, conn.execute(f"SHOW {n}").fetchone())
-                for n in ("shared_buffers", "synchronous_commit", "wal_level", "max_wal_size")
+                for n in (
+                    "shared_buffers",
+                    "synchronous_commit",
+                    "wal_level",
+                    "max_wal_size",
+                    "plan_cache_mode",
+                )
             ]
         values = [f"{n}={row[0] if row else '?'}" for n, row in shown]
         return ", ".join(values) + (
-            "; store and raw connections: searches without free text prepared, generic plans"
+            "; store and raw connections: searches without free-text words prepared"
         )
 
     def connect(self, url: str) -> psycopg.Connection[tuple[Any, ...]]:

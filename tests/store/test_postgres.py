@@ -260,6 +260,36 @@ def test_a_search_without_free_text_is_planned_once_and_one_with_it_for_its_word
         store.close()
 
 
+def test_a_connection_keeps_sixteen_prepared_searches_and_the_rest_still_answer(
+    pg_url: str, catalog: Catalog, tenant_id: str
+) -> None:
+    """Each set of filters is a statement of its own: past the cap, the least used is
+    deallocated on the server, and a search of its shape is prepared again when it comes
+    back, with the same answer."""
+    store = PostgresStore(pg_url, pool_size=1)
+    try:
+        store.append(prepare([pca_event(tenant_id, n) for n in range(1, 4)], catalog))
+        kinds = ("success", "failure", "ng", "ok", "error")
+        shapes = [
+            Filters(results=("success", *kinds[1 : 1 + extra]), levels=levels)
+            for extra in range(4)
+            for levels in ((), ("warning",), ("warning", "error"), ("info", "warning", "important"))
+        ] + [Filters(results=("success",), categories=("user",) * n) for n in range(1, 5)]
+        queries = [Query(tenant=tenant_id, filters=filters) for filters in shapes]
+        assert len({build(query, "postgresql")[0] for query in queries}) == 20
+        expected = []
+        with psycopg.connect(pg_url, autocommit=True) as plain:
+            for query in queries:
+                text, params = build(query, "postgresql")
+                expected.append(len(plain.execute(text, params).fetchall()))
+        assert set(expected) == {0, 3}
+        for _ in range(2):
+            assert [len(store.search(query).events) for query in queries] == expected
+            assert len(_prepared(store)) == postgres.PREPARED_MAX
+    finally:
+        store.close()
+
+
 def test_the_tenants_row_is_read_by_one_prepared_statement(
     pg_url: str, catalog: Catalog, tenant_id: str
 ) -> None:
