@@ -21,13 +21,13 @@ Connections come from a small pool. A search without free text is a prepared sta
 connection keeps (:func:`prepared`), which PostgreSQL soon runs by one generic plan where
 that costs no more: no 1–2 ms of planning, and an actor's or a kind's newest page read in
 half the time. Free text needs a plan made for its words: of the rest, only the tenant's
-row, read before every search, is prepared (``often`` reads). Searches and the streams of
-exports and the console take theirs from a second pool on ``read_url`` when one is given — a
-standby that applies every commit before the primary acknowledges it (``synchronous_commit =
-remote_apply``), so what was accepted is searchable there at once (docs/scale.md). A URL may
-name several hosts (libpq's ``target_session_attrs`` picks one), so a failover needs no
-change here: a connection that breaks is dropped from its pool and the next one finds the
-new primary.
+row, read before every search (``often`` reads), and the append onto guessed heads, made at
+nearly every commit, are prepared. Searches and the streams of exports and the console take
+theirs from a second pool on ``read_url`` when one is given — a standby that applies every
+commit before the primary acknowledges it (``synchronous_commit = remote_apply``), so what
+was accepted is searchable there at once (docs/scale.md). A URL may name several hosts
+(libpq's ``target_session_attrs`` picks one), so a failover needs no change here: a
+connection that breaks is dropped from its pool and the next one finds the new primary.
 """
 
 from __future__ import annotations
@@ -602,7 +602,8 @@ def _append_on(
         *columns,
     ]
     try:
-        found = cur.execute(APPEND_ON, params).fetchone()
+        # prepared: parsing and planning it took the server ~1.2 ms a commit, running it ~0.5
+        found = cur.execute(APPEND_ON, params, prepare=True).fetchone()
     except psycopg.Error:  # a client id stored before, or anything else: the long way
         return None  # finds out, and raises what it must
     return batch if found is not None and found[0] else None

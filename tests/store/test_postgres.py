@@ -626,6 +626,37 @@ def test_a_head_another_store_moved_since_is_caught_and_the_append_chains_onto_i
         two.close()
 
 
+def test_the_guessed_append_is_prepared_and_its_one_plan_still_catches_a_moved_head(
+    pg_url: str,
+    catalog: Catalog,
+    tenant_id: str,
+    guesses: list[bool],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Parsing and planning the guessed append cost the server more than running it; it is a
+    prepared statement, soon with one plan for any heads. That plan must refuse a guess
+    another store made wrong as surely as a plan made for the values."""
+    monkeypatch.setattr(postgres, "GUESS_PAUSE", 0.0)
+    one, two = PostgresStore(pg_url, pool_size=1), PostgresStore(pg_url, pool_size=1)
+    try:
+        for number in range(1, 9):  # the first reads the head, the next seven guess it
+            one.append(prepare([pca_event(tenant_id, number)], catalog))
+        assert guesses == [True] * 7
+        ((generic, custom),) = [
+            (g, c) for text, g, c in _prepared(one) if text.startswith("WITH guess AS")
+        ]
+        assert (custom, generic) == (5, 2)
+        two.append(prepare([pca_event(tenant_id, 9), pca_event(tenant_id, 10)], catalog))
+        (moved_on,) = one.append(prepare([pca_event(tenant_id, 11)], catalog))
+        assert guesses[-1] is False and moved_on.seq == 11  # refused by the generic plan
+        (again,) = one.append(prepare([pca_event(tenant_id, 12)], catalog))
+        assert guesses[-1] is True and again.seq == 12
+        assert intact(one, tenant_id).checked == 12
+    finally:
+        one.close()
+        two.close()
+
+
 def test_a_head_moved_while_the_guess_waited_for_its_lock_fails_the_guess(
     pg_url: str, catalog: Catalog, tenant_id: str, guesses: list[bool]
 ) -> None:
