@@ -206,7 +206,8 @@ def _time_raw(engine: Engine, url: str, case: Case, catalog: Catalog, repeat: in
     needles = needles_of(query)
     conn = engine.connect(url)
     # PostgreSQL's best read of the stored bytes is binary, as the store reads them; a search
-    # the store prepares is prepared here too (planned once, at the first of the warm-ups)
+    # the store prepares is prepared here too (its five plans for the values, before
+    # PostgreSQL weighs the generic one, are the five untimed runs)
     extra: dict[str, Any] = (
         {"binary": True, "prepare": pg.prepared(query)} if engine.dialect == "postgresql" else {}
     )

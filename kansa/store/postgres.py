@@ -500,14 +500,15 @@ def prepared(query: Query) -> bool:
     Measured at a million events (docs/benchmarks.md), that plan reads an actor's or a
     kind's newest page in about half the time, and saves the planning (1–2 ms over a year of
     partitions). How many rows a word of free text matches decides how to read them: its
-    search is planned for its words every time (a generic plan was 10-40× slower)."""
+    search is planned for its words every time (a generic plan was 10–40× slower)."""
     return not query.filters.text
 
 
 def configure(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
     """Set up a connection as the store's pool does (raw ones, too, to compare with)."""
-    # psycopg would prepare any statement run a few times; here only what the store asks
-    # for is (:func:`prepared`)
+    # psycopg would prepare any statement run a few times; here only those the store asks
+    # for (``prepare=True``: the searches of :func:`prepared`, ``often`` reads, the guessed
+    # append)
     conn.prepare_threshold = ON_REQUEST_ONLY
     conn.prepared_max = PREPARED_MAX
     # Binary COPY picks a dumper by column type; for bytea psycopg's default is a pure-Python
