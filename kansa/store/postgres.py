@@ -20,14 +20,15 @@ cannot enforce uniqueness without its partition key, so client ids are kept uniq
 Connections come from a small pool. A search without free text is a prepared statement its
 connection keeps (:func:`prepared`), which PostgreSQL soon runs by one generic plan where
 that costs no more: no 1–2 ms of planning, and an actor's or a kind's newest page read in
-half the time. Free text needs a plan made for its words: of the rest, only the tenant's
-row, read before every search (``often`` reads), and the append onto guessed heads, made at
-nearly every commit, are prepared. Searches and the streams of exports and the console take
-theirs from a second pool on ``read_url`` when one is given — a standby that applies every
-commit before the primary acknowledges it (``synchronous_commit = remote_apply``), so what
-was accepted is searchable there at once (docs/scale.md). A URL may name several hosts
-(libpq's ``target_session_attrs`` picks one), so a failover needs no change here: a
-connection that breaks is dropped from its pool and the next one finds the new primary.
+half the time. Free text needs a plan made for its words. Three other statements are
+prepared: two ``often`` reads (the tenant's row, read before every search, and one event by
+its id) and the append onto guessed heads that nearly every commit makes. Searches and the
+streams of exports and the console take theirs from a second pool on ``read_url`` when one
+is given — a standby that applies every commit before the primary acknowledges it
+(``synchronous_commit = remote_apply``), so what was accepted is searchable there at once
+(docs/scale.md). A URL may name several hosts (libpq's ``target_session_attrs`` picks one),
+so a failover needs no change here: a connection that breaks is dropped from its pool and
+the next one finds the new primary.
 """
 
 from __future__ import annotations
@@ -177,8 +178,8 @@ class PostgresStore(SQLEngine):
     def _read_one(
         self, text: str, params: Sequence[Any] = (), *, often: bool = False
     ) -> Sequence[Any] | None:
-        # ``often``: prepared, so parsed and planned once a connection (~80 µs of the
-        # server's time saved on a tenant's row, half of it)
+        # ``often``: prepared, so parsed and planned once a connection (of the server's time,
+        # ~80 µs saved on a tenant's row, half of it; ~0.8 ms on one event by its id)
         with self._pool.connection() as conn:
             return conn.execute(text, params, prepare=often).fetchone()
 

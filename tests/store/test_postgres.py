@@ -318,7 +318,8 @@ def test_a_prepared_search_finds_an_event_in_a_month_partitioned_after_it_was_pl
     postgres_server: str, catalog: Catalog, tenant_id: str
 ) -> None:
     """A cached generic plan lists the partitions of its time; one made later (a back-dated
-    event of a month without one) must be read by the same statement at once."""
+    event of a month without one) must be read by the same statement at once, by a search
+    and by the read of one event by its id."""
     url = pg.create_database(postgres_server)
     store = PostgresStore(url, pool_size=1)
     try:
@@ -331,12 +332,21 @@ def test_a_prepared_search_finds_an_event_in_a_month_partitioned_after_it_was_pl
         for _ in range(6):
             assert len(store.search(wanted).events) == 1
         assert _prepared(store, SEARCH)[0][1:] == (1, 5)  # the generic plan, chosen after five
+        for _ in range(6):  # one event by its id: prepared too, its generic plan chosen
+            assert store.get_event(tenant_id, "evt-later") is None
+        ((_, generic, _),) = _prepared(store, "SELECT body, hash FROM events")
+        assert generic == 1
         at = f"{late[0]}-{late[1]:02d}-15T12:00:00Z"
-        (receipt,) = store.append(prepare([pca_event(tenant_id, 2, occurred_at=at)], catalog))
+        (receipt,) = store.append(
+            prepare([pca_event(tenant_id, 2, occurred_at=at, id="evt-later")], catalog)
+        )
         assert partition_of(url, tenant_id, receipt.id) == partition_name(late)
         found = store.search(wanted).events
         assert [e["id"] for e in found][-1] == receipt.id and len(found) == 2
         assert _prepared(store, SEARCH)[0][1:] == (2, 5)  # the generic plan, made again
+        shown = store.get_event(tenant_id, receipt.id)
+        assert shown is not None and shown["occurred_at"].startswith(at[:10])
+        assert _prepared(store, "SELECT body, hash FROM events")[0][1] == 2
     finally:
         store.close()
         pg.drop_database(postgres_server, url)
