@@ -28,3 +28,15 @@ def sign_in(
     page.fill("#password", PASSWORD)
     page.click("form.stack button[type=submit]")
     page.wait_for_url("**/console/log**")
+
+
+def open_tab(page: Page, label: str) -> None:
+    """Open the log's tab named ``label`` and wait until its page has loaded.
+
+    A tab is a link: reading the table straight after the click could read the old tab's rows.
+    """
+    from playwright.sync_api import expect
+
+    page.click(f"nav.tabs >> text={label}")
+    expect(page.locator("nav.tabs a[aria-current=page]")).to_have_text(label)
+    page.wait_for_load_state()

@@ -11,7 +11,7 @@ import pytest
 
 from kansa.catalog import Catalog
 from tests.web.seed import IMG, JS_URL, LAYOUTS, SCRIPT
-from tests.web.site import Site, sign_in
+from tests.web.site import Site, open_tab, sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -60,7 +60,7 @@ def test_kddi_administrator_searches_each_tab(page: Page, site: Site, catalog: C
     assert set(column(page, "result")) == {"ログイン成功", "ログインNG"}
 
     # 種別 groups on the operation tab
-    page.click("nav.tabs >> text=操作履歴")
+    open_tab(page, "操作履歴")
     options = page.locator("#f-group option").all_inner_texts()
     assert options == [
         "指定なし",
@@ -78,7 +78,7 @@ def test_kddi_administrator_searches_each_tab(page: Page, site: Site, catalog: C
     assert sso is not None and set(column(page, "action")) == {sso.label.ja}
 
     # サービス連携履歴: one row per job in its latest state, every field of its form
-    page.click("nav.tabs >> text=サービス連携履歴")
+    open_tab(page, "サービス連携履歴")
     assert sorted(column(page, "result")) == ["NG", "OK"]
     page.select_option("#f-service", "Google Workspace")
     search(page)
@@ -132,7 +132,7 @@ def test_sorting_by_a_column_header(page: Page, site: Site) -> None:
 
 def test_a_detail_opens_in_a_dialog_and_is_recorded(page: Page, site: Site) -> None:
     sign_in(page, site, "kddi-business-id")
-    page.click("nav.tabs >> text=操作履歴")
+    open_tab(page, "操作履歴")
     page.select_option("#f-group", label="SSO 関連")
     search(page)
     row = page.locator("table.log tbody tr", has_text="Microsoft 365")
@@ -144,15 +144,15 @@ def test_a_detail_opens_in_a_dialog_and_is_recorded(page: Page, site: Site) -> N
     page.keyboard.press("Escape")
     dialog.wait_for(state="hidden")
     # long cells are cut with an ellipsis and carry the whole text on hover
-    page.click("nav.tabs >> text=ログイン履歴")
+    open_tab(page, "ログイン履歴")
     long_cell = page.locator("td.col-message[title*='とても長い説明文です。とても長い']").first
     cut = long_cell.locator(".cut")
     assert cut.evaluate("e => e.scrollWidth > e.clientWidth")
     assert cut.evaluate("e => getComputedStyle(e).textOverflow") == "ellipsis"
     # the view was recorded in the tenant's log, in kansa's own history
-    page.click("nav.tabs >> text=操作履歴")
+    open_tab(page, "操作履歴")
     assert "ログの詳細を表示" not in " ".join(column(page, "message"))
-    page.click("nav.tabs >> text=ログの利用履歴")
+    open_tab(page, "ログの利用履歴")
     assert "ログの詳細を表示" in " ".join(column(page, "message"))
 
 

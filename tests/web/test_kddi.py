@@ -15,7 +15,7 @@ from kansa.events.prepare import prepare
 from kansa.store import Store
 from kansa.timeutil import utcnow
 from tests.web.seed import ICHIRO
-from tests.web.site import Site, sign_in
+from tests.web.site import Site, open_tab, sign_in
 from tests.web.test_console import column
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def _sort(page: Page, key: str, sort: str, order: str) -> None:
 
 def test_types_sort_by_their_label_over_the_whole_result(page: Page, site: Site, busy: str) -> None:
     sign_in(page, site, "kddi-business-id", tenant=busy)
-    page.click("nav.tabs >> text=操作履歴")
+    open_tab(page, "操作履歴")
     _sort(page, "action", "label", "asc")
     kinds = column(page, "action")  # the oldest first, when their label is
     assert len(kinds) == 50 and kinds == sorted(kinds) and kinds[0] == "SSO 設定"
@@ -80,7 +80,7 @@ def test_types_sort_by_their_label_over_the_whole_result(page: Page, site: Site,
 
 def test_user_ids_sort_by_the_login_shown(page: Page, site: Site, busy: str) -> None:
     sign_in(page, site, "kddi-business-id", tenant=busy)
-    page.click("nav.tabs >> text=操作履歴")
+    open_tab(page, "操作履歴")
     _sort(page, "actor-login", "actor_login", "asc")
     logins = column(page, "actor-login")
     assert logins == sorted(logins) and logins[1:4] == ["aaa"] * 3  # after '"><img…'
@@ -93,7 +93,7 @@ def test_user_ids_sort_by_the_login_shown(page: Page, site: Site, busy: str) -> 
 
 def test_provisioning_sorts_by_service(page: Page, site: Site) -> None:
     sign_in(page, site, "kddi-business-id")
-    page.click("nav.tabs >> text=サービス連携履歴")
+    open_tab(page, "サービス連携履歴")
     _sort(page, "service", "service", "asc")
     assert column(page, "service") == ["Google Workspace", "Microsoft 365"]
     _sort(page, "service", "service", "desc")
@@ -164,7 +164,7 @@ def test_provisioning_sorts_by_when_each_job_began(
     ]
     store.append(prepare(states, catalog))
     sign_in(page, site, "kddi-business-id", tenant=kddi)
-    page.click("nav.tabs >> text=サービス連携履歴")
+    open_tab(page, "サービス連携履歴")
     assert page.get_attribute("th.col-started-at", "aria-sort") == "descending"
     began = column(page, "started-at")
     assert len(began) == 4 and began == sorted(began, reverse=True)

@@ -16,7 +16,7 @@ from kansa.events.prepare import prepare
 from kansa.store import Store
 from kansa.timeutil import utcnow
 from tests.web.seed import ICHIRO, PASSWORD, events_of
-from tests.web.site import Site, sign_in
+from tests.web.site import Site, open_tab, sign_in
 from tests.web.test_console import column
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def test_a_member_who_is_not_an_administrator_is_refused_at_sign_in(
     assert "ログ画面へのログインに失敗" not in page.inner_text("table.log tbody")
     assert "ログ画面へのログインに失敗" not in _csv(page)
     page.keyboard.press("Escape")
-    page.click("nav.tabs >> text=ログの利用履歴")
+    open_tab(page, "ログの利用履歴")
     refused = [m for m in column(page, "message") if "ログ画面へのログインに失敗" in m]
     assert len(refused) == 2 and all("u-jiro" in m for m in refused)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.web.site import Site, sign_in
+from tests.web.site import Site, open_tab, sign_in
 from tests.web.test_console import column, search
 
 if TYPE_CHECKING:
@@ -28,18 +28,18 @@ def download(page: Page) -> str:
 
 def test_kddi_login_history_holds_only_the_products_results(page: Page, site: Site) -> None:
     sign_in(page, site, "kddi-business-id")
-    page.click("nav.tabs >> text=操作履歴")
+    open_tab(page, "操作履歴")
     page.locator("table.log tbody tr a.icon-button").first.click()
     page.locator("dialog#dialog").wait_for(state="visible")
     page.keyboard.press("Escape")
-    page.click("nav.tabs >> text=ログイン履歴")
+    open_tab(page, "ログイン履歴")
     boxes = set(page.locator("input[name=result] + span").all_inner_texts())
     assert boxes == KDDI_RESULTS
     assert set(column(page, "result")) <= boxes
     access = download(page)
     results = {line.split('","')[3] for line in access.splitlines()[1:]}
     assert results <= KDDI_RESULTS and results
-    page.click("nav.tabs >> text=操作履歴")
+    open_tab(page, "操作履歴")
     assert "ログの詳細表示" not in column(page, "action")
     operation = download(page)
     assert "ログの詳細表示" not in operation and "ログのダウンロード" not in operation
@@ -48,7 +48,7 @@ def test_kddi_login_history_holds_only_the_products_results(page: Page, site: Si
 def test_the_log_access_tab_lists_the_sign_in_and_the_download(page: Page, site: Site) -> None:
     sign_in(page, site, "kddi-business-id")
     download(page)
-    page.click("nav.tabs >> text=ログの利用履歴")
+    open_tab(page, "ログの利用履歴")
     messages = " ".join(column(page, "message"))
     assert "ログ画面にログイン" in messages
     assert re.search(r"ログ\[access-log_\d{8}\.csv\]をダウンロード", messages)

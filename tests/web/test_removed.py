@@ -13,8 +13,8 @@ from kansa.catalog import Catalog
 from kansa.events.prepare import prepare
 from kansa.records import TenantChanges
 from kansa.store import Store
-from tests.web.seed import PASSWORD, _event
-from tests.web.site import Site
+from tests.web.seed import _event
+from tests.web.site import Site, open_tab, sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -45,13 +45,8 @@ def test_pruned_and_erased_logins_are_said_to_be_removed(
     erased = erasure.erase(store, catalog, kddi, GONE["id"], "request 5", operator)
     assert erased.count == 1
 
-    page.goto(f"{site.base}/console/signin")
-    page.fill("#tenant", kddi)
-    page.fill("#login", "admin")
-    page.fill("#password", PASSWORD)
-    page.click("form.stack button[type=submit]")
-    page.wait_for_url("**/console/log**")
-    page.click("nav.tabs >> text=ログイン履歴")
+    sign_in(page, site, "kddi-business-id", tenant=kddi)
+    open_tab(page, "ログイン履歴")
     removed = page.locator("table.log tbody tr.removed")
     texts = removed.all_inner_texts()
     assert any("保存期間を過ぎたため削除" in t for t in texts), texts
