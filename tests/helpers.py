@@ -4,6 +4,7 @@ the ``conftest.py`` files; nothing imports those.)"""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kansa.access import tokens
+from kansa.access.accounts import hash_password
 from kansa.access.keys import make_key
 from kansa.access.tokens import ViewerToken
 from kansa.events.stored import ActorOf, StoredEvent
@@ -35,6 +37,14 @@ def new_key(
     key = make_key()
     store.create_api_key(key.id, app=app, tenant=tenant, scopes=scopes, secret_hash=key.secret_hash)
     return key.token
+
+
+@functools.cache
+def password_hash(password: str) -> str:
+    """``hash_password(password)``, made once a session: an argon2id hash costs ~0.15 s of
+    CPU, and an account a test makes to sign in with only needs one that verifies. Tests of
+    hashing itself call ``hash_password``."""
+    return hash_password(password)
 
 
 def pca_event(tenant_id: str, number: int = 1, **overrides: Any) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from fastapi.routing import APIRoute
 from starlette.routing import Route
 
 from kansa.access import tokens
-from kansa.access.accounts import hash_password
 from kansa.access.keys import split_token
 from kansa.events.query import Filters, Query
 from kansa.events.stored import StoredEvent
@@ -25,7 +24,7 @@ from kansa.server.app import create_app
 from kansa.settings import Settings
 from kansa.store import open_store
 from kansa.timeutil import utcnow
-from tests.helpers import new_key, pca_event
+from tests.helpers import new_key, password_hash, pca_event
 from tests.served import BODY_LIMIT, Served, edge, raw_request
 
 PASSWORD = "correct horse battery staple"
@@ -262,7 +261,7 @@ def tenant_with_account(served: Served) -> str:
             tenant, name="境界", layout="kddi-business-id", tz="Asia/Tokyo", lang="ja"
         )
         store.create_account(
-            tenant, "admin", name="管理 太郎", role="admin", password_hash=hash_password(PASSWORD)
+            tenant, "admin", name="管理 太郎", role="admin", password_hash=password_hash(PASSWORD)
         )
     finally:
         store.close()

@@ -12,13 +12,12 @@ import httpx
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
 
-from kansa.access.accounts import hash_password
 from kansa.server.jobs import Jobs
 from kansa.server.metrics import MetricsServer, exposed
 from kansa.server.runtime import Runtime
 from kansa.store import Store
 from kansa.timeutil import utcnow
-from tests.helpers import new_key, pca_event
+from tests.helpers import new_key, password_hash, pca_event
 
 
 def scrape(runtime: Runtime, limit: int = 1000) -> str:
@@ -75,7 +74,7 @@ def test_sign_ins_and_lockouts_are_counted(
 ) -> None:
     store.create_tenant(tenant_id, name="t", layout="pca-id", tz="Asia/Tokyo", lang="ja")
     store.create_account(
-        tenant_id, "admin", name="Admin", role="admin", password_hash=hash_password("right-horse-9")
+        tenant_id, "admin", name="Admin", role="admin", password_hash=password_hash("right-horse-9")
     )
     max_failures = runtime.settings.signin_max_failures
     for attempt in ["wrong"] * (max_failures + 1):

@@ -16,9 +16,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from kansa.access.accounts import hash_password
 from kansa.store import Store, open_store
-from tests.helpers import new_key, pca_event
+from tests.helpers import new_key, password_hash, pca_event
 from tests.served import Served, edge
 
 __all__ = ["edge"]
@@ -80,7 +79,7 @@ def exercise(
 def account(store: Store, tenant: str, password: str) -> None:
     store.create_tenant(tenant, name="秘密", layout="pca-id", tz="Asia/Tokyo", lang="ja")
     store.create_account(
-        tenant, "admin", name="管理者", role="admin", password_hash=hash_password(password)
+        tenant, "admin", name="管理者", role="admin", password_hash=password_hash(password)
     )
 
 

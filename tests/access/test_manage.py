@@ -19,6 +19,7 @@ from kansa.errors import AuthError, Conflict, NotFound
 from kansa.events.query import Filters, Query
 from kansa.store import Store, open_store
 from kansa.timeutil import utcnow
+from tests.helpers import password_hash
 
 OPERATOR = {"id": "operator:test", "name": "test", "type": "operator"}
 PASSWORD = "correct horse battery staple"
@@ -128,7 +129,7 @@ def test_account_changes_end_its_sessions_and_are_recorded(
 ) -> None:
     store.create_tenant(tenant_id, name=None, layout=None, tz="Asia/Tokyo", lang="ja")
     store.create_account(
-        tenant_id, "jiro", name="二郎", role="admin", password_hash=hash_password(PASSWORD)
+        tenant_id, "jiro", name="二郎", role="admin", password_hash=password_hash(PASSWORD)
     )
     policy = Lockout(max_failures=1)
     began = utcnow() - timedelta(seconds=1)

@@ -8,10 +8,9 @@ import time
 
 from fastapi.testclient import TestClient
 
-from kansa.access.accounts import hash_password
 from kansa.store import Store
 from tests.access.test_manage import PASSWORD, own_actions
-from tests.helpers import new_key, pca_event
+from tests.helpers import new_key, password_hash, pca_event
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -25,7 +24,7 @@ def admin_of(store: Store, tenant: str | None) -> dict[str, str]:
 def made(store: Store, tenant: str) -> None:
     store.create_tenant(tenant, name="飯田橋", layout="pca-id", tz="Asia/Tokyo", lang="ja")
     store.create_account(
-        tenant, "jiro", name="二郎", role="admin", password_hash=hash_password(PASSWORD)
+        tenant, "jiro", name="二郎", role="admin", password_hash=password_hash(PASSWORD)
     )
 
 

@@ -30,12 +30,11 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from kansa.access.accounts import hash_password
 from kansa.server.app import create_app
 from kansa.server.runtime import Runtime
 from kansa.settings import Settings
 from tests import pg
-from tests.helpers import new_key, pca_event
+from tests.helpers import new_key, password_hash, pca_event
 from tests.outage import cut_off, fill, mount, tmpfs
 
 OUTAGES = ["sqlite-read-only", "sqlite-full", "postgresql-stopped", "postgresql-cut-off"]
@@ -85,7 +84,7 @@ def running(url: str) -> Iterator[Site]:
             tenant = "t-outage"
             runtime.store.create_tenant(tenant, name=None, layout="pca-id", tz="UTC", lang="ja")
             runtime.store.create_account(
-                tenant, "admin", name="管理", role="admin", password_hash=hash_password(PASSWORD)
+                tenant, "admin", name="管理", role="admin", password_hash=password_hash(PASSWORD)
             )
             auth = {"Authorization": f"Bearer {new_key(runtime.store)}"}
             site = Site(client, runtime, auth, tenant)

@@ -12,14 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from kansa.access.accounts import hash_password
 from kansa.cli import app as cli_app
 from kansa.errors import ConfigError
 from kansa.server.app import create_app
 from kansa.settings import Settings
 from kansa.store import Store
 from kansa.timeutil import utcnow
-from tests.helpers import new_key
+from tests.helpers import new_key, password_hash
 
 PASSWORD = "operator-files-password"
 
@@ -59,7 +58,7 @@ def write(directory: Path, name: str, text: str) -> Path:
 def acme(store: Store, tenant_id: str) -> str:
     """A tenant on the operator's layout, with an administrator."""
     store.create_tenant(tenant_id, name="ACME", layout="acme-audit", tz="Asia/Tokyo", lang="ja")
-    hashed = hash_password(PASSWORD)
+    hashed = password_hash(PASSWORD)
     store.create_account(tenant_id, "admin", name="管理 太郎", role="admin", password_hash=hashed)
     return tenant_id
 

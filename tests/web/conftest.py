@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from kansa.access.accounts import hash_password
 from kansa.catalog import Catalog
 from kansa.events.prepare import prepare
 from kansa.settings import Settings
 from kansa.store import Store, open_store
+from tests.helpers import password_hash
 from tests.web.seed import PASSWORD, events_of, seed
 from tests.web.server import ARGS, CHROMIUM, require_chromium, serve
 from tests.web.site import Site
@@ -73,7 +73,7 @@ def kddi(store: Store, catalog: Catalog, tenant_id: str) -> str:
     store.create_tenant(
         tenant_id, name="ひかり物流", layout="kddi-business-id", tz="Asia/Tokyo", lang="ja"
     )
-    hashed = hash_password(PASSWORD)
+    hashed = password_hash(PASSWORD)
     store.create_account(tenant_id, "admin", name="管理 太郎", role="admin", password_hash=hashed)
     store.create_account(tenant_id, "u-jiro", name="飯田橋 二郎", role="user", password_hash=hashed)
     store.append(prepare(events_of(tenant_id, "kddi-business-id"), catalog))

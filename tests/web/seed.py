@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from kansa.access.accounts import hash_password
 from kansa.catalog import Catalog
 from kansa.events.prepare import prepare
 from kansa.records import TenantChanges
 from kansa.store import Store
 from kansa.timeutil import utcnow
+from tests.helpers import password_hash
 
 PASSWORD = "console-test-password"
 LAYOUTS = ("kddi-business-id", "pca-id", "microcms", "cybozu")
@@ -195,7 +195,7 @@ def events_of(tenant: str, layout: str) -> list[dict[str, Any]]:
 def seed(store: Store, catalog: Catalog, suffix: str) -> dict[str, str]:
     """One tenant per layout (``web-<layout>-<suffix>``) with an ``admin`` and the general
     users ``u-ichiro`` and ``u-jiro``; returns layout → tenant id."""
-    hashed = hash_password(PASSWORD)
+    hashed = password_hash(PASSWORD)
     tenants = {}
     for layout in LAYOUTS:
         tenant = f"web-{layout}-{suffix}"

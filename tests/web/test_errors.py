@@ -10,10 +10,10 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from kansa.access.accounts import hash_password
 from kansa.server.app import create_app
 from kansa.settings import Settings
 from kansa.store import Store
+from tests.helpers import password_hash
 from tests.web.seed import PASSWORD
 from tests.web.test_auth import sign_in
 
@@ -23,7 +23,7 @@ ASCII_WORDS = re.compile(r"[A-Za-z]{3,}")
 @pytest.fixture
 def pca(store: Store, tenant_id: str) -> str:
     store.create_tenant(tenant_id, name="ひかり商事", layout="pca-id", tz="Asia/Tokyo", lang="ja")
-    hashed = hash_password(PASSWORD)
+    hashed = password_hash(PASSWORD)
     store.create_account(tenant_id, "admin", name="管理 太郎", role="admin", password_hash=hashed)
     store.create_account(tenant_id, "u-jiro", name="飯田橋 二郎", role="user", password_hash=hashed)
     return tenant_id

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from kansa.access.accounts import hash_password
 from kansa.catalog import Catalog
 from kansa.events.prepare import prepare
 from kansa.events.stored import StoredEvent
@@ -23,7 +22,7 @@ from kansa.server.runtime import EXPORT_THREADS
 from kansa.settings import Settings
 from kansa.store import Store
 from kansa.timeutil import utcnow
-from tests.helpers import pca_event
+from tests.helpers import password_hash, pca_event
 from tests.web.seed import PASSWORD
 from tests.web.test_auth import sign_in
 
@@ -34,7 +33,7 @@ ROWS = 6000
 def big(store: Store, catalog: Catalog, tenant_id: str) -> str:
     """A PCA ID tenant with an administrator and more rows than a stream holds in flight."""
     store.create_tenant(tenant_id, name="big", layout="pca-id", tz="Asia/Tokyo", lang="ja")
-    hashed = hash_password(PASSWORD)
+    hashed = password_hash(PASSWORD)
     store.create_account(tenant_id, "admin", name="管理 太郎", role="admin", password_hash=hashed)
     start = (utcnow() - timedelta(days=20)).replace(microsecond=0)
     events = [

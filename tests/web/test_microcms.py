@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from kansa.access.accounts import hash_password
 from kansa.catalog import Catalog
 from kansa.events.prepare import prepare
 from kansa.store import Store
 from kansa.timeutil import utcnow
+from tests.helpers import password_hash
 from tests.web.seed import ICHIRO, PASSWORD, events_of
 from tests.web.site import Site, open_tab, sign_in
 from tests.web.test_console import column
@@ -33,7 +33,7 @@ def microcms(store: Store, catalog: Catalog, tenant_id: str) -> str:
     """A microCMS tenant (Asia/Tokyo) with an administrator, a member who is not one, and a
     schedule published in UTC."""
     store.create_tenant(tenant_id, name="つばめ", layout="microcms", tz="Asia/Tokyo", lang="ja")
-    hashed = hash_password(PASSWORD)
+    hashed = password_hash(PASSWORD)
     store.create_account(tenant_id, "admin", name="管理 太郎", role="admin", password_hash=hashed)
     store.create_account(tenant_id, "u-jiro", name="飯田橋 二郎", role="user", password_hash=hashed)
     schedule = {
