@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -269,3 +270,33 @@ def test_with_tenants_created_beforehand_an_unknown_tenant_is_refused(
     finally:
         runtime.close()
     assert store.count_events(tenant_id) == 1
+
+
+def test_two_apps_in_one_process_each_serve_their_own_runtime(tmp_path: Path) -> None:
+    """The apps of one process share their routes (built once: kansa.server.app._routes).
+    Each request must still reach its own app's runtime, through FastAPI's routes as much
+    as through the fast paths."""
+    runtimes = [
+        Runtime.from_settings(
+            Settings(database_url=f"sqlite:///{tmp_path / name}.db", writer_process=False)
+        )
+        for name in ("one", "two")
+    ]
+    for runtime in runtimes:
+        runtime.start()
+    keys = [{"Authorization": f"Bearer {new_key(r.store)}"} for r in runtimes]
+    try:
+        for fast in (True, False):
+            for number, (runtime, auth) in enumerate(zip(runtimes, keys, strict=True), 1):
+                app = create_app(runtime=runtime, fast_publish=fast, fast_search=fast)
+                with TestClient(app) as client:
+                    event = pca_event("t-apart", number + (0 if fast else 10))
+                    assert post(client, event, auth).status_code == 201
+                    found = client.get("/api/v1/events", params={"tenant": "t-apart"}, headers=auth)
+                    assert found.status_code == 200
+                    assert [e["client_id"] for e in found.json()["events"]] == (
+                        [f"evt-{number}"] if fast else [f"evt-{number + 10}", f"evt-{number}"]
+                    )
+    finally:
+        for runtime in runtimes:
+            runtime.close()
