@@ -30,13 +30,16 @@ def sign_in(
     page.wait_for_url("**/console/log**")
 
 
-def open_tab(page: Page, label: str) -> None:
-    """Open the log's tab named ``label`` and wait until its page has loaded.
+def follow(page: Page, selector: str) -> None:
+    """Click the link ``selector`` and wait until the page it opens has loaded: reading or
+    filling straight after the click could meet the old page."""
+    with page.expect_navigation():
+        page.click(selector)
 
-    A tab is a link: reading the table straight after the click could read the old tab's rows.
-    """
+
+def open_tab(page: Page, label: str) -> None:
+    """Open the log's tab named ``label`` (a link) and wait until its page has loaded."""
     from playwright.sync_api import expect
 
-    page.click(f"nav.tabs >> text={label}")
+    follow(page, f"nav.tabs >> text={label}")
     expect(page.locator("nav.tabs a[aria-current=page]")).to_have_text(label)
-    page.wait_for_load_state()

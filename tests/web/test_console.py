@@ -11,7 +11,7 @@ import pytest
 
 from kansa.catalog import Catalog
 from tests.web.seed import IMG, JS_URL, LAYOUTS, SCRIPT
-from tests.web.site import Site, open_tab, sign_in
+from tests.web.site import Site, follow, open_tab, sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -47,13 +47,13 @@ def test_kddi_administrator_searches_each_tab(page: Page, site: Site, catalog: C
     assert set(column(page, "actor-login")) == {"jiro"}
     assert "飯田橋 二郎" in column(page, "actor-name")
 
-    page.click("text=リセット")
+    follow(page, "text=リセット")
     page.check("input[name=result][value=locked]")
     search(page)
     assert column(page, "result") == ["アカウントロック"]
     assert column(page, "actor-name") == ["神楽坂 三郎"]
 
-    page.click("text=リセット")
+    follow(page, "text=リセット")
     page.check("input[name=result][value=success]")
     page.check("input[name=result][value=failure]")
     search(page)
@@ -83,7 +83,7 @@ def test_kddi_administrator_searches_each_tab(page: Page, site: Site, catalog: C
     page.select_option("#f-service", "Google Workspace")
     search(page)
     assert column(page, "result") == ["NG"]
-    page.click("text=リセット")
+    follow(page, "text=リセット")
     page.check("input[name=result][value=ok]")
     search(page)
     assert column(page, "service") == ["Microsoft 365"]
@@ -95,11 +95,11 @@ def test_kddi_administrator_searches_each_tab(page: Page, site: Site, catalog: C
     states = page.locator("dialog#dialog ol.states li time").all_inner_texts()
     assert len(states) == 2 and started == states[:1] and states[0] != states[1]
     page.keyboard.press("Escape")
-    page.click("text=リセット")
+    follow(page, "text=リセット")
     page.fill("#f-target", "saburo@")
     search(page)
     assert column(page, "result") == ["NG"]
-    page.click("text=リセット")
+    follow(page, "text=リセット")
     page.select_option("#f-action", label="ユーザ登録")
     search(page)
     assert column(page, "result") == ["OK"]
@@ -125,6 +125,7 @@ def test_sorting_by_a_column_header(page: Page, site: Site) -> None:
     assert page.get_attribute("th.col-actor-name", "aria-sort") == "descending"
     assert column(page, "actor-name") == list(reversed(ascending))
     page.click("th.col-occurred-at a.sort")
+    page.wait_for_url(re.compile(r"sort=occurred_at"))
     times = column(page, "occurred-at")
     assert times == sorted(times, reverse=True)
     assert all(re.fullmatch(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}", t) for t in times)
@@ -185,11 +186,11 @@ def test_pca_level_icons_data_type_and_window(page: Page, site: Site) -> None:
     page.select_option("#f-category", label="ユーザー")
     search(page)
     assert set(column(page, "category")) == {"ユーザー"}
-    page.click("text=リセット")
+    follow(page, "text=リセット")
     page.check("input[name=level][value=warning]")
     search(page)
     assert set(column(page, "level")) == {"警告"}
-    page.click("text=リセット")
+    follow(page, "text=リセット")
     page.fill("#f-actor", "ichiro")
     search(page)
     assert set(column(page, "actor-login")) == {"ichiro"}
