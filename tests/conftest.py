@@ -14,11 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kansa.catalog import Catalog, default_catalog_paths, load_catalog
-from kansa.catalog.layout import Layout
-from kansa.catalog.screens import Screen
+from kansa.catalog.layout import Layout, default_layout_paths, load_layouts
+from kansa.catalog.screens import Screen, default_screen_paths, load_screens
 from kansa.integrity.keyfile import ensure_signing_key
 from kansa.server.app import create_app
-from kansa.server.runtime import Runtime, load_layouts_for, load_screens_for
+from kansa.server.runtime import Runtime
 from kansa.settings import Settings
 from kansa.store import Store, open_store
 from tests import pg
@@ -143,19 +143,22 @@ def settings(store_url: str) -> Settings:
 def shipped(catalog: Catalog) -> tuple[Catalog, dict[str, Layout], dict[str, Screen]]:
     """The catalog, layouts and screens kansa ships, read once for the session: a runtime of
     its own reads them again (~60 ms of CPU), and most API tests make one."""
-    settings = Settings(database_url="sqlite:///:memory:")
-    layouts = load_layouts_for(settings)
-    return catalog, layouts, load_screens_for(settings, layouts)
+    layouts = load_layouts(default_layout_paths())
+    return catalog, layouts, load_screens(default_screen_paths(), layouts)
 
 
 @pytest.fixture
 def runtime(
     settings: Settings, shipped: tuple[Catalog, dict[str, Layout], dict[str, Screen]]
 ) -> Iterator[Runtime]:
-    """What ``Runtime.from_settings(settings)`` makes, with the shipped files read once."""
-    catalog, layouts, screens = shipped
-    store = open_store(settings.database_url, settings.read_database_url)
-    rt = Runtime(settings, store, catalog, layouts=layouts, screens=screens)
+    """What ``Runtime.from_settings(settings)`` makes, with the shipped files read once
+    (an operator's own files, named in the settings, are read as kansa reads them)."""
+    if settings.catalogs or settings.layouts or settings.screens:
+        rt = Runtime.from_settings(settings)
+    else:
+        catalog, layouts, screens = shipped
+        store = open_store(settings.database_url, settings.read_database_url)
+        rt = Runtime(settings, store, catalog, layouts=layouts, screens=screens)
     rt.start()
     yield rt
     rt.close()
