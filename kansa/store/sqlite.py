@@ -326,10 +326,20 @@ class SQLiteStore(SQLEngine):
                 "INSERT INTO purge_permits (tenant_id, through_seq) VALUES (?, ?)",
                 (order.tenant, order.upto_seq),
             )
+            # One UPDATE for the stretch, from a table of the rows: an UPDATE a row, each its
+            # own statement, made the free-text index write out its pending changes at every
+            # statement (~75 µs a row, three times the rest of the prune).
+            conn.execute(PRUNE_ROWS)
             conn.executemany(
-                f"UPDATE events SET {prune.assignments('?', '?')} WHERE tenant_id = ? AND seq = ?",
-                [(b"", order.reason, kept, order.tenant, seq) for seq, kept, _ in taken],
+                "INSERT INTO temp.prune_rows (seq, kept) VALUES (?, ?)",
+                [(seq, kept) for seq, kept, _ in taken],
             )
+            conn.execute(
+                f"UPDATE events SET {prune.assignments('?', 'r.kept')}"
+                " FROM temp.prune_rows AS r WHERE events.tenant_id = ? AND events.seq = r.seq",
+                (b"", order.reason, order.tenant),
+            )
+            conn.execute("DELETE FROM temp.prune_rows")
             conn.execute("DELETE FROM purge_permits WHERE tenant_id = ?", (order.tenant,))
         pruned = prune.outcome(order, taken)
         event = record(pruned)
@@ -347,6 +357,13 @@ class SQLiteStore(SQLEngine):
         except sqlite3.Error as exc:
             raise StoreError(f"could not change the legal hold of {tenant_id!r}: {exc}") from exc
         return self._tenant(tenant_id)
+
+
+PRUNE_ROWS = (
+    "CREATE TEMP TABLE IF NOT EXISTS prune_rows (seq INTEGER PRIMARY KEY, kept BLOB NOT NULL)"
+)
+"""The rows a prune empties and the commitment each keeps, in the connection's own temporary
+store for the length of its transaction."""
 
 
 class _Connection(sqlite3.Connection):
