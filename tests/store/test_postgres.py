@@ -28,7 +28,7 @@ from kansa.errors import StoreError
 from kansa.events.prepare import prepare
 from kansa.events.query import Filters, Query
 from kansa.integrity.chain import Head
-from kansa.store import postgres
+from kansa.store import pgarrays, postgres
 from kansa.store.postgres import (
     MONTHS_AHEAD,
     MONTHS_BACK,
@@ -679,6 +679,38 @@ def test_a_head_moved_while_the_guess_waited_for_its_lock_fails_the_guess(
         ((receipt,),) = answered
         assert guesses == [False] and (receipt.seq, receipt.duplicate) == (4, False)
         assert intact(store, tenant_id).checked == 4
+    finally:
+        store.close()
+
+
+def test_rows_the_guess_cannot_pack_go_the_long_way(
+    pg_url: str,
+    catalog: Catalog,
+    tenant_id: str,
+    guesses: list[bool],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The guessed append sends its rows as arrays it writes out itself (pgarrays), which
+    refuse a value not of its column's type before anything is sent; the append then takes
+    the long way, whose driver checks every value, and the chain is as if it had guessed."""
+    monkeypatch.setattr(postgres, "GUESS_PAUSE", 0.0)
+    store = PostgresStore(pg_url, pool_size=1)
+    try:
+        store.append(prepare([pca_event(tenant_id, 1)], catalog))
+        packed = pgarrays.pack
+
+        def refusing(kind: str, values: Any) -> Any:
+            if kind == "bytea":
+                raise pgarrays.Unpackable("refused here")
+            return packed(kind, values)
+
+        monkeypatch.setattr(pgarrays, "pack", refusing)
+        (receipt,) = store.append(prepare([pca_event(tenant_id, 2)], catalog))
+        monkeypatch.setattr(pgarrays, "pack", packed)
+        (after,) = store.append(prepare([pca_event(tenant_id, 3)], catalog))
+        assert guesses == [False, True]
+        assert (receipt.seq, after.seq) == (2, 3)
+        assert intact(store, tenant_id).checked == 3
     finally:
         store.close()
 
