@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,9 +42,19 @@ def writer(request: pytest.FixtureRequest, store: Store, store_url: str) -> Iter
     running.close()
 
 
+@pytest.fixture(params=[False, True], ids=["grouped", "at-once"])
+def process_writer(
+    request: pytest.FixtureRequest, store: Store, store_url: str
+) -> Iterator[ProcessWriter]:
+    running = ProcessWriter(store, store_url, at_once=request.param)
+    running.start()
+    yield running
+    running.close()
+
+
 @pytest.fixture
-def process_writer(store: Store, store_url: str) -> Iterator[ProcessWriter]:
-    running = ProcessWriter(store, store_url)
+def at_once(store: Store, store_url: str) -> Iterator[ProcessWriter]:
+    running = ProcessWriter(store, store_url, at_once=True)
     running.start()
     yield running
     running.close()
@@ -216,6 +227,69 @@ def test_a_request_that_cannot_be_sent_to_the_child_fails_alone(
     assert store.count_events(tenant_id) == 1
 
 
+def _sent_by_the_thread(writer: ProcessWriter, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of each group the writer thread sends on (the others went on at once)."""
+    sizes: list[int] = []
+    send = writer._send
+
+    def counted(group: list[Any]) -> None:
+        sizes.append(len(group))
+        send(group)
+
+    monkeypatch.setattr(writer, "_send", counted)
+    return sizes
+
+
+def test_a_small_request_goes_straight_to_the_child_unless_its_pipe_is_full(
+    at_once: ProcessWriter,
+    store: Store,
+    catalog: Catalog,
+    tenant_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sent on by the caller (the event loop), a request does not wait for the writer
+    thread's turn on the interpreter lock. Where the pipe could not take it without
+    blocking, the writer thread sends it, as it sends every large one."""
+    by_thread = _sent_by_the_thread(at_once, monkeypatch)
+    for n in range(1, 4):
+        at_once.submit(one(catalog, tenant_id, n)).result(timeout=30)
+    assert by_thread == []
+    committer = at_once._committer
+    assert committer is not None
+    monkeypatch.setattr(committer, "_room", lambda length: False)  # as if the child lagged
+    at_once.submit(one(catalog, tenant_id, 4)).result(timeout=30)
+    large = prepare([pca_event(tenant_id, n) for n in range(5, 25)], catalog)
+    monkeypatch.undo()
+    by_thread = _sent_by_the_thread(at_once, monkeypatch)
+    at_once.submit(large).result(timeout=30)
+    assert by_thread == [1]
+    walk = intact(store, tenant_id)
+    assert walk.head_seq == 24
+
+
+def test_a_request_given_after_one_the_thread_holds_is_committed_after_it(
+    at_once: ProcessWriter,
+    store: Store,
+    store_url: str,
+    catalog: Catalog,
+    tenant_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A small request never overtakes a large one handed to the writer thread before it:
+    it waits behind it, so the chain holds them in the order they were given."""
+    by_thread = _sent_by_the_thread(at_once, monkeypatch)
+    store.append(one(catalog, tenant_id, 0))
+    large = prepare([pca_event(tenant_id, n) for n in range(1, 21)], catalog)
+    with chain_held(store_url, tenant_id):
+        futures = [at_once.submit(large), at_once.submit(one(catalog, tenant_id, 21))]
+        for n in range(22, 25):
+            futures.append(at_once.submit(one(catalog, tenant_id, n)))
+    firsts = [future.result(timeout=30)[0].seq for future in futures]
+    assert firsts == [2, 22, 23, 24, 25]
+    assert sum(by_thread) >= 2  # the large one, and the one given right after it
+    assert intact(store, tenant_id).head_seq == 25
+
+
 def test_a_writer_process_killed_mid_commit_fails_its_requests_and_the_next_starts_anew(
     process_writer: ProcessWriter, store: Store, store_url: str, catalog: Catalog, tenant_id: str
 ) -> None:
@@ -286,6 +360,25 @@ def test_the_runtime_commits_in_a_process_unless_told_or_in_memory(store_url: st
     assert _writer_of(Settings(database_url=store_url)) is ProcessWriter
     assert _writer_of(Settings(database_url=store_url, writer_process=False)) is Writer
     assert _writer_of(Settings(database_url="sqlite:///:memory:")) is Writer
+
+
+def test_requests_go_on_at_once_to_a_postgresql_writer_and_in_groups_to_a_sqlite_one(
+    store_url: str, store: Store, catalog: Catalog, tenant_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's own process does most of a commit's work, so the child commits requests
+    as they come; a SQLite child does all of it itself, and takes them in groups the
+    writer thread makes (docs/benchmarks.md)."""
+    runtime = Runtime.from_settings(Settings(database_url=store_url))
+    writer = runtime.writer
+    assert isinstance(writer, ProcessWriter)
+    writer.start()
+    try:
+        by_thread = _sent_by_the_thread(writer, monkeypatch)
+        for n in range(1, 4):
+            writer.submit(one(catalog, tenant_id, n)).result(timeout=30)
+        assert len(by_thread) == (3 if store_url.startswith("sqlite") else 0)
+    finally:
+        runtime.close()
 
 
 def _ended(pid: int) -> bool:

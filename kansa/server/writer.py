@@ -69,12 +69,16 @@ class Writer:
             if not self._started:
                 raise StoreError("the writer is not running: no event can be stored")
             if events:
-                self._queue.put((events, future))
                 if self._metrics is not None:
                     self._metrics.queue_depth.inc()
+                self._enqueue((events, future))
             else:
                 future.set_result([])
         return future
+
+    def _enqueue(self, item: Queued) -> None:
+        """Hand a request to the thread (a subclass may send it on itself)."""
+        self._queue.put(item)
 
     def written_heads(self) -> dict[str, tuple[int, str]]:
         """Per tenant, the (seq, hash) of the newest event this writer committed."""

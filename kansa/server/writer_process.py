@@ -4,9 +4,12 @@ The writer thread (:class:`~kansa.server.writer.Writer`) shares the interpreter 
 the event loop. Under load the loop holds it most of the time, and each time the writer
 comes back from the database it waits for its turn: measured on PostgreSQL with one event
 per request, a commit of eight events took 6.4–6.8 ms inside ``kansa serve`` against 3.1–3.5
-ms for the same append alone (docs/benchmarks.md). Here the thread still takes the queued
-requests as before, but sends them straight on to a child process that owns its own
-connection to the database, and does not wait for their commit. The child commits, in one
+ms for the same append alone (docs/benchmarks.md). Here a child process that owns its own
+connection to the database commits. The thread takes the queued requests and sends them on
+to it; with ``at_once`` (PostgreSQL), a request small enough for one write the pipe keeps
+whole is sent on by the caller (the event loop) as it is given, when the pipe has room and
+nothing queued for the thread is ahead of it. Neither waits for the commit. The child
+commits, in one
 transaction, every request it was sent while it committed the last
 (:func:`~kansa.server.writer.commit_group`, the same code as the thread's), so it goes from
 one commit to the next without waiting for this process. A second thread here reads its
@@ -25,12 +28,17 @@ process alone (deploy/kansa.service: ``KillMode=mixed``), which then closes the 
 
 from __future__ import annotations
 
+import array
 import collections
+import fcntl
 import os
 import pickle
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
@@ -68,10 +76,16 @@ class ProcessWriter(Writer):
         *,
         max_events: int = 5000,
         metrics: Metrics | None = None,
+        at_once: bool = False,
     ) -> None:
         super().__init__(store, max_events=max_events, metrics=metrics)
         self._url = url
+        self._at_once = at_once
         self._committer: _Committer | None = None
+        self._order = threading.Lock()
+        self._queued = 0
+        """Requests handed to the thread and not yet sent on by it: while there are any, a
+        request is queued behind them too, so the child takes them in the order given."""
 
     def start(self) -> None:
         with self._running:
@@ -92,7 +106,31 @@ class ProcessWriter(Writer):
         """The committing process's id (None before the first start, or once stopped)."""
         return self._committer.pid if self._committer is not None else None
 
+    def _enqueue(self, item: Queued) -> None:
+        """With ``at_once``, send a request straight on to the child from the caller's
+        thread (the event loop) when nothing is queued before it and the write cannot block;
+        else queue it for the writer thread. Sent at once, the child takes it while the event
+        loop handles the next: waiting for the writer thread, which needs the interpreter
+        lock the event loop holds, requests arrive at the child in the groups the lock makes
+        (a convoy, see docs/benchmarks.md)."""
+        if not self._at_once:
+            super()._enqueue(item)
+            return
+        with self._order:
+            committer = self._committer
+            if self._queued == 0 and committer is not None and committer.send_now([item]):
+                return
+            self._queued += 1
+        super()._enqueue(item)
+
     def _commit(self, group: list[Queued]) -> None:
+        try:
+            self._send(group)
+        finally:
+            with self._order:
+                self._queued -= len(group)
+
+    def _send(self, group: list[Queued]) -> None:
         committer = self._committer
         if committer is None or committer.broken:
             if committer is not None:
@@ -120,6 +158,7 @@ class _Committer:
             self._stop()
             raise ready
         self._resolve = resolve
+        self._room = _pipe_room(self._requests.fileno())
         self._lock = threading.Lock()
         self._sent: collections.deque[list[Queued]] = collections.deque()
         """The groups sent and not yet answered, in the order sent."""
@@ -152,6 +191,37 @@ class _Committer:
             self._requests.send_bytes(payload)
         except OSError as exc:  # the child is gone
             self._fail(exc)
+
+    def send_now(self, group: list[Queued]) -> bool:
+        """Send ``group`` on from the caller's thread if the write cannot block: its message
+        fits in one write the pipe keeps whole (``PIPE_BUF``) and the pipe has room for it.
+        False, with nothing sent, otherwise (the caller hands it to the writer thread, which
+        also answers what cannot be pickled or sent). The caller makes sure no other thread
+        writes meanwhile."""
+        room = self._room
+        if room is None or self.broken:
+            return False
+        try:
+            payload = pickle.dumps([events for events, _ in group], pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - the writer thread answers it
+            return False
+        message = _FRAME(len(payload)) + payload  # as Connection.send_bytes frames it
+        if len(message) > select.PIPE_BUF:
+            return False
+        with self._lock:
+            try:
+                if self.broken or not room(len(message)):
+                    return False
+                written = os.write(self._requests.fileno(), message)
+            except OSError:  # the child is gone: the writer thread finds out and answers
+                return False
+            if written == len(message):
+                self._sent.append(group)
+                return True
+        # A pipe takes a write of PIPE_BUF bytes whole or not at all: never here. The child
+        # would read the rest of this message from the next one's bytes, so it is stopped.
+        self._fail(StoreUnavailable("the writer process's pipe took part of a request"))
+        return False
 
     def close(self) -> None:
         """Tell the child to stop once it has committed what it was sent; wait for its
@@ -196,6 +266,28 @@ class _Committer:
             groups = list(self._sent)
             self._sent.clear()
         _gone(self._resolve, groups, cause)
+
+
+_FRAME = struct.Struct("!i").pack
+
+
+def _pipe_room(fd: int) -> Callable[[int], bool] | None:
+    """Whether the pipe ``fd`` writes to has room for so many bytes without blocking: the
+    bytes not yet read (``FIONREAD``) and those, within half its size, leaving a few of its
+    pages free whatever the writes before filled. None where the system tells neither (the
+    writer thread then sends every request)."""
+    try:
+        size = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+        unread = array.array("i", [0])
+        fcntl.ioctl(fd, termios.FIONREAD, unread)
+    except (AttributeError, OSError):
+        return None
+
+    def room(length: int) -> bool:
+        fcntl.ioctl(fd, termios.FIONREAD, unread)
+        return unread[0] + length <= size // 2
+
+    return room
 
 
 def _gone(resolve: Resolve, groups: Sequence[list[Queued]], cause: BaseException) -> None:
