@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -270,23 +271,30 @@ def test_a_small_request_goes_straight_to_the_child_unless_its_pipe_is_full(
 def test_a_request_given_after_one_the_thread_holds_is_committed_after_it(
     at_once: ProcessWriter,
     store: Store,
-    store_url: str,
     catalog: Catalog,
     tenant_id: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A small request never overtakes a large one handed to the writer thread before it:
-    it waits behind it, so the chain holds them in the order they were given."""
-    by_thread = _sent_by_the_thread(at_once, monkeypatch)
+    it waits behind it, so the chain holds them in the order they were given. Here the
+    thread is held before it sends the large one on, while the small ones are given."""
     store.append(one(catalog, tenant_id, 0))
+    held, send = threading.Event(), at_once._send
+    sizes: list[int] = []
+
+    def held_back(group: list[Any]) -> None:
+        held.wait(timeout=30)
+        sizes.append(len(group))
+        send(group)
+
+    monkeypatch.setattr(at_once, "_send", held_back)
     large = prepare([pca_event(tenant_id, n) for n in range(1, 21)], catalog)
-    with chain_held(store_url, tenant_id):
-        futures = [at_once.submit(large), at_once.submit(one(catalog, tenant_id, 21))]
-        for n in range(22, 25):
-            futures.append(at_once.submit(one(catalog, tenant_id, n)))
+    futures = [at_once.submit(large)]
+    futures += [at_once.submit(one(catalog, tenant_id, n)) for n in range(21, 25)]
+    held.set()
     firsts = [future.result(timeout=30)[0].seq for future in futures]
     assert firsts == [2, 22, 23, 24, 25]
-    assert sum(by_thread) >= 2  # the large one, and the one given right after it
+    assert sum(sizes) == 5  # every one behind the large one went through the thread
     assert intact(store, tenant_id).head_seq == 25
 
 
