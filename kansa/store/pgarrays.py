@@ -96,7 +96,8 @@ def _packed_class(kind: Kind) -> tuple[type[Packed], type[Dumper]]:
         oid = kind.array
 
         def dump(self, obj: Any) -> bytes:
-            return bytes(obj)
+            packed: bytes = obj  # a Packed is the bytes to send, as they are
+            return packed
 
     return packed, PackedDumper
 

@@ -109,7 +109,7 @@ PREPARED_MAX = 16
 """Prepared statements a connection keeps, the least recently used deallocated first. A search
 holds its generic plan in the connection's server process: ~0.3 MB over 17 partitions."""
 
-TSVECTOR_OID = 3614
+TSVECTOR_OID = pgarrays.KINDS["tsvector"].element
 """PostgreSQL's built-in ``tsvector`` type (a fixed OID, as every built-in type's)."""
 _DDL_LOCK = 0x6B616E7361  # "kansa": the advisory lock every schema change takes
 _JOB_LOCKS = 0x6B6A6F62  # "kjob": the first half of a background job's advisory lock
