@@ -257,15 +257,18 @@ def test_a_small_request_goes_straight_to_the_child_unless_its_pipe_is_full(
     assert by_thread == []
     committer = at_once._committer
     assert committer is not None
+    room = committer._room
     monkeypatch.setattr(committer, "_room", lambda length: False)  # as if the child lagged
     at_once.submit(one(catalog, tenant_id, 4)).result(timeout=30)
-    large = prepare([pca_event(tenant_id, n) for n in range(5, 25)], catalog)
-    monkeypatch.undo()
-    by_thread = _sent_by_the_thread(at_once, monkeypatch)
-    at_once.submit(large).result(timeout=30)
     assert by_thread == [1]
+    monkeypatch.setattr(committer, "_room", room)
+    at_once.submit(one(catalog, tenant_id, 5)).result(timeout=30)
+    assert by_thread == [1]  # at once again
+    large = prepare([pca_event(tenant_id, n) for n in range(6, 26)], catalog)
+    at_once.submit(large).result(timeout=30)
+    assert by_thread == [1, 1]
     walk = intact(store, tenant_id)
-    assert walk.head_seq == 24
+    assert walk.head_seq == 25
 
 
 def test_a_request_given_after_one_the_thread_holds_is_committed_after_it(
