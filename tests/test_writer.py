@@ -228,12 +228,17 @@ def test_a_request_that_cannot_be_sent_to_the_child_fails_alone(
     assert store.count_events(tenant_id) == 1
 
 
-def _sent_by_the_thread(writer: ProcessWriter, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The size of each group the writer thread sends on (the others went on at once)."""
+def _sent_by_the_thread(
+    writer: ProcessWriter, monkeypatch: pytest.MonkeyPatch, held: threading.Event | None = None
+) -> list[int]:
+    """The size of each group the writer thread sends on (the others went on at once); with
+    ``held``, the thread waits for it to be set before each send."""
     sizes: list[int] = []
     send = writer._send
 
     def counted(group: list[Any]) -> None:
+        if held is not None:
+            held.wait(timeout=30)
         sizes.append(len(group))
         send(group)
 
@@ -282,15 +287,8 @@ def test_a_request_given_after_one_the_thread_holds_is_committed_after_it(
     it waits behind it, so the chain holds them in the order they were given. Here the
     thread is held before it sends the large one on, while the small ones are given."""
     store.append(one(catalog, tenant_id, 0))
-    held, send = threading.Event(), at_once._send
-    sizes: list[int] = []
-
-    def held_back(group: list[Any]) -> None:
-        held.wait(timeout=30)
-        sizes.append(len(group))
-        send(group)
-
-    monkeypatch.setattr(at_once, "_send", held_back)
+    held = threading.Event()
+    sizes = _sent_by_the_thread(at_once, monkeypatch, held)
     large = prepare([pca_event(tenant_id, n) for n in range(1, 21)], catalog)
     futures = [at_once.submit(large)]
     futures += [at_once.submit(one(catalog, tenant_id, n)) for n in range(21, 25)]

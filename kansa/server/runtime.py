@@ -87,15 +87,13 @@ class Runtime:
 
     def _writer(self) -> Writer:
         url, most = self.settings.database_url, self.settings.commit_max_events
-        if self.settings.writer_process and not (
-            url.startswith("sqlite") and path_of(url) == ":memory:"
-        ):
+        sqlite = url.startswith("sqlite")
+        if self.settings.writer_process and not (sqlite and path_of(url) == ":memory:"):
             # PostgreSQL's own process does most of a commit's work: the child commits the
             # requests as they come. On SQLite the child does it all and gains by taking them
             # in groups (docs/benchmarks.md).
-            at_once = not url.startswith("sqlite")
             return ProcessWriter(
-                self.store, url, max_events=most, metrics=self.metrics, at_once=at_once
+                self.store, url, max_events=most, metrics=self.metrics, at_once=not sqlite
             )
         return Writer(self.store, max_events=most, metrics=self.metrics)
 

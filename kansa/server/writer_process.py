@@ -201,6 +201,8 @@ class _Committer:
         room = self._room
         if room is None or self.broken:
             return False
+        if sum(len(event.core) for events, _ in group for event in events) > select.PIPE_BUF:
+            return False  # its pickle holds every event's bytes: too large, so not pickled here
         try:
             payload = pickle.dumps([events for events, _ in group], pickle.HIGHEST_PROTOCOL)
         except Exception:  # noqa: BLE001 - the writer thread answers it

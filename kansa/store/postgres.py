@@ -615,13 +615,14 @@ def _append_on(
     return batch if found is not None and found[0] else None
 
 
-def _arrays(columns: Sequence[str]) -> str:
-    return ", ".join(f"%b::{COPY_TYPES.get(column, 'text')}[]" for column in columns)
-
-
 _KINDS_OF_KEYS = [COPY_TYPES.get(column, "text") for column in EVENT_KEY_ROW]
-_KINDS_OF_ROWS = [COPY_TYPES.get(column, "text") for column in (*EVENT_ROW, *TERMS_ROW)]
-"""The array types :data:`APPEND_ON` takes the keys and the rows in (:mod:`pgarrays`)."""
+_KINDS_OF_ROWS = COPY_EVENTS[1]
+"""The array types :data:`APPEND_ON` takes the keys and the rows in: each array is packed
+(:mod:`pgarrays`) and cast as its kind, from this one list."""
+
+
+def _arrays(kinds: Sequence[str]) -> str:
+    return ", ".join(f"%b::{kind}[]" for kind in kinds)
 
 
 APPEND_ON = (
@@ -635,9 +636,9 @@ APPEND_ON = (
     " moved AS (UPDATE tenants AS t SET last_seq = h.new_seq, last_hash = h.new_hash"
     " FROM guess AS h, whole WHERE whole.yes AND t.id = h.id),"
     f" keyed AS (INSERT INTO event_keys ({', '.join(EVENT_KEY_ROW)})"
-    f" SELECT k.* FROM unnest({_arrays(EVENT_KEY_ROW)}) AS k, whole WHERE whole.yes),"
+    f" SELECT k.* FROM unnest({_arrays(_KINDS_OF_KEYS)}) AS k, whole WHERE whole.yes),"
     f" stored AS (INSERT INTO events ({', '.join((*EVENT_ROW, *TERMS_ROW))})"
-    f" SELECT e.* FROM unnest({_arrays((*EVENT_ROW, *TERMS_ROW))}) AS e, whole"
+    f" SELECT e.* FROM unnest({_arrays(_KINDS_OF_ROWS)}) AS e, whole"
     " WHERE whole.yes)"
     " SELECT yes FROM whole"
 )
