@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,7 +24,7 @@ from typing import Any
 from psycopg.conninfo import conninfo_to_dict
 
 from bench.engines import Engine
-from bench.noise import CpuSplit, Meter, backends_of, process_cpu
+from bench.noise import CpuSplit, Meter, backends_of, connections_held, process_cpu
 
 SCRIPT = Path(__file__).with_name("publish.lua")
 CONNECTIONS = 16
@@ -81,6 +82,8 @@ class Run:
     profile: Path | None = None
     noise: str = ""
     cpu: str = ""
+    spread: str = ""
+    """With workers: how many of wrk's connections each worker held, halfway through."""
 
     @property
     def events(self) -> int:
@@ -331,7 +334,14 @@ def drive(
         )  # fmt: skip
     pids = running.pids()
     meter = Meter(lambda: pids)
-    split = CpuSplit(*running.serving_and_started(), lambda: _backends(running.url))
+    serving, writers = running.serving_and_started()
+    split = CpuSplit(serving, writers, lambda: _backends(running.url))
+    held: list[int] = []
+    if len(serving) > 1:  # the kernel gives each connection to the worker that accepts it
+        halfway = threading.Timer(
+            seconds / 2, lambda: held.extend(connections_held(running.port, serving))
+        )
+        halfway.start()
     started = time.perf_counter()
     out = subprocess.run(command, capture_output=True, text=True, errors="replace", check=False)
     elapsed = time.perf_counter() - started
@@ -347,7 +357,8 @@ def drive(
     stored = _settled_count(engine, running) - before
     wrk_seconds = result["duration_us"] / 1e6 or elapsed
     cpu = split.text(int(result["created"]))
-    return Run(name, size, wrk_seconds, result, stored, before, profile, noise, cpu)
+    spread = " + ".join(f"{n}" for n in sorted(held, reverse=True))
+    return Run(name, size, wrk_seconds, result, stored, before, profile, noise, cpu, spread)
 
 
 def _backends(url: str) -> list[int]:

@@ -206,6 +206,12 @@ def run_http(
             report.notes.append(f"noise during HTTP {run.name}: {run.noise}")
         if run.cpu:
             report.notes.append(f"HTTP {run.name} {run.cpu}")
+        if run.spread:
+            report.notes.append(
+                f"HTTP {run.name}: wrk's {http.CONNECTIONS} connections held by worker, halfway"
+                f" through: {run.spread} (two workers append to one tenant only while both"
+                ' hold some: docs/benchmarks.md, "Two workers on PostgreSQL")'
+            )
         passed, text = run.check()
         report.checks_ok &= passed
         report.notes.append(f"HTTP {run.name} check {'OK' if passed else 'FAILED'}: {text}")

@@ -1,17 +1,20 @@
 """The benchmark's split of a server's CPU a request (bench/noise.py): the event loop's
 thread apart from the process's other threads, and the database's own processes found by
-the database they serve."""
+the database they serve; and the connections each worker holds."""
 
 from __future__ import annotations
 
 import os
 import re
+import socket
+import subprocess
+import sys
 import threading
 import time
 
 import psycopg
 
-from bench.noise import CpuSplit, backends_of
+from bench.noise import CpuSplit, backends_of, connections_held
 from tests import pg
 
 
@@ -55,3 +58,44 @@ def test_the_main_thread_other_threads_and_the_databases_processes_are_counted_a
         assert backends_of(name) == []
     finally:
         pg.drop_database(postgres_server, url)
+
+
+def test_each_listening_process_is_counted_the_connections_it_holds() -> None:
+    """With workers sharing one listening socket, the kernel gives each connection to the
+    worker that accepts it: the benchmark reports how many each worker holds."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import socket, sys\n"
+            "listener = socket.socket(fileno=int(sys.argv[1]))\n"
+            "held = [listener.accept()[0] for _ in range(2)]\n"
+            "print('held', flush=True)\n"
+            "sys.stdin.read()\n",
+            str(listener.fileno()),
+        ],
+        pass_fds=(listener.fileno(),),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    clients = []
+    try:
+        clients += [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+        assert worker.stdout is not None and worker.stdout.readline() == "held\n"
+        clients += [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        accepted = [listener.accept()[0] for _ in range(3)]
+        clients += accepted
+        bystander = subprocess.Popen([sys.executable, "-c", "input()"], stdin=subprocess.PIPE)
+        try:
+            held = connections_held(port, [os.getpid(), worker.pid, bystander.pid])
+        finally:
+            bystander.communicate(b"\n")
+        assert held == [3, 2]  # the bystander does not listen on the port: left out
+    finally:
+        for sock in clients:
+            sock.close()
+        worker.communicate("")
+        listener.close()
