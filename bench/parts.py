@@ -209,8 +209,7 @@ def run_http(
         if run.spread:
             report.notes.append(
                 f"HTTP {run.name}: wrk's {http.CONNECTIONS} connections held by worker, halfway"
-                f" through: {run.spread} (two workers append to one tenant only while both"
-                ' hold some: docs/benchmarks.md, "Two workers on PostgreSQL")'
+                f' through: {run.spread} (docs/benchmarks.md, "Two workers on PostgreSQL")'
             )
         passed, text = run.check()
         report.checks_ok &= passed

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         "lock (false: in a thread of the serving process). An in-memory SQLite database is "
         "always written in a thread.",
     )
+    writer_socket: str | None = Field(
+        default=None,
+        description="Set by `kansa serve --workers N` for its workers: the Unix socket of the "
+        "one writer process they share, which commits every worker's events. Not for setting "
+        "by hand.",
+    )
     rate_limit_per_second: float = Field(
         default=5000,
         ge=0,

@@ -5,6 +5,7 @@ its own events."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ from kansa.integrity.keyfile import load_signer, token_secret
 from kansa.integrity.registry import check_signer
 from kansa.integrity.signing import Signer
 from kansa.records import Tenant
+from kansa.server import writer_hub
 from kansa.server.metrics import Metrics
 from kansa.server.writer import Writer
 from kansa.server.writer_process import ProcessWriter
@@ -88,6 +90,16 @@ class Runtime:
     def _writer(self) -> Writer:
         url, most = self.settings.database_url, self.settings.commit_max_events
         sqlite = url.startswith("sqlite")
+        if self.settings.writer_socket is not None:  # a worker: the writer all workers share
+            connect = functools.partial(writer_hub.connect, self.settings.writer_socket)
+            return ProcessWriter(
+                self.store,
+                url,
+                max_events=most,
+                metrics=self.metrics,
+                at_once=not sqlite,
+                connect=connect,
+            )
         if self.settings.writer_process and not (sqlite and path_of(url) == ":memory:"):
             # PostgreSQL's own process does most of a commit's work: the child commits the
             # requests as they come. On SQLite the child does it all and gains by taking them

@@ -11,7 +11,10 @@ The process that was started serves no request itself. It
 - makes a directory for the workers' metrics (prometheus-client's multiprocess mode,
   ``PROMETHEUS_MULTIPROC_DIR``), serves ``/metrics`` adding them up, and removes it on exit;
 - passes on in the environment what the command line said (``--db``, ``--catalog`` …), so
-  every worker reads the same settings.
+  every worker reads the same settings;
+- starts the one writer process every worker sends its events to
+  (:class:`~kansa.server.writer_hub.Hub`, ``KANSA_WRITER_SOCKET``), so the workers' requests
+  are committed together and never take turns on a tenant's row.
 """
 
 from __future__ import annotations
@@ -27,12 +30,14 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from kansa.dburl import path_of
 from kansa.server import heap
 from kansa.server.app import create_app
 from kansa.server.jobs import Jobs
 from kansa.server.logs import LogFormat, log_config
 from kansa.server.metrics import MetricsServer, exposed
 from kansa.server.runtime import Runtime
+from kansa.server.writer_hub import Hub
 from kansa.settings import Settings
 
 FACTORY = "kansa.server.serving:worker_app"
@@ -111,23 +116,36 @@ def _supervisor(settings: Settings) -> Iterator[tuple[Runtime, str]]:
     os.environ.update(worker_environment(settings, worker_dir))
     unused = "KANSA_DATABASE_URL" if settings.database_url_file else "KANSA_DATABASE_URL_FILE"
     os.environ.pop(unused, None)  # the workers must not find both
+    hub = None
     try:
         # the workers append; this process's writer is not used, so no process of its own
-        runtime = Runtime.from_settings(settings.model_copy(update={"writer_process": False}))
+        runtime = Runtime.from_settings(
+            settings.model_copy(update={"writer_process": False, "writer_socket": None})
+        )
     except BaseException:
         shutil.rmtree(worker_dir, ignore_errors=True)
         raise
     jobs = Jobs(runtime) if settings.jobs else None
     try:
-        runtime.start()
+        runtime.start()  # migrated before the hub opens the database
+        if settings.writer_process and not _in_memory(settings.database_url):
+            hub = Hub(settings.database_url, settings.commit_max_events)
+            os.environ["KANSA_WRITER_SOCKET"] = hub.path
         if jobs is not None:
             jobs.start()
         yield runtime, worker_dir
     finally:
         if jobs is not None:
             jobs.stop()
+        if hub is not None:  # after the workers, which have closed their connections to it
+            hub.close()
+            os.environ.pop("KANSA_WRITER_SOCKET", None)
         runtime.close()
         shutil.rmtree(worker_dir, ignore_errors=True)
+
+
+def _in_memory(url: str) -> bool:
+    return url.startswith("sqlite") and path_of(url) == ":memory:"
 
 
 @contextmanager

@@ -15,6 +15,10 @@ transaction, every request it was sent while it committed the last
 one commit to the next without waiting for this process. A second thread here reads its
 answers and answers each request, only after its commit, as before.
 
+With ``kansa serve --workers N``, the workers share one such process instead
+(:mod:`kansa.server.writer_hub`): ``connect`` reaches it over a Unix socket, and everything
+else here is the same.
+
 If the child stops (killed, out of memory), the requests it was sent and had not answered
 get :class:`~kansa.errors.StoreUnavailable` (a 503: they may or may not have been stored,
 and a retry with the same client id is answered as a duplicate), and the next request starts
@@ -35,6 +39,7 @@ import os
 import pickle
 import select
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -77,10 +82,14 @@ class ProcessWriter(Writer):
         max_events: int = 5000,
         metrics: Metrics | None = None,
         at_once: bool = False,
+        connect: Callable[[], Connection] | None = None,
     ) -> None:
         super().__init__(store, max_events=max_events, metrics=metrics)
         self._url = url
         self._at_once = at_once
+        self._connect = connect
+        """How to reach a writer process shared with other workers
+        (:func:`kansa.server.writer_hub.connect`); None: start one of its own."""
         self._committer: _Committer | None = None
         self._order = threading.Lock()
         self._queued = 0
@@ -92,7 +101,7 @@ class ProcessWriter(Writer):
             if self._started:
                 return
             # a database that cannot be opened fails here, not at the first request
-            self._committer = _Committer(self._url, self._max, self._resolve)
+            self._committer = _Committer(self._url, self._max, self._resolve, self._connect)
         super().start()
 
     def close(self) -> None:
@@ -103,7 +112,8 @@ class ProcessWriter(Writer):
 
     @property
     def child_pid(self) -> int | None:
-        """The committing process's id (None before the first start, or once stopped)."""
+        """The committing process's id (None before the first start, once stopped, or when
+        the workers share one: it is not this process's child)."""
         return self._committer.pid if self._committer is not None else None
 
     def _enqueue(self, item: Queued) -> None:
@@ -137,7 +147,9 @@ class ProcessWriter(Writer):
                 committer.close()
             self._committer = None
             try:
-                committer = self._committer = _Committer(self._url, self._max, self._resolve)
+                committer = self._committer = _Committer(
+                    self._url, self._max, self._resolve, self._connect
+                )
             except Exception as exc:  # noqa: BLE001 - answered as the child's loss is
                 _gone(self._resolve, [group], exc)
                 return
@@ -145,20 +157,31 @@ class ProcessWriter(Writer):
 
 
 class _Committer:
-    """One child process committing what it is sent, in order, and the thread here that
-    reads its answers and resolves the requests of each."""
+    """One child process committing what it is sent, in order — or, with ``connect``, the
+    writer process all workers share — and the thread here that reads its answers and
+    resolves the requests of each."""
 
-    def __init__(self, url: str, max_events: int, resolve: Resolve) -> None:
-        self._child, self._requests, self._answers = _start(url, max_events)
-        try:
-            ready = self._answers.recv()
-        except EOFError:
-            ready = StoreError("the writer process ended as it started")
-        if isinstance(ready, BaseException):
-            self._stop()
-            raise ready
+    def __init__(
+        self,
+        url: str,
+        max_events: int,
+        resolve: Resolve,
+        connect: Callable[[], Connection] | None = None,
+    ) -> None:
+        self._child: subprocess.Popen[bytes] | None = None
+        if connect is not None:  # ready once connected; one connection both ways
+            self._requests = self._answers = connect()
+        else:
+            self._child, self._requests, self._answers = _start(url, max_events)
+            try:
+                ready = self._answers.recv()
+            except EOFError:
+                ready = StoreError("the writer process ended as it started")
+            if isinstance(ready, BaseException):
+                self._stop()
+                raise ready
         self._resolve = resolve
-        self._room = _pipe_room(self._requests.fileno())
+        self._room = _room_of(self._requests.fileno())
         self._lock = threading.Lock()
         self._sent: collections.deque[list[Queued]] = collections.deque()
         """The groups sent and not yet answered, in the order sent."""
@@ -168,8 +191,9 @@ class _Committer:
         self._reader.start()
 
     @property
-    def pid(self) -> int:
-        return self._child.pid
+    def pid(self) -> int | None:
+        """The child's process id (None: the shared writer process, not a child here)."""
+        return self._child.pid if self._child is not None else None
 
     def send(self, group: list[Queued]) -> None:
         """Send ``group`` on to the child; its requests are answered once it has committed
@@ -238,11 +262,12 @@ class _Committer:
             pass  # gone already
         if reader is not None:
             reader.join(STOP_SECONDS)
-        try:
-            self._child.wait(STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            self._child.kill()
-            self._child.wait()
+        if self._child is not None:
+            try:
+                self._child.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self._child.kill()
+                self._child.wait()
         if reader is not None:
             reader.join()
         self._requests.close()
@@ -273,21 +298,34 @@ class _Committer:
 _FRAME = struct.Struct("!i").pack
 
 
-def _pipe_room(fd: int) -> Callable[[int], bool] | None:
-    """Whether the pipe ``fd`` writes to has room for so many bytes without blocking: the
-    bytes not yet read (``FIONREAD``) and those, within half its size, leaving a few of its
-    pages free whatever the writes before filled. None where the system tells neither (the
-    writer thread then sends every request)."""
+def _room_of(fd: int) -> Callable[[int], bool] | None:
+    """Whether the pipe — or the Unix socket of the writer process the workers share — that
+    ``fd`` writes to has room for so many bytes without blocking: the bytes not yet read
+    (pipe: ``FIONREAD``) or not yet taken by the other end (socket: ``SIOCOUTQ``, which counts
+    the kernel's own bookkeeping of each message too), within half its size (``F_GETPIPE_SZ``,
+    ``SO_SNDBUF``), leaving room whatever the writes before filled. None where the system
+    tells neither (the writer thread then sends every request)."""
     try:
         size = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
-        unread = array.array("i", [0])
-        fcntl.ioctl(fd, termios.FIONREAD, unread)
-    except (AttributeError, OSError):
+        asked = termios.FIONREAD
+    except OSError:  # not a pipe
+        try:
+            with socket.socket(fileno=os.dup(fd)) as sock:
+                size = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+            asked = termios.TIOCOUTQ  # SIOCOUTQ on a socket
+        except (AttributeError, OSError):
+            return None
+    except AttributeError:
+        return None
+    queued = array.array("i", [0])
+    try:
+        fcntl.ioctl(fd, asked, queued)
+    except OSError:
         return None
 
     def room(length: int) -> bool:
-        fcntl.ioctl(fd, termios.FIONREAD, unread)
-        return unread[0] + length <= size // 2
+        fcntl.ioctl(fd, asked, queued)
+        return queued[0] + length <= size // 2
 
     return room
 

@@ -37,6 +37,7 @@ def test_two_workers_keep_one_chain(
                     event = pca_event("org-workers", n)
                     assert http.post("/api/v1/events", json=event, headers=auth).status_code == 201
             metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+            writers = _writers_under(served.process.pid)
             lines = [orjson.loads(line) for line in _json_lines(served.stderr)]
         verify = subprocess.run(
             [KANSA, "verify", "--db", url], capture_output=True, text=True, timeout=60
@@ -48,6 +49,36 @@ def test_two_workers_keep_one_chain(
     assert 'kansa_chain_head_seq{tenant="org-workers"} 60.0' in metrics
     jobs = {line["pid"] for line in lines if line.get("logger") == "kansa.jobs"}
     assert not jobs & publishers, "the jobs never run in a worker"
+    # one writer process, the supervisor's, commits for both workers: none of their own
+    assert writers == [(served.process.pid, "kansa.server.writer_hub")], writers
+
+
+def _writers_under(top: int) -> list[tuple[int, str]]:
+    """(parent, module) of each writer process among ``top``'s descendants."""
+    parents: dict[int, int] = {}
+    commands: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                commands[int(entry.name)] = (
+                    (entry / "cmdline").read_bytes().decode(errors="replace")
+                )
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+
+    def under(pid: int) -> bool:
+        while pid in parents and pid != top:
+            pid = parents[pid]
+        return pid == top
+
+    found = []
+    for pid, command in commands.items():
+        for module in ("kansa.server.writer_hub", "kansa.server.writer_process"):
+            if f"from {module} import main" in command and pid != top and under(pid):
+                found.append((parents[pid], module))
+    return found
 
 
 def _json_lines(path: Path) -> list[bytes]:
