@@ -13,6 +13,7 @@ import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -188,3 +189,24 @@ def test_a_hub_is_not_stopped_by_ctrl_c(
     hub.close()  # the supervisor ends it
     with pytest.raises(ProcessLookupError):
         os.kill(running, 0)
+
+
+def test_a_hub_that_cannot_start_again_is_tried_less_and_less_often(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tries: list[float] = []
+    start = hub._start
+
+    def failing() -> Any:
+        tries.append(time.monotonic())
+        if len(tries) < 4:
+            raise StoreError("the database is away")
+        return start()
+
+    monkeypatch.setattr(hub, "_start", failing)
+    killed = hub.pid
+    os.kill(killed, signal.SIGKILL)
+    wait_for(lambda: hub.pid != killed, timeout=30)
+    gaps = [later - earlier for earlier, later in zip(tries, tries[1:], strict=False)]
+    assert len(tries) == 4 and gaps[0] < gaps[1] < gaps[2], gaps
+    connect(hub.path).close()  # the new one listens

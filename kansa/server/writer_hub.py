@@ -42,8 +42,9 @@ from kansa.store import Store
 SOCKET_NAME = "writer.sock"
 BACKLOG = 64
 RESTART_PAUSE = 0.5
-"""Seconds between a hub's end and the start of the next, so a hub that cannot start does
-not spin."""
+"""Seconds between a hub's end and the start of the next; doubled after each start that
+fails, up to :data:`RESTART_PAUSE_MOST`, so a hub that cannot start does not spin."""
+RESTART_PAUSE_MOST = 8.0
 CHILD = "from kansa.server.writer_hub import main; main()"
 """What the hub runs (``python -c``), the two ends of its control pipes as arguments."""
 
@@ -115,16 +116,19 @@ class Hub:
         return process, control
 
     def _restart(self) -> None:
+        pause = RESTART_PAUSE
         while True:
             with self._lock:
                 process = self._process
             process.wait()
-            if self._closing.wait(RESTART_PAUSE):
+            if self._closing.wait(pause):
                 return
             try:
                 started = self._start()
-            except Exception:  # noqa: BLE001 - the database away: try again
+            except Exception:  # noqa: BLE001 - the database away: try again, less often
+                pause = min(pause * 2, RESTART_PAUSE_MOST)
                 continue
+            pause = RESTART_PAUSE
             with self._lock:
                 self._control.close()
                 self._process, self._control = started
