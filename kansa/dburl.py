@@ -14,6 +14,11 @@ def path_of(url: str) -> str:
     return rest[1:] if rest.startswith("/") else rest
 
 
+def in_memory(url: str) -> bool:
+    """Whether ``url`` is a SQLite database in memory: one process's own, never on disk."""
+    return url.startswith("sqlite") and path_of(url) == ":memory:"
+
+
 MASK = "***"
 
 

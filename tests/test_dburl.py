@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kansa.dburl import masked
+from kansa.dburl import in_memory, masked
 from kansa.errors import ConfigError
 from kansa.store import open_store
 
@@ -34,3 +34,10 @@ def test_a_read_url_needs_postgresql() -> None:
         open_store("sqlite:///:memory:", "postgresql://standby/kansa")
     with pytest.raises(ConfigError, match="postgresql://"):
         open_store("postgresql://primary/kansa", "sqlite:///:memory:")
+
+
+def test_a_database_in_memory_is_told_from_one_on_disk() -> None:
+    assert in_memory("sqlite://:memory:") and in_memory("sqlite:///:memory:")
+    assert not in_memory("sqlite:///./kansa.db")
+    assert not in_memory("sqlite:////var/lib/kansa/memory.db")
+    assert not in_memory("postgresql://kansa@db/:memory:")

@@ -22,7 +22,7 @@ from kansa.catalog.screens import (
     screen_for,
     with_log_access,
 )
-from kansa.dburl import path_of
+from kansa.dburl import in_memory
 from kansa.errors import ConfigError, NotFound
 from kansa.events.own import own_event
 from kansa.integrity.keyfile import load_signer, token_secret
@@ -100,7 +100,7 @@ class Runtime:
                 at_once=not sqlite,
                 connect=connect,
             )
-        if self.settings.writer_process and not (sqlite and path_of(url) == ":memory:"):
+        if self.settings.writer_process and not in_memory(url):
             # PostgreSQL's own process does most of a commit's work: the child commits the
             # requests as they come. On SQLite the child does it all and gains by taking them
             # in groups (docs/benchmarks.md).

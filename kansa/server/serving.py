@@ -30,7 +30,7 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from kansa.dburl import path_of
+from kansa.dburl import in_memory
 from kansa.server import heap
 from kansa.server.app import create_app
 from kansa.server.jobs import Jobs
@@ -128,7 +128,7 @@ def _supervisor(settings: Settings) -> Iterator[tuple[Runtime, str]]:
     jobs = Jobs(runtime) if settings.jobs else None
     try:
         runtime.start()  # migrated before the hub opens the database
-        if settings.writer_process and not _in_memory(settings.database_url):
+        if settings.writer_process and not in_memory(settings.database_url):
             hub = Hub(settings.database_url, settings.commit_max_events)
             os.environ["KANSA_WRITER_SOCKET"] = hub.path
         if jobs is not None:
@@ -142,10 +142,6 @@ def _supervisor(settings: Settings) -> Iterator[tuple[Runtime, str]]:
             os.environ.pop("KANSA_WRITER_SOCKET", None)
         runtime.close()
         shutil.rmtree(worker_dir, ignore_errors=True)
-
-
-def _in_memory(url: str) -> bool:
-    return url.startswith("sqlite") and path_of(url) == ":memory:"
 
 
 @contextmanager
