@@ -10,6 +10,7 @@ import functools
 import os
 import signal
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -210,3 +211,26 @@ def test_a_hub_that_cannot_start_again_is_tried_less_and_less_often(
     gaps = [later - earlier for earlier, later in zip(tries, tries[1:], strict=False)]
     assert len(tries) == 4 and gaps[0] < gaps[1] < gaps[2], gaps
     connect(hub.path).close()  # the new one listens
+
+
+def test_a_hub_told_to_stop_commits_what_the_workers_had_sent_first(
+    workers: tuple[ProcessWriter, ProcessWriter],
+    hub: Hub,
+    store: Store,
+    store_url: str,
+    catalog: Catalog,
+    tenant_id: str,
+) -> None:
+    first, second = workers
+    with chain_held(store_url, tenant_id):
+        held = first.submit(one(catalog, tenant_id, 1))
+        time.sleep(0.3)  # the hub has taken it and waits for the lock
+        sent = second.submit(one(catalog, tenant_id, 2))
+        time.sleep(0.3)  # on its way to the hub, not yet taken
+        closing = threading.Thread(target=hub.close)
+        closing.start()
+        time.sleep(0.3)  # the hub is told to stop while it commits
+    closing.join(30)
+    assert held.result(timeout=30)[0].seq == 1
+    assert sent.result(timeout=30)[0].seq == 2
+    assert intact(store, tenant_id).head_seq == 2

@@ -200,11 +200,12 @@ def run(url: str, max_events: int, path: str, control: Connection, ready: Connec
     try:
         while True:
             waiting = wait([control, listener, *workers])
-            if control in waiting:
-                return  # told to stop, or the supervisor is gone: what was sent is answered
             if listener in waiting:
                 _accept(listener, workers)
             _commit(store, max_events, [w for w in waiting if w in workers], workers)
+            if control in waiting:  # told to stop, or the supervisor is gone
+                _commit(store, max_events, [w for w in workers if w.poll()], workers)
+                return  # what the workers send later finds the connection closed: a 503
     finally:
         for worker in workers:
             worker.close()
