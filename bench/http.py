@@ -158,21 +158,31 @@ class Server:
         """The serving processes: the one, or each worker (``parents`` read by
         :func:`_parents`)."""
         top = self.process.pid
-        return [top] if self.workers == 1 else [c for c, of in parents.items() if of == top]
+        if self.workers == 1:
+            return [top]
+        return [c for c, of in parents.items() if of == top and not _is_hub(c)]
+
+    def hubs(self, parents: dict[int, int]) -> list[int]:
+        """With workers, the writer process they share (the supervisor's child)."""
+        top = self.process.pid
+        return [c for c, of in parents.items() if of == top and _is_hub(c)]
 
     def serving_and_started(self) -> tuple[list[int], list[int]]:
-        """The serving processes and the processes they started (their writer processes)."""
+        """The serving processes and the writer processes: those they started, or the one
+        the workers share."""
         parents = _parents()
         serving = self.serving(parents)
-        return serving, [p for pid in serving for p in descendants(pid, parents)]
+        started = [p for pid in serving for p in descendants(pid, parents)]
+        return serving, started + self.hubs(parents)
 
     def peak_rss_kib(self) -> int | None:
-        """The peak RSS of a serving process with the processes it started (its writer
-        process): their peaks (VmHWM) added up, which bounds their peak together from
-        above. With workers, the largest worker's."""
+        """The peak RSS of a serving process with its writer process: their peaks (VmHWM)
+        added up, which bounds their peak together from above. With workers, the largest
+        worker's, with the writer process they share."""
         parents = _parents()  # one read of /proc for every worker
+        shared = sum(p for pid in self.hubs(parents) if (p := peak_rss_kib(pid)))
         totals = [
-            sum(peaks)
+            sum(peaks) + shared
             for worker in self.serving(parents)
             if (
                 peaks := [
@@ -181,6 +191,15 @@ class Server:
             )
         ]
         return max(totals, default=None)
+
+
+def _is_hub(pid: int) -> bool:
+    """Whether ``pid`` is the writer process the workers share (kansa.server.writer_hub)."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"kansa.server.writer_hub" in command
 
 
 def peak_rss_kib(pid: int) -> int | None:

@@ -223,7 +223,8 @@ def run_http(
         )
         report.notes.append(
             f"kansa serve peak RSS (VmHWM of the serving process and its writer process added"
-            f" up; with workers, the largest worker's), HTTP ingest{label}: "
+            f" up; with workers, the largest worker's with the writer process they share), HTTP"
+            f" ingest{label}: "
             f"{rss / 1024:,.0f} MiB (< {TARGET_SERVE_RSS_MIB} MiB: {met})"
         )
 
