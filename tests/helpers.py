@@ -15,6 +15,8 @@ from kansa.access import tokens
 from kansa.access.accounts import hash_password
 from kansa.access.keys import make_key
 from kansa.access.tokens import ViewerToken
+from kansa.catalog import Catalog
+from kansa.events.prepare import PreparedEvent, prepare
 from kansa.events.stored import ActorOf, StoredEvent
 from kansa.integrity.chain import Walk
 from kansa.integrity.verify import Keys, verify_store
@@ -79,6 +81,11 @@ def intact(store: Store, tenant_id: str, key: Keys = None) -> Walk:
     (walk,) = verify_store(store, tenant_id, key)
     assert walk.broken is None, walk.broken
     return walk
+
+
+def one_event(catalog: Catalog, tenant: str, number: int) -> list[PreparedEvent]:
+    """A request of one prepared event: :func:`pca_event` ``number`` of ``tenant``."""
+    return prepare([pca_event(tenant, number)], catalog)
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 
 import psycopg
 
+from kansa.events.prepare import PreparedEvent
+from kansa.server.writer import Writer
+from kansa.store import Receipt
 from kansa.store.sqlite import path_of
 
 
@@ -59,3 +63,16 @@ def wait_for_lock_waiter(url: str, timeout: float = 10.0) -> None:
                 return
             time.sleep(0.02)
     raise AssertionError("no session came to wait for the lock")
+
+
+@contextmanager
+def taken_and_held(
+    writer: Writer, url: str, tenant: str, events: Sequence[PreparedEvent]
+) -> Iterator[Future[list[Receipt]]]:
+    """``events`` given to ``writer`` while :func:`chain_held` holds ``tenant``: the block
+    runs once the process committing them has taken them and waits for the lock, with their
+    future; the lock is let go when it ends."""
+    with chain_held(url, tenant):
+        future = writer.submit(events)
+        time.sleep(0.3)  # taken, and waiting for the lock
+        yield future

@@ -31,8 +31,8 @@ from kansa.server.writer_process import WRITER_CACHE_MIB, ProcessWriter, _start,
 from kansa.settings import Settings
 from kansa.store import Receipt, Store, open_store
 from kansa.store.sqlite import SQLiteStore
-from tests.helpers import intact, pca_event, wait_for
-from tests.locks import chain_held
+from tests.helpers import intact, one_event, pca_event, wait_for
+from tests.locks import chain_held, taken_and_held
 
 
 @pytest.fixture(params=["thread", "process"])
@@ -61,10 +61,6 @@ def at_once(store: Store, store_url: str) -> Iterator[ProcessWriter]:
     running.close()
 
 
-def one(catalog: Catalog, tenant: str, number: int) -> list[PreparedEvent]:
-    return prepare([pca_event(tenant, number)], catalog)
-
-
 def queued_behind_a_held_commit(
     writer: Writer, store_url: str, tenant: str, batches: list[list[PreparedEvent]]
 ) -> list[Future[list[Receipt]]]:
@@ -82,9 +78,9 @@ def queued_behind_a_held_commit(
 def test_requests_queued_during_a_commit_share_the_next_one(
     writer: Writer, store: Store, store_url: str, catalog: Catalog, tenant_id: str
 ) -> None:
-    store.append(one(catalog, tenant_id, 0))
+    store.append(one_event(catalog, tenant_id, 0))
     before = writer.commits
-    batches = [one(catalog, tenant_id, n) for n in range(1, 7)]
+    batches = [one_event(catalog, tenant_id, n) for n in range(1, 7)]
     futures = queued_behind_a_held_commit(writer, store_url, tenant_id, batches)
     assert [f.result()[0].seq for f in futures] == [2, 3, 4, 5, 6, 7]
     assert writer.commits - before <= 2  # six requests, one commit after the held one
@@ -103,9 +99,9 @@ def test_the_queue_depth_counts_requests_until_their_commit(
     )
     running.start()
     try:
-        store.append(one(catalog, tenant_id, 0))
+        store.append(one_event(catalog, tenant_id, 0))
         with chain_held(store_url, tenant_id):
-            futures = [running.submit(one(catalog, tenant_id, n)) for n in range(1, 4)]
+            futures = [running.submit(one_event(catalog, tenant_id, n)) for n in range(1, 4)]
             time.sleep(0.3)  # the first waits for the lock, the others behind it
             assert metrics.registry.get_sample_value("kansa_writer_queue_depth") == 3
         for future in futures:
@@ -118,11 +114,11 @@ def test_the_queue_depth_counts_requests_until_their_commit(
 def test_a_bad_request_in_a_shared_commit_fails_alone(
     writer: Writer, store: Store, store_url: str, catalog: Catalog, tenant_id: str
 ) -> None:
-    store.append(one(catalog, tenant_id, 0))
-    bad = [replace(one(catalog, tenant_id, 99)[0], message_ja=None)]  # type: ignore[arg-type]
+    store.append(one_event(catalog, tenant_id, 0))
+    bad = [replace(one_event(catalog, tenant_id, 99)[0], message_ja=None)]  # type: ignore[arg-type]
     # message_ja None breaks NOT NULL: the database refuses it
-    batches = [one(catalog, tenant_id, 1), one(catalog, tenant_id, 2), bad]
-    batches += [one(catalog, tenant_id, 3), one(catalog, tenant_id, 4)]
+    batches = [one_event(catalog, tenant_id, 1), one_event(catalog, tenant_id, 2), bad]
+    batches += [one_event(catalog, tenant_id, 3), one_event(catalog, tenant_id, 4)]
     futures = queued_behind_a_held_commit(writer, store_url, tenant_id, batches)
     assert isinstance(futures[2].exception(), StoreError)
     stored = [f.result()[0] for i, f in enumerate(futures) if i != 2]
@@ -136,7 +132,7 @@ def test_a_bad_request_in_a_shared_commit_fails_alone(
 def test_a_writer_not_running_refuses_at_once(
     kind: str, store: Store, store_url: str, catalog: Catalog
 ) -> None:
-    events = one(catalog, "org-w", 1)
+    events = one_event(catalog, "org-w", 1)
     idle = Writer(store) if kind == "thread" else ProcessWriter(store, store_url)
     with pytest.raises(StoreError, match="not running"):
         idle.submit(events)
@@ -151,15 +147,15 @@ def test_the_child_commits_together_what_was_sent_while_it_committed(
 ) -> None:
     """The writer sends each request on as it comes; the child does not wait for this process
     between commits, and takes every list sent meanwhile (here at most three events)."""
-    store.append(one(catalog, tenant_id, 0))
+    store.append(one_event(catalog, tenant_id, 0))
     child, we_send, we_read = _start(store_url, 3)  # as the writer starts it: python -c
     try:
         assert we_read.recv() is None  # the store is open
         with chain_held(store_url, tenant_id):
-            we_send.send([one(catalog, tenant_id, 1)])
+            we_send.send([one_event(catalog, tenant_id, 1)])
             time.sleep(0.3)  # the child has taken it and waits for the lock
             for n in range(2, 6):
-                we_send.send([one(catalog, tenant_id, n)])
+                we_send.send([one_event(catalog, tenant_id, n)])
         answers = [we_read.recv() for _ in range(3)]
         we_send.send(None)
         assert child.wait(30) == 0
@@ -219,11 +215,11 @@ def test_a_store_opened_for_the_writer_process_keeps_a_smaller_sqlite_cache(tmp_
 def test_a_request_that_cannot_be_sent_to_the_child_fails_alone(
     process_writer: ProcessWriter, store: Store, catalog: Catalog, tenant_id: str
 ) -> None:
-    odd = [replace(one(catalog, tenant_id, 9)[0], message_ja=lambda: "x")]  # type: ignore[arg-type]
+    odd = [replace(one_event(catalog, tenant_id, 9)[0], message_ja=lambda: "x")]  # type: ignore[arg-type]
     refused = process_writer.submit(odd).exception(timeout=30)
     assert isinstance(refused, StoreError) and not isinstance(refused, StoreUnavailable)
     assert "could not hand the events to the writer process" in str(refused)
-    receipts = process_writer.submit(one(catalog, tenant_id, 1)).result(timeout=30)
+    receipts = process_writer.submit(one_event(catalog, tenant_id, 1)).result(timeout=30)
     assert receipts[0].seq == 1  # the same child goes on
     assert store.count_events(tenant_id) == 1
 
@@ -258,16 +254,16 @@ def test_a_small_request_goes_straight_to_the_child_unless_its_pipe_is_full(
     blocking, the writer thread sends it, as it sends every large one."""
     by_thread = _sent_by_the_thread(at_once, monkeypatch)
     for n in range(1, 4):
-        at_once.submit(one(catalog, tenant_id, n)).result(timeout=30)
+        at_once.submit(one_event(catalog, tenant_id, n)).result(timeout=30)
     assert by_thread == []
     committer = at_once._committer
     assert committer is not None
     room = committer._room
     monkeypatch.setattr(committer, "_room", lambda length: False)  # as if the child lagged
-    at_once.submit(one(catalog, tenant_id, 4)).result(timeout=30)
+    at_once.submit(one_event(catalog, tenant_id, 4)).result(timeout=30)
     assert by_thread == [1]
     monkeypatch.setattr(committer, "_room", room)
-    at_once.submit(one(catalog, tenant_id, 5)).result(timeout=30)
+    at_once.submit(one_event(catalog, tenant_id, 5)).result(timeout=30)
     assert by_thread == [1]  # at once again
     large = prepare([pca_event(tenant_id, n) for n in range(6, 26)], catalog)
     at_once.submit(large).result(timeout=30)
@@ -286,12 +282,12 @@ def test_a_request_given_after_one_the_thread_holds_is_committed_after_it(
     """A small request never overtakes a large one handed to the writer thread before it:
     it waits behind it, so the chain holds them in the order they were given. Here the
     thread is held before it sends the large one on, while the small ones are given."""
-    store.append(one(catalog, tenant_id, 0))
+    store.append(one_event(catalog, tenant_id, 0))
     held = threading.Event()
     sizes = _sent_by_the_thread(at_once, monkeypatch, held)
     large = prepare([pca_event(tenant_id, n) for n in range(1, 21)], catalog)
     futures = [at_once.submit(large)]
-    futures += [at_once.submit(one(catalog, tenant_id, n)) for n in range(21, 25)]
+    futures += [at_once.submit(one_event(catalog, tenant_id, n)) for n in range(21, 25)]
     held.set()
     firsts = [future.result(timeout=30)[0].seq for future in futures]
     assert firsts == [2, 22, 23, 24, 25]
@@ -302,17 +298,17 @@ def test_a_request_given_after_one_the_thread_holds_is_committed_after_it(
 def test_a_writer_process_killed_mid_commit_fails_its_requests_and_the_next_starts_anew(
     process_writer: ProcessWriter, store: Store, store_url: str, catalog: Catalog, tenant_id: str
 ) -> None:
-    store.append(one(catalog, tenant_id, 0))
+    store.append(one_event(catalog, tenant_id, 0))
     first = process_writer.child_pid
     assert first is not None
-    with chain_held(store_url, tenant_id):
-        held = process_writer.submit(one(catalog, tenant_id, 1))
-        time.sleep(0.3)  # the child has taken it and waits for the lock
+    with taken_and_held(
+        process_writer, store_url, tenant_id, one_event(catalog, tenant_id, 1)
+    ) as held:
         os.kill(first, signal.SIGKILL)
         error = held.exception(timeout=30)
     assert isinstance(error, StoreUnavailable)
     assert "retry with the same client ids" in str(error)
-    retried = process_writer.submit(one(catalog, tenant_id, 1)).result(timeout=30)
+    retried = process_writer.submit(one_event(catalog, tenant_id, 1)).result(timeout=30)
     assert retried[0].seq == 2 and not retried[0].duplicate  # the killed commit stored nothing
     assert process_writer.child_pid not in (None, first)
     assert store.count_events(tenant_id) == 2
@@ -327,7 +323,7 @@ def test_a_writer_process_is_not_stopped_by_ctrl_c(
     assert child is not None
     os.kill(child, signal.SIGINT)  # what a terminal sends the whole process group
     time.sleep(0.2)
-    receipts = process_writer.submit(one(catalog, tenant_id, 1)).result(timeout=30)
+    receipts = process_writer.submit(one_event(catalog, tenant_id, 1)).result(timeout=30)
     assert receipts[0].seq == 1
     assert process_writer.child_pid == child
     process_writer.close()  # the writer ends it
@@ -384,7 +380,7 @@ def test_requests_go_on_at_once_to_a_postgresql_writer_and_in_groups_to_a_sqlite
     try:
         by_thread = _sent_by_the_thread(writer, monkeypatch)
         for n in range(1, 4):
-            writer.submit(one(catalog, tenant_id, n)).result(timeout=30)
+            writer.submit(one_event(catalog, tenant_id, n)).result(timeout=30)
         assert len(by_thread) == (3 if store_url.startswith("sqlite") else 0)
     finally:
         runtime.close()

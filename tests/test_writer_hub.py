@@ -20,14 +20,13 @@ import pytest
 
 from kansa.catalog import Catalog
 from kansa.errors import ConfigError, StoreError, StoreUnavailable
-from kansa.events.prepare import PreparedEvent, prepare
 from kansa.server.runtime import Runtime
 from kansa.server.writer_hub import Hub, connect
 from kansa.server.writer_process import ProcessWriter
 from kansa.settings import Settings
 from kansa.store import Store
-from tests.helpers import intact, pca_event, wait_for
-from tests.locks import chain_held
+from tests.helpers import intact, one_event, pca_event, wait_for
+from tests.locks import taken_and_held
 
 
 @pytest.fixture
@@ -56,10 +55,6 @@ def workers(
     two.close()
 
 
-def one(catalog: Catalog, tenant: str, number: int) -> list[PreparedEvent]:
-    return prepare([pca_event(tenant, number)], catalog)
-
-
 def test_what_the_workers_send_during_a_commit_is_committed_together_each_answered_its_own(
     workers: tuple[ProcessWriter, ProcessWriter],
     store: Store,
@@ -69,9 +64,7 @@ def test_what_the_workers_send_during_a_commit_is_committed_together_each_answer
 ) -> None:
     first, second = workers
     assert first.child_pid is None and second.child_pid is None  # no writer process of their own
-    with chain_held(store_url, tenant_id):
-        held = first.submit(one(catalog, tenant_id, 1))
-        time.sleep(0.3)  # the hub has taken it and waits for the lock
+    with taken_and_held(first, store_url, tenant_id, one_event(catalog, tenant_id, 1)) as held:
         given = [
             (first, 2),
             (second, 3),
@@ -80,7 +73,8 @@ def test_what_the_workers_send_during_a_commit_is_committed_together_each_answer
             (second, 6),
         ]
         futures = [
-            (number, writer.submit(one(catalog, tenant_id, number))) for writer, number in given
+            (number, writer.submit(one_event(catalog, tenant_id, number)))
+            for writer, number in given
         ]
         time.sleep(0.3)  # all sent on to the hub
     assert held.result(timeout=30)[0].seq == 1
@@ -101,12 +95,12 @@ def test_a_worker_that_leaves_does_not_stop_the_others(
     first = worker_writer(store, store_url, hub, True)
     second = worker_writer(store, store_url, hub, True)
     try:
-        assert first.submit(one(catalog, tenant_id, 1)).result(timeout=30)[0].seq == 1
+        assert first.submit(one_event(catalog, tenant_id, 1)).result(timeout=30)[0].seq == 1
         first.close()
-        assert second.submit(one(catalog, tenant_id, 2)).result(timeout=30)[0].seq == 2
+        assert second.submit(one_event(catalog, tenant_id, 2)).result(timeout=30)[0].seq == 2
         late = worker_writer(store, store_url, hub, True)  # a worker started again
         try:
-            assert late.submit(one(catalog, tenant_id, 3)).result(timeout=30)[0].seq == 3
+            assert late.submit(one_event(catalog, tenant_id, 3)).result(timeout=30)[0].seq == 3
         finally:
             late.close()
     finally:
@@ -123,11 +117,9 @@ def test_a_hub_killed_mid_commit_fails_what_it_held_and_a_new_one_takes_the_next
     tenant_id: str,
 ) -> None:
     first, second = workers
-    store.append(one(catalog, tenant_id, 0))
+    store.append(one_event(catalog, tenant_id, 0))
     killed = hub.pid
-    with chain_held(store_url, tenant_id):
-        held = first.submit(one(catalog, tenant_id, 1))
-        time.sleep(0.3)  # the hub has taken it and waits for the lock
+    with taken_and_held(first, store_url, tenant_id, one_event(catalog, tenant_id, 1)) as held:
         os.kill(killed, signal.SIGKILL)
         error = held.exception(timeout=30)
     assert isinstance(error, StoreUnavailable)
@@ -136,14 +128,14 @@ def test_a_hub_killed_mid_commit_fails_what_it_held_and_a_new_one_takes_the_next
 
     def retried() -> bool:  # until the new hub listens; meanwhile a 503
         try:
-            receipts = first.submit(one(catalog, tenant_id, 1)).result(timeout=30)
+            receipts = first.submit(one_event(catalog, tenant_id, 1)).result(timeout=30)
         except StoreUnavailable:
             return False
         assert receipts[0].seq == 2 and not receipts[0].duplicate  # the killed commit: nothing
         return True
 
     wait_for(retried, timeout=30)
-    assert second.submit(one(catalog, tenant_id, 2)).result(timeout=30)[0].seq == 3
+    assert second.submit(one_event(catalog, tenant_id, 2)).result(timeout=30)[0].seq == 3
     assert intact(store, tenant_id).head_seq == 3
 
 
@@ -172,7 +164,7 @@ def test_a_worker_runtime_sends_its_events_to_the_hub(
     try:
         writer = runtime.writer
         assert isinstance(writer, ProcessWriter) and writer.child_pid is None
-        receipts = writer.submit(one(catalog, tenant_id, 1)).result(timeout=30)
+        receipts = writer.submit(one_event(catalog, tenant_id, 1)).result(timeout=30)
         assert receipts[0].seq == 1
     finally:
         runtime.close()
@@ -185,7 +177,7 @@ def test_a_hub_is_not_stopped_by_ctrl_c(
     running = hub.pid
     os.kill(running, signal.SIGINT)  # what a terminal sends the whole process group
     time.sleep(0.2)
-    assert first.submit(one(catalog, tenant_id, 1)).result(timeout=30)[0].seq == 1
+    assert first.submit(one_event(catalog, tenant_id, 1)).result(timeout=30)[0].seq == 1
     assert hub.pid == running
     hub.close()  # the supervisor ends it
     with pytest.raises(ProcessLookupError):
@@ -222,10 +214,8 @@ def test_a_hub_told_to_stop_commits_what_the_workers_had_sent_first(
     tenant_id: str,
 ) -> None:
     first, second = workers
-    with chain_held(store_url, tenant_id):
-        held = first.submit(one(catalog, tenant_id, 1))
-        time.sleep(0.3)  # the hub has taken it and waits for the lock
-        sent = second.submit(one(catalog, tenant_id, 2))
+    with taken_and_held(first, store_url, tenant_id, one_event(catalog, tenant_id, 1)) as held:
+        sent = second.submit(one_event(catalog, tenant_id, 2))
         time.sleep(0.3)  # on its way to the hub, not yet taken
         closing = threading.Thread(target=hub.close)
         closing.start()

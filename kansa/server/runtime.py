@@ -90,22 +90,18 @@ class Runtime:
     def _writer(self) -> Writer:
         url, most = self.settings.database_url, self.settings.commit_max_events
         sqlite = url.startswith("sqlite")
-        if self.settings.writer_socket is not None:  # a worker: the writer all workers share
-            connect = functools.partial(writer_hub.connect, self.settings.writer_socket)
+        shared = self.settings.writer_socket  # a worker's: the writer all workers share
+        if shared is not None or (self.settings.writer_process and not in_memory(url)):
+            # PostgreSQL's own process does most of a commit's work: the child commits the
+            # requests as they come. On SQLite the child does it all and gains by taking them
+            # in groups (docs/benchmarks.md).
             return ProcessWriter(
                 self.store,
                 url,
                 max_events=most,
                 metrics=self.metrics,
                 at_once=not sqlite,
-                connect=connect,
-            )
-        if self.settings.writer_process and not in_memory(url):
-            # PostgreSQL's own process does most of a commit's work: the child commits the
-            # requests as they come. On SQLite the child does it all and gains by taking them
-            # in groups (docs/benchmarks.md).
-            return ProcessWriter(
-                self.store, url, max_events=most, metrics=self.metrics, at_once=not sqlite
+                connect=functools.partial(writer_hub.connect, shared) if shared else None,
             )
         return Writer(self.store, max_events=most, metrics=self.metrics)
 

@@ -24,10 +24,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 from multiprocessing.connection import Connection, wait
@@ -36,7 +34,15 @@ from pathlib import Path
 from kansa.errors import StoreError
 from kansa.server import heap
 from kansa.server.writer import commit_group
-from kansa.server.writer_process import STOP_SECONDS, WRITER_CACHE_MIB, Requests, sendable
+from kansa.server.writer_process import (
+    STOP_SECONDS,
+    WRITER_CACHE_MIB,
+    Requests,
+    child_ends,
+    end_child,
+    sendable,
+    start_child,
+)
 from kansa.store import Store
 
 SOCKET_NAME = "writer.sock"
@@ -86,25 +92,8 @@ class Hub:
     def _start(self) -> tuple[subprocess.Popen[bytes], Connection]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)  # a stopped hub's
-        hub_reads, we_send = os.pipe()
-        we_read, hub_sends = os.pipe()
+        process, control, ready_from = start_child(CHILD, (self._url, self._max, self.path))
         try:
-            process = subprocess.Popen(
-                [sys.executable, "-c", CHILD, str(hub_reads), str(hub_sends)],
-                pass_fds=(hub_reads, hub_sends),
-                stdin=subprocess.DEVNULL,
-            )
-        except BaseException:
-            for end in (we_send, we_read):
-                os.close(end)
-            raise
-        finally:
-            for end in (hub_reads, hub_sends):
-                os.close(end)
-        control = Connection(we_send, readable=False)
-        ready_from = Connection(we_read, writable=False)
-        try:
-            control.send((self._url, self._max, self.path))
             ready = ready_from.recv()
         except (EOFError, OSError):
             ready = StoreError("the writer hub ended as it started")
@@ -140,11 +129,7 @@ class Hub:
 def _stop(process: subprocess.Popen[bytes], control: Connection) -> None:
     with contextlib.suppress(OSError):
         control.send(None)
-    try:
-        process.wait(STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    end_child(process)
     control.close()
 
 
@@ -171,13 +156,10 @@ def connect(path: str) -> Connection:
 
 def main() -> None:
     """The hub (:data:`CHILD`): its settings from the control pipe, then :func:`run`."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    control = Connection(int(sys.argv[1]), writable=False)
-    ready = Connection(int(sys.argv[2]), readable=False)
-    try:
-        url, max_events, path = control.recv()
-    except EOFError:
+    control, ready, settings = child_ends()
+    if settings is None:
         return  # the supervisor is gone already
+    url, max_events, path = settings
     run(url, max_events, path, control, ready)
 
 

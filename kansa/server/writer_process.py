@@ -47,6 +47,7 @@ import termios
 import threading
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
+from typing import Any
 
 from kansa.errors import StoreError, StoreUnavailable
 from kansa.events.prepare import PreparedEvent
@@ -263,11 +264,7 @@ class _Committer:
         if reader is not None:
             reader.join(STOP_SECONDS)
         if self._child is not None:
-            try:
-                self._child.wait(STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                self._child.kill()
-                self._child.wait()
+            end_child(self._child)
         if reader is not None:
             reader.join()
         self._requests.close()
@@ -347,13 +344,22 @@ CHILD = "from kansa.server.writer_process import main; main()"
 
 
 def _start(url: str, max_events: int) -> tuple[subprocess.Popen[bytes], Connection, Connection]:
-    """The writer process, started, and the ends of its two pipes this process keeps. Its
-    database URL goes through the pipe, never on its command line, where ``ps`` shows it."""
+    """The writer process, started, and the ends of its two pipes this process keeps."""
+    return start_child(CHILD, (url, max_events))
+
+
+def start_child(
+    code: str, settings: tuple[Any, ...]
+) -> tuple[subprocess.Popen[bytes], Connection, Connection]:
+    """A ``python -c code`` process (a writer process, or the one the workers share), started
+    with the two ends of its pipes as arguments, and the ends this process keeps: the one it
+    is sent to, ``settings`` sent first, and the one it answers on. The settings (a database
+    URL) go through the pipe, never on its command line, where ``ps`` shows them."""
     child_reads, we_send = os.pipe()
     we_read, child_sends = os.pipe()
     try:
         child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(child_reads), str(child_sends)],
+            [sys.executable, "-c", code, str(child_reads), str(child_sends)],
             pass_fds=(child_reads, child_sends),
             stdin=subprocess.DEVNULL,
         )
@@ -365,20 +371,41 @@ def _start(url: str, max_events: int) -> tuple[subprocess.Popen[bytes], Connecti
         for end in (child_reads, child_sends):  # the child's: with it gone, reads here end
             os.close(end)
     requests = Connection(we_send, readable=False)
-    requests.send((url, max_events))
+    requests.send(settings)
     return child, requests, Connection(we_read, writable=False)
+
+
+def end_child(child: subprocess.Popen[bytes]) -> None:
+    """Wait for ``child``, told to stop, to end; kill it if it does not within
+    :data:`STOP_SECONDS`."""
+    try:
+        child.wait(STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def child_ends() -> tuple[Connection, Connection, Any]:
+    """In a process :func:`start_child` started: the ends of its pipes (read, answer) and
+    the settings sent first (None when its parent is gone already). It ignores SIGINT, which
+    a terminal sends the whole process group: its parent tells it when to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    requests = Connection(int(sys.argv[1]), writable=False)
+    answers = Connection(int(sys.argv[2]), readable=False)
+    try:
+        settings = requests.recv()
+    except EOFError:
+        settings = None
+    return requests, answers, settings
 
 
 def main() -> None:
     """The writer process (:data:`CHILD`): its settings from the pipe, then
     :func:`commit_groups`."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    requests = Connection(int(sys.argv[1]), writable=False)
-    answers = Connection(int(sys.argv[2]), readable=False)
-    try:
-        url, max_events = requests.recv()
-    except EOFError:
+    requests, answers, settings = child_ends()
+    if settings is None:
         return  # the serving process is gone already
+    url, max_events = settings
     commit_groups(url, max_events, requests, answers)
 
 
