@@ -17,7 +17,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -67,37 +67,61 @@ def local_time(value: str, tz: ZoneInfo) -> str:
 def local_times(tz: ZoneInfo) -> Callable[[str], str]:
     """:func:`local_time` for a run of times in order, as an export reads them. A time as
     kansa stores it (``2026-11-21T01:00:00.000000Z``) is converted with the zone's offset
-    looked up once per minute of UTC (offsets change on whole minutes), not per value; in a
-    zone a whole number of minutes off UTC, the minute's local ``yyyy/mm/dd hh:mm:`` is kept
-    too, and a later time of that minute is it and its own seconds. Any other text takes
+    looked up once per hour of UTC, not per value: the offsets at the hour's first and last
+    microsecond, equal when the zone does not change within the hour (no zone changes twice
+    within an hour: ``tests/export/test_files.py`` holds the installed zones to that). In a
+    zone a whole number of hours off UTC, the hour's local ``yyyy/mm/dd hh:`` is kept and a
+    later time of that hour is it and its own minutes and seconds; a whole number of minutes
+    off, the same per minute. An hour with a change, and any other text, take
     :func:`local_time` itself."""
-    minute, offset, prefix = "", _ZERO, ""
+    hour, hour_prefix, minute, prefix = "", "", "", ""
+    offset: timedelta | None = _ZERO
 
     def convert(value: str) -> str:
-        nonlocal minute, offset, prefix
+        nonlocal hour, offset, hour_prefix, minute, prefix
         if _STORED_UTC(value) is None:
             return local_time(value, tz)
-        if prefix and value[:16] == minute:
-            return prefix + value[17:19]
+        if value[:13] == hour:
+            if hour_prefix:
+                return hour_prefix + value[14:19]
+            if prefix and value[:16] == minute:
+                return prefix + value[17:19]
         try:
             moment = datetime.fromisoformat(value[:26])  # without its "Z": UTC, naive
         except ValueError:
             return value
-        if value[:16] != minute:
-            at = datetime.fromisoformat(value).astimezone(tz)  # cheaper than a replace()
-            minute, offset, prefix = value[:16], at.utcoffset() or _ZERO, ""
+        if value[:13] != hour:
+            hour, offset, hour_prefix, minute, prefix = value[:13], _steady(moment, tz), "", "", ""
+        if offset is None:  # the zone changes within this hour
+            return local_time(value, tz)
         # "yyyy-mm-dd hh:mm:ss" (the year always in four digits), the date's "-" as "/"
         local = (moment + offset).isoformat(" ", "seconds").replace("-", "/")
-        if offset % _MINUTE == _ZERO:
-            prefix = local[:17]
+        if offset % _HOUR == _ZERO:
+            hour_prefix = local[:14]
+        elif offset % _MINUTE == _ZERO:
+            minute, prefix = value[:16], local[:17]
         return local
 
     return convert
 
 
-_STORED_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:[0-5]\d\.\d{6}Z", re.ASCII).fullmatch
-"""A time written as kansa stores it (:func:`kansa.timeutil.iso_utc`), seconds 00–59."""
+def _steady(moment: datetime, tz: ZoneInfo) -> timedelta | None:
+    """The offset of ``tz`` throughout the UTC hour of naive UTC ``moment``, or None when
+    it changes within that hour."""
+    first = moment.replace(minute=0, second=0, microsecond=0, tzinfo=UTC)
+    at_first = first.astimezone(tz).utcoffset()
+    at_last = (first + _LAST_OF_HOUR).astimezone(tz).utcoffset()
+    return at_first if at_first is not None and at_first == at_last else None
+
+
+_STORED_UTC = re.compile(
+    r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z", re.ASCII
+).fullmatch
+"""A time written as kansa stores it (:func:`kansa.timeutil.iso_utc`): its hour, minute and
+second in range, so a time of an hour already converted is that hour's."""
 _MINUTE = timedelta(minutes=1)
+_HOUR = timedelta(hours=1)
+_LAST_OF_HOUR = _HOUR - timedelta(microseconds=1)
 _ZERO = timedelta(0)
 
 

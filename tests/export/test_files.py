@@ -260,3 +260,44 @@ def test_local_times_agree_with_local_time_by_the_second_around_offset_changes()
                 spelt = value[:19] + "+00:00"
                 assert convert(spelt) == local_time(spelt, tz), spelt  # first: a new minute
                 assert convert(value) == local_time(value, tz), value
+
+
+def test_no_installed_zone_changes_twice_within_an_hour() -> None:
+    """What local_times' offset per hour rests on: an hour whose first and last microsecond
+    have one offset has it throughout, unless the zone changes twice within the hour. Read
+    from every installed zone's own transitions (the pure-Python zoneinfo keeps them)."""
+    from zoneinfo import _zoneinfo, available_timezones  # type: ignore[attr-defined]
+
+    zones = sorted(available_timezones())
+    assert len(zones) > 300
+    closest = min(
+        (later - earlier, zone)
+        for zone in zones
+        for transitions in [_zoneinfo.ZoneInfo.no_cache(zone)._trans_utc]
+        for earlier, later in zip(transitions, transitions[1:], strict=False)
+    )
+    assert closest[0] > 3600, closest
+
+
+def test_local_times_take_an_hour_with_a_change_value_by_value() -> None:
+    """Lord Howe moves by half an hour, St. John's at half past a UTC hour, Kathmandu is
+    5 h 45 min off: every minute of a day around each change, with a second off the minute;
+    and minute 60 of an hour just converted is no time, left as it is."""
+    from datetime import timedelta
+
+    from kansa.export.fields import local_times
+    from kansa.timeutil import iso_utc
+
+    for zone, start in (
+        ("Australia/Lord_Howe", "2026-04-04T14:00:00Z"),
+        ("Australia/Lord_Howe", "2026-10-03T15:00:00Z"),
+        ("America/St_Johns", "2026-03-08T00:00:00Z"),
+        ("Asia/Kathmandu", "2026-06-01T00:00:00Z"),
+    ):
+        tz, moment = ZoneInfo(zone), datetime.fromisoformat(start)
+        convert = local_times(tz)
+        for n in range(24 * 60):
+            value = iso_utc(moment + timedelta(minutes=n, seconds=n % 7 * 9))
+            assert convert(value) == local_time(value, tz), (zone, value)
+            no_time = value[:14] + "60" + value[16:]  # of an hour just converted: no time
+            assert convert(no_time) == no_time
