@@ -265,18 +265,25 @@ def test_local_times_agree_with_local_time_by_the_second_around_offset_changes()
 def test_no_installed_zone_changes_twice_within_an_hour() -> None:
     """What local_times' offset per hour rests on: an hour whose first and last microsecond
     have one offset has it throughout, unless the zone changes twice within the hour. Read
-    from every installed zone's own transitions (the pure-Python zoneinfo keeps them)."""
+    from every installed zone's own transitions (the pure-Python zoneinfo keeps them), and
+    after its last, from the rule it follows every year (its two changes, up to 2100)."""
     from zoneinfo import _zoneinfo, available_timezones  # type: ignore[attr-defined]
 
-    zones = sorted(available_timezones())
+    zones = [_zoneinfo.ZoneInfo.no_cache(key) for key in sorted(available_timezones())]
     assert len(zones) > 300
     closest = min(
-        (later - earlier, zone)
+        (later - earlier, zone.key)
         for zone in zones
-        for transitions in [_zoneinfo.ZoneInfo.no_cache(zone)._trans_utc]
+        for transitions in [zone._trans_utc]
         for earlier, later in zip(transitions, transitions[1:], strict=False)
     )
     assert closest[0] > 3600, closest
+    ruled = [zone for zone in zones if hasattr(zone._tz_after, "transitions")]
+    assert len(ruled) > 50  # zones with summer time now
+    for zone in ruled:
+        changes = sorted(c for year in range(2030, 2101) for c in zone._tz_after.transitions(year))
+        closest = min(later - earlier for earlier, later in zip(changes, changes[1:], strict=False))
+        assert closest > 3600, (zone.key, closest)
 
 
 def test_local_times_take_an_hour_with_a_change_value_by_value() -> None:
