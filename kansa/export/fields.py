@@ -61,7 +61,10 @@ def local_time(value: str, tz: ZoneInfo) -> str:
         return value
     if moment.tzinfo is None:
         return value
-    return moment.astimezone(tz).strftime(TIME_FORMAT)
+    try:
+        return moment.astimezone(tz).strftime(TIME_FORMAT)
+    except OverflowError:  # at the calendar's edge (stored before times were checked)
+        return value
 
 
 def local_times(tz: ZoneInfo) -> Callable[[str], str]:
@@ -107,10 +110,13 @@ def local_times(tz: ZoneInfo) -> Callable[[str], str]:
 
 def _steady(moment: datetime, tz: ZoneInfo) -> timedelta | None:
     """The offset of ``tz`` throughout the UTC hour of naive UTC ``moment``, or None when
-    it changes within that hour."""
+    it changes within that hour or the hour's local time is past the calendar's edge."""
     first = moment.replace(minute=0, second=0, microsecond=0, tzinfo=UTC)
-    at_first = first.astimezone(tz).utcoffset()
-    at_last = (first + _LAST_OF_HOUR).astimezone(tz).utcoffset()
+    try:
+        at_first = first.astimezone(tz).utcoffset()
+        at_last = (first + _LAST_OF_HOUR).astimezone(tz).utcoffset()
+    except OverflowError:  # the hour's local time is past the calendar's edge
+        return None
     return at_first if at_first is not None and at_first == at_last else None
 
 

@@ -308,3 +308,22 @@ def test_local_times_take_an_hour_with_a_change_value_by_value() -> None:
             assert convert(value) == local_time(value, tz), (zone, value)
             no_time = value[:14] + "60" + value[16:]  # of an hour just converted: no time
             assert convert(no_time) == no_time
+
+
+def test_times_past_the_calendars_edge_in_the_zone_are_written_as_they_are() -> None:
+    """A time stored before times were checked may have no local time (year 10000 in Tokyo,
+    year 0 in New York): its cell is the text as stored, and the export goes on."""
+    from kansa.export.fields import local_times
+
+    for zone, value in (
+        ("Asia/Tokyo", "9999-12-31T23:00:00.000000Z"),
+        ("Asia/Tokyo", "9999-12-31T20:00:00+00:00"),
+        ("America/New_York", "0001-01-01T00:00:00.000000Z"),
+    ):
+        tz = ZoneInfo(zone)
+        assert local_time(value, tz) == value
+        convert = local_times(tz)
+        assert convert(value) == value
+        assert convert("2026-11-21T01:00:00.000000Z") == local_time(
+            "2026-11-21T01:00:00.000000Z", tz
+        )
