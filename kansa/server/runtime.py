@@ -22,14 +22,13 @@ from kansa.catalog.screens import (
     screen_for,
     with_log_access,
 )
-from kansa.dburl import in_memory
 from kansa.errors import ConfigError, NotFound
 from kansa.events.own import own_event
 from kansa.integrity.keyfile import load_signer, token_secret
 from kansa.integrity.registry import check_signer
 from kansa.integrity.signing import Signer
 from kansa.records import Tenant
-from kansa.server import writer_hub
+from kansa.server import writer_hub, writer_process
 from kansa.server.metrics import Metrics
 from kansa.server.writer import Writer
 from kansa.server.writer_process import ProcessWriter
@@ -91,7 +90,7 @@ class Runtime:
         url, most = self.settings.database_url, self.settings.commit_max_events
         sqlite = url.startswith("sqlite")
         shared = self.settings.writer_socket  # a worker's: the writer all workers share
-        if shared is not None or (self.settings.writer_process and not in_memory(url)):
+        if shared is not None or writer_process.wanted(self.settings):
             # PostgreSQL's own process does most of a commit's work: the child commits the
             # requests as they come. On SQLite the child does it all and gains by taking them
             # in groups (docs/benchmarks.md).

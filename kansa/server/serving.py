@@ -30,8 +30,7 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from kansa.dburl import in_memory
-from kansa.server import heap
+from kansa.server import heap, writer_process
 from kansa.server.app import create_app
 from kansa.server.jobs import Jobs
 from kansa.server.logs import LogFormat, log_config
@@ -128,7 +127,7 @@ def _supervisor(settings: Settings) -> Iterator[tuple[Runtime, str]]:
     jobs = Jobs(runtime) if settings.jobs else None
     try:
         runtime.start()  # migrated before the hub opens the database
-        if settings.writer_process and not in_memory(settings.database_url):
+        if writer_process.wanted(settings):
             hub = Hub(settings.database_url, settings.commit_max_events)
             os.environ["KANSA_WRITER_SOCKET"] = hub.path
         if jobs is not None:

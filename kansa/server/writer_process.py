@@ -49,11 +49,13 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
+from kansa.dburl import in_memory
 from kansa.errors import StoreError, StoreUnavailable
 from kansa.events.prepare import PreparedEvent
 from kansa.server import heap
 from kansa.server.metrics import Metrics
 from kansa.server.writer import Outcome, Queued, Writer, commit_group
+from kansa.settings import Settings
 from kansa.store import Store
 
 WRITER_CACHE_MIB = 32
@@ -69,6 +71,12 @@ Answer = tuple[list[Outcome], bool, int]
 """What the child sends after each commit: the outcome of each request it committed, whether
 they were committed together, and how many of the lists of requests it was sent they were."""
 Resolve = Callable[[Sequence[Queued], Sequence[Outcome], bool], None]
+
+
+def wanted(settings: Settings) -> bool:
+    """Whether ``settings`` ask for the writer in a process of its own: an in-memory SQLite
+    database, one process's own, is always written in a thread."""
+    return settings.writer_process and not in_memory(settings.database_url)
 
 
 class ProcessWriter(Writer):
